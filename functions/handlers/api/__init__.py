@@ -1,0 +1,39 @@
+"""The API function: every Layer0 route, one Powertools router per resource.
+
+The handler only translates events; the routers call the domain in `layer0`.
+"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig
+from aws_lambda_powertools.logging import correlation_paths
+
+from handlers.api import admin, docs, errors, tags
+from layer0 import settings
+
+logger = Logger(service="layer0-api")
+tracer = Tracer(service="layer0-api")
+
+# SPEC §2.1: echo the Origin, allow credentials.
+CORS = CORSConfig(
+    allow_origin="*",
+    allow_headers=["Origin", "Content-Type", "X-Auth-Token", "Authorization", "Idempotency-Key"],
+    expose_headers=["Version", "Location", "X-JobID"],
+    allow_credentials=True,
+)
+
+app = APIGatewayRestResolver(enable_validation=True, cors=CORS)
+errors.register(app)
+for module in (admin, tags):
+    app.include_router(module.router)
+docs.enable(app)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+def handler(event: dict, context) -> dict:
+    response = app.resolve(event, context)
+    # Every answer carries the API version (SPEC §2.1); the CLI compares it with its own.
+    response.setdefault("multiValueHeaders", {})["Version"] = [settings.get().api_version]
+    return response

@@ -1,0 +1,39 @@
+"""Routes `/health` and `/admin/*` (SPEC §2.3, DESIGN §1)."""
+
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Body
+
+from handlers.api.errors import documented
+from layer0 import admin
+from layer0.models import APIConfig, SQLVersion
+
+router = Router()
+
+
+@router.get("/health", summary="Liveness check (no token needed)")
+def health():
+    return Response(status_code=200, content_type="application/json", body='""')
+
+
+@router.get("/admin/version", summary="The API version")
+def version() -> str:
+    return admin.version()
+
+
+@router.get("/admin/config", summary="Prefix, VPC and subnets (no token needed)")
+def config() -> APIConfig:
+    return admin.config()
+
+
+@router.post(
+    "/admin/sql",
+    summary="Check that the tables exist (the schema is the stack's)",
+    responses={204: {"description": "The tables exist"}, **documented(500)},
+)
+def sql(body: Annotated[SQLVersion | None, Body()] = None):
+    admin.check_tables()
+    return Response(status_code=204, body="")

@@ -1,0 +1,72 @@
+"""How failures become Layer0 error bodies (SPEC §2.2). A 500 here means a bug, never bad input."""
+
+from __future__ import annotations
+
+import json
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from botocore.exceptions import BotoCoreError, ClientError
+
+from layer0.errors import ErrorCode, Layer0Error, from_aws
+from layer0.models import ServerError
+
+logger = Logger(service="layer0-api")
+
+_MISSING = ("missing", "string_too_short")
+
+
+def error_response(error: Layer0Error) -> Response:
+    return Response(status_code=error.status, content_type="application/json", body=json.dumps(error.body()))
+
+
+def documented(*statuses: int) -> dict:
+    """OpenAPI `responses` entries for the error statuses a route can answer."""
+    content = {"application/json": {"model": ServerError}}
+    return {status: {"description": "Layer0 error", "content": content} for status in statuses}
+
+
+def from_validation(errors: list[dict]) -> Layer0Error:
+    """Validation failures are Layer0 400s: code 19 for a missing parameter, code 1 for the rest."""
+    first = errors[0] if errors else {"type": "json_invalid", "loc": ("body",), "msg": "invalid body"}
+    if first.get("type") == "json_invalid":
+        return Layer0Error(ErrorCode.InvalidJSON, f"Failed to decode request body: {first.get('ctx', {}).get('error', 'invalid JSON')}")
+    where = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path", "header")]
+    field = ".".join(where)
+    if first.get("type") in _MISSING and field:
+        return Layer0Error(ErrorCode.MissingParameter, f"Parameter '{field}' is required")
+    if first.get("type") == "missing":
+        return Layer0Error(ErrorCode.InvalidJSON, "A JSON request body is required")
+    detail = first.get("msg", "invalid value")
+    if field:
+        return Layer0Error(ErrorCode.InvalidJSON, f"Invalid value for '{field}': {detail}")
+    return Layer0Error(ErrorCode.InvalidJSON, f"Invalid request body: {detail}")
+
+
+def register(app: APIGatewayRestResolver) -> None:
+    @app.exception_handler(Layer0Error)
+    def _layer0(error: Layer0Error) -> Response:
+        return error_response(error)
+
+    @app.exception_handler(RequestValidationError)
+    def _validation(error: RequestValidationError) -> Response:
+        return error_response(from_validation(list(error.errors())))
+
+    @app.exception_handler([ClientError, BotoCoreError])
+    def _aws(error: Exception) -> Response:
+        translated = from_aws(error)
+        logger.warning("AWS call failed", extra={"error": str(error), "error_code": int(translated.code)})
+        return error_response(translated)
+
+    @app.exception_handler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        logger.exception("Unexpected error")
+        return error_response(Layer0Error(ErrorCode.UnexpectedError, f"Unexpected error: {type(error).__name__}"))
+
+    @app.not_found
+    def _not_found(_error: Exception) -> Response:
+        event = app.current_event
+        return error_response(
+            Layer0Error(ErrorCode.UnexpectedError, f"No route for {event.http_method} {event.path}", status=404)
+        )

@@ -1,0 +1,97 @@
+"""Layer0 errors: the codes of SPEC §2.2 and the HTTP status each one answers with."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+from botocore.exceptions import BotoCoreError, ClientError
+from botocore.retries.standard import ThrottledRetryableChecker
+
+
+class ErrorCode(IntEnum):
+    InvalidJSON = 1
+    InvalidCertificateID = 2
+    InvalidCertificateName = 3
+    InvalidDeployID = 4
+    InvalidDeployName = 5
+    InvalidEnvironmentID = 6
+    InvalidEnvironmentName = 7
+    InvalidJobID = 8
+    InvalidJobName = 9
+    InvalidLoadBalancerID = 10
+    InvalidLoadBalancerName = 11
+    InvalidServiceID = 12
+    InvalidServiceName = 13
+    InvalidTaskID = 14
+    InvalidTaskName = 15
+    InvalidEntityType = 16
+    InvalidTagKey = 17
+    InvalidTagValue = 18
+    MissingParameter = 19
+    Throttled = 20
+    UnexpectedError = 21
+    FailedTagging = 22
+    DeployDoesNotExist = 23
+    EnvironmentDoesNotExist = 24
+    JobDoesNotExist = 25
+    LoadBalancerDoesNotExist = 26
+    LoadBalancerAttributeNotFound = 27
+    ServiceDoesNotExist = 28
+    TaskDoesNotExist = 29
+
+
+# SPEC §2.2, except that duplicate service and load-balancer names are the caller's fault: 400, not 500
+# (DESIGN §1 fixes that bug of the original).
+_STATUS: dict[ErrorCode, int] = {
+    ErrorCode.InvalidJSON: 400,
+    ErrorCode.InvalidCertificateID: 400,
+    ErrorCode.InvalidDeployID: 400,
+    ErrorCode.InvalidEnvironmentID: 400,
+    ErrorCode.InvalidLoadBalancerName: 400,
+    ErrorCode.InvalidServiceID: 400,
+    ErrorCode.InvalidServiceName: 400,
+    ErrorCode.InvalidEntityType: 400,
+    ErrorCode.InvalidTagKey: 400,
+    ErrorCode.InvalidTagValue: 400,
+    ErrorCode.MissingParameter: 400,
+    ErrorCode.Throttled: 503,
+    ErrorCode.DeployDoesNotExist: 404,
+    ErrorCode.EnvironmentDoesNotExist: 404,
+    ErrorCode.JobDoesNotExist: 404,
+    ErrorCode.LoadBalancerDoesNotExist: 404,
+    ErrorCode.ServiceDoesNotExist: 404,
+    ErrorCode.TaskDoesNotExist: 404,
+}
+
+THROTTLING_ERROR_CODES = frozenset(ThrottledRetryableChecker._THROTTLED_ERROR_CODES)
+
+
+class Layer0Error(Exception):
+    """An error a client sees as `{"error_code": N, "message": "..."}`."""
+
+    def __init__(self, code: ErrorCode, message: str, status: int | None = None):
+        super().__init__(message)
+        self.code = ErrorCode(code)
+        self.message = message
+        self.status = status if status is not None else _STATUS.get(self.code, 500)
+
+    def body(self) -> dict:
+        return {"error_code": int(self.code), "message": self.message}
+
+
+def missing_parameter(name: str) -> Layer0Error:
+    return Layer0Error(ErrorCode.MissingParameter, f"Parameter '{name}' is required")
+
+
+def from_aws(error: Exception) -> Layer0Error:
+    """Translate an AWS failure that survived the client layer's retries (SPEC §2.2, step 3)."""
+    if isinstance(error, ClientError):
+        info = error.response.get("Error", {})
+        aws_code = info.get("Code", "Unknown")
+        message = f"AWS Error: {info.get('Message', '')} (code '{aws_code}')"
+        if aws_code in THROTTLING_ERROR_CODES:
+            return Layer0Error(ErrorCode.Throttled, message)
+        return Layer0Error(ErrorCode.UnexpectedError, message)
+    if isinstance(error, BotoCoreError):
+        return Layer0Error(ErrorCode.UnexpectedError, f"AWS Error: {error}", status=503)
+    return Layer0Error(ErrorCode.UnexpectedError, str(error))

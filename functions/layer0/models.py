@@ -1,0 +1,88 @@
+"""Layer0's JSON models (SPEC §2.4), field names exactly as the l0 CLI and Terraform provider send them.
+
+Requests follow the Go decoder's habits (SPEC §2.1): keys match case-insensitively, unknown keys are
+ignored, and `[]byte` fields travel as base64 strings.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
+
+
+def _decode_base64(value: Any) -> bytes:
+    if value is None:
+        return b""
+    if isinstance(value, bytes):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("must be a base64 string")
+    try:
+        return base64.b64decode(value, validate=True)
+    except binascii.Error as exc:
+        raise ValueError(f"illegal base64 data: {exc}") from exc
+
+
+# A Go `[]byte` field: base64 in JSON, bytes in Python.
+Base64Bytes = Annotated[
+    bytes,
+    BeforeValidator(_decode_base64),
+    PlainSerializer(lambda raw: base64.b64encode(raw).decode(), return_type=str, when_used="json"),
+]
+
+
+class RequestModel(BaseModel):
+    """A request body. Keys are matched case-insensitively, as Go's JSON decoder does."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lower_case_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {key.lower() if isinstance(key, str) else key: value for key, value in data.items()}
+        return data
+
+
+class Tag(RequestModel):
+    entity_id: str = Field(default="")
+    entity_type: str = Field(default="")
+    key: str = Field(default="")
+    value: str = Field(default="")
+
+
+class EntityWithTags(BaseModel):
+    entity_id: str
+    entity_type: str
+    tags: list[Tag]
+
+
+class SQLVersion(RequestModel):
+    message: list[str] | None = None
+    version: str = ""
+
+
+class APIConfig(BaseModel):
+    prefix: str
+    vpc_id: str
+    public_subnets: list[str]
+    private_subnets: list[str]
+
+
+class Job(BaseModel):
+    job_id: str
+    task_id: str
+    job_status: int
+    job_type: int
+    request: str
+    time_created: str
+    time_to_exist: int
+    meta: dict[str, str] = Field(default_factory=dict)
+
+
+class ServerError(BaseModel):
+    error_code: int
+    message: str

@@ -1,0 +1,75 @@
+"""Settings, read once per process from environment variables (SPEC §8 names where Layer0 had them).
+
+CDK sets these on every function; local mode sets them before importing the handlers.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+
+DEFAULT_API_VERSION = "v0.10.9-serverless"
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    prefix: str
+    region: str
+    api_version: str
+    tag_table: str
+    job_table: str
+    idempotency_table: str
+    auth_secret_id: str
+    vpc_id: str
+    public_subnets: tuple[str, ...]
+    private_subnets: tuple[str, ...]
+    s3_bucket: str
+    ecs_instance_profile: str
+    log_group: str
+    # The AWS client layer (DESIGN §3): per service and per process.
+    aws_rate: float
+    aws_burst: int
+    aws_max_attempts: int
+    aws_connect_timeout: float
+    aws_read_timeout: float
+
+    @property
+    def aws_name_prefix(self) -> str:
+        """`l0-<prefix>-`, the prefix of every AWS resource name Layer0 owns (SPEC §1.4)."""
+        return f"l0-{self.prefix}-"
+
+
+def from_environment(env: dict[str, str] | os._Environ = os.environ) -> Settings:
+    prefix = env.get("LAYER0_PREFIX", "l0")
+    name = f"l0-{prefix}"
+    return Settings(
+        prefix=prefix,
+        region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-west-2",
+        api_version=env.get("LAYER0_API_VERSION", DEFAULT_API_VERSION),
+        tag_table=env.get("LAYER0_AWS_DYNAMO_TAG_TABLE", f"{name}-tags"),
+        job_table=env.get("LAYER0_AWS_DYNAMO_JOB_TABLE", f"{name}-jobs"),
+        idempotency_table=env.get("LAYER0_IDEMPOTENCY_TABLE", f"{name}-idempotency"),
+        auth_secret_id=env.get("LAYER0_AUTH_SECRET_ID", f"{name}-auth"),
+        vpc_id=env.get("LAYER0_AWS_VPC_ID", ""),
+        public_subnets=_csv(env.get("LAYER0_AWS_PUBLIC_SUBNETS", "")),
+        private_subnets=_csv(env.get("LAYER0_AWS_PRIVATE_SUBNETS", "")),
+        s3_bucket=env.get("LAYER0_AWS_S3_BUCKET", ""),
+        ecs_instance_profile=env.get("LAYER0_AWS_ECS_INSTANCE_PROFILE", ""),
+        log_group=env.get("LAYER0_LOG_GROUP", name),
+        aws_rate=float(env.get("LAYER0_AWS_RATE", "10")),
+        aws_burst=int(env.get("LAYER0_AWS_BURST", "20")),
+        aws_max_attempts=int(env.get("LAYER0_AWS_MAX_ATTEMPTS", "5")),
+        aws_connect_timeout=float(env.get("LAYER0_AWS_CONNECT_TIMEOUT", "3")),
+        aws_read_timeout=float(env.get("LAYER0_AWS_READ_TIMEOUT", "10")),
+    )
+
+
+@functools.cache
+def get() -> Settings:
+    """The process's settings. Tests that change the environment call `get.cache_clear()`."""
+    return from_environment()

@@ -1,0 +1,98 @@
+"""The tag store (SPEC §1.6): one DynamoDB item per entity, `Tags` a map with one value per key."""
+
+from __future__ import annotations
+
+import time
+
+from layer0 import aws, settings
+from layer0.models import Tag
+
+# Tags of short-lived entities expire with DynamoDB TTL, set on the first insert only (SPEC §1.6).
+TTL_SECONDS = 6 * 3600
+
+
+def _expires(entity_type: str, entity_id: str) -> bool:
+    return entity_type in ("task", "job") or (entity_type == "deploy" and entity_id.startswith("job."))
+
+
+def _table() -> str:
+    return settings.get().tag_table
+
+
+def _key(entity_type: str, entity_id: str) -> dict:
+    return {"EntityType": {"S": entity_type}, "EntityID": {"S": entity_id}}
+
+
+def _tags_of(item: dict) -> list[Tag]:
+    entity_type, entity_id = item["EntityType"]["S"], item["EntityID"]["S"]
+    return [
+        Tag(entity_type=entity_type, entity_id=entity_id, key=key, value=value["S"])
+        for key, value in sorted(item.get("Tags", {}).get("M", {}).items())
+    ]
+
+
+def insert(tag: Tag) -> None:
+    """Set `tag.key` to `tag.value` on the entity, creating the item (with its TTL) if it is new."""
+    dynamodb = aws.client("dynamodb")
+    item = {**_key(tag.entity_type, tag.entity_id), "Tags": {"M": {tag.key: {"S": tag.value}}}}
+    if _expires(tag.entity_type, tag.entity_id):
+        item["TimeToExist"] = {"N": str(int(time.time()) + TTL_SECONDS)}
+    try:
+        dynamodb.put_item(TableName=_table(), Item=item, ConditionExpression="attribute_not_exists(EntityType)")
+    except dynamodb.exceptions.ConditionalCheckFailedException:
+        # The item exists: set the one key atomically, leaving its other tags and its TTL alone.
+        dynamodb.update_item(
+            TableName=_table(),
+            Key=_key(tag.entity_type, tag.entity_id),
+            UpdateExpression="SET Tags.#k = :v",
+            ExpressionAttributeNames={"#k": tag.key},
+            ExpressionAttributeValues={":v": {"S": tag.value}},
+        )
+
+
+def delete(entity_type: str, entity_id: str, key: str) -> None:
+    """Remove one key; the item goes when its last key does. A missing key is a no-op."""
+    dynamodb = aws.client("dynamodb")
+    try:
+        remaining = dynamodb.update_item(
+            TableName=_table(),
+            Key=_key(entity_type, entity_id),
+            UpdateExpression="REMOVE Tags.#k",
+            ConditionExpression="attribute_exists(Tags.#k)",
+            ExpressionAttributeNames={"#k": key},
+            ReturnValues="ALL_NEW",
+        )["Attributes"]
+    except dynamodb.exceptions.ConditionalCheckFailedException:
+        return
+    if not remaining.get("Tags", {}).get("M"):
+        try:
+            dynamodb.delete_item(
+                TableName=_table(),
+                Key=_key(entity_type, entity_id),
+                # Another writer may have added a key since: keep the item then.
+                ConditionExpression="attribute_not_exists(Tags) OR Tags = :empty",
+                ExpressionAttributeValues={":empty": {"M": {}}},
+            )
+        except dynamodb.exceptions.ConditionalCheckFailedException:
+            pass
+
+
+def delete_entity(entity_type: str, entity_id: str) -> None:
+    aws.client("dynamodb").delete_item(TableName=_table(), Key=_key(entity_type, entity_id))
+
+
+def select_by_type(entity_type: str) -> list[Tag]:
+    pages = aws.client("dynamodb").get_paginator("query").paginate(
+        TableName=_table(),
+        KeyConditionExpression="EntityType = :t",
+        ExpressionAttributeValues={":t": {"S": entity_type}},
+        ConsistentRead=True,
+    )
+    return [tag for page in pages for item in page["Items"] for tag in _tags_of(item)]
+
+
+def select_by_type_and_id(entity_type: str, entity_id: str) -> list[Tag]:
+    item = aws.client("dynamodb").get_item(
+        TableName=_table(), Key=_key(entity_type, entity_id), ConsistentRead=True
+    ).get("Item")
+    return _tags_of(item) if item else []

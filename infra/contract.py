@@ -1,0 +1,92 @@
+"""The parts of the deployment that CDK and local mode must agree on, as plain data.
+
+CDK (infra/) builds API Gateway methods, gateway responses and DynamoDB tables from these
+definitions; local mode (local/) builds its gateway and its moto resources from the same ones.
+This module must not import aws_cdk, so that local mode starts without it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+API_HANDLER = "handlers.api.handler"
+AUTHORIZER_HANDLER = "handlers.authorizer.handler"
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # API Gateway resource path, `{name}` for a path parameter
+    auth: bool = True
+
+
+# Every Layer0 route, in SPEC §2.3 order. A test checks that the API handler serves exactly these.
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/health", auth=False),
+    Route("GET", "/admin/version"),
+    Route("GET", "/admin/config", auth=False),
+    Route("POST", "/admin/sql"),
+    Route("GET", "/tag"),
+    Route("POST", "/tag"),
+    Route("DELETE", "/tag"),
+    Route("GET", "/openapi.json"),
+    Route("GET", "/swagger"),  # Swagger UI, its JS and CSS inlined from the installed Powertools
+)
+
+
+@dataclass(frozen=True)
+class GatewayResponse:
+    """An answer API Gateway gives by itself, before or instead of calling the API function."""
+
+    status: int
+    body: str
+    content_type: str = "application/json"
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+NOT_AUTHORIZED = GatewayResponse(
+    status=401,
+    body="401: Not Authorized",
+    content_type="text/plain",
+    headers=(("WWW-Authenticate", 'Basic realm="Protected Area"'),),
+)
+
+# Keyed by API Gateway's ResponseType. `$context` variables are filled in by API Gateway
+# and by the local gateway alike.
+GATEWAY_RESPONSES: dict[str, GatewayResponse] = {
+    "UNAUTHORIZED": NOT_AUTHORIZED,
+    "ACCESS_DENIED": NOT_AUTHORIZED,
+    # API Gateway answers an unknown path with this type (403 by default).
+    "MISSING_AUTHENTICATION_TOKEN": GatewayResponse(
+        status=404,
+        body='{"error_code": 21, "message": "No route for $context.httpMethod $context.path"}',
+    ),
+    "THROTTLED": GatewayResponse(
+        status=429,
+        body='{"error_code": 20, "message": "Too many requests: slow down and retry"}',
+    ),
+    "DEFAULT_4XX": GatewayResponse(status=400, body='{"error_code": 21, "message": "$context.error.message"}'),
+    "DEFAULT_5XX": GatewayResponse(status=500, body='{"error_code": 21, "message": "$context.error.message"}'),
+}
+
+
+@dataclass(frozen=True)
+class Table:
+    """A DynamoDB table: `name_suffix` follows `l0-<prefix>-`; keys are (name, type)."""
+
+    name_suffix: str
+    setting: str  # the environment variable that passes its name to the functions
+    partition_key: tuple[str, str]
+    sort_key: tuple[str, str] | None
+    ttl_attribute: str
+
+
+# The tag and job tables keep the original Layer0 schemas (SPEC §1.6), so existing data can be adopted.
+TAG_TABLE = Table("tags", "LAYER0_AWS_DYNAMO_TAG_TABLE", ("EntityType", "S"), ("EntityID", "S"), "TimeToExist")
+JOB_TABLE = Table("jobs", "LAYER0_AWS_DYNAMO_JOB_TABLE", ("JobID", "S"), None, "TimeToExist")
+# Powertools Idempotency's schema.
+IDEMPOTENCY_TABLE = Table("idempotency", "LAYER0_IDEMPOTENCY_TABLE", ("id", "S"), None, "expiration")
+TABLES: tuple[Table, ...] = (TAG_TABLE, JOB_TABLE, IDEMPOTENCY_TABLE)
+
+# The auth secret is JSON {"username": ..., "password": ...}; the token is base64("username:password").
+SECRET_USERNAME = "layer0"

@@ -1,0 +1,107 @@
+"""The stack's resources, created in moto from the definitions CDK uses (infra/contract.py).
+
+`create_stack_resources` makes what `cdk deploy` makes for the API to work: the tables, the auth
+secret, a VPC with public and private subnets, the ECS instance role and profile, the log group
+and the bucket. It returns the environment variables CDK would give the functions.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+
+from infra import contract
+
+REGION = "us-west-2"
+AZS = ("us-west-2a", "us-west-2b")
+
+
+def table_name(prefix: str, table: contract.Table) -> str:
+    return f"l0-{prefix}-{table.name_suffix}"
+
+
+def create_tables(dynamodb, prefix: str) -> dict[str, str]:
+    """Create every contract table; returns {setting: table name}."""
+    names = {}
+    for table in contract.TABLES:
+        keys = [table.partition_key] + ([table.sort_key] if table.sort_key else [])
+        name = table_name(prefix, table)
+        dynamodb.create_table(
+            TableName=name,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": key, "AttributeType": kind} for key, kind in keys],
+            KeySchema=[
+                {"AttributeName": key, "KeyType": role} for (key, _), role in zip(keys, ("HASH", "RANGE"))
+            ],
+        )
+        dynamodb.update_time_to_live(
+            TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute}
+        )
+        names[table.setting] = name
+    return names
+
+
+def create_secret(secretsmanager, prefix: str, password: str | None = None) -> tuple[str, str]:
+    """The auth secret, as CDK generates it. Returns (ARN, password)."""
+    password = password or secrets.token_urlsafe(24)
+    arn = secretsmanager.create_secret(
+        Name=f"l0-{prefix}-auth",
+        SecretString=json.dumps({"username": contract.SECRET_USERNAME, "password": password}),
+    )["ARN"]
+    return arn, password
+
+
+def _create_network(ec2) -> dict[str, str]:
+    vpc_id = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnets: dict[str, list[str]] = {"Public": [], "Private": []}
+    for index, (tier, az) in enumerate((tier, az) for tier in subnets for az in AZS):
+        subnet_id = ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.0.{index}.0/24", AvailabilityZone=az)["Subnet"][
+            "SubnetId"
+        ]
+        ec2.create_tags(Resources=[subnet_id], Tags=[{"Key": "Tier", "Value": tier}])
+        subnets[tier].append(subnet_id)
+    return {
+        "LAYER0_AWS_VPC_ID": vpc_id,
+        "LAYER0_AWS_PUBLIC_SUBNETS": ",".join(subnets["Public"]),
+        "LAYER0_AWS_PRIVATE_SUBNETS": ",".join(subnets["Private"]),
+    }
+
+
+def _create_instance_profile(iam, prefix: str) -> str:
+    name = f"l0-{prefix}-ecs-instance"
+    iam.create_role(
+        RoleName=name,
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                ],
+            }
+        ),
+    )
+    iam.create_instance_profile(InstanceProfileName=name)
+    iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=name)
+    return name
+
+
+def create_stack_resources(clients, prefix: str = "l0", password: str | None = None) -> tuple[dict[str, str], str]:
+    """Create everything; `clients(service)` gives a boto3 client. Returns (function environment, token)."""
+    from layer0.auth import token_from_secret
+
+    secret_arn, password = create_secret(clients("secretsmanager"), prefix, password)
+    bucket = f"l0-{prefix}-bucket"
+    clients("s3").create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    log_group = f"l0-{prefix}"
+    clients("logs").create_log_group(logGroupName=log_group)
+    environment = {
+        "LAYER0_PREFIX": prefix,
+        "LAYER0_AUTH_SECRET_ID": secret_arn,
+        "LAYER0_AWS_S3_BUCKET": bucket,
+        "LAYER0_LOG_GROUP": log_group,
+        "LAYER0_AWS_ECS_INSTANCE_PROFILE": _create_instance_profile(clients("iam"), prefix),
+        **create_tables(clients("dynamodb"), prefix),
+        **_create_network(clients("ec2")),
+    }
+    token = token_from_secret(json.dumps({"username": contract.SECRET_USERNAME, "password": password}))
+    return environment, token
