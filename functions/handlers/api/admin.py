@@ -1,5 +1,7 @@
 """Routes `/health` and `/admin/*` (SPEC §2.3, DESIGN §1)."""
 
+import json
+
 
 from typing import Annotated
 
@@ -19,9 +21,9 @@ def health():
     return Response(status_code=200, content_type="application/json", body='""')
 
 
-@router.get("/admin/version", summary="The API version")
-def version() -> str:
-    return admin.version()
+@router.get("/admin/version", summary="The API version, as a JSON string")
+def version():
+    return Response(status_code=200, content_type="application/json", body=json.dumps(admin.version()))
 
 
 @router.get("/admin/config", summary="Prefix, VPC and subnets (no token needed)")

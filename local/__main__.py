@@ -1,0 +1,71 @@
+"""`python -m local`: Layer0 on http://127.0.0.1:9090/ with embedded AWS (moto), no account needed.
+
+State lives as long as the process. Ctrl-C stops it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import os
+import signal
+import socket
+import sys
+import threading
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "functions"), str(ROOT)]
+
+from local import embedded  # noqa: E402  (needs the paths above)
+
+
+def _port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return False
+            raise
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("LAYER0_LOCAL_PORT", "9090")))
+    parser.add_argument("--prefix", default=os.environ.get("LAYER0_PREFIX", "l0"))
+    args = parser.parse_args(argv)
+
+    if not _port_is_free(args.host, args.port):
+        print(
+            f"error: port {args.port} on {args.host} is already in use. Stop what listens there "
+            f"(`lsof -i :{args.port}`) or pick another port: `make run PORT=9091` / `python -m local --port 9091`.",
+            file=sys.stderr,
+        )
+        return 2
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    print("Starting embedded AWS (moto) and creating the stack's resources...", flush=True)
+    with embedded.Layer0(host=args.host, port=args.port, prefix=args.prefix) as layer0:
+        print(f"Layer0 {layer0.api_version} is serving on {layer0.endpoint}", flush=True)
+        print("Point the l0 CLI at it:", flush=True)
+        print(f"export LAYER0_API_ENDPOINT={layer0.endpoint}", flush=True)
+        print(f"export LAYER0_AUTH_TOKEN={layer0.token}", flush=True)
+        print("export LAYER0_SKIP_VERSION_VERIFY=1", flush=True)
+        print(f"Swagger UI: {layer0.endpoint}swagger (user {layer0.username}, password {layer0.password})", flush=True)
+        print("Press Ctrl-C to stop; all state is lost when it stops.", flush=True)
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+        print("Stopping...", flush=True)
+    print("Stopped.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

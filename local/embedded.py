@@ -1,0 +1,120 @@
+"""Layer0 with embedded AWS: a moto server, the stack's resources in it, and the local gateway.
+
+Used by `python -m local` and by the end-to-end tests. The functions run in this process against
+moto's HTTP endpoint (`AWS_ENDPOINT_URL`), through the same client layer they use on AWS.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import json
+import logging
+import os
+import socket
+import threading
+import urllib.request
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from local import lambda_runtime, moto_patches
+from local.gateway import Gateway, http_server
+from local.resources import REGION, create_stack_resources
+
+MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+class Layer0:
+    """Starts everything on enter, stops everything on exit."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 9090, prefix: str = "l0"):
+        self.host, self.port, self.prefix = host, port, prefix
+        self.endpoint = f"http://{host}:{port}/"
+        self._moto: ThreadedMotoServer | None = None
+        self._http = None
+        self._saved_environment: dict[str, str | None] = {}
+
+    def _setenv(self, name: str, value: str) -> None:
+        self._saved_environment.setdefault(name, os.environ.get(name))
+        os.environ[name] = value
+
+    def _start_moto(self) -> str:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
+        moto_port = _free_port(self.host)
+        self._moto = ThreadedMotoServer(ip_address=self.host, port=moto_port, verbose=False)
+        self._moto.start()
+        aws_endpoint = f"http://{self.host}:{moto_port}"
+        request = urllib.request.Request(
+            f"{aws_endpoint}/moto-api/config",
+            data=json.dumps(MOTO_CONFIG).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        urllib.request.urlopen(request, timeout=10).close()
+        # moto's Step Functions interpreter calls back into moto on this port.
+        self._setenv("MOTO_PORT", str(moto_port))
+        return aws_endpoint
+
+    def __enter__(self) -> Layer0:
+        try:
+            self._start()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def _start(self) -> None:
+        aws_endpoint = self._start_moto()
+        moto_patches.apply()
+        lambda_runtime.install()
+        for name, value in {
+            "AWS_ENDPOINT_URL": aws_endpoint,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_SERVICE_NAME": "layer0-local",
+        }.items():
+            self._setenv(name, value)
+
+        environment, self.token = create_stack_resources(
+            lambda service: boto3.client(service, region_name=REGION, endpoint_url=aws_endpoint), self.prefix
+        )
+        for name, value in environment.items():
+            self._setenv(name, value)
+        self.username, self.password = base64.b64decode(self.token).decode().split(":", 1)
+
+        # Import the functions only now, with their settings in place: like a Lambda cold start.
+        from layer0 import aws, settings
+
+        settings.get.cache_clear()
+        aws.reset()
+        self.api_version = settings.get().api_version
+        api = importlib.import_module("handlers.api")
+        authorizer = importlib.import_module("handlers.authorizer")
+        gateway = Gateway(api.handler, authorizer.handler, self.api_version)
+        self._http = http_server(gateway, self.host, self.port)
+        threading.Thread(target=self._http.serve_forever, name="local-gateway", daemon=True).start()
+
+    def __exit__(self, *exc) -> None:
+        if self._http is not None:
+            self._http.shutdown()
+            self._http.server_close()
+            self._http = None
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None
+        for name, value in self._saved_environment.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_environment.clear()

@@ -1,0 +1,217 @@
+"""A local API Gateway: HTTP in, REST v1 proxy events out, as the deployed REST API does it.
+
+For each request it finds the route in `infra/contract.py` (an unknown one gets the gateway's own
+404), runs the REQUEST authorizer on routes that need the token, then the API handler, and writes
+the handler's answer back. Each function is imported once and serves one request at a time, like a
+warm Lambda container.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+import uuid
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
+from urllib.parse import parse_qs, urlsplit
+
+from infra import contract
+
+ACCOUNT = "123456789012"
+REGION = "us-west-2"
+API_ID = "local"
+STAGE = "api"
+
+
+class LambdaContext:
+    """What a Python Lambda handler reads from its context."""
+
+    def __init__(self, function_name: str, memory_mb: int = 512, timeout_ms: int = 30_000):
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.memory_limit_in_mb = memory_mb
+        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function_name}"
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self._timeout_ms = timeout_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self._timeout_ms
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+def _compile(path: str) -> re.Pattern:
+    pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path))
+    return re.compile(f"^{pattern}$")
+
+
+class Gateway:
+    def __init__(
+        self,
+        api_handler: Callable[[dict, object], dict],
+        authorizer_handler: Callable[[dict, object], dict],
+        api_version: str,
+        routes: tuple[contract.Route, ...] = contract.ROUTES,
+    ):
+        self._api = api_handler
+        self._authorizer = authorizer_handler
+        self._api_version = api_version
+        self._routes = [(route, _compile(route.path)) for route in routes]
+        # One warm container per function: Powertools keeps the current event on the app.
+        self._api_lock = threading.Lock()
+        self._authorizer_lock = threading.Lock()
+
+    def _match(self, method: str, path: str) -> tuple[contract.Route | None, dict[str, str], bool]:
+        """(route, path parameters, whether any route has this path)."""
+        known = False
+        for route, pattern in self._routes:
+            found = pattern.match(path)
+            if found:
+                known = True
+                if route.method == method:
+                    return route, found.groupdict(), True
+        return None, {}, known
+
+    def _gateway_response(self, kind: str, method: str, path: str, headers: dict[str, str], error: str = "") -> Answer:
+        response = contract.GATEWAY_RESPONSES[kind]
+        body = (
+            response.body.replace("$context.httpMethod", method)
+            .replace("$context.path", path)
+            .replace("$context.error.message", error)
+        )
+        out = [("Content-Type", response.content_type), ("Version", self._api_version), *response.headers]
+        if _header(headers, "origin"):
+            out.append(("Access-Control-Allow-Origin", "*"))
+        return Answer(response.status, out, body.encode())
+
+    def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> Answer:
+        url = urlsplit(raw_path)
+        # API Gateway treats `/environment/` as `/environment`.
+        path = url.path.rstrip("/") or "/"
+        query = parse_qs(url.query, keep_blank_values=True)
+        route, params, known = self._match(method, path)
+        preflight = method == "OPTIONS" and known
+        if route is None and not preflight:
+            return self._gateway_response("MISSING_AUTHENTICATION_TOKEN", method, path, headers)
+
+        resource = route.path if route else path
+        event = _proxy_event(method, path, resource, headers, query, params, body)
+        if route is not None and route.auth:
+            denied = self._authorize(event)
+            if denied:
+                return self._gateway_response(denied, method, path, headers)
+            event["requestContext"]["authorizer"] = {"principalId": "layer0"}
+        with self._api_lock:
+            result = self._api(event, LambdaContext("l0-local-api"))
+        return _answer(result)
+
+    def _authorize(self, proxy_event: dict) -> str | None:
+        """None when the request may pass, else the gateway response type to answer with."""
+        event = {
+            "type": "REQUEST",
+            "methodArn": (
+                f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API_ID}/{STAGE}/"
+                f"{proxy_event['httpMethod']}{proxy_event['resource']}"
+            ),
+            **{key: proxy_event[key] for key in ("resource", "path", "httpMethod", "headers", "multiValueHeaders")},
+            **{key: proxy_event[key] for key in ("queryStringParameters", "pathParameters", "requestContext")},
+        }
+        try:
+            with self._authorizer_lock:
+                policy = self._authorizer(event, LambdaContext("l0-local-authorizer"))
+        except Exception as error:  # API Gateway maps the authorizer's "Unauthorized" to 401
+            return "UNAUTHORIZED" if str(error) == "Unauthorized" else "DEFAULT_5XX"
+        statements = policy.get("policyDocument", {}).get("Statement", [])
+        allowed = any(s.get("Effect") == "Allow" for s in statements)
+        return None if allowed else "ACCESS_DENIED"
+
+
+def _header(headers: dict[str, str], name: str) -> str | None:
+    return next((value for key, value in headers.items() if key.lower() == name), None)
+
+
+def _proxy_event(
+    method: str,
+    path: str,
+    resource: str,
+    headers: dict[str, str],
+    query: dict[str, list[str]],
+    params: dict[str, str],
+    body: bytes,
+) -> dict:
+    try:
+        text, encoded = body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        text, encoded = base64.b64encode(body).decode(), True
+    return {
+        "resource": resource,
+        "path": path,
+        "httpMethod": method,
+        "headers": dict(headers),
+        "multiValueHeaders": {key: [value] for key, value in headers.items()},
+        "queryStringParameters": {key: values[-1] for key, values in query.items()} or None,
+        "multiValueQueryStringParameters": query or None,
+        "pathParameters": params or None,
+        "stageVariables": None,
+        "requestContext": {
+            "accountId": ACCOUNT,
+            "apiId": API_ID,
+            "stage": STAGE,
+            "resourcePath": resource,
+            "httpMethod": method,
+            "path": path,
+            "requestId": str(uuid.uuid4()),
+            "identity": {"sourceIp": "127.0.0.1"},
+        },
+        "body": text if body else None,
+        "isBase64Encoded": encoded,
+    }
+
+
+def _answer(result: dict) -> Answer:
+    headers = [(key, value) for key, value in (result.get("headers") or {}).items()]
+    for key, values in (result.get("multiValueHeaders") or {}).items():
+        headers.extend((key, value) for value in values)
+    body = result.get("body") or ""
+    raw = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode()
+    return Answer(int(result.get("statusCode", 200)), headers, raw)
+
+
+def http_server(gateway: Gateway, host: str, port: int) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            try:
+                answer = gateway.handle(self.command, self.path, dict(self.headers.items()), body)
+            except Exception as error:  # the gateway's own 5xx, never a stack trace to the client
+                payload = json.dumps({"error_code": 21, "message": f"Local gateway error: {error}"})
+                answer = Answer(502, [("Content-Type", "application/json")], payload.encode())
+            self.send_response(answer.status)
+            for key, value in answer.headers:
+                if key.lower() != "content-length":
+                    self.send_header(key, value)
+            self.send_header("Content-Length", str(len(answer.body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(answer.body)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _serve
+
+        def log_message(self, fmt: str, *args) -> None:  # one line per request, like the original
+            print(f"request {self.command} {self.path} {args[1] if len(args) > 1 else ''}", flush=True)
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    return server
