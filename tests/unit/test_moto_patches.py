@@ -1,0 +1,446 @@
+"""local/moto_patches.py: each patch makes a Layer0 flow behave as on AWS, and moto is still buggy without it.
+
+The "still buggy" tests run the same flow with the one patch undone. When one of them fails, moto fixed the
+bug upstream: delete the patch it names (and the test).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from local import moto_patches
+
+REGION = "us-west-2"
+MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+DEADLINE_SECONDS = 30
+TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+@pytest.fixture
+def sfn(monkeypatch):
+    """moto in process, Step Functions executing, fake credentials, all patches, instant waits.
+
+    Yields a Step Functions client.
+    """
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)  # no AWS_ENDPOINT_URL/AWS_PROFILE leaking in
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    moto_patches.apply()
+    with moto_patches.make_waits_instant(), mock_aws(config=MOTO_CONFIG):
+        yield boto3.client("stepfunctions", region_name=REGION)
+
+
+def client(service: str):
+    return boto3.client(service, region_name=REGION)
+
+
+def run(sfn, definition: dict, execution_input: dict | None = None) -> dict:
+    """Create the state machine, run it, and return describe_execution once it is terminal."""
+    role = f"arn:aws:iam::123456789012:role/sfn-{uuid.uuid4().hex[:8]}"
+    machine = sfn.create_state_machine(
+        name=f"sm-{uuid.uuid4().hex[:12]}", definition=json.dumps(definition), roleArn=role
+    )["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=machine, input=json.dumps(execution_input or {}))
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while True:
+        described = sfn.describe_execution(executionArn=execution["executionArn"])
+        if described["status"] in TERMINAL:
+            return described
+        assert time.monotonic() < deadline, f"execution still {described['status']} after {DEADLINE_SECONDS}s"
+        time.sleep(0.01)
+
+
+def output(described: dict):
+    assert described["status"] == "SUCCEEDED", (described.get("error"), described.get("cause"))
+    return json.loads(described["output"])
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# apply() / revert()
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def test_apply_is_idempotent_and_revert_gives_moto_back():
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
+        StateTaskService,
+    )
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    moto_patches.apply()
+    patched = (StateTaskService._normalise_parameters, json_path.extract_json, StateTaskService._eval_execution)
+    moto_patches.apply()
+    assert (StateTaskService._normalise_parameters, json_path.extract_json, StateTaskService._eval_execution) == (
+        patched
+    )
+    assert StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES["elasticloadbalancingv2"] == "elbv2"
+    try:
+        moto_patches.revert()
+        moto_patches.revert()
+        assert "_normalise_parameters" in StateTaskService.__dict__
+        assert StateTaskService._normalise_parameters is not patched[0]
+        assert json_path.extract_json is patched[1].__wrapped__
+        assert "elasticloadbalancingv2" not in StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES
+        assert StateTaskService._eval_execution is patched[2].__wrapped__
+        assert not moto_patches.applied() & {"task_parameter_casing", "definite_json_path"}
+    finally:
+        moto_patches.apply()
+    assert json_path.extract_json is not patched[1].__wrapped__
+    assert {"task_parameter_casing", "definite_json_path", "sdk_service_names", "json_native_timestamps"} <= (
+        moto_patches.applied()
+    )
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# a. Parameter and response casing (moto #10076)
+# ----------------------------------------------------------------------------------------------------------------
+
+DESCRIBE_CLUSTER_UNTIL_ACTIVE = {
+    "StartAt": "Describe",
+    "States": {
+        "Describe": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::aws-sdk:ecs:describeClusters",
+            "Parameters": {"Clusters.$": "$.clusters"},
+            "ResultPath": "$.result",
+            "Next": "Active?",
+        },
+        "Active?": {
+            "Type": "Choice",
+            "Choices": [{"Variable": "$.result.Clusters[0].Status", "StringEquals": "ACTIVE", "Next": "Done"}],
+            "Default": "NotActive",
+        },
+        "Done": {"Type": "Succeed"},
+        "NotActive": {"Type": "Fail", "Error": "NotActive"},
+    },
+}
+
+
+def test_describe_clusters_takes_pascal_case_parameters_and_returns_pascal_case(sfn):
+    client("ecs").create_cluster(clusterName="l0-env-1")
+
+    result = output(run(sfn, DESCRIBE_CLUSTER_UNTIL_ACTIVE, {"clusters": ["l0-env-1"]}))["result"]
+
+    assert result["Failures"] == []
+    (cluster,) = result["Clusters"]
+    assert cluster["ClusterName"] == "l0-env-1"
+    assert cluster["Status"] == "ACTIVE"
+    assert cluster["ClusterArn"].endswith(":cluster/l0-env-1")
+    assert "clusterName" not in cluster and "status" not in cluster
+
+
+def test_nested_parameters_reach_boto_in_its_casing(sfn):
+    ecs = client("ecs")
+    ecs.create_cluster(clusterName="l0-env-1")
+    definition = {
+        "StartAt": "Register",
+        "States": {
+            "Register": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:ecs:registerTaskDefinition",
+                "Parameters": {
+                    "Family": "l0-deploy-1",
+                    "ContainerDefinitions": [{"Name": "web", "Image": "nginx", "Memory": 128, "Essential": True}],
+                },
+                "ResultSelector": {"Arn.$": "$.TaskDefinition.TaskDefinitionArn", "Status.$": "$.TaskDefinition.Status"},
+                "End": True,
+            }
+        },
+    }
+
+    result = output(run(sfn, definition))
+
+    assert result["Status"] == "ACTIVE"
+    assert result["Arn"].endswith(":task-definition/l0-deploy-1:1")
+    (container,) = ecs.describe_task_definition(taskDefinition="l0-deploy-1")["taskDefinition"]["containerDefinitions"]
+    assert (container["name"], container["image"], container["memory"]) == ("web", "nginx", 128)
+
+
+def test_services_already_in_pascal_case_still_work(sfn):
+    dynamodb = client("dynamodb")
+    dynamodb.create_table(
+        TableName="jobs",
+        KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "job_id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    definition = {
+        "StartAt": "MarkInProgress",
+        "States": {
+            "MarkInProgress": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::dynamodb:updateItem",
+                "Parameters": {
+                    "TableName": "jobs",
+                    "Key": {"job_id": {"S.$": "$.job_id"}},
+                    "UpdateExpression": "SET job_status = :s",
+                    "ExpressionAttributeValues": {":s": {"S": "InProgress"}},
+                },
+                "ResultPath": None,
+                "Next": "Read",
+            },
+            "Read": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:dynamodb:getItem",
+                "Parameters": {"TableName": "jobs", "Key": {"job_id": {"S.$": "$.job_id"}}},
+                "ResultPath": "$.row",
+                "Next": "Vpcs",
+            },
+            "Vpcs": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:ec2:describeVpcs",
+                "Parameters": {"Filters": [{"Name": "is-default", "Values": ["true"]}]},
+                "ResultSelector": {"VpcId.$": "$.Vpcs[0].VpcId", "IsDefault.$": "$.Vpcs[0].IsDefault"},
+                "ResultPath": "$.vpc",
+                "End": True,
+            },
+        },
+    }
+
+    result = output(run(sfn, definition, {"job_id": "j-1"}))
+
+    assert result["row"] == {"Item": {"job_id": {"S": "j-1"}, "job_status": {"S": "InProgress"}}}
+    assert result["vpc"]["IsDefault"] is True
+    assert result["vpc"]["VpcId"].startswith("vpc-")
+
+
+def test_moto_still_ignores_parameter_casing_without_the_patch(sfn):
+    """When this fails, moto fixed issue #10076 (aws-sdk/ECS parameter casing): delete patch_task_parameter_casing."""
+    client("ecs").create_cluster(clusterName="l0-env-1")
+
+    with moto_patches.unpatched("task_parameter_casing"):
+        described = run(sfn, DESCRIBE_CLUSTER_UNTIL_ACTIVE, {"clusters": ["l0-env-1"]})
+
+    assert described["status"] == "FAILED"
+    assert described["error"] == "States.Runtime"
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# b. JSONPath on definite paths
+# ----------------------------------------------------------------------------------------------------------------
+
+CHOICE_ON_FIRST_CLUSTER = {
+    "StartAt": "Active?",
+    "States": {
+        "Active?": {
+            "Type": "Choice",
+            "Choices": [{"Variable": "$.x.Clusters[0].Status", "StringEquals": "ACTIVE", "Next": "Pick"}],
+            "Default": "NotActive",
+        },
+        "Pick": {
+            "Type": "Pass",
+            "Parameters": {"status.$": "$.x.Clusters[0].Status", "count.$": "$.x.Clusters[0].Tasks.Running"},
+            "End": True,
+        },
+        "NotActive": {"Type": "Fail", "Error": "NotActive"},
+    },
+}
+CLUSTERS_INPUT = {"x": {"Clusters": [{"Status": "ACTIVE", "Tasks": {"Running": 2}}, {"Status": "INACTIVE"}]}}
+
+
+def test_choice_on_an_indexed_path_compares_the_scalar(sfn):
+    assert output(run(sfn, CHOICE_ON_FIRST_CLUSTER, CLUSTERS_INPUT)) == {"status": "ACTIVE", "count": 2}
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("$.a[0].b", "x"),  # the fix
+        ("$.a[1].c[0].d", 3),
+        ("$.a[0]", {"b": "x"}),
+        ("$.a[-1].c[0]", {"d": 3}),
+        ("$.a", [{"b": "x"}, {"c": [{"d": 3}]}]),
+        ("$", {"a": [{"b": "x"}, {"c": [{"d": 3}]}], "one": [{"b": "y"}]}),
+        ("$.a[0].b", "x"),
+        ("$.one[*].b", ["y"]),  # moto #7825 stays fixed: a wildcard yields a list, even of one
+        ("$.a[*].b", ["x"]),
+        ("$.a[0:1]", [{"b": "x"}]),
+        ("$..d", [3]),
+    ],
+)
+def test_extract_json_yields_scalars_for_definite_paths_only(path, expected):
+    from moto.stepfunctions.parser.asl.utils.json_path import extract_json
+
+    moto_patches.apply()
+    data = {"a": [{"b": "x"}, {"c": [{"d": 3}]}], "one": [{"b": "y"}]}
+    assert extract_json(path, data) == expected
+
+
+def test_extract_json_still_raises_for_a_missing_definite_path():
+    from moto.stepfunctions.parser.asl.utils.json_path import NoSuchJsonPathError, extract_json
+
+    moto_patches.apply()
+    with pytest.raises(NoSuchJsonPathError):
+        extract_json("$.a[5].b", {"a": [{"b": 1}]})
+
+
+def test_moto_still_wraps_indexed_paths_in_a_list_without_the_patch(sfn):
+    """When this fails, moto fixed `$.a[0].b` yielding `[b]` (json_path.extract_json): delete patch_definite_json_path."""
+    with moto_patches.unpatched("definite_json_path"):
+        from moto.stepfunctions.parser.asl.utils.json_path import extract_json
+
+        assert extract_json("$.x.Clusters[0].Status", CLUSTERS_INPUT) == ["ACTIVE"]
+        described = run(sfn, CHOICE_ON_FIRST_CLUSTER, CLUSTERS_INPUT)
+
+    assert described["status"] == "FAILED"
+    assert described["error"] == "NotActive"
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# c. Service names, and e. timestamps (both met by elbv2:describeLoadBalancers)
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def _load_balancer() -> str:
+    ec2 = client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{REGION}{az}")["Subnet"]["SubnetId"]
+        for i, az in enumerate("ab")
+    ]
+    return client("elbv2").create_load_balancer(Name="l0-lb-1", Subnets=subnets)["LoadBalancers"][0]["LoadBalancerArn"]
+
+
+DESCRIBE_LOAD_BALANCERS = {
+    "StartAt": "V2",
+    "States": {
+        "V2": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::aws-sdk:elasticloadbalancingv2:describeLoadBalancers",
+            "Parameters": {"Names.$": "$.names"},
+            "ResultPath": "$.v2",
+            "Next": "Classic",
+        },
+        "Classic": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::aws-sdk:elasticloadbalancing:describeLoadBalancers",
+            "ResultPath": "$.classic",
+            "End": True,
+        },
+    },
+}
+
+
+def test_load_balancer_apis_resolve_to_boto_elbv2_and_elb(sfn):
+    arn = _load_balancer()
+
+    result = output(run(sfn, DESCRIBE_LOAD_BALANCERS, {"names": ["l0-lb-1"]}))
+
+    (load_balancer,) = result["v2"]["LoadBalancers"]
+    assert load_balancer["LoadBalancerArn"] == arn
+    assert load_balancer["LoadBalancerName"] == "l0-lb-1"
+    assert result["classic"] == {"LoadBalancerDescriptions": []}
+
+
+def test_moto_still_rejects_the_sdk_names_of_load_balancer_apis_without_the_patch(sfn):
+    """When this fails, moto fixed `aws-sdk:elasticloadbalancingv2` being an unknown boto service: delete patch_sdk_service_names."""
+    _load_balancer()
+
+    with moto_patches.unpatched("sdk_service_names"):
+        described = run(sfn, DESCRIBE_LOAD_BALANCERS, {"names": ["l0-lb-1"]})
+
+    assert described["status"] == "FAILED"
+    assert "Unknown service: 'elasticloadbalancingv2'" in described["cause"]
+
+
+def test_sdk_timestamps_become_iso_strings_as_on_aws(sfn):
+    _load_balancer()
+
+    result = output(run(sfn, DESCRIBE_LOAD_BALANCERS, {"names": ["l0-lb-1"]}))
+
+    created = result["v2"]["LoadBalancers"][0]["CreatedTime"]
+    assert isinstance(created, str)
+    assert time.strptime(created, "%Y-%m-%dT%H:%M:%S.%fZ")
+    assert len(created) == len("2013-08-23T01:02:15.422Z")
+
+
+def test_moto_still_cannot_describe_an_execution_whose_output_holds_a_timestamp_without_the_patch(sfn):
+    """When this fails, moto fixed describe_execution failing on datetime in SDK results: delete patch_json_native_timestamps."""
+    _load_balancer()
+
+    with moto_patches.unpatched("json_native_timestamps"), pytest.raises(TypeError, match="datetime"):
+        run(sfn, DESCRIBE_LOAD_BALANCERS, {"names": ["l0-lb-1"]})
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# d. Instant waits (tests only)
+# ----------------------------------------------------------------------------------------------------------------
+
+WAIT_AN_HOUR_THEN_RETRY = {
+    "StartAt": "WaitAnHour",
+    "States": {
+        "WaitAnHour": {"Type": "Wait", "Seconds": 3600, "Next": "DescribeMissing"},
+        "DescribeMissing": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::aws-sdk:ecs:describeServices",
+            "Parameters": {"Cluster": "no-such-cluster", "Services": ["web"]},
+            "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 60, "MaxAttempts": 2, "BackoffRate": 2}],
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Gave up"}],
+            "End": True,
+        },
+        "Gave up": {"Type": "Succeed"},
+    },
+}
+
+
+def test_an_hour_of_wait_and_minutes_of_backoff_take_no_time(sfn):
+    waits = moto_patches.make_waits_instant()  # already in force: the same object comes back
+    assert moto_patches.waits_are_instant()
+
+    result = output(run(sfn, WAIT_AN_HOUR_THEN_RETRY))  # bounded by the poll deadline, far below an hour
+
+    assert "ClusterNotFound" in result["error"]["Error"]
+    assert waits.requested == [("wait", 3600), ("retry", 60), ("retry", 120)]
+
+
+def test_restore_real_waits_gives_moto_its_sleeps_back():
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+
+    real_wait, real_time = WaitFunction._wait_interval, retrier_decl.time
+    with moto_patches.make_waits_instant() as waits:
+        assert moto_patches.make_waits_instant() is waits
+        assert WaitFunction._wait_interval is not real_wait
+        assert retrier_decl.time is not real_time
+        assert retrier_decl.time.monotonic() > 0  # everything but sleep is the real module
+    assert not moto_patches.waits_are_instant()
+    assert (WaitFunction._wait_interval, retrier_decl.time) == (real_wait, real_time)
+    moto_patches.restore_real_waits()  # idempotent
+
+
+def test_without_instant_waits_a_wait_blocks_until_the_execution_is_stopped(sfn):
+    """Real waits, as local mode runs them: the Wait holds the execution, and stop_execution ends it at once."""
+    definition = {"StartAt": "WaitAnHour", "States": {"WaitAnHour": {"Type": "Wait", "Seconds": 3600, "End": True}}}
+    machine = sfn.create_state_machine(
+        name="wait", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/sfn"
+    )["stateMachineArn"]
+    moto_patches.restore_real_waits()
+    try:
+        execution = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+        deadline = time.monotonic() + DEADLINE_SECONDS
+        while "WaitStateEntered" not in {e["type"] for e in sfn.get_execution_history(executionArn=execution)["events"]}:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"
+
+        sfn.stop_execution(executionArn=execution, error="Layer0.JobDeleted", cause="DELETE /job")
+
+        while (described := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    finally:
+        moto_patches.make_waits_instant()
+    assert described["status"] == "ABORTED"
+    events = [e["type"] for e in sfn.get_execution_history(executionArn=execution)["events"]]
+    assert "WaitStateExited" not in events
