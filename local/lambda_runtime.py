@@ -172,9 +172,8 @@ def _invoke(
         timeout_seconds=getattr(fn, "timeout", 3) or 3,
         function_version=str(getattr(fn, "version", "$LATEST") or "$LATEST"),
     )
-    if isinstance(headers, dict) or hasattr(headers, "get"):
-        if headers.get("X-Amz-Invocation-Type") == "DryRun":
-            return b""
+    if hasattr(headers, "get") and headers.get("X-Amz-Invocation-Type") == "DryRun":
+        return b""  # validated, not run
     return _run_handler(handler, body, context, response_headers)
 
 

@@ -203,17 +203,16 @@ def patch_definite_json_path() -> None:
         original = json_path.extract_json
         patched = _make_extract_json(original)
         json_path.extract_json = patched
-        replaced = _replace_references(original, patched, "extract_json")
+        _replace_references(original, patched, "extract_json")
 
         def undo() -> None:
             json_path.extract_json = original
-            for module in replaced:
-                module.extract_json = original
+            _replace_references(patched, original, "extract_json")  # modules imported meanwhile included
 
         _undo[name] = undo
 
 
-def _replace_references(original: Any, patched: Any, attribute: str) -> list[Any]:
+def _replace_references(original: Any, patched: Any, attribute: str) -> None:
     """Rebind ``module.<attribute>`` from ``original`` to ``patched`` in every loaded moto parser module.
 
     The parser's modules are imported first so that the result does not depend on import order; modules
@@ -222,14 +221,11 @@ def _replace_references(original: Any, patched: Any, attribute: str) -> list[Any
     import sys
 
     _import(f"{_PARSER}.asl.parse.asl_parser")  # pulls in every component module
-    replaced = []
     for module_name, module in list(sys.modules.items()):
         if module is None or not module_name.startswith(_PARSER):
             continue
         if getattr(module, attribute, None) is original:
             setattr(module, attribute, patched)
-            replaced.append(module)
-    return replaced
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -327,7 +323,7 @@ def patch_json_native_timestamps() -> None:
 
 
 def quiet_parser_logger(level: int = logging.CRITICAL) -> None:
-    """Silence ``moto.stepfunctions.parser``, which logs every failed or caught state (with tracebacks).
+    """Silence ``moto.stepfunctions.parser``, which logs every failed or caught state, at every level of nesting.
 
     Not a bug fix: a Catch-handled error is normal flow for Layer0's workflows, and the execution history
     (``get_execution_history``) already holds every error and cause.
