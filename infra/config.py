@@ -1,0 +1,135 @@
+"""The deployment's settings, read from CDK context (`-c key=value` or cdk.json) and validated once.
+
+Context keys:
+  prefix           Layer0 instance name; AWS names are `l0-<prefix>-...` (default "l0", ^[a-z][a-z0-9]{0,15}$)
+  vpc_id           import this existing VPC instead of creating one (needs an account/region at synth time)
+  api_version      the `Version` header and GET /admin/version (default: settings.DEFAULT_API_VERSION)
+  aws_rate         AWS calls per second, per AWS service, per Lambda container (default 10)
+  aws_burst        token-bucket burst of that limiter (default 20)
+  api_concurrency  reserved concurrency of the API function (default 10)
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+FUNCTIONS_DIR = ROOT / "functions"
+
+PREFIX_PATTERN = re.compile(r"^[a-z][a-z0-9]{0,15}$")
+VPC_ID_PATTERN = re.compile(r"^vpc-[0-9a-f]{8}([0-9a-f]{9})?$")
+# The version goes into API Gateway header literals ('value'), so no quotes or spaces.
+API_VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
+
+
+def _load_default_api_version() -> str:
+    """DEFAULT_API_VERSION, read from functions/layer0/settings.py without importing it.
+
+    Parsing the literal keeps CDK independent of whatever the runtime package imports.
+    """
+    path = FUNCTIONS_DIR / "layer0" / "settings.py"
+    for node in ast.parse(path.read_text(), str(path)).body:
+        if (
+            isinstance(node, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == "DEFAULT_API_VERSION" for t in node.targets)
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+        ):
+            return node.value.value
+    raise RuntimeError(f"{path} has no DEFAULT_API_VERSION = '<literal>'")
+
+
+DEFAULT_API_VERSION = _load_default_api_version()
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """The AWS-rate bound of DESIGN §3, kept in one place.
+
+    One Lambda container serves one request at a time and owns one limiter per AWS service, so
+    the API's aggregate AWS call rate per service is at most `api_concurrency * aws_rate`.
+    CDK sets the reserved concurrency and the LAYER0_AWS_RATE/LAYER0_AWS_BURST variables from
+    this object only; nothing else may set them.
+    """
+
+    api_concurrency: int = 10
+    aws_rate: float = 10.0
+    aws_burst: int = 20
+
+    @property
+    def aggregate_aws_rate(self) -> float:
+        """Upper bound of the API function's calls per second to any one AWS service."""
+        return self.api_concurrency * self.aws_rate
+
+    @property
+    def api_throttle_rate(self) -> int:
+        """API Gateway's steady-state request rate: about 5 requests/s per reserved container
+        (a request that takes ~200 ms), so the gateway answers 429 before Lambda throttles."""
+        return 5 * self.api_concurrency
+
+    @property
+    def api_throttle_burst(self) -> int:
+        return 10 * self.api_concurrency
+
+    def environment(self) -> dict[str, str]:
+        return {"LAYER0_AWS_RATE": f"{self.aws_rate:g}", "LAYER0_AWS_BURST": str(self.aws_burst)}
+
+
+@dataclass(frozen=True)
+class Config:
+    prefix: str = "l0"
+    vpc_id: str | None = None
+    api_version: str = DEFAULT_API_VERSION
+    throughput: Throughput = Throughput()
+
+    @property
+    def name(self) -> str:
+        """`l0-<prefix>`: the stack name, the containers' log group, and the start of every AWS name."""
+        return f"l0-{self.prefix}"
+
+    def resource_name(self, suffix: str) -> str:
+        """`l0-<prefix>-<suffix>` (SPEC §1.4)."""
+        return f"{self.name}-{suffix}"
+
+    @classmethod
+    def from_context(cls, get: Callable[[str], Any]) -> "Config":
+        """Build from a context getter such as `app.node.try_get_context`."""
+        defaults = cls()
+        prefix = _text(get("prefix"), defaults.prefix)
+        if not PREFIX_PATTERN.match(prefix):
+            raise ValueError(f"context prefix={prefix!r} must match {PREFIX_PATTERN.pattern}")
+        vpc_id = _text(get("vpc_id"), "") or None
+        if vpc_id is not None and not VPC_ID_PATTERN.match(vpc_id):
+            raise ValueError(f"context vpc_id={vpc_id!r} is not a VPC id (vpc-xxxxxxxx)")
+        api_version = _text(get("api_version"), defaults.api_version)
+        if not API_VERSION_PATTERN.match(api_version):
+            raise ValueError(f"context api_version={api_version!r} must match {API_VERSION_PATTERN.pattern}")
+        throughput = Throughput(
+            api_concurrency=_number(get, "api_concurrency", defaults.throughput.api_concurrency, int, minimum=1),
+            aws_rate=_number(get, "aws_rate", defaults.throughput.aws_rate, float, minimum=0.1),
+            aws_burst=_number(get, "aws_burst", defaults.throughput.aws_burst, int, minimum=1),
+        )
+        return cls(prefix=prefix, vpc_id=vpc_id, api_version=api_version, throughput=throughput)
+
+
+def _text(value: Any, default: str) -> str:
+    if value is None:
+        return default
+    return str(value).strip()
+
+
+def _number(get: Callable[[str], Any], key: str, default: Any, kind: type, *, minimum: float) -> Any:
+    raw = get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = kind(float(raw)) if kind is float else kind(str(raw).strip())
+    except (TypeError, ValueError):
+        raise ValueError(f"context {key}={raw!r} is not a valid {kind.__name__}") from None
+    if value < minimum:
+        raise ValueError(f"context {key}={raw!r} must be at least {minimum}")
+    return value

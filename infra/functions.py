@@ -1,0 +1,107 @@
+"""The Lambda functions. Every function shares one asset (`functions/` + dependencies), one environment
+(the variables `layer0.settings.from_environment` reads), and gets its own role and log group."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra import contract
+from infra.bundling import PLATFORM, function_code
+from infra.config import Config
+
+FUNCTION_LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+METRICS_NAMESPACE = "Layer0"
+
+XRAY_REASON = (
+    "Active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords do not support resource-level "
+    "permissions, so AWS documents Resource '*' for them. Every other statement of this role names its resources."
+)
+
+
+class Functions(Construct):
+    """Creates functions on demand: `add(...)`. `api` and `authorizer` are the two the API needs."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: Config, environment: Mapping[str, str]) -> None:
+        super().__init__(scope, construct_id)
+        self._config = config
+        self.environment: dict[str, str] = dict(environment)
+        self._code = function_code()
+        self.api = self.add(
+            "Api",
+            name="api",
+            handler=contract.API_HANDLER,
+            description="Layer0 API: every route of the Layer0 HTTP API",
+            memory_size=1024,
+            timeout=Duration.seconds(29),  # API Gateway's integration timeout
+            reserved_concurrent_executions=config.throughput.api_concurrency,
+        )
+        self.authorizer = self.add(
+            "Authorizer",
+            name="authorizer",
+            handler=contract.AUTHORIZER_HANDLER,
+            description="Layer0 API: checks Authorization: Basic <token> against the auth secret",
+            memory_size=256,
+            timeout=Duration.seconds(10),
+        )
+
+    def add(
+        self,
+        construct_id: str,
+        *,
+        name: str,
+        handler: str,
+        description: str,
+        memory_size: int = 512,
+        timeout: Duration = Duration.seconds(30),
+        reserved_concurrent_executions: int | None = None,
+        environment: Mapping[str, str] | None = None,
+    ) -> lambda_.Function:
+        """A function `l0-<prefix>-<name>` with the shared asset and environment, its own log group
+        `/aws/lambda/l0-<prefix>-<name>`, and a role that may only write to that log group (and X-Ray)."""
+        function_name = self._config.resource_name(name)
+        log_group = logs.LogGroup(
+            self,
+            f"{construct_id}Logs",
+            log_group_name=f"/aws/lambda/{function_name}",
+            retention=FUNCTION_LOG_RETENTION,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        role = iam.Role(
+            self,
+            f"{construct_id}Role",
+            description=f"{function_name} Lambda function",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        )
+        # Instead of AWSLambdaBasicExecutionRole (logs:* on every log group): this log group only.
+        log_group.grant_write(role)
+        function = lambda_.Function(
+            self,
+            construct_id,
+            function_name=function_name,
+            description=description,
+            code=self._code,
+            handler=handler,
+            runtime=PLATFORM.runtime,
+            architecture=PLATFORM.architecture,
+            memory_size=memory_size,
+            timeout=timeout,
+            role=role,
+            log_group=log_group,
+            tracing=lambda_.Tracing.ACTIVE,
+            reserved_concurrent_executions=reserved_concurrent_executions,
+            environment={
+                **self.environment,
+                "POWERTOOLS_SERVICE_NAME": f"layer0-{name}",
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                **(environment or {}),
+            },
+        )
+        # The X-Ray statement lands in the role's default policy, a child of the role.
+        Validations.of(role).acknowledge(Acknowledgment(id="AwsSolutions::AwsSolutions-IAM5[Resource::*]", reason=XRAY_REASON))
+        return function

@@ -1,0 +1,136 @@
+"""The Layer0 stack `l0-<prefix>`: composes network, data, containers, functions and API."""
+
+from __future__ import annotations
+
+import os
+
+from aws_cdk import App, CfnOutput, Environment, Stack, Validations
+from aws_cdk import aws_iam as iam
+from cdk_nag import AwsSolutionsChecks
+from constructs import Construct
+
+from infra.api import Api
+from infra.config import Config
+from infra.containers import Containers
+from infra.data import Data
+from infra.functions import Functions
+from infra.network import Network
+
+# Prints the token: base64("username:password") of the auth secret.
+TOKEN_COMMAND = (
+    "aws secretsmanager get-secret-value --secret-id {secret} --query SecretString --output text | "
+    "python3 -c 'import json,sys,base64;s=json.load(sys.stdin);"
+    'print(base64.b64encode((s["username"]+":"+s["password"]).encode()).decode())\''
+)
+
+
+# CDK feature flags, set in code so that `python app.py`, the CLI and the tests synthesize the same template
+# (the CLI passes cdk.json's context, `python app.py` alone does not). Only flags this stack depends on.
+FEATURE_FLAGS = {
+    # Server access logs are delivered under a bucket policy, not the legacy LogDeliveryWrite ACL.
+    "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True,
+    # Merge IAM statements that differ only in actions or resources.
+    "@aws-cdk/aws-iam:minimizePolicies": True,
+}
+
+
+class Layer0Stack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: Config, **kwargs: object) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.config = config
+        self.network = Network(self, "Network", config=config)
+        self.data = Data(self, "Data", config=config)
+        self.containers = Containers(self, "Containers", config=config, registry_bucket=self.data.registry_bucket)
+        self.functions = Functions(self, "Functions", config=config, environment=self.function_environment())
+        self.api = Api(
+            self,
+            "Api",
+            config=config,
+            handler=self.functions.api,
+            authorizer_handler=self.functions.authorizer,
+        )
+        self._grant()
+        self._outputs()
+
+    def function_environment(self) -> dict[str, str]:
+        """What `layer0.settings.from_environment` reads, for every function."""
+        return {
+            "LAYER0_PREFIX": self.config.prefix,
+            "LAYER0_API_VERSION": self.config.api_version,
+            **self.data.table_environment,
+            "LAYER0_AUTH_SECRET_ID": self.data.auth_secret.secret_arn,
+            "LAYER0_AWS_VPC_ID": self.network.vpc_id,
+            "LAYER0_AWS_PUBLIC_SUBNETS": self.network.public_subnet_ids_csv,
+            "LAYER0_AWS_PRIVATE_SUBNETS": self.network.private_subnet_ids_csv,
+            "LAYER0_AWS_S3_BUCKET": self.data.registry_bucket.bucket_name,
+            "LAYER0_AWS_ECS_INSTANCE_PROFILE": self.containers.instance_profile.instance_profile_name,
+            "LAYER0_LOG_GROUP": self.containers.log_group.log_group_name,
+            **self.config.throughput.environment(),
+        }
+
+    def _grant(self) -> None:
+        api = self.functions.api
+        tables = list(self.data.tables.values())
+        for table in tables:
+            table.grant_read_write_data(api)
+        # POST /admin/sql checks that the tables exist.
+        api.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="DescribeLayer0Tables",
+                actions=["dynamodb:DescribeTable"],
+                resources=[table.table_arn for table in tables],
+            )
+        )
+        # The authorizer reads the token's secret, nothing else.
+        self.functions.authorizer.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="ReadAuthSecret",
+                actions=["secretsmanager:GetSecretValue"],
+                resources=[self.data.auth_secret.secret_arn],
+            )
+        )
+
+    def _outputs(self) -> None:
+        secret = self.data.auth_secret.secret_arn
+        CfnOutput(self, "Endpoint", value=self.api.url, description="LAYER0_API_ENDPOINT (keep the trailing slash)")
+        CfnOutput(self, "AuthSecretArn", value=secret, description="Secrets Manager secret holding the API credentials")
+        CfnOutput(
+            self,
+            "Export",
+            description="Run these to point the l0 CLI and the Terraform provider at this instance",
+            value=f"export LAYER0_API_ENDPOINT={self.api.url}; export LAYER0_AUTH_TOKEN=$("
+            + TOKEN_COMMAND.format(secret=secret)
+            + ")",
+        )
+
+
+def stack_name(config: Config) -> str:
+    return config.name
+
+
+def build(app: App, *, env: Environment | None = None) -> Layer0Stack:
+    """Add cdk-nag and the Layer0 stack to `app`, configured from its context.
+
+    An imported VPC (`-c vpc_id=...`) is looked up, which needs a concrete account and region: `env`,
+    or the CLI's CDK_DEFAULT_ACCOUNT / CDK_DEFAULT_REGION.
+    """
+    for flag, value in FEATURE_FLAGS.items():
+        if app.node.try_get_context(flag) is None:
+            app.node.set_context(flag, value)
+    config = Config.from_context(app.node.try_get_context)
+    if env is None and config.vpc_id:
+        account, region = os.environ.get("CDK_DEFAULT_ACCOUNT"), os.environ.get("CDK_DEFAULT_REGION")
+        if not (account and region):
+            raise ValueError(
+                "-c vpc_id=... looks the VPC up, which needs an account and region: run through "
+                "`npx cdk` with AWS credentials, or set CDK_DEFAULT_ACCOUNT and CDK_DEFAULT_REGION"
+            )
+        env = Environment(account=account, region=region)
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return Layer0Stack(
+        app,
+        stack_name(config),
+        config=config,
+        env=env,
+        description=f"Layer0 {config.prefix} ({config.api_version}): serverless Layer0 API",
+    )
