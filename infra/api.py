@@ -116,7 +116,7 @@ class Api(Construct):
         return self.rest_api.url
 
     def resource(self, path: str) -> apigw.IResource:
-        """The resource for `/a/{b}/c`, created (with its CORS preflight) on first use."""
+        """The resource for `/a/{b}/c` (`{b}` a path parameter), created on first use."""
         resource: apigw.IResource = self.rest_api.root
         for part in (p for p in path.split("/") if p):
             resource = resource.get_resource(part) or resource.add_resource(part)
