@@ -18,17 +18,7 @@ STAGE_NAME = "api"
 AUTHORIZER_CACHE_TTL = Duration.seconds(300)
 ACCESS_LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
 
-# Layer0's CORS filter (SPEC §2.1): echo the Origin, allow credentials, these headers.
-CORS_ALLOW_HEADERS = ("Origin", "Content-Type", "X-Auth-Token", "Authorization")
 CORS_ALLOW_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-# Sets Access-Control-Allow-Origin to the request's Origin, when it has one.
-_ECHO_ORIGIN_TEMPLATE = "\n".join(
-    (
-        '#set($origin = $input.params().header.get("Origin"))',
-        '#if("$!origin" == "")#set($origin = $input.params().header.get("origin"))#end',
-        '#if("$!origin" != "")#set($context.responseOverride.header.Access-Control-Allow-Origin = $origin)#end',
-    )
-)
 
 ACCESS_LOG_FORMAT = json.dumps(
     {
@@ -148,16 +138,14 @@ class Api(Construct):
         return method
 
     def _add_preflight(self, resource: apigw.IResource) -> None:
-        """OPTIONS answered by API Gateway itself, echoing the Origin like Layer0's CORS filter."""
+        """OPTIONS answered by API Gateway itself, with the CORS policy of `contract`."""
         if resource.path in self._preflighted:
             return
         self._preflighted.add(resource.path)
         headers = {
-            "Access-Control-Allow-Headers": quoted(", ".join(CORS_ALLOW_HEADERS)),
+            "Access-Control-Allow-Headers": quoted(",".join(contract.CORS_ALLOW_HEADERS)),
             "Access-Control-Allow-Methods": quoted(",".join(CORS_ALLOW_METHODS)),
-            "Access-Control-Allow-Credentials": quoted("true"),
-            "Access-Control-Allow-Origin": quoted("*"),  # replaced by the echoed Origin when there is one
-            "Vary": quoted("Origin"),
+            "Access-Control-Allow-Origin": quoted(contract.CORS_ALLOW_ORIGIN),
             "Version": quoted(self._config.api_version),
         }
         parameters = {f"method.response.header.{name}": value for name, value in headers.items()}
@@ -170,7 +158,6 @@ class Api(Construct):
                     apigw.IntegrationResponse(
                         status_code="200",
                         response_parameters=parameters,
-                        response_templates={"application/json": _ECHO_ORIGIN_TEMPLATE},
                     )
                 ],
             ),
@@ -186,8 +173,7 @@ class Api(Construct):
     def _add_gateway_responses(self) -> None:
         for response_type, response in contract.GATEWAY_RESPONSES.items():
             headers = {
-                "Access-Control-Allow-Origin": "method.request.header.Origin",
-                "Access-Control-Allow-Credentials": quoted("true"),
+                "Access-Control-Allow-Origin": quoted(contract.CORS_ALLOW_ORIGIN),
                 "Version": quoted(self._config.api_version),
                 "Content-Type": quoted(response.content_type),
             }
@@ -195,7 +181,7 @@ class Api(Construct):
             self.rest_api.add_gateway_response(
                 response_type.replace("_", " ").title().replace(" ", ""),
                 type=apigw.ResponseType.of(response_type),
-                status_code=str(response.status),
+                status_code=None if response.status is None else str(response.status),
                 response_headers=headers,
                 templates={"application/json": response.body},
             )

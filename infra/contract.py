@@ -34,11 +34,22 @@ ROUTES: tuple[Route, ...] = (
 )
 
 
+# CORS (SPEC §2.1), the same from the API function, the gateway's own answers and preflight.
+# The original echoed any Origin with `Allow-Credentials: true`, which lets any web page read the API with
+# a browser's cached Basic credentials; clients send the token themselves, so `*` without credentials.
+CORS_ALLOW_ORIGIN = "*"
+CORS_ALLOW_HEADERS = ("Origin", "Content-Type", "X-Auth-Token", "Authorization", "Idempotency-Key")
+CORS_EXPOSE_HEADERS = ("Version", "Location", "X-JobID")
+
+
 @dataclass(frozen=True)
 class GatewayResponse:
-    """An answer API Gateway gives by itself, before or instead of calling the API function."""
+    """An answer API Gateway gives by itself, before or instead of calling the API function.
 
-    status: int
+    `status` None keeps the status API Gateway chose (e.g. 413, 415 or 502 under DEFAULT_4XX/5XX).
+    """
+
+    status: int | None
     body: str
     content_type: str = "application/json"
     headers: tuple[tuple[str, str], ...] = ()
@@ -65,8 +76,9 @@ GATEWAY_RESPONSES: dict[str, GatewayResponse] = {
         status=429,
         body='{"error_code": 20, "message": "Too many requests: slow down and retry"}',
     ),
-    "DEFAULT_4XX": GatewayResponse(status=400, body='{"error_code": 21, "message": "$context.error.message"}'),
-    "DEFAULT_5XX": GatewayResponse(status=500, body='{"error_code": 21, "message": "$context.error.message"}'),
+    # `messageString` is the message as a quoted, JSON-escaped string.
+    "DEFAULT_4XX": GatewayResponse(status=None, body='{"error_code": 21, "message": $context.error.messageString}'),
+    "DEFAULT_5XX": GatewayResponse(status=None, body='{"error_code": 21, "message": $context.error.messageString}'),
 }
 
 

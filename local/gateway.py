@@ -81,17 +81,16 @@ class Gateway:
                     return route, found.groupdict(), True
         return None, {}, known
 
-    def _gateway_response(self, kind: str, method: str, path: str, headers: dict[str, str], error: str = "") -> Answer:
+    def _gateway_response(self, kind: str, error: str = "", *, method: str, path: str) -> Answer:
         response = contract.GATEWAY_RESPONSES[kind]
         body = (
             response.body.replace("$context.httpMethod", method)
             .replace("$context.path", path)
-            .replace("$context.error.message", error)
+            .replace("$context.error.messageString", json.dumps(error))
         )
         out = [("Content-Type", response.content_type), ("Version", self._api_version), *response.headers]
-        if _header(headers, "origin"):
-            out.append(("Access-Control-Allow-Origin", "*"))
-        return Answer(response.status, out, body.encode())
+        out.append(("Access-Control-Allow-Origin", contract.CORS_ALLOW_ORIGIN))
+        return Answer(response.status or 500, out, body.encode())
 
     def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> Answer:
         url = urlsplit(raw_path)
@@ -101,21 +100,21 @@ class Gateway:
         route, params, known = self._match(method, path)
         preflight = method == "OPTIONS" and known
         if route is None and not preflight:
-            return self._gateway_response("MISSING_AUTHENTICATION_TOKEN", method, path, headers)
+            return self._gateway_response("MISSING_AUTHENTICATION_TOKEN", method=method, path=path)
 
         resource = route.path if route else path
         event = _proxy_event(method, path, resource, headers, query, params, body)
         if route is not None and route.auth:
             denied = self._authorize(event)
             if denied:
-                return self._gateway_response(denied, method, path, headers)
+                return self._gateway_response(*denied, method=method, path=path)
             event["requestContext"]["authorizer"] = {"principalId": "layer0"}
         with self._api_lock:
             result = self._api(event, LambdaContext("l0-local-api"))
         return _answer(result)
 
-    def _authorize(self, proxy_event: dict) -> str | None:
-        """None when the request may pass, else the gateway response type to answer with."""
+    def _authorize(self, proxy_event: dict) -> tuple[str, str] | None:
+        """None when the request may pass, else (gateway response type, error message)."""
         event = {
             "type": "REQUEST",
             "methodArn": (
@@ -129,14 +128,12 @@ class Gateway:
             with self._authorizer_lock:
                 policy = self._authorizer(event, LambdaContext("l0-local-authorizer"))
         except Exception as error:  # API Gateway maps the authorizer's "Unauthorized" to 401
-            return "UNAUTHORIZED" if str(error) == "Unauthorized" else "DEFAULT_5XX"
+            if str(error) == "Unauthorized":
+                return "UNAUTHORIZED", "Unauthorized"
+            return "DEFAULT_5XX", f"Authorizer error: {type(error).__name__}"
         statements = policy.get("policyDocument", {}).get("Statement", [])
         allowed = any(s.get("Effect") == "Allow" for s in statements)
-        return None if allowed else "ACCESS_DENIED"
-
-
-def _header(headers: dict[str, str], name: str) -> str | None:
-    return next((value for key, value in headers.items() if key.lower() == name), None)
+        return None if allowed else ("ACCESS_DENIED", "Access denied")
 
 
 def _proxy_event(

@@ -10,15 +10,30 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from layer0 import aws, settings
+from layer0 import settings
 from local.resources import REGION, create_stack_resources
 
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+# moto loads hundreds of AMIs into every new EC2 backend; no test here needs them.
+os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+
+_setup_clients: dict[str, object] = {}
+
+
+def setup_client(service: str):
+    """boto3 clients for test set-up, made once: moto intercepts them whenever a mock is active."""
+    if service not in _setup_clients:
+        _setup_clients[service] = boto3.client(service, region_name=REGION)
+    return _setup_clients[service]
 
 
 @pytest.fixture(autouse=True)
 def aws_environment(monkeypatch):
-    """Fake credentials and no real endpoint, for every test; fresh settings and clients."""
+    """Fake credentials and no real endpoint, for every test; fresh settings.
+
+    The client layer's clients survive between tests (they depend on nothing a test changes);
+    tests of the client layer itself call `aws.reset()`.
+    """
     for name in list(os.environ):
         if name.startswith(("AWS_", "LAYER0_")):
             monkeypatch.delenv(name)
@@ -28,10 +43,8 @@ def aws_environment(monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     settings.get.cache_clear()
-    aws.reset()
     yield
     settings.get.cache_clear()
-    aws.reset()
 
 
 @pytest.fixture
@@ -41,11 +54,10 @@ def stack(monkeypatch):
     Yields the API token.
     """
     with mock_aws(config=MOTO_CONFIG):
-        environment, token = create_stack_resources(lambda service: boto3.client(service, region_name=REGION))
+        environment, token = create_stack_resources(setup_client)
         for name, value in environment.items():
             monkeypatch.setenv(name, value)
         settings.get.cache_clear()
-        aws.reset()
         yield token
 
 

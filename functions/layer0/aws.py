@@ -92,7 +92,8 @@ def _new_client(service: str) -> BaseClient:
             max_pool_connections=16,
         ),
     )
-    client.meta.events.register("before-send", limiter(service).before_send)
+    # First in line, so nothing that answers instead of the network (moto in tests) skips the pacing.
+    client.meta.events.register_first("before-send", limiter(service).before_send)
     return client
 
 

@@ -1,0 +1,71 @@
+"""`/health`, `/admin/*`, `/openapi.json` and `/swagger`."""
+
+import boto3
+
+from infra import contract
+from layer0 import settings
+
+
+def test_health(api):
+    response = api.anonymous.get(api.url + "health")
+    assert response.status_code == 200
+    assert response.json() == ""
+
+
+def test_version_is_a_json_string(api):
+    response = api.get("/admin/version")
+    assert response.status_code == 200
+    assert response.json() == settings.get().api_version
+
+
+def test_config_describes_the_network(api):
+    config = api.anonymous.get(api.url + "admin/config").json()
+    ec2 = boto3.client("ec2")
+    assert config["prefix"] == "l0"
+    assert ec2.describe_vpcs(VpcIds=[config["vpc_id"]])["Vpcs"]
+    for tier, key in (("Public", "public_subnets"), ("Private", "private_subnets")):
+        subnets = ec2.describe_subnets(SubnetIds=config[key])["Subnets"]
+        assert len(subnets) == 2
+        assert all({"Key": "Tier", "Value": tier} in subnet["Tags"] for subnet in subnets)
+
+
+def test_sql_checks_the_tables_and_answers_204(api):
+    response = api.post("/admin/sql", json={"version": "latest"})
+    assert response.status_code == 204
+    assert response.text == ""
+
+
+def test_sql_without_its_tables_is_a_clear_error(api):
+    boto3.client("dynamodb").delete_table(TableName=settings.get().job_table)
+    response = api.post("/admin/sql", json={"version": "latest"})
+    assert response.status_code == 500
+    assert response.json() == {"error_code": 21, "message": "Table 'l0-l0-jobs' does not exist"}
+
+
+def test_sql_seeds_no_default_tags(api):
+    api.post("/admin/sql", json={"version": "latest"})
+    for entity_type in ("environment", "load_balancer", "service"):
+        assert api.get(f"/tag?type={entity_type}").json() == []
+
+
+def test_openapi_is_3_1_and_documents_every_route(api):
+    document = api.get("/openapi.json").json()
+    assert document["openapi"].startswith("3.1")
+    documented = {(method.upper(), path) for path, item in document["paths"].items() for method in item}
+    served = {(route.method, route.path) for route in contract.ROUTES if route.path not in ("/openapi.json", "/swagger")}
+    assert documented == served
+    assert document["components"]["securitySchemes"]["layer0Token"]["scheme"] == "basic"
+
+
+def test_swagger_ui_loads_nothing_from_outside(api):
+    response = api.get("/swagger")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/html")
+    assert "SwaggerUIBundle" in response.text  # the bundle is inlined from the installed package
+    assert "<script src=\"http" not in response.text and "<link rel=\"stylesheet\" href=\"http" not in response.text
+
+
+def test_swagger_needs_the_token_so_a_browser_prompts(api):
+    response = api.anonymous.get(api.url + "swagger")
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Basic ")
