@@ -1,0 +1,28 @@
+# Two commands do everything (README): `make run` and `make test`. Both set up .venv from requirements.txt first.
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 9090
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+
+.PHONY: run test synth bench clean
+
+$(VENV)/.installed: requirements.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+run: $(VENV)/.installed
+	$(PY) -m local --port $(PORT)
+
+test: $(VENV)/.installed
+	$(PY) -m pytest
+
+synth: $(VENV)/.installed
+	$(PY) app.py
+
+bench: $(VENV)/.installed
+	$(PY) -m benchmarks.leak
+
+clean:
+	rm -rf $(VENV) cdk.out .build

@@ -1,0 +1,204 @@
+"""The AWS client layer (DESIGN §3): created once, paced by one shared limiter, no timer, no thread."""
+
+import json
+import random
+import threading
+
+import boto3.session
+import pytest
+from botocore.awsrequest import AWSResponse
+
+from benchmarks.leak import drive
+from handlers import api
+from layer0 import aws, tags
+from layer0.aws import TokenBucket
+from layer0.models import Tag
+from tests.conftest import LambdaContext, rest_event
+
+
+class FakeClock:
+    """A clock that only moves when someone sleeps on it."""
+
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class _Body:
+    def __init__(self, payload: bytes):
+        self._payload = payload
+
+    def stream(self, **_kwargs):
+        yield self._payload
+
+
+class ThrottleInjector:
+    """Answers a share of a client's HTTP attempts with a DynamoDB-style throttling error."""
+
+    def __init__(self, share: float, seed: int = 7):
+        self.share = share
+        self.random = random.Random(seed)
+        self.injected = 0
+        self.attempts = 0
+
+    def __call__(self, request, **_kwargs):
+        self.attempts += 1
+        if self.random.random() >= self.share:
+            return None
+        self.injected += 1
+        body = json.dumps({"__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException", "message": "Rate exceeded"})
+        return AWSResponse(request.url, 400, {"Content-Type": "application/x-amz-json-1.0"}, _Body(body.encode()))
+
+
+@pytest.fixture
+def no_backoff_sleep(monkeypatch):
+    """botocore sleeps between retries; record the sleeps instead of waiting."""
+    slept = []
+    monkeypatch.setattr("botocore.endpoint.time.sleep", slept.append)
+    return slept
+
+
+@pytest.fixture
+def fast(monkeypatch, stack):
+    """The stack, with pacing lifted: these tests count calls, they do not time them."""
+    monkeypatch.setenv("LAYER0_AWS_RATE", "1000000000")
+    from layer0 import settings
+
+    settings.get.cache_clear()
+    aws.reset()
+    yield stack
+    aws.reset()
+
+
+def test_token_bucket_allows_the_burst_then_paces_exactly():
+    clock = FakeClock()
+    bucket = TokenBucket(rate=10, burst=5, clock=clock, sleep=clock.sleep)
+    released = []
+    for _ in range(25):
+        bucket.acquire()
+        released.append(clock.now)
+    assert released[:5] == [100.0] * 5
+    gaps = [round(later - earlier, 9) for earlier, later in zip(released[4:], released[5:])]
+    assert gaps == [0.1] * 20
+    assert clock.now == pytest.approx(102.0)  # (25 - 5) / 10 s
+
+
+def test_token_bucket_refills_while_idle_up_to_the_burst():
+    clock = FakeClock()
+    bucket = TokenBucket(rate=2, burst=3, clock=clock, sleep=clock.sleep)
+    for _ in range(3):
+        assert bucket.acquire() == 0
+    assert bucket.acquire() == pytest.approx(0.5)
+    clock.now += 60  # a long idle refills only up to the burst
+    assert [bucket.acquire() for _ in range(4)] == [0, 0, 0, pytest.approx(0.5)]
+
+
+def test_token_bucket_serves_concurrent_callers_at_the_rate():
+    clock = FakeClock()
+    lock = threading.Lock()
+    waits = []
+    bucket = TokenBucket(rate=4, burst=1, clock=clock, sleep=lambda seconds: None)
+
+    def caller():
+        wait = bucket.acquire()
+        with lock:
+            waits.append(wait)
+
+    threads = [threading.Thread(target=caller) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # The clock stood still: each caller reserved the next slot, 0.25 s after the one before.
+    assert sorted(waits) == [pytest.approx(0.25 * n) for n in range(8)]
+
+
+def test_token_bucket_rejects_nonsense():
+    with pytest.raises(ValueError):
+        TokenBucket(rate=0, burst=1)
+    with pytest.raises(ValueError):
+        TokenBucket(rate=1, burst=0)
+
+
+def test_one_client_per_service_serves_every_warm_invocation(fast, monkeypatch):
+    created = []
+    original = boto3.session.Session.client
+
+    def counting(session, service, *args, **kwargs):
+        created.append(service)
+        return original(session, service, *args, **kwargs)
+
+    monkeypatch.setattr(boto3.session.Session, "client", counting)
+    first = None
+    for _ in range(20):
+        response = api.handler(rest_event("GET", "/tag", query={"type": "environment"}), LambdaContext())
+        assert response["statusCode"] == 200
+        first = first or aws.client("dynamodb")
+        assert aws.client("dynamodb") is first
+    assert created == ["dynamodb"]
+
+
+def test_one_limiter_per_service_shared_by_its_clients(fast, monkeypatch):
+    assert aws.limiter("dynamodb") is aws.limiter("dynamodb")
+    assert aws.limiter("dynamodb") is not aws.limiter("ecs")
+    taken = {"dynamodb": 0, "ecs": 0, "secretsmanager": 0}
+    for service in taken:
+        monkeypatch.setattr(aws.limiter(service), "acquire", lambda s=service: taken.__setitem__(s, taken[s] + 1))
+    tags.query({"type": "environment"})  # the tag store's DynamoDB query
+    aws.client("ecs").list_clusters()
+    from layer0 import auth
+
+    monkeypatch.setattr(auth, "_provider", None)
+    auth.is_authorized(f"Basic {fast}")  # Powertools' secrets provider, on our client
+    assert taken == {"dynamodb": 1, "ecs": 1, "secretsmanager": 1}
+
+
+def test_every_attempt_retries_included_takes_a_token(fast, no_backoff_sleep, monkeypatch):
+    taken = []
+    bucket = aws.limiter("dynamodb")
+    monkeypatch.setattr(bucket, "acquire", lambda: taken.append(1) or 0.0)
+    injector = ThrottleInjector(share=1.0)
+
+    def throttle_twice(request, **kwargs):
+        return injector(request) if injector.attempts < 2 else None
+
+    aws.client("dynamodb").meta.events.register_first("before-send", throttle_twice)
+    assert tags.query({"type": "environment"}) == []
+    assert len(taken) == 3  # two throttled attempts and the one that succeeded
+
+
+def test_throttling_on_30_percent_of_calls_is_absorbed_by_retries(fast, no_backoff_sleep):
+    injector = ThrottleInjector(share=0.3)
+    aws.client("dynamodb").meta.events.register_first("before-send", injector)
+    for index in range(100):
+        tags.add(Tag(entity_type="service", entity_id=f"s{index:03d}", key="name", value=f"svc{index}"))
+    found = tags.query({"type": "service"})
+    assert [entity.entity_id for entity in found] == [f"s{index:03d}" for index in range(100)]
+    assert 0.2 < injector.injected / injector.attempts < 0.4  # about 30% of the attempts were throttled...
+    assert len(no_backoff_sleep) == injector.injected  # ...and each one was retried after a backoff
+
+
+def test_throttling_that_outlasts_the_retries_is_503_code_20(fast, no_backoff_sleep):
+    injector = ThrottleInjector(share=1.0)
+    aws.client("dynamodb").meta.events.register_first("before-send", injector)
+    response = api.handler(rest_event("GET", "/tag", query={"type": "environment"}), LambdaContext())
+    assert response["statusCode"] == 503
+    body = json.loads(response["body"])
+    assert body["error_code"] == 20
+    assert "ThrottlingException" in body["message"]
+    assert injector.attempts == 5  # LAYER0_AWS_MAX_ATTEMPTS, the default
+
+
+def test_ten_thousand_warm_invocations_start_no_thread_and_leak_none(fast):
+    """The original leaked a ticker per AWS session (issue #620). Same driver as benchmarks/leak.py."""
+    before = threading.active_count()
+    result = drive(10_000)
+    assert result.threads_started == 0  # no Thread, no Timer (a Timer is a Thread)
+    assert result.threads_delta == 0
+    assert threading.active_count() == before
+    assert result.clients_created == 0  # every invocation reused the warm clients
