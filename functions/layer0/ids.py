@@ -1,0 +1,40 @@
+"""Layer0 ids (SPEC §1.4, §1.5): 12-character hashed ids and the `l0-<prefix>-` AWS names."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+
+from layer0 import settings
+
+MAX_ID_LENGTH = 12
+MIN_ID_HASH_LENGTH = 5
+_NOT_ALPHANUMERIC = re.compile(r"[^A-Za-z0-9]")
+
+
+def _hash_hex() -> str:
+    # The original hashed the current time; nanoseconds keep ids unique within a process.
+    return hashlib.md5(str(time.time_ns()).encode()).hexdigest()
+
+
+def hashed(name: str) -> str:
+    """Up to 7 alphanumerics of `name`, then hex hash characters: always 12 characters."""
+    kept = _NOT_ALPHANUMERIC.sub("", name)[: MAX_ID_LENGTH - MIN_ID_HASH_LENGTH]
+    return kept + _hash_hex()[: MAX_ID_LENGTH - len(kept)]
+
+
+def job_id() -> str:
+    """Job ids are 12 pure hex characters."""
+    return hashed("")
+
+
+def aws_name(layer0_id: str) -> str:
+    """`l0-<prefix>-<id>`: the AWS name of a Layer0 entity."""
+    return settings.get().aws_name_prefix + layer0_id
+
+
+def layer0_id(aws_name_: str) -> str:
+    """Strip `l0-<prefix>-` from an AWS name."""
+    prefix = settings.get().aws_name_prefix
+    return aws_name_[len(prefix) :] if aws_name_.startswith(prefix) else aws_name_

@@ -1,0 +1,26 @@
+"""SPEC §1.5: hashed ids."""
+
+import re
+
+from layer0 import ids
+
+
+def test_hashed_ids_keep_seven_alphanumerics_then_hash():
+    value = ids.hashed("el_public")
+    assert len(value) == 12 and value.startswith("elpubli")
+    assert re.fullmatch(r"[0-9a-f]{5}", value[7:])
+    short = ids.hashed("t-1")
+    assert short.startswith("t1") and len(short) == 12
+
+
+def test_hashed_ids_differ_for_the_same_name():
+    assert len({ids.hashed("test1") for _ in range(200)}) == 200
+
+
+def test_job_ids_are_twelve_hex_characters():
+    assert re.fullmatch(r"[0-9a-f]{12}", ids.job_id())
+
+
+def test_aws_names_carry_the_prefix():
+    assert ids.aws_name("test1abcdef0") == "l0-l0-test1abcdef0"
+    assert ids.layer0_id("l0-l0-test1abcdef0") == "test1abcdef0"
