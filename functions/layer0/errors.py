@@ -79,6 +79,13 @@ class Layer0Error(Exception):
         return {"error_code": int(self.code), "message": self.message}
 
 
+class Retryable(Exception):
+    """A workflow step that cannot finish yet (e.g. a security group whose ENIs are still attached).
+
+    The state machine retries it with backoff; it is never an HTTP answer.
+    """
+
+
 def missing_parameter(name: str) -> Layer0Error:
     return Layer0Error(ErrorCode.MissingParameter, f"Parameter '{name}' is required")
 
