@@ -19,6 +19,7 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from local import lambda_runtime, moto_patches
+from local.agent import Agent, default_client_factory
 from local.gateway import Gateway, http_server
 from local.resources import REGION, create_stack_resources
 
@@ -39,6 +40,7 @@ class Layer0:
         self.endpoint = f"http://{host}:{port}/"
         self._moto: ThreadedMotoServer | None = None
         self._http = None
+        self._agent: Agent | None = None
         self._saved_environment: dict[str, str | None] = {}
 
     def _setenv(self, name: str, value: str) -> None:
@@ -90,6 +92,10 @@ class Layer0:
         )
         for name, value in environment.items():
             self._setenv(name, value)
+        # The ECS agent simulation: environments' ASG instances register in their clusters (local/agent.py).
+        self._agent = Agent(
+            lambda service: default_client_factory(service, endpoint_url=aws_endpoint, region=REGION), self.prefix
+        ).start()
         self.username, self.password = base64.b64decode(self.token).decode().split(":", 1)
 
         # Import the functions only now, with their settings in place: like a Lambda cold start.
@@ -105,6 +111,9 @@ class Layer0:
         threading.Thread(target=self._http.serve_forever, name="local-gateway", daemon=True).start()
 
     def __exit__(self, *exc) -> None:
+        if self._agent is not None:
+            self._agent.stop()
+            self._agent = None
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()
