@@ -11,6 +11,7 @@ Endpoints come from the environment (`AWS_ENDPOINT_URL`), so local mode and test
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Callable
@@ -62,6 +63,11 @@ class TokenBucket:
         """botocore `before-send` hook. Must return None: anything else is taken as the HTTP response."""
         self.acquire()
 
+
+# botocore logs whole request and response bodies at DEBUG, secrets included (GetSecretValue):
+# keep its wire loggers at INFO even when a function runs with LOG_LEVEL=DEBUG.
+for _wire_logger in ("botocore.parsers", "botocore.endpoint", "botocore.auth"):
+    logging.getLogger(_wire_logger).setLevel(logging.INFO)
 
 _lock = threading.RLock()
 _clients: dict[str, BaseClient] = {}

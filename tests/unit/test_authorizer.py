@@ -169,3 +169,17 @@ def test_the_secret_is_read_once_and_cached(stack):
     finally:
         events.unregister("before-call.secrets-manager.GetSecretValue", unique_id="count-reads")
     assert reads == ["read"]
+
+
+def test_the_password_stays_out_of_logs_even_at_debug(stack, monkeypatch, caplog):
+    """botocore logs response bodies at DEBUG; the client layer keeps those loggers quiet."""
+    import logging
+
+    from layer0 import auth
+
+    monkeypatch.setattr(auth, "_provider", None)
+    with caplog.at_level(logging.DEBUG):
+        assert auth.is_authorized(f"Basic {stack}")
+    password = base64.b64decode(stack).decode().split(":", 1)[1]
+    assert password not in caplog.text
+    assert stack not in caplog.text
