@@ -31,6 +31,14 @@ ROUTES: tuple[Route, ...] = (
     Route("DELETE", "/tag"),
     Route("GET", "/openapi.json"),
     Route("GET", "/swagger"),  # Swagger UI, its JS and CSS inlined from the installed Powertools
+    # Environments (SPEC §3.1) and the scaler (§3.8). API Gateway allows one variable name per level: `{id}`.
+    Route("PUT", "/admin/scale/{id}"),
+    Route("GET", "/environment"),
+    Route("POST", "/environment"),
+    Route("GET", "/environment/{id}"),
+    Route("PUT", "/environment/{id}"),
+    Route("POST", "/environment/{id}/link"),
+    Route("DELETE", "/environment/{id}/link/{dest_id}"),
 )
 
 

@@ -85,6 +85,39 @@ def _create_instance_profile(iam, prefix: str) -> str:
     return name
 
 
+# AWS's public parameter of the current Windows ECS-optimised AMI (SPEC §3.1, DESIGN §1). moto ships the Linux
+# ECS parameters, not this one, and refuses PutParameter under /aws/; the value is a made-up AMI id.
+WINDOWS_AMI_PARAMETER = "/aws/service/ami-windows-latest/Windows_Server-2022-English-Full-ECS_Optimized/image_id"
+WINDOWS_AMI_ID = "ami-0f2b1e5c0c3d1a4e6"
+
+
+def seed_public_parameters(region: str = REGION) -> None:
+    """Write AWS-owned SSM parameters into moto's backend. moto runs in this process, both under `mock_aws`
+    and as the local ThreadedMotoServer, so its backend is reachable directly."""
+    import datetime
+
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ssm.models import Parameter, ssm_backends
+
+    parameters = ssm_backends[DEFAULT_ACCOUNT_ID][region]._parameters
+    if parameters.get(WINDOWS_AMI_PARAMETER):
+        return
+    parameters[WINDOWS_AMI_PARAMETER].append(
+        Parameter(
+            account_id=DEFAULT_ACCOUNT_ID,
+            name=WINDOWS_AMI_PARAMETER,
+            value=WINDOWS_AMI_ID,
+            parameter_type="String",
+            description=None,
+            allowed_pattern=None,
+            keyid=None,
+            last_modified_date=datetime.datetime.now(datetime.timezone.utc),
+            version=1,
+            data_type="aws:ec2:image",
+        )
+    )
+
+
 def create_stack_resources(clients, prefix: str = "l0", password: str | None = None) -> tuple[dict[str, str], str]:
     """Create everything; `clients(service)` gives a boto3 client. Returns (function environment, token)."""
     from layer0.auth import token_from_secret
@@ -103,5 +136,6 @@ def create_stack_resources(clients, prefix: str = "l0", password: str | None = N
         **create_tables(clients("dynamodb"), prefix),
         **_create_network(clients("ec2")),
     }
+    seed_public_parameters()
     token = token_from_secret(json.dumps({"username": contract.SECRET_USERNAME, "password": password}))
     return environment, token

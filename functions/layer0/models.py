@@ -86,3 +86,69 @@ class Job(BaseModel):
 class ServerError(BaseModel):
     error_code: int
     message: str
+
+
+# --- environments (SPEC §2.4) --------------------------------------------------------------------------------------
+
+
+class CreateEnvironmentRequest(RequestModel):
+    environment_name: str = ""
+    # No default at the API (SPEC §2.4): the CLI and Terraform send m3.medium. Empty means DEFAULT_INSTANCE_SIZE.
+    instance_size: str = ""
+    user_data_template: Base64Bytes = b""
+    min_cluster_count: int = Field(default=0, ge=0)
+    operating_system: str = ""
+    ami_id: str = ""
+
+
+class UpdateEnvironmentRequest(RequestModel):
+    min_cluster_count: int = Field(default=0, ge=0)
+
+
+class CreateEnvironmentLinkRequest(RequestModel):
+    environment_id: str = ""
+
+
+class Environment(BaseModel):
+    environment_id: str
+    environment_name: str
+    cluster_count: int
+    instance_size: str
+    security_group_id: str
+    operating_system: str
+    ami_id: str
+    links: list[str] = Field(default_factory=list)
+
+
+class EnvironmentSummary(BaseModel):
+    environment_id: str
+    environment_name: str
+    operating_system: str
+
+
+# --- the scaler (SPEC §2.4, §3.8) --------------------------------------------------------------------------------
+
+
+class ResourceConsumer(BaseModel):
+    id: str
+    memory: str  # "<n>MiB"
+    ports: list[int] = Field(default_factory=list)
+
+
+class ResourceProvider(BaseModel):
+    id: str
+    in_use: bool
+    used_ports: list[int] = Field(default_factory=list)
+    available_memory: str  # "<n>MiB"
+
+
+class ScalerRunInfo(BaseModel):
+    environment_id: str
+    scale_before_run: int
+    desired_scale_after_run: int
+    actual_scale_after_run: int
+    unused_resource_providers: int
+    pending_resources: list[ResourceConsumer] = Field(default_factory=list)
+    resource_providers: list[ResourceProvider] = Field(default_factory=list)
+    # Addition: resources that fit no instance of the environment's size. The run still scales for the others.
+    errors: list[str] = Field(default_factory=list)

@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass
 
 DEFAULT_API_VERSION = "v0.10.9-serverless"
+LINUX_AMI_PARAMETER = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"
+WINDOWS_AMI_PARAMETER = "/aws/service/ami-windows-latest/Windows_Server-2022-English-Full-ECS_Optimized/image_id"
 
 
 def _csv(value: str) -> tuple[str, ...]:
@@ -31,6 +33,11 @@ class Settings:
     s3_bucket: str
     ecs_instance_profile: str
     log_group: str
+    # Environments (SPEC §3.1): the public SSM parameters that name the current ECS-optimised AMIs,
+    # and an optional EC2 key pair for the instances.
+    linux_ami_parameter: str
+    windows_ami_parameter: str
+    ssh_key_pair: str
     # The AWS client layer (DESIGN §3): per service and per process.
     aws_rate: float
     aws_burst: int
@@ -61,6 +68,9 @@ def from_environment(env: dict[str, str] | os._Environ = os.environ) -> Settings
         s3_bucket=env.get("LAYER0_AWS_S3_BUCKET", ""),
         ecs_instance_profile=env.get("LAYER0_AWS_ECS_INSTANCE_PROFILE", ""),
         log_group=env.get("LAYER0_LOG_GROUP", name),
+        linux_ami_parameter=env.get("LAYER0_LINUX_AMI_PARAMETER", LINUX_AMI_PARAMETER),
+        windows_ami_parameter=env.get("LAYER0_WINDOWS_AMI_PARAMETER", WINDOWS_AMI_PARAMETER),
+        ssh_key_pair=env.get("LAYER0_AWS_SSH_KEY_PAIR", ""),
         aws_rate=float(env.get("LAYER0_AWS_RATE", "10")),
         aws_burst=int(env.get("LAYER0_AWS_BURST", "20")),
         aws_max_attempts=int(env.get("LAYER0_AWS_MAX_ATTEMPTS", "5")),

@@ -10,8 +10,8 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from handlers.api.errors import documented
-from layer0 import admin
-from layer0.models import APIConfig, SQLVersion
+from layer0 import admin, scaler
+from layer0.models import APIConfig, ScalerRunInfo, SQLVersion
 
 router = Router()
 
@@ -39,3 +39,12 @@ def config() -> APIConfig:
 def sql(body: Annotated[SQLVersion | None, Body()] = None):
     admin.check_tables()
     return Response(status_code=204, body="")
+
+
+@router.put(
+    "/admin/scale/<id>",
+    summary="Run the scaler on one environment now (any body, ignored)",
+    responses=documented(404, 500),
+)
+def scale(id: str) -> ScalerRunInfo:  # noqa: A002 - the contract's path parameter
+    return scaler.run(id)

@@ -96,3 +96,32 @@ def select_by_type_and_id(entity_type: str, entity_id: str) -> list[Tag]:
         TableName=_table(), Key=_key(entity_type, entity_id), ConsistentRead=True
     ).get("Item")
     return _tags_of(item) if item else []
+
+
+def claim(entity_type: str, entity_id: str, tags: dict[str, str]) -> bool:
+    """Create the item only if it does not exist: True if this call created it.
+
+    An atomic claim, e.g. of an environment name, made before anything is created for it.
+    """
+    dynamodb = aws.client("dynamodb")
+    item = {**_key(entity_type, entity_id), "Tags": {"M": {k: {"S": v} for k, v in tags.items()}}}
+    try:
+        dynamodb.put_item(TableName=_table(), Item=item, ConditionExpression="attribute_not_exists(EntityType)")
+    except dynamodb.exceptions.ConditionalCheckFailedException:
+        return False
+    return True
+
+
+def release(entity_type: str, entity_id: str, key: str, value: str) -> None:
+    """Delete the item if its `key` still has `value` (the claim is still ours); otherwise leave it."""
+    dynamodb = aws.client("dynamodb")
+    try:
+        dynamodb.delete_item(
+            TableName=_table(),
+            Key=_key(entity_type, entity_id),
+            ConditionExpression="Tags.#k = :v",
+            ExpressionAttributeNames={"#k": key},
+            ExpressionAttributeValues={":v": {"S": value}},
+        )
+    except dynamodb.exceptions.ConditionalCheckFailedException:
+        pass

@@ -1,0 +1,68 @@
+"""Routes `/environment` (SPEC §2.3, §3.1). DELETE /environment/{id} starts a job: see the jobs router."""
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from handlers.api.errors import documented
+from layer0 import environments
+from layer0.models import (
+    CreateEnvironmentLinkRequest,
+    CreateEnvironmentRequest,
+    Environment,
+    EnvironmentSummary,
+    UpdateEnvironmentRequest,
+)
+
+router = Router()
+
+
+def _empty() -> Response:
+    return Response(status_code=200, content_type="application/json", body='""')
+
+
+@router.get("/environment", summary="Every environment", responses=documented(500))
+def list_environments() -> list[EnvironmentSummary]:
+    return environments.list_all()
+
+
+@router.post(
+    "/environment",
+    summary="Create an environment: cluster, security group, launch template and Auto Scaling group",
+    responses=documented(400, 500),
+)
+def create_environment(request: CreateEnvironmentRequest) -> Environment:
+    return environments.create(request)
+
+
+@router.get("/environment/<id>", summary="One environment", responses=documented(404))
+def get_environment(id: str) -> Environment:  # noqa: A002 - the contract's path parameter
+    return environments.get(id)
+
+
+@router.put(
+    "/environment/<id>",
+    summary="Set the minimum instance count; returns the updated environment",
+    responses=documented(400, 404),
+)
+def update_environment(id: str, request: UpdateEnvironmentRequest) -> Environment:  # noqa: A002
+    return environments.update_min_count(id, request.min_cluster_count)
+
+
+@router.post(
+    "/environment/<id>/link",
+    summary="Let two environments reach each other (all traffic, both ways)",
+    responses={200: {"description": "Linked"}, **documented(400, 404)},
+)
+def link_environments(id: str, request: CreateEnvironmentLinkRequest):  # noqa: A002
+    environments.link(id, request.environment_id)
+    return _empty()
+
+
+@router.delete(
+    "/environment/<id>/link/<dest_id>",
+    summary="Undo a link, both ways",
+    responses={200: {"description": "Unlinked"}},
+)
+def unlink_environments(id: str, dest_id: str):  # noqa: A002
+    environments.unlink(id, dest_id)
+    return _empty()

@@ -1,0 +1,595 @@
+"""Environments (SPEC §3.1, with the changes of DESIGN §1).
+
+An environment `<id>` is, in AWS, named `l0-<prefix>-<id>` (the "ECS id"):
+- an ECS cluster `<ecs id>`;
+- a security group `<ecs id>-env` in the Layer0 VPC that admits all traffic from itself;
+- a launch template `<ecs id>` (AMI, instance type, instance profile, IMDSv2 required, gp3 root volume, user data);
+- an Auto Scaling group `<ecs id>` on the private subnets, tag Name=`<ecs id>` propagated to its instances.
+
+Tags (the tag table, entity type `environment`): `name`, `os`, and one key `link:<dest id>` = `<dest id>` per link,
+so that an environment keeps several links in a store that holds one value per key. A name is claimed
+atomically (entity type `environment_name`, id = the name) before anything is created, so concurrent creates
+with one name make one environment.
+
+The delete-environment workflow runs the step functions at the end of this module, one per state; each is
+idempotent, so that a rerun after a failure part-way finishes the job.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+
+from botocore.exceptions import ClientError
+
+from layer0 import aws, ids, scaler, settings
+from layer0 import user_data as templates
+from layer0.errors import ErrorCode, Layer0Error, Retryable, missing_parameter
+from layer0.models import (
+    CreateEnvironmentRequest,
+    Environment,
+    EnvironmentSummary,
+    Tag,
+)
+from layer0.stores import tags as tag_store
+
+logger = logging.getLogger(__name__)
+
+ENTITY_TYPE = "environment"
+NAME_CLAIM_TYPE = "environment_name"
+LINK_PREFIX = "link:"
+LEGACY_LINK_KEY = "link"  # the original's single link, in adopted data
+
+# The CLI and Terraform send m3.medium (a previous-generation type); a request without a size gets this.
+DEFAULT_INSTANCE_SIZE = "t3.medium"
+ROOT_VOLUMES = {"linux": ("/dev/xvda", 30), "windows": ("/dev/sda1", 200)}
+SECURITY_GROUP_DESCRIPTION = "Auto-generated Layer0 Environment Security Group"
+
+
+def _ecs_id(environment_id: str) -> str:
+    return ids.aws_name(environment_id)
+
+
+def _sg_name(environment_id: str) -> str:
+    return f"{_ecs_id(environment_id)}-env"
+
+
+def _code(error: ClientError) -> str:
+    return error.response.get("Error", {}).get("Code", "")
+
+
+def _message(error: ClientError) -> str:
+    return error.response.get("Error", {}).get("Message", "")
+
+
+def not_found(environment_id: str) -> Layer0Error:
+    return Layer0Error(ErrorCode.EnvironmentDoesNotExist, f"Environment '{environment_id}' does not exist")
+
+
+# --- reading AWS ----------------------------------------------------------------------------------------------------
+
+
+def _security_group(environment_id: str) -> dict | None:
+    groups = aws.client("ec2").describe_security_groups(
+        Filters=[
+            {"Name": "group-name", "Values": [_sg_name(environment_id)]},
+            {"Name": "vpc-id", "Values": [settings.get().vpc_id]},
+        ]
+    )["SecurityGroups"]
+    return groups[0] if groups else None
+
+
+def _auto_scaling_group(environment_id: str) -> dict | None:
+    groups = aws.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[_ecs_id(environment_id)])[
+        "AutoScalingGroups"
+    ]
+    return groups[0] if groups else None
+
+
+def _launch_template_data(environment_id: str) -> dict:
+    ec2 = aws.client("ec2")
+    try:
+        versions = ec2.describe_launch_template_versions(
+            LaunchTemplateName=_ecs_id(environment_id), Versions=["$Latest"]
+        )["LaunchTemplateVersions"]
+    except ClientError as error:
+        if _code(error).startswith("InvalidLaunchTemplate"):
+            return {}
+        raise
+    return versions[0]["LaunchTemplateData"] if versions else {}
+
+
+def _cluster_active(environment_id: str) -> bool:
+    clusters = aws.client("ecs").describe_clusters(clusters=[_ecs_id(environment_id)])["clusters"]
+    return any(c.get("status") == "ACTIVE" for c in clusters)
+
+
+def _links(tags: list[Tag]) -> list[str]:
+    links = {t.value for t in tags if t.key.startswith(LINK_PREFIX) or t.key == LEGACY_LINK_KEY}
+    return sorted(v for v in links if v)
+
+
+def _model(environment_id: str, tags: list[Tag]) -> Environment:
+    values = {t.key: t.value for t in tags}
+    group = _auto_scaling_group(environment_id)
+    template = _launch_template_data(environment_id)
+    security_group = _security_group(environment_id)
+    return Environment(
+        environment_id=environment_id,
+        environment_name=values.get("name", ""),
+        cluster_count=len(group["Instances"]) if group else 0,
+        instance_size=template.get("InstanceType", ""),
+        security_group_id=security_group["GroupId"] if security_group else "",
+        operating_system=values.get("os", ""),
+        ami_id=template.get("ImageId", ""),
+        links=_links(tags),
+    )
+
+
+# --- routes ---------------------------------------------------------------------------------------------------------
+
+
+def get(environment_id: str) -> Environment:
+    if not _cluster_active(environment_id):
+        raise not_found(environment_id)
+    return _model(environment_id, tag_store.select_by_type_and_id(ENTITY_TYPE, environment_id))
+
+
+def list_all() -> list[EnvironmentSummary]:
+    """ListClusters, DescribeClusters and one tag query: the calls grow with the number of environments only
+    by pages (100 clusters a page)."""
+    prefix = settings.get().aws_name_prefix
+    ecs = aws.client("ecs")
+    arns = [
+        arn
+        for page in ecs.get_paginator("list_clusters").paginate()
+        for arn in page["clusterArns"]
+        if arn.split("/", 1)[1].startswith(prefix)
+    ]
+    # Deleted clusters stay listed, INACTIVE, for a while: keep the active ones (100 per call, like a page).
+    names = [
+        cluster["clusterName"]
+        for start in range(0, len(arns), 100)
+        for cluster in ecs.describe_clusters(clusters=arns[start : start + 100])["clusters"]
+        if cluster.get("status") == "ACTIVE"
+    ]
+    tags: dict[str, dict[str, str]] = {}
+    for tag in tag_store.select_by_type(ENTITY_TYPE):
+        tags.setdefault(tag.entity_id, {})[tag.key] = tag.value
+    summaries = []
+    for name in names:
+        if not name.startswith(prefix):
+            continue
+        environment_id = ids.layer0_id(name)
+        values = tags.get(environment_id, {})
+        summaries.append(
+            EnvironmentSummary(
+                environment_id=environment_id,
+                environment_name=values.get("name", ""),
+                operating_system=values.get("os", ""),
+            )
+        )
+    return summaries
+
+
+def _ami(operating_system: str) -> str:
+    current = settings.get()
+    parameter = current.linux_ami_parameter if operating_system == "linux" else current.windows_ami_parameter
+    ssm = aws.client("ssm")
+    try:
+        return ssm.get_parameter(Name=parameter)["Parameter"]["Value"]
+    except ssm.exceptions.ParameterNotFound:
+        raise Layer0Error(
+            ErrorCode.UnexpectedError, f"The default {operating_system} AMI parameter '{parameter}' does not exist"
+        ) from None
+
+
+def _validate(request: CreateEnvironmentRequest) -> tuple[str, str, str]:
+    """(name, lower-cased OS, instance size), or a 400. Touches nothing in AWS but DescribeInstanceTypes."""
+    if not request.environment_name:
+        raise missing_parameter("environment_name")
+    if not request.operating_system:
+        raise missing_parameter("operating_system")
+    operating_system = request.operating_system.lower()
+    if operating_system not in templates.DEFAULTS:
+        raise Layer0Error(
+            ErrorCode.InvalidJSON,
+            f"Operating system '{request.operating_system}' is not recognized: use 'linux' or 'windows'",
+        )
+    instance_size = request.instance_size or DEFAULT_INSTANCE_SIZE
+    if scaler.instance_memory(instance_size) is None:
+        raise Layer0Error(ErrorCode.InvalidJSON, f"Instance size '{instance_size}' is not an EC2 instance type in this region")
+    return request.environment_name, operating_system, instance_size
+
+
+def _user_data(request: CreateEnvironmentRequest, operating_system: str, ecs_id: str) -> str:
+    try:
+        template = request.user_data_template.decode() if request.user_data_template else templates.DEFAULTS[operating_system]
+    except UnicodeDecodeError:
+        raise Layer0Error(ErrorCode.InvalidJSON, "user_data_template is not UTF-8 text") from None
+    try:
+        rendered = templates.render(template, {"ECSEnvironmentID": ecs_id, "S3Bucket": settings.get().s3_bucket})
+    except templates.TemplateError as error:
+        raise Layer0Error(ErrorCode.InvalidJSON, f"Invalid user_data_template: {error}") from None
+    return base64.b64encode(rendered.encode()).decode()
+
+
+def _name_taken(name: str) -> bool:
+    """An environment of an adopted Layer0 instance, created before name claims existed, with this name."""
+    return any(t.key == "name" and t.value == name for t in tag_store.select_by_type(ENTITY_TYPE))
+
+
+def create(request: CreateEnvironmentRequest) -> Environment:
+    name, operating_system, instance_size = _validate(request)
+    environment_id = ids.hashed(name)
+    ecs_id = _ecs_id(environment_id)
+    user_data = _user_data(request, operating_system, ecs_id)
+    ami = request.ami_id or _ami(operating_system)
+
+    duplicate = Layer0Error(ErrorCode.InvalidEnvironmentID, f"Environment with name '{name}' already exists")
+    if not tag_store.claim(NAME_CLAIM_TYPE, name, {"environment_id": environment_id}):
+        raise duplicate
+    if _name_taken(name):
+        tag_store.release(NAME_CLAIM_TYPE, name, "environment_id", environment_id)
+        raise duplicate
+    try:
+        _create_resources(environment_id, operating_system, instance_size, ami, user_data, request.min_cluster_count)
+        tag_store.insert(Tag(entity_type=ENTITY_TYPE, entity_id=environment_id, key="name", value=name))
+        tag_store.insert(
+            Tag(entity_type=ENTITY_TYPE, entity_id=environment_id, key="os", value=request.operating_system)
+        )
+    except Exception:
+        logger.exception("Creating environment %s failed: rolling back", environment_id)
+        _roll_back(environment_id)
+        raise
+    return get(environment_id)
+
+
+def _create_resources(
+    environment_id: str, operating_system: str, instance_size: str, ami: str, user_data: str, count: int
+) -> None:
+    current = settings.get()
+    ecs_id = _ecs_id(environment_id)
+    ec2 = aws.client("ec2")
+    aws.client("ecs").create_cluster(clusterName=ecs_id)
+    group_id = ec2.create_security_group(
+        GroupName=_sg_name(environment_id),
+        Description=SECURITY_GROUP_DESCRIPTION,
+        VpcId=current.vpc_id,
+        TagSpecifications=[{"ResourceType": "security-group", "Tags": [{"Key": "Name", "Value": _sg_name(environment_id)}]}],
+    )["GroupId"]
+    ec2.authorize_security_group_ingress(
+        GroupId=group_id, IpPermissions=[{"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": group_id}]}]
+    )
+    device, size = ROOT_VOLUMES[operating_system]
+    data = {
+        "ImageId": ami,
+        "InstanceType": instance_size,
+        "IamInstanceProfile": {"Name": current.ecs_instance_profile},
+        "SecurityGroupIds": [group_id],
+        "UserData": user_data,
+        "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled", "HttpPutResponseHopLimit": 2},
+        "BlockDeviceMappings": [
+            {"DeviceName": device, "Ebs": {"VolumeSize": size, "VolumeType": "gp3", "DeleteOnTermination": True, "Encrypted": True}}
+        ],
+        "TagSpecifications": [
+            {"ResourceType": "volume", "Tags": [{"Key": "Name", "Value": ecs_id}]},
+        ],
+    }
+    if current.ssh_key_pair:
+        data["KeyName"] = current.ssh_key_pair
+    ec2.create_launch_template(
+        LaunchTemplateName=ecs_id,
+        LaunchTemplateData=data,
+        TagSpecifications=[{"ResourceType": "launch-template", "Tags": [{"Key": "Name", "Value": ecs_id}]}],
+    )
+    aws.client("autoscaling").create_auto_scaling_group(
+        AutoScalingGroupName=ecs_id,
+        LaunchTemplate={"LaunchTemplateName": ecs_id, "Version": "$Latest"},
+        MinSize=count,
+        MaxSize=count,
+        DesiredCapacity=count,
+        VPCZoneIdentifier=",".join(current.private_subnets),
+        Tags=[
+            {
+                "ResourceId": ecs_id,
+                "ResourceType": "auto-scaling-group",
+                "Key": "Name",
+                "Value": ecs_id,
+                "PropagateAtLaunch": True,
+            }
+        ],
+    )
+
+
+def _roll_back(environment_id: str) -> None:
+    """Undo a failed create, best effort: each step is the delete workflow's own."""
+    for step in (
+        delete_autoscaling_group,
+        delete_launch_template,
+        delete_security_group,
+        delete_cluster,
+        delete_tags,
+    ):
+        try:
+            step(environment_id)
+        except Exception:  # noqa: BLE001 - keep undoing; the original error is the answer
+            logger.exception("Rollback step %s of environment %s failed", step.__name__, environment_id)
+
+
+def update_min_count(environment_id: str, min_count: int) -> Environment:
+    if not _cluster_active(environment_id):
+        raise not_found(environment_id)
+    group = _auto_scaling_group(environment_id)
+    if group is None:
+        raise not_found(environment_id)
+    autoscaling = aws.client("autoscaling")
+    name = _ecs_id(environment_id)
+    if group["MaxSize"] < min_count:
+        autoscaling.update_auto_scaling_group(AutoScalingGroupName=name, MaxSize=min_count, DesiredCapacity=min_count)
+    changes: dict = {"MinSize": min_count}
+    if group["DesiredCapacity"] < min_count:
+        changes["DesiredCapacity"] = min_count
+    autoscaling.update_auto_scaling_group(AutoScalingGroupName=name, **changes)
+    return get(environment_id)
+
+
+# --- links ----------------------------------------------------------------------------------------------------------
+
+
+def _link_key(environment_id: str) -> str:
+    return f"{LINK_PREFIX}{environment_id}"
+
+
+def _allow(ec2, group_id: str, source_group_id: str) -> None:
+    try:
+        ec2.authorize_security_group_ingress(
+            GroupId=group_id, IpPermissions=[{"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": source_group_id}]}]
+        )
+    except ClientError as error:
+        if _code(error) != "InvalidPermission.Duplicate":
+            raise
+
+
+def link(source_id: str, dest_id: str) -> None:
+    if not dest_id:
+        raise missing_parameter("environment_id")
+    if source_id == dest_id:
+        raise Layer0Error(ErrorCode.InvalidEnvironmentID, f"Environment '{source_id}' cannot be linked to itself")
+    groups = {}
+    for environment_id in (source_id, dest_id):
+        group = _security_group(environment_id)
+        if group is None:
+            raise Layer0Error(
+                ErrorCode.EnvironmentDoesNotExist, f"Security group for environment '{environment_id}' does not exist"
+            )
+        groups[environment_id] = group["GroupId"]
+    ec2 = aws.client("ec2")
+    _allow(ec2, groups[source_id], groups[dest_id])
+    _allow(ec2, groups[dest_id], groups[source_id])
+    tag_store.insert(Tag(entity_type=ENTITY_TYPE, entity_id=source_id, key=_link_key(dest_id), value=dest_id))
+    tag_store.insert(Tag(entity_type=ENTITY_TYPE, entity_id=dest_id, key=_link_key(source_id), value=source_id))
+
+
+def _revoke(ec2, group: dict, source_group_id: str) -> None:
+    permissions = [
+        {**{k: v for k, v in permission.items() if k in ("IpProtocol", "FromPort", "ToPort")},
+         "UserIdGroupPairs": [{"GroupId": source_group_id}]}
+        for permission in group.get("IpPermissions", [])
+        if any(pair.get("GroupId") == source_group_id for pair in permission.get("UserIdGroupPairs", []))
+    ]  # fmt: skip
+    if permissions:
+        try:
+            ec2.revoke_security_group_ingress(GroupId=group["GroupId"], IpPermissions=permissions)
+        except ClientError as error:
+            if _code(error) not in ("InvalidPermission.NotFound", "InvalidGroup.NotFound"):
+                raise
+
+
+def unlink(source_id: str, dest_id: str) -> None:
+    """Revoke the rules both ways and forget the link; a side whose group is gone is skipped."""
+    source, dest = _security_group(source_id), _security_group(dest_id)
+    if source and dest:
+        ec2 = aws.client("ec2")
+        _revoke(ec2, source, dest["GroupId"])
+        _revoke(ec2, dest, source["GroupId"])
+    else:
+        logger.warning("Unlinking %s and %s: a security group is missing", source_id, dest_id)
+    for here, there in ((source_id, dest_id), (dest_id, source_id)):
+        tag_store.delete(ENTITY_TYPE, here, _link_key(there))
+        legacy = [t for t in tag_store.select_by_type_and_id(ENTITY_TYPE, here) if t.key == LEGACY_LINK_KEY]
+        if legacy and legacy[0].value == there:
+            tag_store.delete(ENTITY_TYPE, here, LEGACY_LINK_KEY)
+
+
+# --- the delete-environment steps (job type 1) ---------------------------------------------------------------------
+# Each takes the environment id, returns a JSON-serializable dict, and may be run again after any failure.
+
+
+def unlink_all(environment_id: str) -> dict:
+    links = _links(tag_store.select_by_type_and_id(ENTITY_TYPE, environment_id))
+    for other in links:
+        unlink(environment_id, other)
+    return {"unlinked": links}
+
+
+def _services(cluster: str) -> list[str]:
+    """The cluster's ACTIVE services (a deleted one stays listed while it drains)."""
+    ecs = aws.client("ecs")
+    try:
+        arns = [arn for page in ecs.get_paginator("list_services").paginate(cluster=cluster) for arn in page["serviceArns"]]
+        return [
+            service["serviceArn"]
+            for start in range(0, len(arns), 10)
+            for service in ecs.describe_services(cluster=cluster, services=arns[start : start + 10])["services"]
+            if service.get("status") == "ACTIVE"
+        ]
+    except ecs.exceptions.ClusterNotFoundException:
+        return []
+
+
+def _tasks(cluster: str) -> list[str]:
+    ecs = aws.client("ecs")
+    try:
+        return [
+            arn
+            for page in ecs.get_paginator("list_tasks").paginate(cluster=cluster, desiredStatus="RUNNING")
+            for arn in page["taskArns"]
+        ]
+    except ecs.exceptions.ClusterNotFoundException:
+        return []
+
+
+def _load_balancers(environment_id: str) -> list[str]:
+    """Classic ELBs (by name) and ALBs (by ARN) of the environment: those in its security group, and those
+    named with the prefix whose Layer0 tags put them in this environment."""
+    group = _security_group(environment_id)
+    group_id = group["GroupId"] if group else None
+    prefix = settings.get().aws_name_prefix
+    tagged = {
+        ids.aws_name(t.entity_id)
+        for t in tag_store.select_by_type("load_balancer")
+        if t.key == "environment_id" and t.value == environment_id
+    }
+
+    def belongs(name: str, groups: list[str]) -> bool:
+        return (group_id is not None and group_id in groups) or (name.startswith(prefix) and name in tagged)
+
+    found = []
+    for page in aws.client("elb").get_paginator("describe_load_balancers").paginate():
+        for lb in page["LoadBalancerDescriptions"]:
+            if belongs(lb["LoadBalancerName"], lb.get("SecurityGroups", [])):
+                found.append(lb["LoadBalancerName"])
+    for page in aws.client("elbv2").get_paginator("describe_load_balancers").paginate():
+        for lb in page["LoadBalancers"]:
+            if belongs(lb["LoadBalancerName"], lb.get("SecurityGroups", [])):
+                found.append(lb["LoadBalancerArn"])
+    return found
+
+
+def list_dependencies(environment_id: str) -> dict:
+    cluster = _ecs_id(environment_id)
+    dependencies = (
+        [{"kind": "service", "id": arn} for arn in _services(cluster)]
+        + [{"kind": "load_balancer", "id": lb} for lb in _load_balancers(environment_id)]
+        + [{"kind": "task", "id": arn} for arn in _tasks(cluster)]
+    )
+    return {"dependencies": dependencies}
+
+
+def delete_dependency(environment_id: str, kind: str, id: str) -> dict:  # noqa: A002 - the workflow's field name
+    cluster = _ecs_id(environment_id)
+    if kind == "service":
+        ecs = aws.client("ecs")
+        try:
+            ecs.update_service(cluster=cluster, service=id, desiredCount=0)
+            ecs.delete_service(cluster=cluster, service=id, force=True)
+        except (ecs.exceptions.ServiceNotFoundException, ecs.exceptions.ClusterNotFoundException):
+            pass
+        except ecs.exceptions.ServiceNotActiveException:
+            pass
+    elif kind == "task":
+        ecs = aws.client("ecs")
+        try:
+            ecs.stop_task(cluster=cluster, task=id, reason="Layer0: environment deleted")
+        except ClientError as error:
+            if _code(error) not in ("InvalidParameterException", "ClusterNotFoundException"):
+                raise
+    elif kind == "load_balancer":
+        # Deleting a load balancer that does not exist succeeds in both APIs.
+        if id.startswith("arn:"):
+            try:
+                aws.client("elbv2").delete_load_balancer(LoadBalancerArn=id)
+            except ClientError as error:
+                if _code(error) != "LoadBalancerNotFound":
+                    raise
+        else:
+            aws.client("elb").delete_load_balancer(LoadBalancerName=id)
+    else:
+        raise ValueError(f"Unknown dependency kind '{kind}'")
+    return {"deleted": {"kind": kind, "id": id}}
+
+
+_ASG_GONE = ("not found", "is pending delete")
+
+
+def delete_autoscaling_group(environment_id: str) -> dict:
+    autoscaling = aws.client("autoscaling")
+    name = _ecs_id(environment_id)
+    try:
+        autoscaling.update_auto_scaling_group(AutoScalingGroupName=name, MinSize=0, MaxSize=0, DesiredCapacity=0)
+        autoscaling.delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)
+    except ClientError as error:
+        if not any(text in _message(error) for text in _ASG_GONE):
+            raise
+        return {"deleted": False}
+    return {"deleted": True}
+
+
+def delete_launch_template(environment_id: str) -> dict:
+    ec2 = aws.client("ec2")
+    name = _ecs_id(environment_id)
+    try:
+        ec2.describe_launch_templates(LaunchTemplateNames=[name])
+        ec2.delete_launch_template(LaunchTemplateName=name)
+    except ClientError as error:
+        if not _code(error).startswith("InvalidLaunchTemplate"):
+            raise
+        return {"deleted": False}
+    return {"deleted": True}
+
+
+def instances_gone(environment_id: str) -> dict:
+    """Whether no instance of the environment is left that is not terminated (its ENIs hold the group)."""
+    name = _ecs_id(environment_id)
+    ec2 = aws.client("ec2")
+    left = set()
+    for key in ("tag:aws:autoscaling:groupName", "tag:Name"):
+        for page in ec2.get_paginator("describe_instances").paginate(
+            Filters=[
+                {"Name": key, "Values": [name]},
+                {"Name": "instance-state-name", "Values": ["pending", "running", "shutting-down", "stopping", "stopped"]},
+            ]
+        ):
+            left |= {i["InstanceId"] for r in page["Reservations"] for i in r["Instances"]}
+    return {"gone": not left, "instances": sorted(left)}
+
+
+def delete_security_group(environment_id: str) -> dict:
+    group = _security_group(environment_id)
+    if group is None:
+        return {"deleted": False}
+    try:
+        aws.client("ec2").delete_security_group(GroupId=group["GroupId"])
+    except ClientError as error:
+        if _code(error) == "InvalidGroup.NotFound":
+            return {"deleted": False}
+        if _code(error) == "DependencyViolation":
+            raise Retryable(f"Security group {group['GroupId']} is still in use: {_message(error)}") from error
+        raise
+    return {"deleted": True}
+
+
+def delete_cluster(environment_id: str) -> dict:
+    ecs = aws.client("ecs")
+    try:
+        ecs.delete_cluster(cluster=_ecs_id(environment_id))
+    except ecs.exceptions.ClusterNotFoundException:
+        return {"deleted": False}
+    except (ecs.exceptions.ClusterContainsContainerInstancesException, ecs.exceptions.ClusterContainsServicesException,
+            ecs.exceptions.ClusterContainsTasksException) as error:  # fmt: skip
+        raise Retryable(f"Cluster {_ecs_id(environment_id)} is not empty yet: {error}") from error
+    return {"deleted": True}
+
+
+def delete_tags(environment_id: str) -> dict:
+    """The environment's tags and its name claim (found by id, so a rerun after the tags went still finds it)."""
+    claims = [
+        t.entity_id
+        for t in tag_store.select_by_type(NAME_CLAIM_TYPE)
+        if t.key == "environment_id" and t.value == environment_id
+    ]
+    for name in claims:
+        tag_store.release(NAME_CLAIM_TYPE, name, "environment_id", environment_id)
+    tag_store.delete_entity(ENTITY_TYPE, environment_id)
+    return {"released": claims}
