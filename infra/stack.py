@@ -9,12 +9,15 @@ from aws_cdk import aws_iam as iam
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
+from infra import contract
 from infra.api import Api
 from infra.config import Config
 from infra.containers import Containers
 from infra.data import Data
+from infra.environments import EnvironmentsPolicy
 from infra.functions import Functions
 from infra.network import Network
+from infra.scaler import Scaler
 
 # Prints the token: base64("username:password") of the auth secret.
 TOKEN_COMMAND = (
@@ -80,6 +83,18 @@ class Layer0Stack(Stack):
                 actions=["dynamodb:DescribeTable"],
                 resources=[table.table_arn for table in tables],
             )
+        )
+        # Environments: clusters, security groups, launch templates, ASGs, named l0-<prefix>-* (infra/environments.py).
+        self.environments_policy = EnvironmentsPolicy(
+            self, "Environments", config=self.config, vpc_id=self.network.vpc_id, instance_role=self.containers.instance_role
+        )
+        self.environments_policy.attach_to(api)
+        self.scaler = Scaler(
+            self,
+            "Scaler",
+            functions=self.functions,
+            policy=self.environments_policy,
+            tag_table=self.data.tables[contract.TAG_TABLE],
         )
         # The authorizer reads the token's secret, nothing else.
         self.functions.authorizer.add_to_role_policy(

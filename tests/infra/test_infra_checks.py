@@ -17,6 +17,7 @@ from tests.infra.conftest import (
     PUBLIC_SUBNETS,
 )
 from tests.infra.helpers import function, methods, only
+from tests.infra.test_infra_environments import ENVIRONMENT_ACKNOWLEDGEMENTS
 
 # Every finding the stack acknowledges, and nothing else: a new acknowledgement must be added here on purpose.
 EXPECTED_ACKNOWLEDGEMENTS = {
@@ -28,6 +29,7 @@ EXPECTED_ACKNOWLEDGEMENTS = {
     "AwsSolutions-APIG4",  # open routes and CORS preflights
     "AwsSolutions-APIG6",
     "AwsSolutions-COG4",
+    *ENVIRONMENT_ACKNOWLEDGEMENTS,  # the environments policy, each wildcard with its reason
 }
 
 

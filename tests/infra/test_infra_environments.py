@@ -1,0 +1,161 @@
+"""The environments policy (infra/environments.py): what the API function may do to environments, and no more."""
+
+from __future__ import annotations
+
+import json
+
+from infra import contract
+from tests.infra.helpers import as_list, function, only
+
+NAMES = "l0-l0-*"
+PREFIX = "arn:<AWS::Partition>"
+REGIONAL = f"{PREFIX}:{{service}}:<AWS::Region>:<AWS::AccountId>"
+
+# Every cdk-nag finding the policy acknowledges (imported by test_infra_checks).
+ENVIRONMENT_ACKNOWLEDGEMENTS = {
+    f"AwsSolutions-IAM5[Resource::{resource}]"
+    for resource in (
+        "*",
+        f"{REGIONAL.format(service='ecs')}:cluster/{NAMES}",
+        f"{REGIONAL.format(service='ecs')}:container-instance/{NAMES}/*",
+        f"{REGIONAL.format(service='ecs')}:service/{NAMES}/*",
+        f"{REGIONAL.format(service='ecs')}:task/{NAMES}/*",
+        f"{REGIONAL.format(service='ec2')}:security-group/*",
+        f"{REGIONAL.format(service='ec2')}:launch-template/*",
+        f"{REGIONAL.format(service='ec2')}:instance/*",
+        f"{REGIONAL.format(service='ec2')}:volume/*",
+        f"{REGIONAL.format(service='ec2')}:network-interface/*",
+        f"{REGIONAL.format(service='ec2')}:subnet/*",
+        f"{REGIONAL.format(service='ec2')}:key-pair/*",
+        f"{PREFIX}:ec2:<AWS::Region>::image/*",
+        f"{REGIONAL.format(service='autoscaling')}:autoScalingGroup:*:autoScalingGroupName/{NAMES}",
+        f"{REGIONAL.format(service='elasticloadbalancing')}:loadbalancer/{NAMES}",
+        f"{REGIONAL.format(service='elasticloadbalancing')}:loadbalancer/app/{NAMES}/*",
+        f"{PREFIX}:ssm:<AWS::Region>::parameter/aws/service/ecs/optimized-ami/*",
+        f"{PREFIX}:ssm:<AWS::Region>::parameter/aws/service/ami-windows-latest/*",
+    )
+}
+
+# The only actions with Resource "*" (imported by test_infra_template).
+ENVIRONMENT_STAR_ACTIONS = {
+    "ecs:ListClusters", "ecs:DescribeTaskDefinition", "ecs:ListServices", "ecs:ListTasks",
+    "ec2:DescribeSecurityGroups", "ec2:DescribeLaunchTemplates", "ec2:DescribeLaunchTemplateVersions",
+    "ec2:DescribeInstances", "ec2:DescribeInstanceTypes",
+    "autoscaling:DescribeAutoScalingGroups", "elasticloadbalancing:DescribeLoadBalancers",
+}  # fmt: skip
+
+# Every action of the policy (imported by test_infra_template).
+ENVIRONMENT_ACTIONS = ENVIRONMENT_STAR_ACTIONS | {
+    "ecs:CreateCluster", "ecs:DeleteCluster", "ecs:DescribeClusters", "ecs:ListContainerInstances",
+    "ecs:DescribeContainerInstances", "ecs:DescribeServices", "ecs:UpdateService", "ecs:DeleteService",
+    "ecs:DescribeTasks", "ecs:StopTask",
+    "ec2:CreateSecurityGroup", "ec2:CreateLaunchTemplate", "ec2:CreateTags", "ec2:AuthorizeSecurityGroupIngress",
+    "ec2:RevokeSecurityGroupIngress", "ec2:DeleteSecurityGroup", "ec2:DeleteLaunchTemplate", "ec2:RunInstances",
+    "autoscaling:CreateAutoScalingGroup", "autoscaling:UpdateAutoScalingGroup", "autoscaling:DeleteAutoScalingGroup",
+    "autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup",
+    "autoscaling:CreateOrUpdateTags",
+    "elasticloadbalancing:DeleteLoadBalancer", "iam:PassRole", "ssm:GetParameter", "iam:CreateServiceLinkedRole",
+}  # fmt: skip
+
+
+def _policy(synth):
+    policies = {
+        k: v
+        for k, v in synth.resources("AWS::IAM::Policy").items()
+        if v["Properties"].get("PolicyName") == "l0-l0-environments"
+    }
+    return only(policies, "environments policy")
+
+
+def _statements(synth) -> dict[str, dict]:
+    _, policy = _policy(synth)
+    return {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+
+
+def _text(value) -> str:
+    return json.dumps(value)
+
+
+def test_the_api_function_has_the_environments_policy(synth):
+    _, props = function(synth.template_json, contract.API_HANDLER)
+    _, policy = _policy(synth)
+    assert {"Ref": props["Role"]["Fn::GetAtt"][0]} in policy["Properties"]["Roles"]
+    actions = {a for s in policy["Properties"]["PolicyDocument"]["Statement"] for a in as_list(s["Action"])}
+    assert actions == ENVIRONMENT_ACTIONS
+
+
+def test_star_resources_only_for_calls_aws_does_not_scope(synth):
+    _, policy = _policy(synth)
+    for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+        if "*" in as_list(statement["Resource"]):
+            assert set(as_list(statement["Action"])) <= ENVIRONMENT_STAR_ACTIONS, statement
+
+
+def test_clusters_services_and_asgs_are_scoped_to_layer0_names(synth):
+    statements = _statements(synth)
+    assert f"cluster/{NAMES}" in _text(statements["Clusters"]["Resource"])
+    for kind in ("container-instance", "service", "task"):
+        assert f"{kind}/{NAMES}/*" in _text(statements["ClusterContents"]["Resource"])
+    assert f"autoScalingGroupName/{NAMES}" in _text(statements["AutoScalingGroups"]["Resource"])
+    assert statements["ListClusterContents"]["Condition"]["ArnLike"]["ecs:cluster"]
+    assert f"cluster/{NAMES}" in _text(statements["ListClusterContents"]["Condition"])
+
+
+def test_security_groups_and_launch_templates_by_their_name_tag(synth):
+    statements = _statements(synth)
+    assert statements["CreateNamedSecurityGroupsAndLaunchTemplates"]["Condition"] == {
+        "StringLike": {"aws:RequestTag/Name": NAMES}
+    }
+    assert statements["ManageNamedSecurityGroupsAndLaunchTemplates"]["Condition"] == {
+        "StringLike": {"ec2:ResourceTag/Name": NAMES}
+    }
+    assert statements["TagOnCreate"]["Condition"]["StringEquals"]["ec2:CreateAction"] == [
+        "CreateSecurityGroup",
+        "CreateLaunchTemplate",
+    ]
+    # Security groups are created in the Layer0 VPC only.
+    assert "vpc/" in _text(statements["CreateSecurityGroupsInTheVpc"]["Resource"])
+
+
+def test_pass_role_only_for_the_instance_role_to_ec2(synth):
+    statement = _statements(synth)["PassTheInstanceRole"]
+    roles = {
+        k for k, v in synth.resources("AWS::IAM::Role").items() if v["Properties"].get("RoleName") == "l0-l0-ecs-instance"
+    }
+    [role] = roles
+    assert statement["Resource"] == {"Fn::GetAtt": [role, "Arn"]}
+    assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}
+
+
+def test_only_the_public_ami_parameters(synth):
+    statement = _statements(synth)["AmiParameters"]
+    assert statement["Action"] == "ssm:GetParameter"
+    text = _text(statement["Resource"])
+    assert "parameter/aws/service/ecs/optimized-ami/*" in text
+    assert "parameter/aws/service/ami-windows-latest/*" in text
+
+
+# --- the scaler function and its hourly run ---------------------------------------------------------------------------
+
+
+def test_the_scaler_function_runs_hourly_with_the_environments_policy(synth):
+    from infra.scaler import SCALER_HANDLER
+
+    function_id, props = function(synth.template_json, SCALER_HANDLER)
+    assert props["FunctionName"] == "l0-l0-scaler"
+    _, policy = _policy(synth)
+    assert {"Ref": props["Role"]["Fn::GetAtt"][0]} in policy["Properties"]["Roles"]
+    _, rule = only(
+        {k: v for k, v in synth.resources("AWS::Events::Rule").items() if "ScheduleExpression" in v["Properties"]},
+        "scheduled rule",
+    )
+    assert rule["Properties"]["ScheduleExpression"] == "rate(1 hour)"
+    assert rule["Properties"]["State"] == "ENABLED"
+    [target] = rule["Properties"]["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
+    permissions = [
+        p["Properties"]
+        for p in synth.resources("AWS::Lambda::Permission").values()
+        if p["Properties"]["FunctionName"] == {"Fn::GetAtt": [function_id, "Arn"]}
+    ]
+    assert [p["Principal"] for p in permissions] == ["events.amazonaws.com"]

@@ -1,0 +1,78 @@
+"""The scaler's I/O layer against moto: providers from ECS, the ASG applied, and the scheduled function."""
+
+from __future__ import annotations
+
+from handlers import scaler as scaler_function
+from layer0 import environments, scaler
+from layer0.models import CreateEnvironmentRequest
+from layer0.scaler import Consumer
+from tests.conftest import setup_client
+
+
+def create(name: str, count: int = 0) -> str:
+    request = CreateEnvironmentRequest(
+        environment_name=name, operating_system="linux", instance_size="t3.small", min_cluster_count=count
+    )
+    return environments.create(request).environment_id
+
+
+def asg(environment_id: str) -> dict:
+    [group] = setup_client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[f"l0-l0-{environment_id}"])[
+        "AutoScalingGroups"
+    ]
+    return group
+
+
+def test_instance_memory_comes_from_ec2_and_is_cached(stack):
+    scaler.instance_memory.cache_clear()
+    assert scaler.instance_memory("t3.small") == 2048
+    assert scaler.instance_memory("t9.huge") is None
+    assert scaler.instance_memory.cache_info().hits == 0
+    scaler.instance_memory("t3.small")
+    assert scaler.instance_memory.cache_info().hits == 1
+
+
+def test_consumers_grow_the_asg_and_raise_its_max(stack, monkeypatch):
+    environment_id = create("grow")
+    monkeypatch.setattr(scaler, "consumers_of", lambda cluster: [Consumer("big", 1500), Consumer("big2", 1500)])
+    info = scaler.run(environment_id)
+    assert (info.scale_before_run, info.desired_scale_after_run, info.actual_scale_after_run) == (0, 2, 2)
+    assert [c.memory for c in info.pending_resources] == ["1500MiB", "1500MiB"]
+    group = asg(environment_id)
+    assert (group["MinSize"], group["MaxSize"], group["DesiredCapacity"]) == (0, 2, 2)
+
+
+def test_an_environment_at_zero_stays_at_zero(stack):
+    environment_id = create("zero")
+    info = scaler.run(environment_id)
+    assert (info.desired_scale_after_run, info.actual_scale_after_run) == (0, 0)
+    assert asg(environment_id)["DesiredCapacity"] == 0
+
+
+def test_unused_providers_are_terminated_down_to_the_minimum(stack, monkeypatch):
+    environment_id = create("shrink", count=3)
+    environments.update_min_count(environment_id, 1)
+    instance_ids = [i["InstanceId"] for i in asg(environment_id)["Instances"]]
+    monkeypatch.setattr(
+        scaler, "providers_of", lambda cluster: [scaler.Provider(i, 2048, [], False) for i in instance_ids]
+    )
+    info = scaler.run(environment_id)
+    assert (info.scale_before_run, info.desired_scale_after_run, info.unused_resource_providers) == (3, 1, 3)
+    group = asg(environment_id)
+    assert group["DesiredCapacity"] == 1
+    remaining = {i["InstanceId"] for i in group["Instances"] if i["LifecycleState"] == "InService"}
+    assert len(remaining) == 1 and remaining <= set(instance_ids)
+
+
+def test_the_scheduled_function_scales_every_environment_and_reports_each(stack, monkeypatch):
+    first, second = create("one", count=1), create("two")
+    results = scaler_function.handler({}, None)
+    assert set(results) == {first, second}
+    assert results[first]["desired_scale_after_run"] == 1
+    assert results[second]["desired_scale_after_run"] == 0
+
+    def broken(environment_id):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(scaler, "run", broken)
+    assert scaler_function.handler({"environment_id": first}, None) == {first: {"error": "boom"}}
