@@ -92,10 +92,12 @@ class Layer0Stack(Stack):
         self.scaler = Scaler(
             self,
             "Scaler",
+            config=self.config,
             functions=self.functions,
             policy=self.environments_policy,
             tag_table=self.data.tables[contract.TAG_TABLE],
         )
+        self.scaler.grant_request_run(api)
         # The authorizer reads the token's secret, nothing else.
         self.functions.authorizer.add_to_role_policy(
             iam.PolicyStatement(

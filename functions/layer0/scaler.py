@@ -5,17 +5,26 @@ the memory of a new instance and the ASG's minimum and desired capacity in; the 
 the instances to terminate out. `run(environment_id)` is the thin I/O layer around it: it gathers the
 providers and consumers from ECS, applies the plan to the ASG, and returns a `ScalerRunInfo`.
 
+`request_run(environment_id)` is the debounced trigger that service and task changes call: a one-time
+EventBridge Scheduler schedule runs the scaler function 10 s later, so no timer lives in a Lambda.
+
 Pending CreateTask jobs are not consumers yet (SPEC §3.8 consumer 3): tasks are a later feature.
 """
 
 from __future__ import annotations
 
+import datetime
 import functools
+import json
+import time
 from dataclasses import dataclass, field
 
-from layer0 import aws, ids
+from layer0 import aws, ids, settings
 from layer0.errors import ErrorCode, Layer0Error
 from layer0.models import ResourceConsumer, ResourceProvider, ScalerRunInfo
+
+# Debounced runs (SPEC §3.8 trigger b): at most one per environment per window, this long after the request.
+DEBOUNCE_SECONDS = 10
 
 # Ports an empty ECS instance already uses: ssh, docker and the ECS agent (SPEC §3.8).
 DEFAULT_USED_PORTS = (22, 2376, 2375, 51678, 51679)
@@ -262,3 +271,38 @@ def run(environment_id: str) -> ScalerRunInfo:
         errors=result.errors,
     )
     return info
+
+
+def request_run(environment_id: str, now=time.time) -> bool:
+    """Run the scaler for one environment in DEBOUNCE_SECONDS, once per environment and 10-second window.
+
+    The schedule is named after the environment and the window's number: a second request in the same
+    window finds the name taken (ConflictException) and adds nothing; a request in the next window gets
+    its own run, so no change goes unscaled. Schedules delete themselves once they have run.
+    Returns whether this call scheduled a run.
+    """
+    current = settings.get()
+    if not (current.scaler_function_arn and current.scaler_schedule_role_arn):
+        return False
+    moment = now()
+    window = int(moment // DEBOUNCE_SECONDS)
+    at = datetime.datetime.fromtimestamp(int(moment) + DEBOUNCE_SECONDS, tz=datetime.timezone.utc)
+    scheduler = aws.client("scheduler")
+    try:
+        scheduler.create_schedule(
+            Name=f"{current.aws_name_prefix}scale-{environment_id}-{window}",
+            Description=f"Layer0: scale environment {environment_id}",
+            ScheduleExpression=f"at({at:%Y-%m-%dT%H:%M:%S})",
+            ScheduleExpressionTimezone="UTC",
+            FlexibleTimeWindow={"Mode": "OFF"},
+            ActionAfterCompletion="DELETE",
+            Target={
+                "Arn": current.scaler_function_arn,
+                "RoleArn": current.scaler_schedule_role_arn,
+                "Input": json.dumps({"environment_id": environment_id}),
+                "RetryPolicy": {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 300},
+            },
+        )
+    except scheduler.exceptions.ConflictException:
+        return False
+    return True

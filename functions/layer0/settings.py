@@ -38,6 +38,10 @@ class Settings:
     linux_ami_parameter: str
     windows_ami_parameter: str
     ssh_key_pair: str
+    # Debounced scaler runs (EventBridge Scheduler one-time schedules): the scaler function and the role
+    # Scheduler invokes it with. Empty: `scaler.request_run` does nothing.
+    scaler_function_arn: str
+    scaler_schedule_role_arn: str
     # The AWS client layer (DESIGN §3): per service and per process.
     aws_rate: float
     aws_burst: int
@@ -71,6 +75,8 @@ def from_environment(env: dict[str, str] | os._Environ = os.environ) -> Settings
         linux_ami_parameter=env.get("LAYER0_LINUX_AMI_PARAMETER", LINUX_AMI_PARAMETER),
         windows_ami_parameter=env.get("LAYER0_WINDOWS_AMI_PARAMETER", WINDOWS_AMI_PARAMETER),
         ssh_key_pair=env.get("LAYER0_AWS_SSH_KEY_PAIR", ""),
+        scaler_function_arn=env.get("LAYER0_SCALER_FUNCTION_ARN", ""),
+        scaler_schedule_role_arn=env.get("LAYER0_SCALER_SCHEDULE_ROLE_ARN", ""),
         aws_rate=float(env.get("LAYER0_AWS_RATE", "10")),
         aws_burst=int(env.get("LAYER0_AWS_BURST", "20")),
         aws_max_attempts=int(env.get("LAYER0_AWS_MAX_ATTEMPTS", "5")),

@@ -33,8 +33,14 @@ ENVIRONMENT_ACKNOWLEDGEMENTS = {
         f"{REGIONAL.format(service='elasticloadbalancing')}:loadbalancer/app/{NAMES}/*",
         f"{PREFIX}:ssm:<AWS::Region>::parameter/aws/service/ecs/optimized-ami/*",
         f"{PREFIX}:ssm:<AWS::Region>::parameter/aws/service/ami-windows-latest/*",
+        # The API function's debounced scaler runs (infra/scaler.py).
+        f"{REGIONAL.format(service='scheduler')}:schedule/default/l0-l0-scale-*",
     )
 }
+
+# What the API function may do besides the environments policy, for debounced scaler runs (imported by
+# test_infra_template).
+SCALER_TRIGGER_ACTIONS = {"scheduler:CreateSchedule", "iam:PassRole"}
 
 # The only actions with Resource "*" (imported by test_infra_template).
 ENVIRONMENT_STAR_ACTIONS = {
@@ -159,3 +165,36 @@ def test_the_scaler_function_runs_hourly_with_the_environments_policy(synth):
         if p["Properties"]["FunctionName"] == {"Fn::GetAtt": [function_id, "Arn"]}
     ]
     assert [p["Principal"] for p in permissions] == ["events.amazonaws.com"]
+
+
+def test_debounced_runs_are_schedules_run_with_a_role_that_may_only_invoke_the_scaler(synth):
+    from infra.scaler import SCALER_HANDLER
+    from tests.infra.helpers import statements
+
+    scaler_id, scaler = function(synth.template_json, SCALER_HANDLER)
+    roles = {k: v for k, v in synth.resources("AWS::IAM::Role").items() if v["Properties"].get("RoleName") == "l0-l0-scaler-schedule"}
+    role_id, role = only(roles, "schedule role")
+    assert [s["Principal"] for s in role["Properties"]["AssumeRolePolicyDocument"]["Statement"]] == [
+        {"Service": "scheduler.amazonaws.com"}
+    ]
+    assert statements(synth.template_json, role_id) == [
+        {"Action": "lambda:InvokeFunction", "Effect": "Allow", "Resource": {"Fn::GetAtt": [scaler_id, "Arn"]}, "Sid": "InvokeScaler"}
+    ]
+    _, api = function(synth.template_json, contract.API_HANDLER)
+    api_statements = statements(synth.template_json, api["Role"]["Fn::GetAtt"][0])
+    create = [s for s in api_statements if "scheduler:CreateSchedule" in as_list(s["Action"])]
+    assert len(create) == 1 and "schedule/default/l0-l0-scale-*" in _text(create[0]["Resource"])
+    passes = [s for s in api_statements if s.get("Sid") == "PassTheScheduleRole"]
+    assert passes == [
+        {
+            "Action": "iam:PassRole",
+            "Condition": {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
+            "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": [role_id, "Arn"]},
+            "Sid": "PassTheScheduleRole",
+        }
+    ]
+    variables = api["Environment"]["Variables"]
+    assert variables["LAYER0_SCALER_FUNCTION_ARN"] == {"Fn::GetAtt": [scaler_id, "Arn"]}
+    assert variables["LAYER0_SCALER_SCHEDULE_ROLE_ARN"] == {"Fn::GetAtt": [role_id, "Arn"]}
+    assert "LAYER0_SCALER_FUNCTION_ARN" not in scaler["Environment"]["Variables"]

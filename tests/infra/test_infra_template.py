@@ -11,7 +11,7 @@ from aws_cdk.assertions import Match
 from infra import contract
 from infra.config import DEFAULT_API_VERSION, Config
 from tests.infra.helpers import as_list, function, methods, only, references, statements
-from tests.infra.test_infra_environments import ENVIRONMENT_ACTIONS, ENVIRONMENT_STAR_ACTIONS
+from tests.infra.test_infra_environments import ENVIRONMENT_ACTIONS, ENVIRONMENT_STAR_ACTIONS, SCALER_TRIGGER_ACTIONS
 
 DEFAULT = Config()
 SETTINGS_SOURCE = (Path(__file__).resolve().parents[2] / "functions" / "layer0" / "settings.py").read_text()
@@ -244,7 +244,7 @@ def test_api_function_reads_and_writes_exactly_the_three_tables(synth):
         assert {r["Fn::GetAtt"][0] for r in as_list(statement["Resource"])} == table_ids
     others = [s for s in statements(synth.template_json, role_id) if s not in dynamo]
     assert {a for s in others for a in as_list(s["Action"])} == {
-        *ENVIRONMENT_ACTIONS,
+        *ENVIRONMENT_ACTIONS, *SCALER_TRIGGER_ACTIONS,
         "logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTelemetryRecords", "xray:PutTraceSegments",
     }  # fmt: skip
 

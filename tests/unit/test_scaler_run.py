@@ -76,3 +76,37 @@ def test_the_scheduled_function_scales_every_environment_and_reports_each(stack,
 
     monkeypatch.setattr(scaler, "run", broken)
     assert scaler_function.handler({"environment_id": first}, None) == {first: {"error": "boom"}}
+
+
+# --- the debounced trigger ------------------------------------------------------------------------------------------
+
+
+def test_request_run_schedules_one_run_per_environment_and_window(stack, monkeypatch):
+    from layer0 import settings
+
+    function_arn = "arn:aws:lambda:us-west-2:123456789012:function:l0-l0-scaler"
+    role_arn = "arn:aws:iam::123456789012:role/l0-l0-scaler-schedule"
+    monkeypatch.setenv("LAYER0_SCALER_FUNCTION_ARN", function_arn)
+    monkeypatch.setenv("LAYER0_SCALER_SCHEDULE_ROLE_ARN", role_arn)
+    settings.get.cache_clear()
+    start = 1_800_000_000.0  # 2027-01-15T08:00:00Z, the start of a 10-second window
+    assert scaler.request_run("envaaaaaaaaa", now=lambda: start) is True
+    assert scaler.request_run("envaaaaaaaaa", now=lambda: start + 9.9) is False  # same window: nothing more
+    assert scaler.request_run("envbbbbbbbbb", now=lambda: start + 1) is True  # another environment
+    assert scaler.request_run("envaaaaaaaaa", now=lambda: start + 10) is True  # the next window
+
+    schedules = setup_client("scheduler").list_schedules(NamePrefix="l0-l0-scale-")["Schedules"]
+    assert sorted(s["Name"] for s in schedules) == [
+        "l0-l0-scale-envaaaaaaaaa-180000000",
+        "l0-l0-scale-envaaaaaaaaa-180000001",
+        "l0-l0-scale-envbbbbbbbbb-180000000",
+    ]
+    first = setup_client("scheduler").get_schedule(Name="l0-l0-scale-envaaaaaaaaa-180000000")
+    assert first["ScheduleExpression"] == "at(2027-01-15T08:00:10)"
+    assert first["ActionAfterCompletion"] == "DELETE"
+    assert first["Target"]["Arn"] == function_arn and first["Target"]["RoleArn"] == role_arn
+    assert first["Target"]["Input"] == '{"environment_id": "envaaaaaaaaa"}'
+
+
+def test_request_run_does_nothing_where_no_scheduler_is_configured(stack):
+    assert scaler.request_run("envaaaaaaaaa") is False
