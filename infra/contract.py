@@ -31,6 +31,11 @@ ROUTES: tuple[Route, ...] = (
     Route("DELETE", "/tag"),
     Route("GET", "/openapi.json"),
     Route("GET", "/swagger"),  # Swagger UI, its JS and CSS inlined from the installed Powertools
+    # Jobs (SPEC §2.5, DESIGN §4); a job's task id is its job id, so its logs are the execution history.
+    Route("GET", "/job"),
+    Route("GET", "/job/{id}"),
+    Route("DELETE", "/job/{id}"),
+    Route("GET", "/task/{id}/logs"),
     # Environments (SPEC §3.1) and the scaler (§3.8). API Gateway allows one variable name per level: `{id}`.
     Route("PUT", "/admin/scale/{id}"),
     Route("GET", "/environment"),

@@ -14,6 +14,7 @@ from constructs import Construct
 from infra import contract
 from infra.bundling import PLATFORM, function_code
 from infra.config import Config
+from infra.workflows import asl
 
 FUNCTION_LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 METRICS_NAMESPACE = "Layer0"
@@ -25,7 +26,8 @@ XRAY_REASON = (
 
 
 class Functions(Construct):
-    """Creates functions on demand: `add(...)`. `api` and `authorizer` are the two the API needs."""
+    """Creates functions on demand: `add(...)`. `api` and `authorizer` are the two the API needs; `steps` runs
+    the job state machines' workflow steps."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: Config, environment: Mapping[str, str]) -> None:
         super().__init__(scope, construct_id)
@@ -48,6 +50,14 @@ class Functions(Construct):
             description="Layer0 API: checks Authorization: Basic <token> against the auth secret",
             memory_size=256,
             timeout=Duration.seconds(10),
+        )
+        self.steps = self.add(
+            "Steps",
+            name="workflow-step",
+            handler=asl.STEP_HANDLER,
+            description="Layer0 jobs: runs one named workflow step for the job state machines",
+            memory_size=512,
+            timeout=Duration.seconds(asl.STEP_FUNCTION_TIMEOUT_SECONDS),
         )
 
     def add(

@@ -18,6 +18,7 @@ from infra.environments import EnvironmentsPolicy
 from infra.functions import Functions
 from infra.network import Network
 from infra.scaler import Scaler
+from infra.workflows.construct import Workflows
 
 # Prints the token: base64("username:password") of the auth secret.
 TOKEN_COMMAND = (
@@ -45,6 +46,8 @@ class Layer0Stack(Stack):
         self.data = Data(self, "Data", config=config)
         self.containers = Containers(self, "Containers", config=config, registry_bucket=self.data.registry_bucket)
         self.functions = Functions(self, "Functions", config=config, environment=self.function_environment())
+        self.workflows = Workflows(self, "Workflows", config=config, step_function=self.functions.steps)
+        self.functions.api.add_environment("LAYER0_JOB_STATE_MACHINE_PREFIX", self.workflows.state_machine_prefix)
         self.api = Api(
             self,
             "Api",
@@ -98,6 +101,11 @@ class Layer0Stack(Stack):
             tag_table=self.data.tables[contract.TAG_TABLE],
         )
         self.scaler.grant_request_run(api)
+        # Jobs: the API starts, stops and reads executions of the job machines; the workflow-step function
+        # updates the job (status, meta) and its tags. Each step's own AWS permissions are added by its module.
+        self.workflows.grant_jobs(api)
+        for spec in (contract.JOB_TABLE, contract.TAG_TABLE):
+            self.data.tables[spec].grant_read_write_data(self.functions.steps)
         # The authorizer reads the token's secret, nothing else.
         self.functions.authorizer.add_to_role_policy(
             iam.PolicyStatement(

@@ -18,6 +18,7 @@ import urllib.request
 import boto3
 from moto.server import ThreadedMotoServer
 
+from infra.workflows import asl
 from local import lambda_runtime, moto_patches
 from local.agent import Agent, default_client_factory
 from local.gateway import Gateway, http_server
@@ -30,6 +31,34 @@ def _free_port(host: str) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind((host, 0))
         return probe.getsockname()[1]
+
+
+def _step_function_name(prefix: str) -> str:
+    return f"l0-{prefix}-workflow-step"
+
+
+def _create_job_workflows(clients, prefix: str) -> str:
+    """The workflow-step function (a placeholder in moto's Lambda) and the job machines, from the builder CDK
+    synthesizes from, with the function's ARN substituted. Returns LAYER0_JOB_STATE_MACHINE_PREFIX."""
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+            for service in ("lambda.amazonaws.com", "states.amazonaws.com")
+        ],
+    }
+    role = clients("iam").create_role(RoleName=f"l0-{prefix}-workflows", AssumeRolePolicyDocument=json.dumps(trust))
+    role_arn = role["Role"]["Arn"]
+    function_arn = lambda_runtime.create_function(
+        clients("lambda"), _step_function_name(prefix), role_arn, timeout=asl.STEP_FUNCTION_TIMEOUT_SECONDS
+    )
+    sfn = clients("stepfunctions")
+    arn = ""
+    for machine in asl.MACHINES.values():
+        arn = sfn.create_state_machine(
+            name=machine.name(prefix), definition=asl.render(machine, function_arn), roleArn=role_arn, type="STANDARD"
+        )["stateMachineArn"]
+    return arn.rsplit(":", 1)[0] + ":" + asl.machine_name_prefix(prefix)
 
 
 class Layer0:
@@ -92,6 +121,12 @@ class Layer0:
         )
         for name, value in environment.items():
             self._setenv(name, value)
+        self._setenv(
+            "LAYER0_JOB_STATE_MACHINE_PREFIX",
+            _create_job_workflows(
+                lambda service: boto3.client(service, region_name=REGION, endpoint_url=aws_endpoint), self.prefix
+            ),
+        )
         # The ECS agent simulation: environments' ASG instances register in their clusters (local/agent.py).
         self._agent = Agent(
             lambda service: default_client_factory(service, endpoint_url=aws_endpoint, region=REGION), self.prefix
@@ -105,6 +140,8 @@ class Layer0:
         aws.reset()
         self.api_version = settings.get().api_version
         api = importlib.import_module("handlers.api")
+        # The job machines' Lambda tasks run the workflow-step handler in this process (local/lambda_runtime.py).
+        lambda_runtime.register(_step_function_name(self.prefix), importlib.import_module("handlers.steps").handler)
         authorizer = importlib.import_module("handlers.authorizer")
         gateway = Gateway(api.handler, authorizer.handler, self.api_version)
         self._http = http_server(gateway, self.host, self.port)

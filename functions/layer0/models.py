@@ -83,6 +83,11 @@ class Job(BaseModel):
     meta: dict[str, str] = Field(default_factory=dict)
 
 
+class LogFile(BaseModel):
+    name: str
+    lines: list[str] = Field(default_factory=list)
+
+
 class ServerError(BaseModel):
     error_code: int
     message: str

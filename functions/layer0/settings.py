@@ -33,6 +33,8 @@ class Settings:
     s3_bucket: str
     ecs_instance_profile: str
     log_group: str
+    # `arn:aws:states:<region>:<account>:stateMachine:l0-<prefix>-job-`: a job type's machine is this + its slug.
+    job_state_machine_prefix: str
     # Environments (SPEC §3.1): the public SSM parameters that name the current ECS-optimised AMIs,
     # and an optional EC2 key pair for the instances.
     linux_ami_parameter: str
@@ -72,6 +74,7 @@ def from_environment(env: dict[str, str] | os._Environ = os.environ) -> Settings
         s3_bucket=env.get("LAYER0_AWS_S3_BUCKET", ""),
         ecs_instance_profile=env.get("LAYER0_AWS_ECS_INSTANCE_PROFILE", ""),
         log_group=env.get("LAYER0_LOG_GROUP", name),
+        job_state_machine_prefix=env.get("LAYER0_JOB_STATE_MACHINE_PREFIX", ""),
         linux_ami_parameter=env.get("LAYER0_LINUX_AMI_PARAMETER", LINUX_AMI_PARAMETER),
         windows_ami_parameter=env.get("LAYER0_WINDOWS_AMI_PARAMETER", WINDOWS_AMI_PARAMETER),
         ssh_key_pair=env.get("LAYER0_AWS_SSH_KEY_PAIR", ""),

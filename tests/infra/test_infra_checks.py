@@ -30,6 +30,9 @@ EXPECTED_ACKNOWLEDGEMENTS = {
     "AwsSolutions-APIG6",
     "AwsSolutions-COG4",
     *ENVIRONMENT_ACKNOWLEDGEMENTS,  # the environments policy, each wildcard with its reason
+    # The API may stop and read executions of the job machine; execution names are job ids (run time).
+    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
+    "l0-l0-job-delete-environment:*]",
 }
 
 

@@ -1,0 +1,77 @@
+"""Routes `/job` and `GET /task/{id}/logs` for a job's task id (SPEC §2.3, §2.5; DESIGN §4)."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from handlers.api.errors import documented
+from layer0 import jobs
+from layer0.errors import ErrorCode, Layer0Error
+from layer0.models import Job, LogFile
+
+router = Router()
+
+
+def job_accepted(job: Job) -> Response:
+    """The answer of every route that starts a job: 202, `Location: /job/<id>`, `X-JobID: <id>`, body `""`."""
+    return Response(
+        status_code=202,
+        content_type="application/json",
+        body='""',
+        headers={"Location": f"/job/{job.job_id}", "X-JobID": job.job_id},
+    )
+
+
+# OpenAPI `responses` for a route answering with job_accepted.
+JOB_ACCEPTED_RESPONSES = {
+    202: {
+        "description": "Job started: poll `GET /job/{id}` (the id is in `X-JobID` and `Location`)",
+        "headers": {
+            "Location": {"schema": {"type": "string"}, "description": "/job/<job id>"},
+            "X-JobID": {"schema": {"type": "string"}, "description": "the job id"},
+        },
+    }
+}
+
+
+@router.get("/job", summary="Every job")
+def list_jobs() -> list[Job]:
+    return jobs.list_all()
+
+
+@router.get("/job/<id>", summary="A job", responses=documented(404))
+def get_job(id: str) -> Job:  # noqa: A002 - the contract's path parameter
+    return jobs.get(id)
+
+
+@router.delete(
+    "/job/<id>",
+    summary="Stop a job's execution and delete it",
+    responses={200: {"description": "Deleted"}, **documented(404)},
+)
+def delete_job(id: str):  # noqa: A002
+    jobs.delete(id)
+    return Response(status_code=200, content_type="application/json", body='""')
+
+
+def _tail(value: str | None) -> int:
+    if value is None or value == "":
+        return 0
+    try:
+        return int(value)
+    except ValueError:
+        raise Layer0Error(ErrorCode.InvalidJSON, f"Invalid value for 'tail': {value!r} is not an integer") from None
+
+
+@router.get(
+    "/task/<id>/logs",
+    summary="A task's logs; for a job's task id, the job's execution history. Query: tail, start, end (YYYY-MM-DD HH:MM)",
+    responses=documented(400, 404),
+)
+def task_logs(id: str) -> list[LogFile]:  # noqa: A002
+    query = router.current_event.query_string_parameters or {}
+    tail = _tail(query.get("tail"))
+    start = jobs.parse_time(query.get("start"), "start")
+    end = jobs.parse_time(query.get("end"), "end")
+    return jobs.logs(id, tail=tail, start=start, end=end)

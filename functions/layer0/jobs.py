@@ -1,0 +1,235 @@
+"""Jobs (SPEC §2.5, §3.7; DESIGN §4): a row in the job table plus one Step Functions execution named by the job id.
+
+The API writes the row (pending) and starts the execution of the job type's state machine; the machine sets the
+job in progress, completed or error itself (workflow steps `job.set_status` / `job.set_error`, layer0.steps).
+`task_id` is the job id, so `l0 job logs <id>` reads `GET /task/<job id>/logs`: the execution history.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import time
+from enum import IntEnum
+
+from botocore.exceptions import ClientError
+
+from layer0 import aws, ids, settings
+from layer0.errors import ErrorCode, Layer0Error
+from layer0.models import Job, LogFile, Tag
+from layer0.stores import jobs as job_store
+from layer0.stores import tags as tag_store
+
+TTL_SECONDS = 6 * 3600
+TIME_FORMAT = "%Y-%m-%d %H:%M"  # start/end of the logs routes (SPEC §3.6)
+
+
+class JobType(IntEnum):
+    DeleteEnvironment = 1
+    DeleteService = 2
+    DeleteLoadBalancer = 3
+    DeleteTask = 4
+    CreateTask = 5
+    Rollout = 6
+
+
+class JobStatus(IntEnum):
+    Pending = 1
+    InProgress = 2
+    Completed = 3
+    Error = 4
+
+
+# Job type -> the slug of its state machine `l0-<prefix>-job-<slug>` (infra/workflows/asl.py SLUGS, same table).
+MACHINE_SLUGS: dict[JobType, str] = {
+    JobType.DeleteEnvironment: "delete-environment",
+    JobType.DeleteService: "delete-service",
+    JobType.DeleteLoadBalancer: "delete-load-balancer",
+    JobType.DeleteTask: "delete-task",
+    JobType.CreateTask: "create-task",
+    JobType.Rollout: "rollout",
+}
+
+
+def state_machine_arn(job_type: JobType | int) -> str:
+    prefix = settings.get().job_state_machine_prefix
+    if not prefix:
+        raise Layer0Error(ErrorCode.UnexpectedError, "LAYER0_JOB_STATE_MACHINE_PREFIX is not set")
+    return prefix + MACHINE_SLUGS[JobType(job_type)]
+
+
+def execution_arn(job: Job) -> str:
+    """`arn:aws:states:<region>:<account>:execution:<machine name>:<job id>`."""
+    return state_machine_arn(job.job_type).replace(":stateMachine:", ":execution:", 1) + ":" + job.job_id
+
+
+def _now() -> _dt.datetime:
+    return _dt.datetime.now(_dt.timezone.utc)
+
+
+def _rfc3339(moment: _dt.datetime) -> str:
+    return moment.astimezone(_dt.timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def create(job_type: JobType | int, request: str) -> Job:
+    """Write the job (pending), tag it, and start its execution. On failure nothing is left behind."""
+    job_type = JobType(job_type)
+    job_id = ids.job_id()
+    job = Job(
+        job_id=job_id,
+        task_id=job_id,
+        job_status=int(JobStatus.Pending),
+        job_type=int(job_type),
+        request=request,
+        time_created=_rfc3339(_now()),
+        time_to_exist=int(time.time()) + TTL_SECONDS,
+        meta={},
+    )
+    machine = state_machine_arn(job_type)
+    job_store.insert(job)
+    try:
+        tag_store.insert(Tag(entity_type="job", entity_id=job_id, key="task_id", value=job_id))
+        aws.client("stepfunctions").start_execution(
+            stateMachineArn=machine,
+            name=job_id,
+            input=json.dumps({"job_id": job_id, "request": request}),
+        )
+    except BaseException:
+        _forget(job_id)
+        raise
+    return job
+
+
+def _forget(job_id: str) -> None:
+    job_store.delete(job_id)
+    for tag in tag_store.select_by_type_and_id("job", job_id):
+        tag_store.delete("job", job_id, tag.key)
+
+
+def get(job_id: str) -> Job:
+    return job_store.get(job_id)
+
+
+def list_all() -> list[Job]:
+    return job_store.list_all()
+
+
+def delete(job_id: str) -> None:
+    """Stop the job's execution if it still runs, then delete the row and the job's tags (SPEC §3.7)."""
+    job = job_store.get(job_id)
+    sfn = aws.client("stepfunctions")
+    try:
+        sfn.stop_execution(executionArn=execution_arn(job), error="Layer0.JobDeleted", cause="DELETE /job/" + job_id)
+    except ClientError as error:
+        # Never started (or already purged); a finished execution is not an error to StopExecution.
+        if error.response.get("Error", {}).get("Code") not in ("ExecutionDoesNotExist", "StateMachineDoesNotExist"):
+            raise
+    _forget(job_id)
+
+
+def set_status(job_id: str, status: JobStatus | int) -> None:
+    job_store.set_status(job_id, int(JobStatus(status)))
+
+
+def set_error(job_id: str, error: str, cause: str) -> str:
+    """Status error, with the reason kept in `meta.error`. Returns that reason."""
+    reason = describe_error(error, cause)
+    job = job_store.get(job_id)
+    job_store.set_meta(job_id, {**job.meta, "error": reason})
+    job_store.set_status(job_id, int(JobStatus.Error))
+    return reason
+
+
+def describe_error(error: str | None, cause: str | None) -> str:
+    """`<error>: <message>` from a Catch's Error and Cause (for a Lambda error, Cause is its JSON report)."""
+    message = cause or ""
+    try:
+        parsed = json.loads(message)
+    except (TypeError, ValueError):
+        parsed = None
+    if isinstance(parsed, dict) and "errorMessage" in parsed:
+        message = str(parsed["errorMessage"])
+    error = error or "Error"
+    return f"{error}: {message}" if message else error
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Logs: the execution history as log lines
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def parse_time(value: str | None, name: str) -> _dt.datetime | None:
+    """`YYYY-MM-DD HH:MM`, as UTC (SPEC §3.6); empty means no bound."""
+    if not value:
+        return None
+    try:
+        return _dt.datetime.strptime(value.strip(), TIME_FORMAT).replace(tzinfo=_dt.timezone.utc)
+    except ValueError:
+        raise Layer0Error(
+            ErrorCode.InvalidJSON, f"Invalid time for '{name}': must be in format YYYY-MM-DD HH:MM"
+        ) from None
+
+
+def _details(event: dict) -> dict:
+    for key, value in event.items():
+        if key.endswith("EventDetails") and isinstance(value, dict):
+            return value
+    return {}
+
+
+def _line(event: dict) -> str:
+    stamp = event["timestamp"]
+    if isinstance(stamp, _dt.datetime):
+        stamp = stamp.astimezone(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    parts = [str(stamp), event.get("type", "")]
+    details = _details(event)
+    if details.get("name"):
+        parts.append(details["name"])
+    if event.get("type") == "TaskScheduled":
+        try:
+            step = json.loads(details.get("parameters") or "{}").get("Payload", {}).get("step")
+        except (TypeError, ValueError, AttributeError):
+            step = None
+        if step:
+            parts.append(step)
+    if details.get("error") or details.get("cause"):
+        parts.append(describe_error(details.get("error"), details.get("cause")))
+    return " ".join(parts)
+
+
+def _history(execution: str) -> list[dict]:
+    pages = aws.client("stepfunctions").get_paginator("get_execution_history").paginate(executionArn=execution)
+    return [event for page in pages for event in page["events"]]
+
+
+def logs(job_id: str, tail: int = 0, start: _dt.datetime | None = None, end: _dt.datetime | None = None) -> list[LogFile]:
+    """The job's execution history as one LogFile named after its state machine.
+
+    An unknown job is `TaskDoesNotExist` (404/29): the caller asked for the logs of task `job_id`.
+    """
+    try:
+        job = job_store.get(job_id)
+    except Layer0Error as error:
+        if error.code != ErrorCode.JobDoesNotExist:
+            raise
+        raise Layer0Error(ErrorCode.TaskDoesNotExist, f"Task with id '{job_id}' does not exist") from None
+    execution = execution_arn(job)
+    try:
+        events = _history(execution)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ExecutionDoesNotExist":
+            raise
+        events = []
+    selected = []
+    for event in events:
+        stamp = event.get("timestamp")
+        if isinstance(stamp, _dt.datetime):
+            if start is not None and stamp < start:
+                continue
+            if end is not None and stamp > end:
+                continue
+        selected.append(_line(event))
+    if tail > 0:
+        selected = selected[-tail:]
+    machine_name = state_machine_arn(job.job_type).rsplit(":", 1)[-1]
+    return [LogFile(name=machine_name, lines=selected)]

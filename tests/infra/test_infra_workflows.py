@@ -1,0 +1,95 @@
+"""The job state machines and the workflow-step function in the synthesized template (DESIGN §4)."""
+
+from __future__ import annotations
+
+import json
+
+from infra import contract
+from infra.workflows import asl
+from tests.infra.helpers import as_list, function, statements
+
+
+def _machines(synth) -> dict[str, dict]:
+    """State machine name -> properties."""
+    return {
+        m["Properties"]["StateMachineName"]: m["Properties"]
+        for m in synth.resources("AWS::StepFunctions::StateMachine").values()
+    }
+
+
+def test_one_standard_machine_per_built_job_type(synth):
+    assert set(_machines(synth)) == {machine.name("l0") for machine in asl.MACHINES.values()}
+    assert "l0-l0-job-delete-environment" in _machines(synth)
+    for props in _machines(synth).values():
+        assert props["StateMachineType"] == "STANDARD"
+        assert props["TracingConfiguration"] == {"Enabled": True}
+        logging = props["LoggingConfiguration"]
+        assert logging["Level"] == "ALL" and logging["IncludeExecutionData"] is True
+        assert len(logging["Destinations"]) == 1
+
+
+def test_definition_string_is_the_builders_output_with_the_step_function_substituted(synth):
+    step_id, _ = function(synth.template_json, asl.STEP_HANDLER)
+    fake_arn = "arn:aws:lambda:us-west-2:123456789012:function:l0-l0-workflow-step"
+    machines = _machines(synth)
+    for machine in asl.MACHINES.values():
+        props = machines[machine.name("l0")]
+        assert props["DefinitionString"] == asl.definition_string(machine)
+        assert props["DefinitionSubstitutions"] == {asl.STEP_FUNCTION_ARN_KEY: {"Fn::GetAtt": [step_id, "Arn"]}}
+        # CloudFormation substitutes ${StepFunctionArn}, as asl.render does for local mode and the tests.
+        substituted = props["DefinitionString"].replace("${%s}" % asl.STEP_FUNCTION_ARN_KEY, fake_arn)
+        assert substituted == asl.render(machine, fake_arn)
+        assert json.loads(substituted) == json.loads(asl.render(machine, fake_arn))
+        assert "${" not in substituted
+
+
+def test_machines_may_only_invoke_the_step_function_and_log(synth):
+    step_id, _ = function(synth.template_json, asl.STEP_HANDLER)
+    roles = {props["RoleArn"]["Fn::GetAtt"][0] for props in _machines(synth).values()}
+    for role_id in roles:
+        found = statements(synth.template_json, role_id)
+        invoke = [s for s in found if "lambda:InvokeFunction" in as_list(s["Action"])]
+        assert invoke == [
+            {
+                "Action": "lambda:InvokeFunction",
+                "Effect": "Allow",
+                "Resource": {"Fn::GetAtt": [step_id, "Arn"]},
+                "Sid": "InvokeWorkflowStep",
+            }
+        ]
+        for statement in found:
+            if statement not in invoke:
+                assert all(a.startswith(("logs:", "xray:")) for a in as_list(statement["Action"])), statement
+        role = synth.template_json["Resources"][role_id]["Properties"]
+        assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "states.amazonaws.com"}
+
+
+def test_step_function_reads_and_writes_only_the_job_and_tag_tables(synth):
+    _, props = function(synth.template_json, asl.STEP_HANDLER)
+    assert props["FunctionName"] == "l0-l0-workflow-step"
+    assert props["Timeout"] == asl.STEP_FUNCTION_TIMEOUT_SECONDS
+    role_id = props["Role"]["Fn::GetAtt"][0]
+    tables = {t["Properties"]["TableName"]: k for k, t in synth.resources("AWS::DynamoDB::Table").items()}
+    dynamo = [s for s in statements(synth.template_json, role_id) if "dynamodb:" in json.dumps(s["Action"])]
+    assert dynamo
+    for statement in dynamo:
+        assert {r["Fn::GetAtt"][0] for r in as_list(statement["Resource"])} == {tables["l0-l0-jobs"], tables["l0-l0-tags"]}
+    # Every task's TimeoutSeconds outlasts the function's own timeout.
+    assert asl.TASK_TIMEOUT_SECONDS > asl.STEP_FUNCTION_TIMEOUT_SECONDS
+
+
+def test_api_function_may_start_stop_and_read_only_the_job_executions(synth):
+    _, props = function(synth.template_json, contract.API_HANDLER)
+    role_id = props["Role"]["Fn::GetAtt"][0]
+    machine_ids = set(synth.resources("AWS::StepFunctions::StateMachine"))
+    found = {s.get("Sid"): s for s in statements(synth.template_json, role_id)}
+    assert found["StartJobs"]["Action"] == "states:StartExecution"
+    assert {r["Ref"] for r in as_list(found["StartJobs"]["Resource"])} == machine_ids
+    manage = found["ManageJobExecutions"]
+    assert set(manage["Action"]) == {"states:StopExecution", "states:DescribeExecution", "states:GetExecutionHistory"}
+    resources = [json.dumps(r) for r in as_list(manage["Resource"])]
+    assert len(resources) == len(asl.MACHINES)
+    for machine in asl.MACHINES.values():
+        assert any(f":execution:{machine.name('l0')}:*" in r for r in resources)
+    prefix = props["Environment"]["Variables"]["LAYER0_JOB_STATE_MACHINE_PREFIX"]
+    assert prefix["Fn::Join"][1][-1] == ":stateMachine:l0-l0-job-"
