@@ -196,3 +196,25 @@ def test_steps_return_json(stack):
     environment_id = create("json")
     for result in run_all(environment_id):
         assert json.loads(json.dumps(result)) == result
+
+
+def test_running_tasks_are_dependencies_and_are_stopped(stack):
+    from local.agent import Agent, unpatch_moto_total_resources
+
+    environment_id = create("tasks", min_cluster_count=1)
+    cluster = f"{settings.get().aws_name_prefix}{environment_id}"
+    try:
+        Agent(setup_client).sync_once()  # the instance registers in the cluster, so ECS can place a task
+    finally:
+        unpatch_moto_total_resources()
+    ecs = setup_client("ecs")
+    ecs.register_task_definition(family="l0-l0-job", containerDefinitions=[{"name": "c", "image": "alpine", "memory": 64}])
+    [task] = ecs.run_task(cluster=cluster, taskDefinition="l0-l0-job", count=1)["tasks"]
+
+    assert environments.list_dependencies(environment_id) == {"dependencies": [{"kind": "task", "id": task["taskArn"]}]}
+    assert environments.delete_dependency(environment_id, "task", task["taskArn"]) == {
+        "deleted": {"kind": "task", "id": task["taskArn"]}
+    }
+    assert environments.list_dependencies(environment_id) == {"dependencies": []}
+    # Stopping it again is harmless.
+    environments.delete_dependency(environment_id, "task", task["taskArn"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from handlers import scaler as scaler_function
 from layer0 import environments, scaler
 from layer0.models import CreateEnvironmentRequest
@@ -110,3 +112,69 @@ def test_request_run_schedules_one_run_per_environment_and_window(stack, monkeyp
 
 def test_request_run_does_nothing_where_no_scheduler_is_configured(stack):
     assert scaler.request_run("envaaaaaaaaa") is False
+
+
+# --- providers and consumers read from ECS ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def agent():
+    """The local ECS agent simulation; it patches moto's RegisterContainerInstance, undone afterwards."""
+    from local.agent import Agent, unpatch_moto_total_resources
+
+    try:
+        yield Agent(setup_client)
+    finally:
+        unpatch_moto_total_resources()
+
+
+def test_providers_from_container_instances_and_consumers_from_missing_service_copies(stack, agent, monkeypatch):
+    from layer0 import aws
+
+    environment_id = create("ecs", count=1)
+    cluster = f"l0-l0-{environment_id}"
+    # The local ECS agent simulation registers the ASG's instance in the cluster with its type's memory.
+    agent.sync_once()
+    [provider] = scaler.providers_of(cluster)
+    assert provider.id == asg(environment_id)["Instances"][0]["InstanceId"]
+    assert (provider.available_memory, provider.in_use) == (2048, False)
+
+    ecs = setup_client("ecs")
+    ecs.register_task_definition(
+        family="l0-l0-web",
+        containerDefinitions=[
+            # memory: the hard limit wins over the reservation; ports: non-zero host ports only
+            {"name": "web", "image": "nginx", "memory": 1500, "memoryReservation": 100,
+             "portMappings": [{"containerPort": 80, "hostPort": 80}, {"containerPort": 81, "hostPort": 0}]},
+            {"name": "sidecar", "image": "busybox", "memoryReservation": 64},
+        ],
+    )  # fmt: skip
+    ecs.create_service(cluster=cluster, serviceName="l0-l0-websvc", taskDefinition="l0-l0-web", desiredCount=2)
+
+    # moto counts every copy it cannot place as pending; ECS counts only tasks placed on an instance, so copies
+    # that find no room are missing from both counts. Answer as ECS does.
+    client = aws.client("ecs")
+    describe = client.describe_services
+
+    def as_ecs_does(**kwargs):
+        answer = describe(**kwargs)
+        for service in answer["services"]:
+            for deployment in service["deployments"]:
+                deployment["pendingCount"] = 0
+        return answer
+
+    monkeypatch.setattr(client, "describe_services", as_ecs_does)
+    consumers = scaler.consumers_of(cluster)
+    web = [c for c in consumers if "Container: web" in c.id]
+    sidecar = [c for c in consumers if "Container: sidecar" in c.id]
+    assert [(c.memory, c.ports) for c in web] == [(1500, (80,)), (1500, (80,))]
+    assert [(c.memory, c.ports) for c in sidecar] == [(64, ()), (64, ())]
+    assert web[0].id == "Service: l0-l0-websvc, Deploy: l0-l0-web:1, Container: web, Copy: 0"
+
+    # The two copies of port 80 need two instances: the ASG grows from 1 to 2, its max with it.
+    info = scaler.run(environment_id)
+    assert (info.scale_before_run, info.desired_scale_after_run, info.actual_scale_after_run) == (1, 2, 2)
+    group = asg(environment_id)
+    assert (group["MinSize"], group["MaxSize"], group["DesiredCapacity"]) == (1, 2, 2)
+    # web 0 and sidecar 0 on the instance, web 1 on a new one, sidecar 1 back on the fuller instance (binpack).
+    assert [p.available_memory for p in info.resource_providers] == ["420MiB", "548MiB"]
