@@ -92,6 +92,8 @@ class Layer0Stack(Stack):
             self, "Environments", config=self.config, vpc_id=self.network.vpc_id, instance_role=self.containers.instance_role
         )
         self.environments_policy.attach_to(api)
+        # The delete-environment steps run in the workflow-step function.
+        self.environments_policy.attach_to(self.functions.steps)
         self.scaler = Scaler(
             self,
             "Scaler",

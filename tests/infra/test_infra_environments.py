@@ -90,6 +90,14 @@ def test_the_api_function_has_the_environments_policy(synth):
     assert actions == ENVIRONMENT_ACTIONS
 
 
+def test_the_workflow_step_function_has_it_too_for_the_delete_steps(synth):
+    from infra.workflows import asl
+
+    _, props = function(synth.template_json, asl.STEP_HANDLER)
+    _, policy = _policy(synth)
+    assert {"Ref": props["Role"]["Fn::GetAtt"][0]} in policy["Properties"]["Roles"]
+
+
 def test_star_resources_only_for_calls_aws_does_not_scope(synth):
     _, policy = _policy(synth)
     for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
