@@ -20,7 +20,8 @@ import pytest
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
-START_TIMEOUT = 60  # seconds to wait for the `export LAYER0_AUTH_TOKEN=` line
+START_TIMEOUT = 60  # seconds to wait for local mode's last start-up line
+READY_LINE = "Press Ctrl-C to stop"
 ORIGINAL_DEFAULT_TOKEN = "bGF5ZXIwOm5vaGF4cGx6"
 
 
@@ -83,7 +84,8 @@ class LocalMode:
     def _wait_until_ready(self) -> tuple[str, str]:
         deadline = time.monotonic() + START_TIMEOUT
         with self._changed:
-            while self._line("export LAYER0_AUTH_TOKEN=") is None:
+            # Wait for the last line printed at start, so every export line has been read.
+            while self._line(READY_LINE) is None:
                 left = deadline - time.monotonic()
                 if left <= 0 or (self.process.poll() is not None and not self._reader.is_alive()):
                     self.stop()
