@@ -46,8 +46,14 @@ def set_status(job_id: str, args: dict) -> dict:
 
 
 def set_error(job_id: str, args: dict) -> dict:
+    """`args["error"]` is the Catch output `{"Error": ..., "Cause": ...}` (either may be missing)."""
+    caught = args.get("error")
+    if isinstance(caught, dict):
+        error, cause = caught.get("Error") or "", caught.get("Cause") or ""
+    else:
+        error, cause = str(caught or ""), str(args.get("cause") or "")
     try:
-        reason = jobs.set_error(job_id, args.get("error") or "", args.get("cause") or "")
+        reason = jobs.set_error(job_id, error, cause)
     except Layer0Error as error:
         if error.code != ErrorCode.JobDoesNotExist:
             raise

@@ -150,7 +150,8 @@ def job_definition(body: dict, *, timeout_seconds: int, comment: str = "") -> di
             "SetCompleted": step_task("job.set_status", args={"status": 3}, retryable=None),
             "SetError": step_task(
                 "job.set_error",
-                args={"error.$": "$.error.Error", "cause.$": "$.error.Cause"},
+                # The whole Catch output: its Cause can be missing (a path to it would then fail the state).
+                args={"error.$": "$.error"},
                 next_state="Failed",
                 retryable=None,
             ),

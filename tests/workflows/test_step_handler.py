@@ -82,3 +82,13 @@ def test_the_environment_steps_call_layer0_environments(monkeypatch):
     assert invoke("environment.delete_dependency", environment_id="env1", kind="service", id="svc1") == {"deleted": True}
     assert invoke("environment.delete_cluster", environment_id="env1") == {"deleted": True}
     assert calls == [("env1", "service", "svc1"), ("env1",)]
+
+
+def test_set_error_takes_the_catch_output_even_without_a_cause(monkeypatch):
+    recorded = []
+    monkeypatch.setattr(steps.jobs, "set_error", lambda job_id, error, cause: recorded.append((error, cause)) or error)
+
+    invoke("job.set_error", error={"Error": "States.Timeout"})
+    invoke("job.set_error", error={"Error": "ValueError", "Cause": '{"errorMessage": "boom"}'})
+
+    assert recorded == [("States.Timeout", ""), ("ValueError", '{"errorMessage": "boom"}')]
