@@ -42,6 +42,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/environment"),
     Route("GET", "/environment/{id}"),
     Route("PUT", "/environment/{id}"),
+    Route("DELETE", "/environment/{id}"),
     Route("POST", "/environment/{id}/link"),
     Route("DELETE", "/environment/{id}/link/{dest_id}"),
 )

@@ -22,13 +22,14 @@ import logging
 
 from botocore.exceptions import ClientError
 
-from layer0 import aws, ids, scaler, settings
+from layer0 import aws, ids, jobs, scaler, settings
 from layer0 import user_data as templates
 from layer0.errors import ErrorCode, Layer0Error, Retryable, missing_parameter
 from layer0.models import (
     CreateEnvironmentRequest,
     Environment,
     EnvironmentSummary,
+    Job,
     Tag,
 )
 from layer0.stores import tags as tag_store
@@ -133,6 +134,14 @@ def get(environment_id: str) -> Environment:
     if not _cluster_active(environment_id):
         raise not_found(environment_id)
     return _model(environment_id, tag_store.select_by_type_and_id(ENTITY_TYPE, environment_id))
+
+
+def start_delete(environment_id: str) -> Job:
+    """Start the delete-environment job (type 1). A delete that failed part-way can be started again:
+    the environment counts as present while its cluster is active or its tags remain."""
+    if not (tag_store.select_by_type_and_id(ENTITY_TYPE, environment_id) or _cluster_active(environment_id)):
+        raise not_found(environment_id)
+    return jobs.create(jobs.JobType.DeleteEnvironment, environment_id)
 
 
 def list_all() -> list[EnvironmentSummary]:

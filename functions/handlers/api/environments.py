@@ -4,6 +4,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from handlers.api.errors import documented
+from handlers.api.jobs import JOB_ACCEPTED_RESPONSES, job_accepted
 from layer0 import environments
 from layer0.models import (
     CreateEnvironmentLinkRequest,
@@ -66,3 +67,12 @@ def link_environments(id: str, request: CreateEnvironmentLinkRequest):  # noqa: 
 def unlink_environments(id: str, dest_id: str):  # noqa: A002
     environments.unlink(id, dest_id)
     return _empty()
+
+
+@router.delete(
+    "/environment/<id>",
+    summary="Delete an environment and what runs in it (job type 1)",
+    responses={**JOB_ACCEPTED_RESPONSES, **documented(404)},
+)
+def delete_environment(id: str):  # noqa: A002
+    return job_accepted(environments.start_delete(id))
