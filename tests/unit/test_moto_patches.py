@@ -16,11 +16,11 @@ import pytest
 from moto import mock_aws
 
 from local import moto_patches
+from tests.workflows.helpers import output, run_definition
 
 REGION = "us-west-2"
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 DEADLINE_SECONDS = 30
-TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
 
 @pytest.fixture
@@ -48,23 +48,7 @@ def client(service: str):
 
 def run(sfn, definition: dict, execution_input: dict | None = None) -> dict:
     """Create the state machine, run it, and return describe_execution once it is terminal."""
-    role = f"arn:aws:iam::123456789012:role/sfn-{uuid.uuid4().hex[:8]}"
-    machine = sfn.create_state_machine(
-        name=f"sm-{uuid.uuid4().hex[:12]}", definition=json.dumps(definition), roleArn=role
-    )["stateMachineArn"]
-    execution = sfn.start_execution(stateMachineArn=machine, input=json.dumps(execution_input or {}))
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while True:
-        described = sfn.describe_execution(executionArn=execution["executionArn"])
-        if described["status"] in TERMINAL:
-            return described
-        assert time.monotonic() < deadline, f"execution still {described['status']} after {DEADLINE_SECONDS}s"
-        time.sleep(0.01)
-
-
-def output(described: dict):
-    assert described["status"] == "SUCCEEDED", (described.get("error"), described.get("cause"))
-    return json.loads(described["output"])
+    return run_definition(definition, execution_input, role=f"arn:aws:iam::123456789012:role/sfn-{uuid.uuid4().hex[:8]}")
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+import uuid
 
 import boto3
 
@@ -82,3 +83,18 @@ def wait_for_end(execution: str) -> dict:
             return described
         assert time.monotonic() < deadline, f"{execution} still {described['status']} after {DEADLINE_SECONDS}s"
         time.sleep(0.01)
+
+
+def run_definition(definition: dict, execution_input: dict | None = None, role: str = f"arn:aws:iam::{ACCOUNT}:role/sfn") -> dict:
+    """Create a state machine from `definition`, run it, and return describe_execution once it is terminal."""
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    machine = sfn.create_state_machine(
+        name=f"sm-{uuid.uuid4().hex[:12]}", definition=json.dumps(definition), roleArn=role
+    )["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=machine, input=json.dumps(execution_input or {}))
+    return wait_for_end(execution["executionArn"])
+
+
+def output(described: dict):
+    assert described["status"] == "SUCCEEDED", (described.get("error"), described.get("cause"))
+    return json.loads(described["output"])

@@ -6,20 +6,18 @@ import decimal
 import json
 import os
 import threading
-import time
 import uuid
 
 import boto3
 import pytest
 from moto import mock_aws
 
+from tests.workflows.helpers import output, run_definition
 from local import lambda_runtime, moto_patches
 
 REGION = "us-west-2"
 ACCOUNT = "123456789012"
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
-DEADLINE_SECONDS = 30
-TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 FUNCTION = "l0-test-workflow-step"
 
 
@@ -81,25 +79,7 @@ def invoke_task(**extra) -> dict:
 
 def run(definition: dict, execution_input=None) -> dict:
     """Create the state machine, run it, and return describe_execution once it is terminal."""
-    sfn = boto3.client("stepfunctions")
-    machine = sfn.create_state_machine(
-        name=f"sm-{uuid.uuid4().hex[:12]}",
-        definition=json.dumps(definition),
-        roleArn=f"arn:aws:iam::{ACCOUNT}:role/sfn",
-    )["stateMachineArn"]
-    execution = sfn.start_execution(stateMachineArn=machine, input=json.dumps(execution_input or {}))
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while True:
-        described = sfn.describe_execution(executionArn=execution["executionArn"])
-        if described["status"] in TERMINAL:
-            return described
-        assert time.monotonic() < deadline, f"execution still {described['status']} after {DEADLINE_SECONDS}s"
-        time.sleep(0.01)
-
-
-def output(described: dict):
-    assert described["status"] == "SUCCEEDED", (described.get("error"), described.get("cause"))
-    return json.loads(described["output"])
+    return run_definition(definition, execution_input)
 
 
 def test_a_lambda_task_returns_what_the_registered_handler_returns(aws):
