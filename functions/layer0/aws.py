@@ -74,16 +74,21 @@ _clients: dict[str, BaseClient] = {}
 _limiters: dict[str, TokenBucket] = {}
 
 
+def _once(cache: dict, service: str, make: Callable[[], object]):
+    """cache[service], made at most once per process even when threads race for it."""
+    found = cache.get(service)
+    if found is None:
+        with _lock:
+            found = cache.get(service)
+            if found is None:
+                found = cache[service] = make()
+    return found
+
+
 def limiter(service: str) -> TokenBucket:
     """The one token bucket shared by every client of `service` in this process."""
-    bucket = _limiters.get(service)
-    if bucket is None:
-        with _lock:
-            bucket = _limiters.get(service)
-            if bucket is None:
-                config = settings.get()
-                bucket = _limiters[service] = TokenBucket(config.aws_rate, config.aws_burst)
-    return bucket
+    config = settings.get()
+    return _once(_limiters, service, lambda: TokenBucket(config.aws_rate, config.aws_burst))
 
 
 def _new_client(service: str) -> BaseClient:
@@ -105,13 +110,7 @@ def _new_client(service: str) -> BaseClient:
 
 def client(service: str) -> BaseClient:
     """The process's client for `service`, created on first use."""
-    found = _clients.get(service)
-    if found is None:
-        with _lock:
-            found = _clients.get(service)
-            if found is None:
-                found = _clients[service] = _new_client(service)
-    return found
+    return _once(_clients, service, lambda: _new_client(service))
 
 
 def reset() -> None:
