@@ -1,0 +1,419 @@
+"""`python -m benchmarks.calls`: how many AWS calls each environment operation makes (issue 3, "Measure").
+
+Runs against moto in process with the stack's resources (benchmarks._stack). Every client the client layer
+creates (`layer0.aws._new_client`, lazily, on first use) gets a botocore `before-call` handler, which fires once
+per API call (not per retry), so a call counts once however often botocore retries it. Calls are counted as
+`service.Operation`; DynamoDB calls (the tag and job tables) are shown apart from the calls on AWS resources.
+
+The operations are driven through the domain functions (layer0.environments): create (linux, min count 0), get,
+list, update min count (0 -> 1), link, unlink and delete. Delete is two rows: `DELETE /environment/{id}`
+(layer0.environments.start_delete: it writes the job and starts its execution), and the job itself, whose steps
+are called directly (layer0.steps.run, the workflow-step function's dispatch) in the order the delete-environment
+machine runs them (infra/workflows/asl.py): job.set_status 2, unlink_all, list_dependencies, delete_dependency
+per dependency (none here), delete_autoscaling_group, delete_launch_template, instances_gone (polled until true),
+delete_security_group, delete_cluster, delete_tags, job.set_status 3. The state machine itself is not run: the
+state machine the API starts here is a stand-in Pass machine, so that only the steps' calls are counted.
+
+Each row is printed beside the original's count, derived from SPEC §3.1 and §3.7 (and §1.6 for the tag store's
+DynamoDB calls). Then `GET /environment` (the API handler) with 1, 10 and 30 environments, and the last line
+`list_calls_1=<n> list_calls_10=<n> list_calls_30=<n>` (every call, DynamoDB included). The list must not grow
+with the number of environments except by pages of 100 clusters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+DYNAMODB = "dynamodb"
+LIST_SIZES = (1, 10, 30)
+JOB_MACHINE_PREFIX = "l0-l0-job-"
+INSTANCE_POLLS = 50
+
+
+class CallCounter:
+    """Counts `service.Operation` for every call made through the client layer while `measure()` is open.
+
+    `install()` wraps `layer0.aws._new_client`, so that a client created later (lazily) is counted too, and
+    registers on the clients that already exist; `uninstall()` undoes both.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._calls: list[str] | None = None
+        self._clients: list = []
+        self._original_new_client = None
+
+    def _before_call(self, model=None, **_kwargs) -> None:
+        # botocore `before-call`: once per API call (retries resend the request, they do not call again).
+        # Must return None: anything else is taken as the response.
+        if model is None:
+            return None
+        with self._lock:
+            if self._calls is not None:
+                self._calls.append(f"{model.service_model.service_name}.{model.name}")
+        return None
+
+    def _watch(self, client) -> None:
+        client.meta.events.register("before-call", self._before_call, unique_id=f"benchmarks.calls.{id(self)}")
+        self._clients.append(client)
+
+    def install(self) -> None:
+        from layer0 import aws
+
+        original = self._original_new_client = aws._new_client
+
+        def counted_new_client(service: str):
+            client = original(service)
+            self._watch(client)
+            return client
+
+        aws._new_client = counted_new_client
+        with aws._lock:
+            for client in list(aws._clients.values()):
+                self._watch(client)
+
+    def uninstall(self) -> None:
+        from layer0 import aws
+
+        if self._original_new_client is not None:
+            aws._new_client = self._original_new_client
+            self._original_new_client = None
+        for client in self._clients:
+            client.meta.events.unregister("before-call", unique_id=f"benchmarks.calls.{id(self)}")
+        self._clients.clear()
+
+    def __enter__(self) -> "CallCounter":
+        self.install()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.uninstall()
+
+    @contextlib.contextmanager
+    def measure(self):
+        """Yields the list that receives the calls made inside the block."""
+        calls: list[str] = []
+        with self._lock:
+            self._calls = calls
+        try:
+            yield calls
+        finally:
+            with self._lock:
+                self._calls = None
+
+
+@dataclass
+class Row:
+    operation: str
+    calls: list[str]
+    original_aws: str  # e.g. "8: ecs 1, ec2 3, autoscaling 4"
+    original_dynamodb: int | str
+    derivation: str
+
+    @property
+    def aws(self) -> Counter:
+        return Counter(c.split(".", 1)[0] for c in self.calls if not c.startswith(DYNAMODB + "."))
+
+    @property
+    def dynamodb(self) -> int:
+        return sum(c.startswith(DYNAMODB + ".") for c in self.calls)
+
+    @property
+    def operations(self) -> Counter:
+        return Counter(c.split(".", 1)[1] for c in self.calls)
+
+
+@dataclass
+class Result:
+    rows: list[Row] = field(default_factory=list)
+    list_calls: dict[int, list[str]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def row(self, operation: str) -> Row:
+        return next(r for r in self.rows if r.operation == operation)
+
+
+# The original's counts (SPEC §3.1, §3.7; tag store §1.6: insert = conditional PutItem, and when the item exists
+# GetItem + UpdateItem; delete = GetItem + UpdateItem/DeleteItem; SelectByType = Query; SelectByTypeAndID = GetItem).
+# "populate" = one SelectByTypeAndID (GetItem) for name/os/links.
+ORIGINAL = {
+    "create": (
+        "8: ecs 1, ec2 3, autoscaling 4",
+        6,
+        "CreateCluster; CreateSecurityGroup, AuthorizeSecurityGroupIngress; CreateLaunchConfiguration, "
+        "CreateAutoScalingGroup; model: DescribeAutoScalingGroups, DescribeLaunchConfigurations, DescribeSecurityGroups "
+        "= 8. DynamoDB: CanCreateEnvironment Query; tag name PutItem; tag os PutItem (fails) + GetItem + UpdateItem; "
+        "populate GetItem = 6",
+    ),
+    "get": (
+        "4: ecs 1, autoscaling 2, ec2 1",
+        1,
+        "DescribeClusters; DescribeAutoScalingGroups, DescribeLaunchConfigurations, DescribeSecurityGroups = 4. "
+        "DynamoDB: populate GetItem = 1",
+    ),
+    "list": (
+        "1: ecs 1",
+        1,
+        "ListClusters (1 page per 100 clusters) = 1. DynamoDB: SelectByType Query = 1",
+    ),
+    "update min count": (
+        "7: ecs 1, autoscaling 5, ec2 1",
+        1,
+        "Get (DescribeClusters, DescribeAutoScalingGroups, DescribeLaunchConfigurations, DescribeSecurityGroups); "
+        "DescribeAutoScalingGroups; MaxSize 0 < 1: UpdateAutoScalingGroup(Max, Desired); UpdateAutoScalingGroup(Min) "
+        "= 7; returns the model read before. DynamoDB: Get's populate GetItem = 1",
+    ),
+    "link": (
+        "4: ec2 4",
+        6,
+        "DescribeSecurityGroups x2; AuthorizeSecurityGroupIngress x2 = 4. DynamoDB: 2 link tag inserts on existing "
+        "items, PutItem (fails) + GetItem + UpdateItem each = 6",
+    ),
+    "unlink": (
+        "4: ec2 4",
+        4,
+        "DescribeSecurityGroups x2; RevokeSecurityGroupIngress x2 = 4. DynamoDB: 2 link tag deletes, GetItem + "
+        "UpdateItem each = 4",
+    ),
+    "delete: DELETE /environment/{id}": (
+        "≥ 2: ecs 2",
+        "≥ 16",
+        "no existence check; CreateJob: RegisterTaskDefinition (deploy `job`) + tags name, version (PutItem; PutItem "
+        "fails + GetItem + UpdateItem) = 4; CreateTask: RunTask in env api + tags name, environment_id, deploy_id, arn "
+        "(1 + 3 x 3) = 10; job PutItem 1; job tag PutItem 1. AWS = 2 (plus CreateTask's own reads, not in the SPEC)",
+    ),
+    "delete: the job": (
+        "≥ 8: autoscaling 5, ec2 2, ecs 1 (+ dependency listing)",
+        "≥ 9",
+        "runner: job GetItem, UpdateItem status 2. Delete Dependencies: lists every LB, service and task of the "
+        "environment through the normal list logic (not counted here). Delete Environment: links GetItem; "
+        "UpdateAutoScalingGroup(Min 0), UpdateAutoScalingGroup(Max 0, Desired 0), DeleteAutoScalingGroup, "
+        "DeleteLaunchConfiguration, DescribeAutoScalingGroups until not found (>= 1), DescribeSecurityGroups, "
+        "DeleteSecurityGroup (>= 1), DeleteCluster = 8; delete env tags: GetItem + (GetItem + UpdateItem/DeleteItem) "
+        "x 2 (name, os) = 5; UpdateItem status 3. DynamoDB = 2 + 1 + 5 + 1 = 9",
+    ),
+}
+
+
+def _request(name: str, min_count: int = 0):
+    from layer0.models import CreateEnvironmentRequest
+
+    return CreateEnvironmentRequest(environment_name=name, operating_system="linux", min_cluster_count=min_count)
+
+
+def _api_event(method: str, path: str) -> dict:
+    return {
+        "resource": path,
+        "path": path,
+        "httpMethod": method,
+        "headers": {"Accept": "application/json"},
+        "multiValueHeaders": {"Accept": ["application/json"]},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {"resourcePath": path, "httpMethod": method, "path": path, "stage": "api", "requestId": "r"},
+        "body": None,
+        "isBase64Encoded": False,
+    }
+
+
+class _Context:
+    function_name = "l0-bench-api"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-west-2:123456789012:function:l0-bench-api"
+    aws_request_id = "bench"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 30_000
+
+
+@contextlib.contextmanager
+def _stand_in_job_machine():
+    """A Pass machine where the API starts delete-environment jobs, so that `start_delete` runs as in the API
+    while the job's steps are driven here. Made with a plain boto3 client: not counted."""
+    import boto3
+
+    from layer0 import settings
+
+    region = settings.get().region
+    sfn = boto3.client("stepfunctions", region_name=region)
+    definition = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
+    arn = sfn.create_state_machine(
+        name=f"{JOB_MACHINE_PREFIX}delete-environment",
+        definition=json.dumps(definition),
+        roleArn="arn:aws:iam::123456789012:role/l0-l0-jobs",
+    )["stateMachineArn"]
+    before = os.environ.get("LAYER0_JOB_STATE_MACHINE_PREFIX")
+    os.environ["LAYER0_JOB_STATE_MACHINE_PREFIX"] = arn[: -len("delete-environment")]
+    settings.get.cache_clear()
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("LAYER0_JOB_STATE_MACHINE_PREFIX", None)
+        else:
+            os.environ["LAYER0_JOB_STATE_MACHINE_PREFIX"] = before
+        settings.get.cache_clear()
+
+
+def _run_delete_job(job_id: str, environment_id: str) -> None:
+    """The delete-environment machine's steps, in its order, through the workflow-step dispatch."""
+    from layer0 import steps
+
+    args = {"environment_id": environment_id}
+    steps.run("job.set_status", job_id, {"status": 2})
+    steps.run("environment.unlink_all", job_id, args)
+    dependencies = steps.run("environment.list_dependencies", job_id, args)["dependencies"]
+    for dependency in dependencies:
+        steps.run("environment.delete_dependency", job_id, {**args, **dependency})
+    steps.run("environment.delete_autoscaling_group", job_id, args)
+    steps.run("environment.delete_launch_template", job_id, args)
+    for _ in range(INSTANCE_POLLS):  # WaitForInstances / CheckInstances
+        if steps.run("environment.instances_gone", job_id, args)["gone"]:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError(f"the instances of {environment_id} are still there")
+    steps.run("environment.delete_security_group", job_id, args)
+    steps.run("environment.delete_cluster", job_id, args)
+    steps.run("environment.delete_tags", job_id, args)
+    steps.run("job.set_status", job_id, {"status": 3})
+
+
+def _list_calls(counter: CallCounter) -> list[str]:
+    from handlers import api
+
+    with counter.measure() as calls:
+        response = api.handler(_api_event("GET", "/environment"), _Context())
+    if response["statusCode"] != 200:
+        raise AssertionError(f"GET /environment answered {response['statusCode']}: {response.get('body')}")
+    return calls
+
+
+def _active_environments() -> int:
+    from layer0 import environments
+
+    return len(environments.list_all())
+
+
+def measure(list_sizes: tuple[int, ...] = LIST_SIZES) -> Result:
+    """Count the calls of every operation; the stack must be up (moto active, settings set)."""
+    from layer0 import environments
+
+    started = time.monotonic()
+    result = Result()
+
+    def row(operation: str, calls: list[str]) -> None:
+        original_aws, original_dynamodb, derivation = ORIGINAL[operation]
+        result.rows.append(Row(operation, list(calls), original_aws, original_dynamodb, derivation))
+
+    with CallCounter() as counter:
+        # Warm: the lazy clients (and the API handler's imports) exist before anything is counted; the counter
+        # watches clients created later too, this only keeps first-use work out of the figures.
+        environments.list_all()
+
+        with counter.measure() as calls:
+            first = environments.create(_request("bench-a")).environment_id
+        row("create", calls)
+
+        with counter.measure() as calls:
+            environments.get(first)
+        row("get", calls)
+
+        row("list", _list_calls(counter))
+
+        with counter.measure() as calls:
+            environments.update_min_count(first, 1)
+        row("update min count", calls)
+
+        second = environments.create(_request("bench-b")).environment_id
+        with counter.measure() as calls:
+            environments.link(first, second)
+        row("link", calls)
+
+        with counter.measure() as calls:
+            environments.unlink(first, second)
+        row("unlink", calls)
+
+        with _stand_in_job_machine():
+            with counter.measure() as calls:
+                job = environments.start_delete(first)
+            row("delete: DELETE /environment/{id}", calls)
+
+            with counter.measure() as calls:
+                _run_delete_job(job.job_id, first)
+            row("delete: the job", calls)
+
+        made = 0
+        for size in sorted(list_sizes):
+            while _active_environments() < size:
+                environments.create(_request(f"bench-list-{made}"))
+                made += 1
+            if _active_environments() != size:
+                raise AssertionError(f"{_active_environments()} environments, wanted {size}")
+            result.list_calls[size] = _list_calls(counter)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _by_service(counts: Counter) -> str:
+    return ", ".join(f"{service} {n}" for service, n in counts.items()) or "0"
+
+
+def _names(calls: list[str]) -> str:
+    counts = Counter(calls)
+    return ", ".join(f"{name} x{n}" if n > 1 else name for name, n in counts.items())
+
+
+def report(result: Result) -> str:
+    lines = [
+        "| operation | our AWS calls | our DynamoDB calls | original AWS calls | original DynamoDB calls | original, from SPEC §3.1/§3.7 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in result.rows:
+        lines.append(
+            f"| {r.operation} | {sum(r.aws.values())}: {_by_service(r.aws)} | {r.dynamodb} "
+            f"| {r.original_aws} | {r.original_dynamodb} | {r.derivation} |"
+        )
+    lines += ["", "Our calls, in order:", ""]
+    for r in result.rows:
+        lines.append(f"- {r.operation}: {_names(r.calls)}")
+    lines += [
+        "",
+        "| GET /environment with | our AWS calls | our DynamoDB calls | calls |",
+        "|---|---|---|---|",
+    ]
+    for size, calls in sorted(result.list_calls.items()):
+        aws_calls = Counter(c.split(".", 1)[0] for c in calls if not c.startswith(DYNAMODB + "."))
+        dynamodb = sum(c.startswith(DYNAMODB + ".") for c in calls)
+        lines.append(f"| {size} environments | {sum(aws_calls.values())}: {_by_service(aws_calls)} | {dynamodb} | {_names(calls)} |")
+    lines.append("")
+    lines.append(f"measured in {result.seconds:.1f} s")
+    lines.append(" ".join(f"list_calls_{size}={len(calls)}" for size, calls in sorted(result.list_calls.items())))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.calls", description=__doc__)
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(LIST_SIZES), help="environment counts to list")
+    args = parser.parse_args(argv)
+
+    from benchmarks._stack import in_process_stack
+
+    with in_process_stack():
+        result = measure(tuple(args.sizes))
+    print(report(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
