@@ -23,6 +23,7 @@ synth: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) -m benchmarks.leak
+	$(PY) -m benchmarks.calls
 
 clean:
 	rm -rf $(VENV) cdk.out .build
