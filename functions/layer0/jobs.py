@@ -106,8 +106,30 @@ def _forget(job_id: str) -> None:
         tag_store.delete("job", job_id, tag.key)
 
 
+# Execution statuses after which the machine can no longer mark the job itself.
+_ENDED_WITHOUT_MARK = ("FAILED", "TIMED_OUT", "ABORTED")
+
+
 def get(job_id: str) -> Job:
-    return job_store.get(job_id)
+    """The job. One still pending or in progress whose execution ended without marking it (stopped from outside,
+    or past the machine's own timeout, where no Catch runs) is marked as error here, with the execution's reason."""
+    job = job_store.get(job_id)
+    if job.job_status not in (JobStatus.Pending, JobStatus.InProgress):
+        return job
+    try:
+        described = aws.client("stepfunctions").describe_execution(executionArn=execution_arn(job))
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("ExecutionDoesNotExist", "StateMachineDoesNotExist"):
+            return job
+        raise
+    if described.get("status") not in _ENDED_WITHOUT_MARK:
+        return job
+    # e.g. "ExecutionTimedOut" when Step Functions gives no error of its own.
+    ended = "Execution" + described["status"].title().replace("_", "")
+    reason = describe_error(described.get("error") or ended, described.get("cause"))
+    job_store.set_meta(job_id, {**job.meta, "error": reason})
+    job_store.set_status(job_id, int(JobStatus.Error))
+    return job.model_copy(update={"job_status": int(JobStatus.Error), "meta": {**job.meta, "error": reason}})
 
 
 def list_all() -> list[Job]:

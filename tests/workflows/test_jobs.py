@@ -345,3 +345,33 @@ def test_logs_are_the_execution_history(env, machines):
     assert any("ValueError: boom" in line for line in log.lines)
     assert log.lines[-1].split(" ")[1] == "ExecutionFailed"
     assert jobs.logs(job.job_id, tail=2)[0].lines == log.lines[-2:]
+
+
+def test_a_job_whose_execution_was_stopped_from_outside_reads_as_error(env, machines):
+    polling, release = threading.Event(), threading.Event()
+
+    def not_yet(attempt, args):
+        if attempt == 1:
+            polling.set()
+            release.wait(30)
+        return {"gone": False}
+
+    env.behaviour["environment.instances_gone"] = not_yet
+    job = jobs.create(jobs.JobType.DeleteEnvironment, "envabc12345")
+    execution = execution_arn(machines[0][1], job.job_id)
+    assert polling.wait(30)
+    assert jobs.get(job.job_id).job_status == 2  # running: read as it is
+
+    boto3.client("stepfunctions", region_name=REGION).stop_execution(
+        executionArn=execution, error="Operator", cause="stopped in the console"
+    )
+    release.set()
+    assert wait_for_end(execution)["status"] == "ABORTED"
+
+    read = jobs.get(job.job_id)
+    assert read.job_status == 4
+    described = boto3.client("stepfunctions", region_name=REGION).describe_execution(executionArn=execution)
+    # The execution's error and cause when Step Functions reports them (moto does not for a stop), else its status.
+    expected = jobs.describe_error(described.get("error"), described.get("cause")) if described.get("error") else "ExecutionAborted"
+    assert read.meta == {"error": expected}
+    assert job_store.get(job.job_id).job_status == 4  # kept
