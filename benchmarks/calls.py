@@ -208,34 +208,6 @@ def _request(name: str, min_count: int = 0):
     return CreateEnvironmentRequest(environment_name=name, operating_system="linux", min_cluster_count=min_count)
 
 
-def _api_event(method: str, path: str) -> dict:
-    return {
-        "resource": path,
-        "path": path,
-        "httpMethod": method,
-        "headers": {"Accept": "application/json"},
-        "multiValueHeaders": {"Accept": ["application/json"]},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": None,
-        "stageVariables": None,
-        "requestContext": {"resourcePath": path, "httpMethod": method, "path": path, "stage": "api", "requestId": "r"},
-        "body": None,
-        "isBase64Encoded": False,
-    }
-
-
-class _Context:
-    function_name = "l0-bench-api"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-west-2:123456789012:function:l0-bench-api"
-    aws_request_id = "bench"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 30_000
-
-
 @contextlib.contextmanager
 def _stand_in_job_machine():
     """A Pass machine where the API starts delete-environment jobs, so that `start_delete` runs as in the API
@@ -291,9 +263,10 @@ def _run_delete_job(job_id: str, environment_id: str) -> None:
 
 def _list_calls(counter: CallCounter) -> list[str]:
     from handlers import api
+    from local.gateway import LambdaContext, proxy_event
 
     with counter.measure() as calls:
-        response = api.handler(_api_event("GET", "/environment"), _Context())
+        response = api.handler(proxy_event("GET", "/environment"), LambdaContext("l0-bench-api"))
     if response["statusCode"] != 200:
         raise AssertionError(f"GET /environment answered {response['statusCode']}: {response.get('body')}")
     return calls

@@ -38,34 +38,6 @@ class LeakResult:
         return self.window_cpu_ms[-1] / self.window_cpu_ms[0]
 
 
-def _event() -> dict:
-    return {
-        "resource": "/tag",
-        "path": "/tag",
-        "httpMethod": "GET",
-        "headers": {"Accept": "application/json"},
-        "multiValueHeaders": {"Accept": ["application/json"]},
-        "queryStringParameters": {"type": "environment"},
-        "multiValueQueryStringParameters": {"type": ["environment"]},
-        "pathParameters": None,
-        "stageVariables": None,
-        "requestContext": {"resourcePath": "/tag", "httpMethod": "GET", "path": "/tag", "stage": "api", "requestId": "r"},
-        "body": None,
-        "isBase64Encoded": False,
-    }
-
-
-class _Context:
-    function_name = "l0-bench-api"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-west-2:123456789012:function:l0-bench-api"
-    aws_request_id = "bench"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 30_000
-
-
 def forget_moto_instances() -> int:
     """moto records every model object it ever creates (`instances_tracked`, for its data API), so each
     DynamoDB query result it copies stays alive. That is the test double's memory, not ours: drop the
@@ -104,6 +76,7 @@ def drive(invocations: int = 10_000, warmup: int = WARMUP, window: int = WINDOW)
     from handlers import api
     from layer0 import tags
     from layer0.models import Tag
+    from local.gateway import LambdaContext, proxy_event
 
     for index in range(5):
         tags.add(Tag(entity_type="environment", entity_id=f"env{index}", key="name", value=f"env{index}"))
@@ -121,7 +94,8 @@ def drive(invocations: int = 10_000, warmup: int = WARMUP, window: int = WINDOW)
         created.append(args[0] if args else kwargs.get("service_name"))
         return original_client(session, *args, **kwargs)
 
-    event, context = _event(), _Context()
+    event = proxy_event("GET", "/tag", query={"type": ["environment"]})
+    context = LambdaContext("l0-bench-api")
     for _ in range(warmup):
         assert api.handler(event, context)["statusCode"] == 200
     process = psutil.Process()

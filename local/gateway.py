@@ -103,7 +103,7 @@ class Gateway:
             return self._gateway_response("MISSING_AUTHENTICATION_TOKEN", method=method, path=path)
 
         resource = route.path if route else path
-        event = _proxy_event(method, path, resource, headers, query, params, body)
+        event = proxy_event(method, path, resource, headers, query, params, body)
         if route is not None and route.auth:
             denied = self._authorize(event)
             if denied:
@@ -136,15 +136,19 @@ class Gateway:
         return None if allowed else ("ACCESS_DENIED", "Access denied")
 
 
-def _proxy_event(
+def proxy_event(
     method: str,
     path: str,
-    resource: str,
-    headers: dict[str, str],
-    query: dict[str, list[str]],
-    params: dict[str, str],
-    body: bytes,
+    resource: str | None = None,
+    headers: dict[str, str] | None = None,
+    query: dict[str, list[str]] | None = None,
+    params: dict[str, str] | None = None,
+    body: bytes = b"",
 ) -> dict:
+    """The REST v1 proxy event API Gateway sends the API function for this request."""
+    resource = resource or path
+    headers = headers or {"Accept": "application/json"}
+    query = query or {}
     try:
         text, encoded = body.decode("utf-8"), False
     except UnicodeDecodeError:
