@@ -82,6 +82,14 @@ def _operation_model(boto_service_name: str, boto_action: str) -> Any:
     return None
 
 
+def _operation_of(self: Any, boto_service_name: str | None, service_action_name: str | None) -> Any:
+    """The botocore operation model of the task this service integration runs."""
+    return _operation_model(
+        self._get_boto_service_name(boto_service_name=boto_service_name),
+        self._get_boto_service_action(service_action_name=service_action_name),
+    )
+
+
 def _normalise_parameters(
     self: Any,
     parameters: dict,
@@ -89,10 +97,7 @@ def _normalise_parameters(
     service_action_name: str | None = None,
 ) -> None:
     """ASL parameters (``Cluster``, ``Clusters``) -> the botocore request members (``cluster``, ``clusters``)."""
-    operation = _operation_model(
-        self._get_boto_service_name(boto_service_name=boto_service_name),
-        self._get_boto_service_action(service_action_name=service_action_name),
-    )
+    operation = _operation_of(self, boto_service_name, service_action_name)
     if operation is not None and operation.input_shape is not None:
         self._to_boto_request(parameters, operation.input_shape)
 
@@ -104,10 +109,7 @@ def _normalise_response(
     service_action_name: str | None = None,
 ) -> None:
     """botocore response members (``clusters[].status``) -> Step Functions casing (``Clusters[].Status``)."""
-    operation = _operation_model(
-        self._get_boto_service_name(boto_service_name=boto_service_name),
-        self._get_boto_service_action(service_action_name=service_action_name),
-    )
+    operation = _operation_of(self, boto_service_name, service_action_name)
     if operation is not None and operation.output_shape is not None:
         self._from_boto_response(response, operation.output_shape)
 

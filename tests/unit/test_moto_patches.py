@@ -7,7 +7,6 @@ bug upstream: delete the patch it names (and the test).
 from __future__ import annotations
 
 import json
-import os
 import time
 import uuid
 
@@ -24,19 +23,11 @@ DEADLINE_SECONDS = 30
 
 
 @pytest.fixture
-def sfn(monkeypatch):
-    """moto in process, Step Functions executing, fake credentials, all patches, instant waits.
+def sfn():
+    """moto in process, Step Functions executing, all patches, instant waits (credentials: the autouse fixture).
 
     Yields a Step Functions client.
     """
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)  # no AWS_ENDPOINT_URL/AWS_PROFILE leaking in
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
-    monkeypatch.setenv("AWS_REGION", REGION)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     moto_patches.apply()
     with moto_patches.make_waits_instant(), mock_aws(config=MOTO_CONFIG):
         yield boto3.client("stepfunctions", region_name=REGION)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import decimal
 import json
-import os
 import threading
 import uuid
 
@@ -26,16 +25,8 @@ class ThrottledError(Exception):
 
 
 @pytest.fixture
-def aws(monkeypatch):
+def aws():
     """moto in process with Step Functions executing, the runtime installed, a role; yields the role ARN."""
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)  # no AWS_ENDPOINT_URL/AWS_PROFILE leaking in
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
-    monkeypatch.setenv("AWS_REGION", REGION)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     moto_patches.apply()
     lambda_runtime.install()
     lambda_runtime.clear()
