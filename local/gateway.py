@@ -29,7 +29,7 @@ STAGE = "api"
 class LambdaContext:
     """What a Python Lambda handler reads from its context."""
 
-    def __init__(self, function_name: str, memory_mb: int = 512, timeout_ms: int = 30_000):
+    def __init__(self, function_name: str = "l0-local-function", memory_mb: int = 512, timeout_ms: int = 30_000):
         self.function_name = function_name
         self.function_version = "$LATEST"
         self.memory_limit_in_mb = memory_mb

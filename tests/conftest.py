@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 
 import boto3
@@ -11,6 +9,7 @@ import pytest
 from moto import mock_aws
 
 from layer0 import settings
+from local.gateway import LambdaContext  # noqa: F401  (re-exported for the tests)
 from local.resources import REGION, create_stack_resources
 
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
@@ -59,50 +58,3 @@ def stack(monkeypatch):
             monkeypatch.setenv(name, value)
         settings.get.cache_clear()
         yield token
-
-
-class LambdaContext:
-    function_name = "l0-test-api"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-west-2:123456789012:function:l0-test-api"
-    aws_request_id = "00000000-0000-0000-0000-000000000000"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 30_000
-
-
-def rest_event(method: str, path: str, body=None, query: dict | None = None, headers: dict | None = None) -> dict:
-    """A REST v1 proxy event as API Gateway sends it after the authorizer let it through."""
-    raw = body if isinstance(body, str) or body is None else json.dumps(body)
-    multi_query = {key: value if isinstance(value, list) else [value] for key, value in (query or {}).items()}
-    headers = {"Content-Type": "application/json", **(headers or {})}
-    return {
-        "resource": path,
-        "path": path,
-        "httpMethod": method,
-        "headers": headers,
-        "multiValueHeaders": {key: [value] for key, value in headers.items()},
-        "queryStringParameters": {key: values[-1] for key, values in multi_query.items()} or None,
-        "multiValueQueryStringParameters": multi_query or None,
-        "pathParameters": None,
-        "stageVariables": None,
-        "requestContext": {
-            "resourcePath": path,
-            "httpMethod": method,
-            "path": path,
-            "stage": "api",
-            "requestId": "req-1",
-            "identity": {"sourceIp": "127.0.0.1"},
-        },
-        "body": raw,
-        "isBase64Encoded": False,
-    }
-
-
-def basic(token: str) -> dict:
-    return {"Authorization": f"Basic {token}"}
-
-
-def b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()

@@ -13,7 +13,7 @@ from handlers import api
 from layer0 import aws, tags
 from layer0.aws import TokenBucket
 from layer0.models import Tag
-from tests.conftest import LambdaContext, rest_event
+from local.gateway import LambdaContext, proxy_event
 
 
 class FakeClock:
@@ -136,7 +136,7 @@ def test_one_client_per_service_serves_every_warm_invocation(fast, monkeypatch):
     monkeypatch.setattr(boto3.session.Session, "client", counting)
     first = None
     for _ in range(20):
-        response = api.handler(rest_event("GET", "/tag", query={"type": "environment"}), LambdaContext())
+        response = api.handler(proxy_event("GET", "/tag", query={"type": ["environment"]}), LambdaContext())
         assert response["statusCode"] == 200
         first = first or aws.client("dynamodb")
         assert aws.client("dynamodb") is first
@@ -186,7 +186,7 @@ def test_throttling_on_30_percent_of_calls_is_absorbed_by_retries(fast, no_backo
 def test_throttling_that_outlasts_the_retries_is_503_code_20(fast, no_backoff_sleep):
     injector = ThrottleInjector(share=1.0)
     aws.client("dynamodb").meta.events.register_first("before-send", injector)
-    response = api.handler(rest_event("GET", "/tag", query={"type": "environment"}), LambdaContext())
+    response = api.handler(proxy_event("GET", "/tag", query={"type": ["environment"]}), LambdaContext())
     assert response["statusCode"] == 503
     body = json.loads(response["body"])
     assert body["error_code"] == 20
