@@ -45,6 +45,9 @@ ROUTES: tuple[Route, ...] = (
     Route("DELETE", "/environment/{id}"),
     Route("POST", "/environment/{id}/link"),
     Route("DELETE", "/environment/{id}/link/{dest_id}"),
+    # Deploys (SPEC §3.2)
+    # Services (SPEC §3.4)
+    # Tasks (SPEC §3.5); GET /task/{id}/logs is above, with the jobs
 )
 
 

@@ -38,3 +38,15 @@ def layer0_id(aws_name_: str) -> str:
     """Strip `l0-<prefix>-` from an AWS name."""
     prefix = settings.get().aws_name_prefix
     return aws_name_[len(prefix) :] if aws_name_.startswith(prefix) else aws_name_
+
+
+def task_definition(deploy_id: str) -> str:
+    """Deploy id `name.rev` -> task definition `l0-<prefix>-name:rev` (SPEC §1.4; a missing revision reads as 1)."""
+    name, _, revision = deploy_id.partition(".")
+    return f"{aws_name(name)}:{revision or '1'}"
+
+
+def deploy_id(task_definition_: str) -> str:
+    """Task definition ARN or `family:rev` -> deploy id `name.rev` (prefix stripped)."""
+    family_revision = task_definition_.split("/", 1)[-1] if task_definition_.startswith("arn:") else task_definition_
+    return layer0_id(family_revision.replace(":", "."))

@@ -61,16 +61,21 @@ def set_error(job_id: str, args: dict) -> dict:
     return {"job_id": job_id, "job_status": int(jobs.JobStatus.Error), "error": reason}
 
 
-def _environment_step(function_name: str, *arg_names: str) -> Step:
-    """A step that calls `layer0.environments.<function_name>(environment_id, *args)`, imported on first use."""
+def domain_step(module: str, function_name: str, *arg_names: str) -> Step:
+    """A step that calls `layer0.<module>.<function_name>(*(args[name] for name in arg_names))`, imported on
+    first use (so the step function loads only the domain modules its machines run)."""
 
     def step(job_id: str, args: dict) -> Any:
-        module = importlib.import_module("layer0.environments")
-        function = getattr(module, function_name)
-        return function(args["environment_id"], *(args[name] for name in arg_names))
+        function = getattr(importlib.import_module(f"layer0.{module}"), function_name)
+        return function(*(args[name] for name in arg_names))
 
-    step.__name__ = step.__qualname__ = f"environment.{function_name}"
+    step.__name__ = step.__qualname__ = f"{module}.{function_name}"
     return step
+
+
+def _environment_step(function_name: str, *arg_names: str) -> Step:
+    """`layer0.environments.<function_name>(environment_id, *args)`."""
+    return domain_step("environments", function_name, "environment_id", *arg_names)
 
 
 STEPS: dict[str, Step] = {

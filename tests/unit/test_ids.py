@@ -24,3 +24,11 @@ def test_job_ids_are_twelve_hex_characters():
 def test_aws_names_carry_the_prefix():
     assert ids.aws_name("test1abcdef0") == "l0-l0-test1abcdef0"
     assert ids.layer0_id("l0-l0-test1abcdef0") == "test1abcdef0"
+
+
+def test_deploy_ids_map_to_task_definitions_and_back():
+    assert ids.task_definition("guestbook.3") == "l0-l0-guestbook:3"
+    assert ids.task_definition("guestbook") == "l0-l0-guestbook:1"
+    arn = "arn:aws:ecs:us-west-2:123456789012:task-definition/l0-l0-guestbook:3"
+    assert ids.deploy_id(arn) == "guestbook.3"
+    assert ids.deploy_id("l0-l0-guestbook:3") == "guestbook.3"

@@ -1,0 +1,5 @@
+"""Routes `/services` (issue 4). Being built."""
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+router = Router()
