@@ -7,69 +7,30 @@ Each request is what the l0 CLI sends for the command named in the comment.
 from __future__ import annotations
 
 import base64
-import time
-from pathlib import Path
 
 import pytest
-import requests
 
-from tests.e2e.test_local_mode import LocalMode, free_port
-
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "layer0" / "fixtures"
-JOB_DEADLINE_SECONDS = 180
+from tests.e2e.scenario import FIXTURES, call, create_environment, resolve, session, wait_for_job
 
 
 @pytest.fixture(scope="module")
 def l0():
-    local = LocalMode(free_port())
-    session = requests.Session()
-    session.headers["Authorization"] = f"Basic {local.token}"
-    session.base = local.endpoint
-    try:
-        yield session
-    finally:
-        local.stop()
-
-
-def call(l0, method: str, path: str, expected: int = 200, **kwargs) -> requests.Response:
-    response = l0.request(method, l0.base + path, timeout=60, **kwargs)
-    assert response.status_code == expected, f"{method} {path}: {response.status_code} {response.text}"
-    return response
-
-
-def resolve(l0, name: str) -> str:
-    """The CLI's name lookup: GET /tag?type=environment&fuzz=<name>, exact name match."""
-    entities = call(l0, "GET", f"tag/?type=environment&fuzz={name}").json()
-    [entity_id] = [e["entity_id"] for e in entities if any(t["key"] == "name" and t["value"] == name for t in e["tags"])]
-    return entity_id
-
-
-def wait_for_job(l0, job_id: str) -> dict:
-    deadline = time.monotonic() + JOB_DEADLINE_SECONDS
-    while True:
-        job = call(l0, "GET", f"job/{job_id}").json()
-        if job["job_status"] in (3, 4) or time.monotonic() > deadline:
-            return job
-        time.sleep(1)
-
-
-def create(l0, name: str, **fields) -> dict:
-    body = {"environment_name": name, "instance_size": "m3.medium", "min_cluster_count": 0, "operating_system": "linux"}
-    return call(l0, "POST", "environment/", json={**body, **fields}).json()
+    yield from session()
 
 
 def test_environment_scenario(l0):
     # environment create test1; list; get test1; get t*
-    test1 = create(l0, "test1")
+    test1 = create_environment(l0, "test1")
     assert test1["environment_name"] == "test1" and test1["operating_system"] == "linux"
     assert [e["environment_name"] for e in call(l0, "GET", "environment/").json()] == ["test1"]
-    assert call(l0, "GET", f"environment/{resolve(l0, 'test1')}/").json()["environment_id"] == test1["environment_id"]
+    test1_id = resolve(l0, "environment", "test1")
+    assert call(l0, "GET", f"environment/{test1_id}/").json()["environment_id"] == test1["environment_id"]
     # environment create --user-data common/user_data.sh test2
     template = (FIXTURES / "user_data.tmpl").read_bytes()
-    create(l0, "test2", user_data_template=base64.b64encode(template).decode())
+    create_environment(l0, "test2", user_data_template=base64.b64encode(template).decode())
     # environment create --min-count 2 test3; --os windows test4
-    test3 = create(l0, "test3", min_cluster_count=2)
-    test4 = create(l0, "test4", operating_system="windows")
+    test3 = create_environment(l0, "test3", min_cluster_count=2)
+    test4 = create_environment(l0, "test4", operating_system="windows")
     assert test4["operating_system"] == "windows"
     fuzzy = call(l0, "GET", "tag/?type=environment&fuzz=t").json()
     assert sorted(t["value"] for e in fuzzy for t in e["tags"] if t["key"] == "name") == [
@@ -88,7 +49,7 @@ def test_environment_scenario(l0):
     # environment delete test1..test4, then wait for the jobs
     job_ids = []
     for name in ("test1", "test2", "test3", "test4"):
-        response = call(l0, "DELETE", f"environment/{resolve(l0, name)}/", expected=202)
+        response = call(l0, "DELETE", f"environment/{resolve(l0, 'environment', name)}/", expected=202)
         assert response.json() == ""
         assert response.headers["Location"] == f"/job/{response.headers['X-JobID']}"
         job_ids.append(response.headers["X-JobID"])
@@ -103,7 +64,7 @@ def test_environment_scenario(l0):
 
 def test_job_scenario(l0):
     # environment create test; environment delete --wait test
-    test = create(l0, "test")
+    test = create_environment(l0, "test")
     job_id = call(l0, "DELETE", f"environment/{test['environment_id']}", expected=202).headers["X-JobID"]
     assert wait_for_job(l0, job_id)["job_status"] == 3
     # job list; job get <most recent>

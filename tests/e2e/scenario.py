@@ -1,0 +1,78 @@
+"""What the SPEC §7.1 scenario tests share: a session on a local mode of its own, and the l0 CLI's habits
+(name resolution through `GET /tag`, polling a job every few seconds until it ends)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import requests
+
+from tests.e2e.test_local_mode import LocalMode, free_port
+
+FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "layer0" / "fixtures"
+JOB_DEADLINE_SECONDS = 180
+
+
+def session() -> Iterator[requests.Session]:
+    """A requests session on a fresh `python -m local`, stopped afterwards (use as a module-scoped fixture)."""
+    local = LocalMode(free_port())
+    l0 = requests.Session()
+    l0.headers["Authorization"] = f"Basic {local.token}"
+    l0.base = local.endpoint
+    l0.local = local
+    try:
+        yield l0
+    finally:
+        local.stop()
+
+
+def call(l0, method: str, path: str, expected: int = 200, **kwargs) -> requests.Response:
+    response = l0.request(method, l0.base + path, timeout=60, **kwargs)
+    assert response.status_code == expected, f"{method} {path}: {response.status_code} {response.text}"
+    return response
+
+
+def resolve_all(l0, entity_type: str, target: str, **extra: str) -> list[str]:
+    """The CLI's lookup: GET /tag?type=..&fuzz=..; without a trailing `*` only exact id or name matches count."""
+    wildcard = target.endswith("*")
+    fuzz = target.rstrip("*")
+    query = "".join(f"&{key}={value}" for key, value in extra.items())
+    entities = call(l0, "GET", f"tag/?type={entity_type}&fuzz={fuzz}{query}").json()
+    if wildcard:
+        return [e["entity_id"] for e in entities]
+    return [
+        e["entity_id"]
+        for e in entities
+        if e["entity_id"] == target or any(t["key"] == "name" and t["value"] == target for t in e["tags"])
+    ]
+
+
+def resolve(l0, entity_type: str, target: str, **extra: str) -> str:
+    [entity_id] = resolve_all(l0, entity_type, target, **extra)
+    return entity_id
+
+
+def resolve_deploy(l0, target: str) -> str:
+    """`NAME[:VERSION]`, VERSION possibly `latest` (SPEC §4 deploy scope)."""
+    name, _, version = target.partition(":")
+    if version == "latest":
+        return resolve(l0, "deploy", name, version="latest")
+    if version:
+        return resolve(l0, "deploy", name, version=version)
+    return resolve(l0, "deploy", name)
+
+
+def wait_for_job(l0, job_id: str, deadline_seconds: float = JOB_DEADLINE_SECONDS) -> dict:
+    deadline = time.monotonic() + deadline_seconds
+    while True:
+        job = call(l0, "GET", f"job/{job_id}").json()
+        if job["job_status"] in (3, 4) or time.monotonic() > deadline:
+            return job
+        time.sleep(1)
+
+
+def create_environment(l0, name: str, **fields) -> dict:
+    body = {"environment_name": name, "instance_size": "m3.medium", "min_cluster_count": 0, "operating_system": "linux"}
+    return call(l0, "POST", "environment/", json={**body, **fields}).json()
