@@ -21,7 +21,6 @@ from layer0.stores import jobs as job_store
 from layer0.stores import tags as tag_store
 
 TTL_SECONDS = 6 * 3600
-TIME_FORMAT = "%Y-%m-%d %H:%M"  # start/end of the logs routes (SPEC §3.6)
 
 
 class JobType(IntEnum):
@@ -178,18 +177,6 @@ def describe_error(error: str | None, cause: str | None) -> str:
 # ----------------------------------------------------------------------------------------------------------------
 # Logs: the execution history as log lines
 # ----------------------------------------------------------------------------------------------------------------
-
-
-def parse_time(value: str | None, name: str) -> _dt.datetime | None:
-    """`YYYY-MM-DD HH:MM`, as UTC (SPEC §3.6); empty means no bound."""
-    if not value:
-        return None
-    try:
-        return _dt.datetime.strptime(value.strip(), TIME_FORMAT).replace(tzinfo=_dt.timezone.utc)
-    except ValueError:
-        raise Layer0Error(
-            ErrorCode.InvalidJSON, f"Invalid time for '{name}': must be in format YYYY-MM-DD HH:MM"
-        ) from None
 
 
 def _details(event: dict) -> dict:

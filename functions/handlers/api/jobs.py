@@ -6,8 +6,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from handlers.api.errors import documented
-from layer0 import jobs
-from layer0.errors import ErrorCode, Layer0Error
+from layer0 import jobs, logs
 from layer0.models import Job, LogFile
 
 router = Router()
@@ -55,15 +54,6 @@ def delete_job(id: str):  # noqa: A002
     return Response(status_code=200, content_type="application/json", body='""')
 
 
-def _tail(value: str | None) -> int:
-    if value is None or value == "":
-        return 0
-    try:
-        return int(value)
-    except ValueError:
-        raise Layer0Error(ErrorCode.InvalidJSON, f"Invalid value for 'tail': {value!r} is not an integer") from None
-
-
 @router.get(
     "/task/<id>/logs",
     summary="A task's logs; for a job's task id, the job's execution history. Query: tail, start, end (YYYY-MM-DD HH:MM)",
@@ -71,7 +61,7 @@ def _tail(value: str | None) -> int:
 )
 def task_logs(id: str) -> list[LogFile]:  # noqa: A002
     query = router.current_event.query_string_parameters or {}
-    tail = _tail(query.get("tail"))
-    start = jobs.parse_time(query.get("start"), "start")
-    end = jobs.parse_time(query.get("end"), "end")
+    tail = logs.parse_tail(query.get("tail"))
+    start = logs.parse_time(query.get("start"), "start")
+    end = logs.parse_time(query.get("end"), "end")
     return jobs.logs(id, tail=tail, start=start, end=end)
