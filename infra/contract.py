@@ -47,6 +47,13 @@ ROUTES: tuple[Route, ...] = (
     Route("DELETE", "/environment/{id}/link/{dest_id}"),
     # Deploys (SPEC §3.2)
     # Services (SPEC §3.4)
+    Route("GET", "/service"),
+    Route("POST", "/service"),
+    Route("GET", "/service/{id}"),
+    Route("DELETE", "/service/{id}"),
+    Route("PUT", "/service/{id}/scale"),
+    Route("PUT", "/service/{id}/deploy"),
+    Route("GET", "/service/{id}/logs"),
     # Tasks (SPEC §3.5); GET /task/{id}/logs is above, with the jobs
 )
 

@@ -489,14 +489,10 @@ def list_dependencies(environment_id: str) -> dict:
 def delete_dependency(environment_id: str, kind: str, id: str) -> dict:  # noqa: A002 - the workflow's field name
     cluster = _ecs_id(environment_id)
     if kind == "service":
-        ecs = aws.client("ecs")
-        try:
-            ecs.update_service(cluster=cluster, service=id, desiredCount=0)
-            ecs.delete_service(cluster=cluster, service=id, force=True)
-        except (ecs.exceptions.ServiceNotFoundException, ecs.exceptions.ClusterNotFoundException):
-            pass
-        except ecs.exceptions.ServiceNotActiveException:
-            pass
+        # The delete-service job's steps: scale to 0, stop its tasks, delete it, forget its tags and name.
+        from layer0 import services
+
+        services.delete_in_environment(environment_id, ids.layer0_id(id.rsplit("/", 1)[-1]))
     elif kind == "task":
         ecs = aws.client("ecs")
         try:

@@ -157,3 +157,55 @@ class ScalerRunInfo(BaseModel):
     resource_providers: list[ResourceProvider] = Field(default_factory=list)
     # Addition: resources that fit no instance of the environment's size. The run still scales for the others.
     errors: list[str] = Field(default_factory=list)
+
+
+# --- services (SPEC §2.4, §3.4) ------------------------------------------------------------------------------------
+
+
+class CreateServiceRequest(RequestModel):
+    deploy_id: str = ""
+    environment_id: str = ""
+    load_balancer_id: str = ""  # optional: the service runs behind this load balancer
+    service_name: str = ""
+
+
+class ScaleServiceRequest(RequestModel):
+    # Required: a body without it would otherwise scale the service to 0.
+    desired_count: int = Field(ge=0)
+
+
+class UpdateServiceRequest(RequestModel):
+    deploy_id: str = ""
+
+
+class Deployment(BaseModel):
+    created: str  # RFC 3339 with nanoseconds, as Go writes time.Time
+    deploy_id: str
+    deploy_name: str
+    deploy_version: str
+    desired_count: int
+    pending_count: int
+    running_count: int
+    status: str  # PRIMARY, ACTIVE, ...
+    updated: str
+    deployment_id: str  # the ECS deployment id, ecs-svc/...
+
+
+class Service(BaseModel):
+    deployments: list[Deployment] = Field(default_factory=list)
+    desired_count: int
+    environment_id: str
+    environment_name: str
+    load_balancer_id: str
+    load_balancer_name: str
+    pending_count: int
+    running_count: int
+    service_id: str
+    service_name: str
+
+
+class ServiceSummary(BaseModel):
+    service_id: str
+    service_name: str
+    environment_id: str
+    environment_name: str

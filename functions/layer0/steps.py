@@ -91,6 +91,13 @@ STEPS: dict[str, Step] = {
     "environment.delete_security_group": _environment_step("delete_security_group"),
     "environment.delete_cluster": _environment_step("delete_cluster"),
     "environment.delete_tags": _environment_step("delete_tags"),
+    # Job types 2 and 6, delete service and rollout (infra/workflows/asl.py, DELETE_SERVICE and ROLLOUT).
+    "service.locate": domain_step("services", "locate", "service_id"),
+    "service.scale_to_zero": domain_step("services", "scale_to_zero", "service_id", "environment_id"),
+    "service.stop_tasks": domain_step("services", "stop_tasks", "service_id", "environment_id"),
+    "service.delete_ecs_service": domain_step("services", "delete_ecs_service", "service_id", "environment_id"),
+    "service.delete_tags": domain_step("services", "delete_tags", "service_id"),
+    "service.rollout_state": domain_step("services", "rollout_state", "service_id", "environment_id", "deployment_id"),
 }
 
 

@@ -265,9 +265,107 @@ DELETE_ENVIRONMENT = JobMachine(
     description="Layer0 job type 1: delete an environment and everything in it",
 )
 
+# ----------------------------------------------------------------------------------------------------------------
+# Job types 2 and 6: delete service, rollout (SPEC §3.4; issue 4 parts 2 and 3)
+# ----------------------------------------------------------------------------------------------------------------
+
+# The delete-service request is the service id; each step finds the environment again from what `locate` found.
+_SERVICE = {"service_id.$": "$.request", "environment_id.$": "$.service.value.environment_id"}
+
+
+def _delete_service_body() -> dict:
+    states = {
+        "LocateService": step_task(
+            "service.locate", args={"service_id.$": "$.request"}, result_path="$.service", next_state="ScaleToZero"
+        ),
+        # Desired count 0 before the stops, so that ECS does not start replacements.
+        "ScaleToZero": step_task("service.scale_to_zero", args=_SERVICE, next_state="StopTasks"),
+        "StopTasks": step_task("service.stop_tasks", args=_SERVICE, next_state="DeleteService"),
+        "DeleteService": step_task("service.delete_ecs_service", args=_SERVICE, next_state="DeleteServiceTags"),
+        "DeleteServiceTags": step_task("service.delete_tags", args={"service_id.$": "$.request"}),
+    }
+    return {"StartAt": "LocateService", "States": states}
+
+
+DELETE_SERVICE = JobMachine(
+    job_type=2,
+    slug="delete-service",
+    body=_delete_service_body(),
+    timeout_seconds=3600,
+    description="Layer0 job type 2: delete a service and stop its tasks",
+)
+
+ROLLOUT_POLL_SECONDS = 5
+ROLLOUT_POLL_LIMIT = 720  # an hour of polls
+_ROLLOUT = {
+    "service_id.$": "$.rollout_request.value.service_id",
+    "environment_id.$": "$.rollout_request.value.environment_id",
+    "deployment_id.$": "$.rollout_request.value.deployment_id",
+}
+
+
+def _rollout_body(poll_limit: int) -> dict:
+    states = {
+        "ParseRequest": {
+            "Type": "Pass",
+            "Comment": "the request is the JSON {service_id, environment_id, deployment_id}",
+            "Parameters": {"value.$": "States.StringToJson($.request)"},
+            "ResultPath": "$.rollout_request",
+            "Next": "StartRolloutPolls",
+        },
+        "StartRolloutPolls": {
+            "Type": "Pass",
+            "Result": {"count": 0},
+            "ResultPath": "$.polls",
+            "Next": "WaitForRollout",
+        },
+        "WaitForRollout": {"Type": "Wait", "Seconds": ROLLOUT_POLL_SECONDS, "Next": "CheckRollout"},
+        # Raises RolloutFailed (the job ends in error, with the stopped tasks' reasons) once ECS gives up.
+        "CheckRollout": step_task(
+            "service.rollout_state", args=_ROLLOUT, result_path="$.rollout", next_state="CountRolloutPoll"
+        ),
+        "CountRolloutPoll": {
+            "Type": "Pass",
+            "Parameters": {"count.$": "States.MathAdd($.polls.count, 1)"},
+            "ResultPath": "$.polls",
+            "Next": "RolloutSteady",
+        },
+        "RolloutSteady": {
+            "Type": "Choice",
+            "Choices": [
+                {"Variable": "$.rollout.value.state", "StringEquals": "steady", "Next": "RolloutDone"},
+                {"Variable": "$.polls.count", "NumericGreaterThanEquals": poll_limit, "Next": "RolloutTooSlow"},
+            ],
+            "Default": "WaitForRollout",
+        },
+        "RolloutDone": {"Type": "Succeed"},
+        "RolloutTooSlow": {
+            "Type": "Fail",
+            "Error": "Layer0.RolloutNotSteady",
+            "Cause": f"The deployment was neither steady nor failed after {poll_limit} checks, "
+            f"{ROLLOUT_POLL_SECONDS} seconds apart",
+        },
+    }
+    return {"StartAt": "ParseRequest", "States": states}
+
+
+def rollout_machine(poll_limit: int = ROLLOUT_POLL_LIMIT) -> JobMachine:
+    """The request is `{"service_id", "environment_id", "deployment_id"}`: the deployment to follow."""
+    return JobMachine(
+        job_type=6,
+        slug="rollout",
+        body=_rollout_body(poll_limit),
+        # The polls, plus room for the steps themselves.
+        timeout_seconds=poll_limit * ROLLOUT_POLL_SECONDS + 3600,
+        description="Layer0 job type 6: follow a service's deployment until it is steady or failed",
+    )
+
+
+ROLLOUT = rollout_machine()
+
 # Job type -> its machine. The types without a machine yet (2-6) are not deployed; creating such a job
 # fails cleanly (StartExecution: StateMachineDoesNotExist) and leaves nothing behind.
-MACHINES: dict[int, JobMachine] = {machine.job_type: machine for machine in (DELETE_ENVIRONMENT,)}
+MACHINES: dict[int, JobMachine] = {machine.job_type: machine for machine in (DELETE_ENVIRONMENT, DELETE_SERVICE, ROLLOUT)}
 
 # Job type -> machine slug, for every Layer0 job type (functions/layer0/jobs.py has the same table;
 # tests/workflows checks they agree).

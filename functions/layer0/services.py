@@ -1,0 +1,631 @@
+"""Services (SPEC §3.4, with the changes of DESIGN §1) and their rollouts (job type 6).
+
+A service `<id>` of environment `<env>` is the ECS service `l0-<prefix>-<id>` in the cluster `l0-<prefix>-<env>`,
+placed binpack on memory, with the deployment circuit breaker and rollback on. Tags (entity type `service`):
+`name`, `environment_id`, and `load_balancer_id` when it runs behind one. A name is unique in its environment:
+it is claimed atomically (entity type `service_name`, id `<env>:<name>`) before anything is created, so
+concurrent creates with one name make one service; a duplicate is 400 with code 13 (the original answered 500).
+
+Create, scale and update answer 200 with the Service, as Layer0 does, and start a rollout job (type 6) that
+follows the deployment they started until it is steady (job completed) or failed (job error, with the stopped
+tasks' reasons). Deleting a service is job type 2: scale to 0, stop its tasks (the original never managed to),
+delete it, and forget its tags and name. The job steps are at the end of this module; each is idempotent.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import time
+
+from botocore.exceptions import ClientError
+
+from layer0 import aws, ids, jobs, scaler, settings
+from layer0 import load_balancers as lbs
+from layer0 import logs as log_store
+from layer0.errors import ErrorCode, Layer0Error, missing_parameter
+from layer0.models import (
+    CreateServiceRequest,
+    Deployment,
+    Job,
+    LogFile,
+    Service,
+    ServiceSummary,
+    Tag,
+)
+from layer0.stores import tags as tag_store
+
+logger = logging.getLogger(__name__)
+
+ENTITY_TYPE = "service"
+NAME_CLAIM_TYPE = "service_name"
+STOP_REASON = "Service deleted by User"
+
+PLACEMENT_STRATEGY = [{"type": "binpack", "field": "memory"}]
+# The circuit breaker stops a deployment whose tasks keep failing and rolls the service back to its last
+# steady deployment; the rollout job reports the failure.
+DEPLOYMENT_CONFIGURATION = {
+    "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+    "maximumPercent": 200,
+    "minimumHealthyPercent": 100,
+}
+
+# A new load-balancer role may not be usable by ECS yet (IAM propagation). The original retried 10 x 5 s; an
+# API call must stay short, so a few quick attempts (the create can simply be sent again).
+IAM_PROPAGATION_MESSAGE = "unable to assume role"
+CREATE_ATTEMPTS = 3
+CREATE_RETRY_SECONDS = 2.0
+
+# ECS stop codes that say a deployment's task failed (used once a deployment is no longer listed).
+FAILED_STOP_CODES = ("TaskFailedToStart", "EssentialContainerExited")
+
+
+class RolloutFailed(Exception):
+    """A deployment failed (the circuit breaker tripped). Its message names the stopped tasks' reasons; the
+    rollout job ends in error with it."""
+
+
+def _cluster(environment_id: str) -> str:
+    return ids.aws_name(environment_id)
+
+
+def _code(error: ClientError) -> str:
+    return error.response.get("Error", {}).get("Code", "")
+
+
+def _message(error: ClientError) -> str:
+    return error.response.get("Error", {}).get("Message", "")
+
+
+def not_found(service_id: str) -> Layer0Error:
+    return Layer0Error(ErrorCode.ServiceDoesNotExist, f"Service with id '{service_id}' does not exist")
+
+
+def _claim_id(environment_id: str, name: str) -> str:
+    return f"{environment_id}:{name}"
+
+
+def _tag_values(entity_type: str, entity_id: str) -> dict[str, str]:
+    return {t.key: t.value for t in tag_store.select_by_type_and_id(entity_type, entity_id)}
+
+
+def _grouped(entity_type: str) -> dict[str, dict[str, str]]:
+    grouped: dict[str, dict[str, str]] = {}
+    for tag in tag_store.select_by_type(entity_type):
+        grouped.setdefault(tag.entity_id, {})[tag.key] = tag.value
+    return grouped
+
+
+def _rfc3339(moment) -> str:
+    """Go's RFC3339Nano (what Layer0 wrote for time.Time): UTC, `Z`, fractional seconds without trailing zeros."""
+    if not isinstance(moment, _dt.datetime):
+        return str(moment or "")
+    utc = moment.astimezone(_dt.timezone.utc) if moment.tzinfo else moment
+    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
+    if utc.microsecond:
+        text += "." + f"{utc.microsecond:06d}".rstrip("0")
+    return text + "Z"
+
+
+# --- reading ECS ----------------------------------------------------------------------------------------------------
+
+
+def _layer0_clusters() -> list[str]:
+    prefix = settings.get().aws_name_prefix
+    pages = aws.client("ecs").get_paginator("list_clusters").paginate()
+    names = [arn.split("/", 1)[-1] for page in pages for arn in page["clusterArns"]]
+    return [name for name in names if name.startswith(prefix)]
+
+
+def _service_names(cluster: str) -> list[str]:
+    """Names of the cluster's services with the Layer0 prefix; none if the cluster is gone."""
+    ecs = aws.client("ecs")
+    prefix = settings.get().aws_name_prefix
+    try:
+        arns = [arn for page in ecs.get_paginator("list_services").paginate(cluster=cluster) for arn in page["serviceArns"]]
+    except ecs.exceptions.ClusterNotFoundException:
+        return []
+    names = [arn.rsplit("/", 1)[-1] for arn in arns]
+    return [name for name in names if name.startswith(prefix)]
+
+
+def _describe_any(environment_id: str, service_id: str) -> dict | None:
+    """The ECS service whatever its status (ACTIVE, DRAINING or INACTIVE), or None."""
+    ecs = aws.client("ecs")
+    try:
+        found = ecs.describe_services(cluster=_cluster(environment_id), services=[ids.aws_name(service_id)])["services"]
+    except ecs.exceptions.ClusterNotFoundException:
+        return None
+    return found[0] if found else None
+
+
+def _describe(environment_id: str, service_id: str) -> dict | None:
+    """The ECS service if it is ACTIVE: a deleted one stays describable for a while, DRAINING then INACTIVE."""
+    service = _describe_any(environment_id, service_id)
+    return service if service and service.get("status") == "ACTIVE" else None
+
+
+def _search_environment(service_id: str) -> str | None:
+    """The environment whose cluster has the service (SPEC §3.4: when the service has no environment tag)."""
+    name = ids.aws_name(service_id)
+    for cluster in _layer0_clusters():
+        if name in _service_names(cluster):
+            return ids.layer0_id(cluster)
+    return None
+
+
+def _locate(service_id: str) -> tuple[str | None, dict[str, str]]:
+    """(environment id or None, the service's tags)."""
+    values = _tag_values(ENTITY_TYPE, service_id)
+    return values.get("environment_id") or _search_environment(service_id), values
+
+
+def _cluster_active(environment_id: str) -> bool:
+    clusters = aws.client("ecs").describe_clusters(clusters=[_cluster(environment_id)])["clusters"]
+    return any(c.get("status") == "ACTIVE" for c in clusters)
+
+
+def _task_definition(deploy_id: str) -> dict:
+    """The deploy's ECS taskDefinition, or 404 with code 23."""
+    try:
+        from layer0 import deploys
+    except ImportError:  # layer0.deploys is being written alongside; until then, ask ECS directly
+        deploys = None
+    if deploys is not None and hasattr(deploys, "task_definition"):
+        return deploys.task_definition(deploy_id)
+    try:
+        return aws.client("ecs").describe_task_definition(taskDefinition=ids.task_definition(deploy_id))["taskDefinition"]
+    except ClientError as error:
+        if _code(error) in ("ClientException", "InvalidParameterException"):
+            raise Layer0Error(ErrorCode.DeployDoesNotExist, f"Deploy with id '{deploy_id}' does not exist") from None
+        raise
+
+
+# --- the model ------------------------------------------------------------------------------------------------------
+
+
+def _deploy_parts(deploy_id: str) -> tuple[str, str]:
+    name, _, version = deploy_id.rpartition(".")
+    return (name, version) if name else (deploy_id, "")
+
+
+def _deployment(deployment: dict, deploy_tags: dict[str, str]) -> Deployment:
+    deploy_id = ids.deploy_id(deployment.get("taskDefinition", ""))
+    name, version = _deploy_parts(deploy_id)
+    return Deployment(
+        created=_rfc3339(deployment.get("createdAt")),
+        deploy_id=deploy_id,
+        deploy_name=deploy_tags.get("name") or name,
+        deploy_version=deploy_tags.get("version") or version,
+        desired_count=deployment.get("desiredCount", 0),
+        pending_count=deployment.get("pendingCount", 0),
+        running_count=deployment.get("runningCount", 0),
+        status=deployment.get("status", ""),
+        updated=_rfc3339(deployment.get("updatedAt")),
+        deployment_id=deployment.get("id", ""),
+    )
+
+
+def _model(service: dict, environment_id: str, values: dict[str, str]) -> Service:
+    """The Service from an ECS service description, names from tags (SPEC §3.4, Get)."""
+    load_balancer_id = values.get("load_balancer_id", "")
+    if not load_balancer_id:
+        attached = [lb["loadBalancerName"] for lb in service.get("loadBalancers", []) if lb.get("loadBalancerName")]
+        load_balancer_id = ids.layer0_id(attached[0]) if attached else ""
+    deployments = []
+    for deployment in service.get("deployments", []):
+        deploy_id = ids.deploy_id(deployment.get("taskDefinition", ""))
+        deployments.append(_deployment(deployment, _tag_values("deploy", deploy_id)))
+    return Service(
+        deployments=deployments,
+        desired_count=service.get("desiredCount", 0),
+        environment_id=environment_id,
+        environment_name=_tag_values("environment", environment_id).get("name", ""),
+        load_balancer_id=load_balancer_id,
+        load_balancer_name=_tag_values(lbs.ENTITY_TYPE, load_balancer_id).get("name", "") if load_balancer_id else "",
+        pending_count=service.get("pendingCount", 0),
+        running_count=service.get("runningCount", 0),
+        service_id=ids.layer0_id(service["serviceName"]),
+        service_name=values.get("name", ""),
+    )
+
+
+def _primary_deployment_id(service: dict) -> str:
+    primary = [d for d in service.get("deployments", []) if d.get("status") == "PRIMARY"]
+    return primary[0]["id"] if primary else ""
+
+
+def _start_rollout(service_id: str, environment_id: str, service: dict) -> Job:
+    request = {
+        "service_id": service_id,
+        "environment_id": environment_id,
+        "deployment_id": _primary_deployment_id(service),
+    }
+    return jobs.create(jobs.JobType.Rollout, json.dumps(request))
+
+
+def _request_scaler_run(environment_id: str) -> None:
+    """The debounced scaler run (SPEC §3.8 b). If it cannot be scheduled, the hourly run still scales."""
+    try:
+        scaler.request_run(environment_id)
+    except Exception:  # noqa: BLE001 - the service change itself succeeded
+        logger.exception("Could not schedule a scaler run for environment %s", environment_id)
+
+
+# --- routes ---------------------------------------------------------------------------------------------------------
+
+
+def get(service_id: str) -> Service:
+    environment_id, values = _locate(service_id)
+    service = _describe(environment_id, service_id) if environment_id else None
+    if service is None:
+        raise not_found(service_id)
+    return _model(service, environment_id, values)
+
+
+def list_all() -> list[ServiceSummary]:
+    """ListClusters, ListServices per Layer0 cluster (every page) and two tag queries."""
+    service_tags = _grouped(ENTITY_TYPE)
+    environment_tags = _grouped("environment")
+    summaries: list[ServiceSummary] = []
+    untagged: dict[str, list[str]] = {}
+    for cluster in _layer0_clusters():
+        environment_id = ids.layer0_id(cluster)
+        for name in _service_names(cluster):
+            service_id = ids.layer0_id(name)
+            if service_id not in service_tags:
+                untagged.setdefault(cluster, []).append(name)
+                continue
+            summaries.append(
+                ServiceSummary(
+                    service_id=service_id,
+                    service_name=service_tags[service_id].get("name", ""),
+                    environment_id=environment_id,
+                    environment_name=environment_tags.get(environment_id, {}).get("name", ""),
+                )
+            )
+    # A service without tags was made outside Layer0, or it was deleted: moto (unlike ECS) keeps listing deleted
+    # services. Describe only those, to keep the active ones.
+    ecs = aws.client("ecs")
+    for cluster, names in untagged.items():
+        environment_id = ids.layer0_id(cluster)
+        for start in range(0, len(names), 10):
+            for service in ecs.describe_services(cluster=cluster, services=names[start : start + 10])["services"]:
+                if service.get("status") == "ACTIVE":
+                    summaries.append(
+                        ServiceSummary(
+                            service_id=ids.layer0_id(service["serviceName"]),
+                            service_name="",
+                            environment_id=environment_id,
+                            environment_name=environment_tags.get(environment_id, {}).get("name", ""),
+                        )
+                    )
+    return summaries
+
+
+def _validate(request: CreateServiceRequest) -> None:
+    for field in ("environment_id", "service_name", "deploy_id"):
+        if not getattr(request, field):
+            raise missing_parameter(field)
+
+
+def _environment_not_found(environment_id: str) -> Layer0Error:
+    return Layer0Error(ErrorCode.InvalidEnvironmentID, f"Environment with id '{environment_id}' was not found")
+
+
+def _name_taken(environment_id: str, name: str) -> bool:
+    """A service of an adopted Layer0 instance, tagged before name claims existed, with this name here."""
+    return any(
+        values.get("name") == name and values.get("environment_id") == environment_id
+        for values in _grouped(ENTITY_TYPE).values()
+    )
+
+
+def _create_ecs_service(params: dict, environment_id: str) -> dict:
+    ecs = aws.client("ecs")
+    for attempt in range(1, CREATE_ATTEMPTS + 1):
+        try:
+            return ecs.create_service(**params)["service"]
+        except ClientError as error:
+            if _code(error) == "ClusterNotFoundException":
+                raise _environment_not_found(environment_id) from None
+            if "was not idempotent" in _message(error):
+                raise Layer0Error(ErrorCode.InvalidServiceID, _message(error)) from None
+            if IAM_PROPAGATION_MESSAGE in _message(error).lower() and attempt < CREATE_ATTEMPTS:
+                logger.info("CreateService: the load balancer role is not usable yet (attempt %d)", attempt)
+                time.sleep(CREATE_RETRY_SECONDS)
+                continue
+            raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def create(request: CreateServiceRequest) -> tuple[Service, Job]:
+    _validate(request)
+    environment_id, name, deploy_id = request.environment_id, request.service_name, request.deploy_id
+    if not _cluster_active(environment_id):
+        raise _environment_not_found(environment_id)
+    task_definition = _task_definition(deploy_id)
+    load_balancers, role = [], None
+    if request.load_balancer_id:
+        load_balancers, role = lbs.service_attachment(request.load_balancer_id, task_definition)
+
+    service_id = ids.hashed(name)
+    claim = _claim_id(environment_id, name)
+    duplicate = Layer0Error(
+        ErrorCode.InvalidServiceName, f"Service with name '{name}' already exists in environment '{environment_id}'"
+    )
+    if not tag_store.claim(NAME_CLAIM_TYPE, claim, {"service_id": service_id}):
+        raise duplicate
+    if _name_taken(environment_id, name):
+        tag_store.release(NAME_CLAIM_TYPE, claim, "service_id", service_id)
+        raise duplicate
+
+    params = {
+        "cluster": _cluster(environment_id),
+        "serviceName": ids.aws_name(service_id),
+        "taskDefinition": ids.task_definition(deploy_id),
+        "desiredCount": 1,
+        "placementStrategy": PLACEMENT_STRATEGY,
+        "deploymentConfiguration": DEPLOYMENT_CONFIGURATION,
+    }
+    if load_balancers:
+        params["loadBalancers"] = load_balancers
+    if role:
+        params["role"] = role
+    values = {"name": name, "environment_id": environment_id}
+    if request.load_balancer_id:
+        values["load_balancer_id"] = request.load_balancer_id
+    created = None
+    try:
+        created = _create_ecs_service(params, environment_id)
+        for key, value in values.items():
+            tag_store.insert(Tag(entity_type=ENTITY_TYPE, entity_id=service_id, key=key, value=value))
+        job = _start_rollout(service_id, environment_id, created)
+    except Exception:
+        # Nothing half-created: the service, its tags and the name claim go again.
+        logger.exception("Creating service %s failed: rolling back", service_id)
+        if created is not None:
+            try:
+                delete_ecs_service(service_id, environment_id)
+            except Exception:  # noqa: BLE001 - the original error is the answer
+                logger.exception("Rollback of service %s failed", service_id)
+        tag_store.delete_entity(ENTITY_TYPE, service_id)
+        tag_store.release(NAME_CLAIM_TYPE, claim, "service_id", service_id)
+        raise
+    _request_scaler_run(environment_id)
+    return _model(created, environment_id, values), job
+
+
+def _existing(service_id: str) -> tuple[str, dict, dict[str, str]]:
+    """(environment id, ECS service, tags) of an active service, or 404 with code 28."""
+    environment_id, values = _locate(service_id)
+    service = _describe(environment_id, service_id) if environment_id else None
+    if service is None:
+        raise not_found(service_id)
+    return environment_id, service, values
+
+
+def scale(service_id: str, desired_count: int) -> tuple[Service, Job]:
+    if desired_count < 0:
+        raise Layer0Error(ErrorCode.InvalidJSON, "desired_count must be 0 or more")
+    environment_id, service, values = _existing(service_id)
+    if service.get("desiredCount") != desired_count:
+        service = aws.client("ecs").update_service(
+            cluster=_cluster(environment_id), service=ids.aws_name(service_id), desiredCount=desired_count
+        )["service"]
+    job = _start_rollout(service_id, environment_id, service)
+    _request_scaler_run(environment_id)
+    return _model(service, environment_id, values), job
+
+
+def update_deploy(service_id: str, deploy_id: str) -> tuple[Service, Job]:
+    if not deploy_id:
+        raise missing_parameter("deploy_id")
+    environment_id, _service, values = _existing(service_id)
+    _task_definition(deploy_id)
+    ecs = aws.client("ecs")
+    try:
+        service = ecs.update_service(
+            cluster=_cluster(environment_id),
+            service=ids.aws_name(service_id),
+            taskDefinition=ids.task_definition(deploy_id),
+            # Services made by the original Layer0 get the circuit breaker on their first update.
+            deploymentConfiguration=DEPLOYMENT_CONFIGURATION,
+        )["service"]
+    except (ecs.exceptions.ServiceNotFoundException, ecs.exceptions.ServiceNotActiveException):
+        raise not_found(service_id) from None
+    job = _start_rollout(service_id, environment_id, service)
+    _request_scaler_run(environment_id)
+    return _model(service, environment_id, values), job
+
+
+def start_delete(service_id: str) -> Job:
+    """Start the delete-service job (type 2). A delete that failed part-way can be started again: the service
+    counts as present while it is active in ECS or its tags remain."""
+    environment_id, values = _locate(service_id)
+    active = _describe(environment_id, service_id) if environment_id else None
+    if not values and active is None:
+        raise not_found(service_id)
+    return jobs.create(jobs.JobType.DeleteService, service_id)
+
+
+def _task_arns(environment_id: str, service: dict, statuses: tuple[str, ...]) -> list[str]:
+    """ARNs of the tasks every deployment of the service started (ECS sets startedBy to the deployment id)."""
+    ecs = aws.client("ecs")
+    arns: list[str] = []
+    for deployment in service.get("deployments", []):
+        for status in statuses:
+            try:
+                pages = ecs.get_paginator("list_tasks").paginate(
+                    cluster=_cluster(environment_id), startedBy=deployment["id"], desiredStatus=status
+                )
+                arns.extend(arn for page in pages for arn in page["taskArns"])
+            except ecs.exceptions.ClusterNotFoundException:
+                return []
+    return list(dict.fromkeys(arns))
+
+
+def logs(service_id: str, tail: int = 0, start=None, end=None) -> list[LogFile]:
+    environment_id, service, _values = _existing(service_id)
+    return log_store.for_tasks(_task_arns(environment_id, service, ("RUNNING", "STOPPED")), tail, start, end)
+
+
+# --- the rollout steps (job type 6) ---------------------------------------------------------------------------------
+
+
+def _stopped_reasons(environment_id: str, deployment_id: str, stop_codes: tuple[str, ...] | None = None) -> list[str]:
+    """The distinct stoppedReasons of the deployment's stopped tasks (only those with one of `stop_codes`)."""
+    ecs = aws.client("ecs")
+    cluster = _cluster(environment_id)
+    try:
+        arns = [
+            arn
+            for page in ecs.get_paginator("list_tasks").paginate(
+                cluster=cluster, startedBy=deployment_id, desiredStatus="STOPPED"
+            )
+            for arn in page["taskArns"]
+        ]
+    except ecs.exceptions.ClusterNotFoundException:
+        return []
+    reasons: list[str] = []
+    for start in range(0, len(arns), 100):
+        for task in ecs.describe_tasks(cluster=cluster, tasks=arns[start : start + 100])["tasks"]:
+            if stop_codes is not None and task.get("stopCode") not in stop_codes:
+                continue
+            reason = task.get("stoppedReason") or ""
+            details = [
+                c["reason"] for c in task.get("containers", []) if c.get("reason") and c["reason"] not in reason
+            ]
+            text = "; ".join(part for part in [reason, *details] if part)
+            if text:
+                reasons.append(text)
+    return list(dict.fromkeys(reasons))
+
+
+def _failed(service_id: str, deployment: dict | None, deployment_id: str, reasons: list[str]) -> RolloutFailed:
+    what = (deployment or {}).get("rolloutStateReason") or f"Deployment {deployment_id} failed"
+    detail = "; ".join(reasons) if reasons else "no stopped task gave a reason"
+    return RolloutFailed(f"Service '{service_id}': {what} Stopped tasks: {detail}")
+
+
+def rollout_state(service_id: str, environment_id: str, deployment_id: str) -> dict:
+    """Where the deployment `deployment_id` of the service is: `{"state": "steady" | "in_progress", ...}`.
+
+    Raises RolloutFailed once ECS marks it FAILED. A deployment that is no longer the PRIMARY one was superseded
+    (by a newer update, or a rollback): this rollout is over, completed (`"superseded": true`).
+    """
+    service = _describe_any(environment_id, service_id)
+    if service is None or service.get("status") != "ACTIVE":
+        return {"state": "steady", "superseded": True, "message": f"Service '{service_id}' no longer exists"}
+    deployments = service.get("deployments", [])
+    tracked = next((d for d in deployments if d.get("id") == deployment_id), None)
+    if tracked is not None and tracked.get("rolloutState") == "FAILED":
+        raise _failed(service_id, tracked, deployment_id, _stopped_reasons(environment_id, deployment_id))
+    if tracked is None:
+        # A failed deployment leaves the list once the rollback is steady: its failed tasks tell.
+        failed_tasks = _stopped_reasons(environment_id, deployment_id, FAILED_STOP_CODES)
+        if failed_tasks:
+            raise _failed(service_id, None, deployment_id, failed_tasks)
+        return {
+            "state": "steady",
+            "superseded": True,
+            "message": f"Deployment {deployment_id} is gone: a newer deployment replaced it",
+        }
+    if tracked.get("status") != "PRIMARY":
+        primary = _primary_deployment_id(service)
+        return {
+            "state": "steady",
+            "superseded": True,
+            "message": f"Deployment {deployment_id} was superseded by deployment {primary}",
+        }
+    counts = {"running_count": tracked.get("runningCount", 0), "desired_count": tracked.get("desiredCount", 0)}
+    if (
+        len(deployments) == 1
+        and counts["running_count"] == counts["desired_count"]
+        and tracked.get("rolloutState") != "IN_PROGRESS"
+    ):
+        return {"state": "steady", "superseded": False, **counts}
+    return {"state": "in_progress", "deployments": len(deployments), **counts}
+
+
+# --- the delete-service steps (job type 2) --------------------------------------------------------------------------
+# Each may be run again after any failure; a service or cluster that is already gone is not an error.
+
+
+def locate(service_id: str) -> dict:
+    """`{"environment_id": <id or None>}`: None when nothing is left of the service in ECS or the tags."""
+    environment_id, _values = _locate(service_id)
+    return {"environment_id": environment_id}
+
+
+def scale_to_zero(service_id: str, environment_id: str | None) -> dict:
+    """Desired count 0 first, so that ECS does not replace the tasks stopped next."""
+    if not environment_id:
+        return {"scaled": False}
+    ecs = aws.client("ecs")
+    try:
+        ecs.update_service(cluster=_cluster(environment_id), service=ids.aws_name(service_id), desiredCount=0)
+    except (
+        ecs.exceptions.ServiceNotFoundException,
+        ecs.exceptions.ServiceNotActiveException,
+        ecs.exceptions.ClusterNotFoundException,
+    ):
+        return {"scaled": False}
+    return {"scaled": True}
+
+
+def stop_tasks(service_id: str, environment_id: str | None) -> dict:
+    """Stop the running tasks of every deployment of the service, reason "Service deleted by User"."""
+    if not environment_id:
+        return {"stopped": []}
+    service = _describe_any(environment_id, service_id)
+    if service is None:
+        return {"stopped": []}
+    ecs = aws.client("ecs")
+    stopped = []
+    for arn in _task_arns(environment_id, service, ("RUNNING",)):
+        try:
+            ecs.stop_task(cluster=_cluster(environment_id), task=arn, reason=STOP_REASON)
+        except ClientError as error:
+            if _code(error) not in ("InvalidParameterException", "ClusterNotFoundException"):
+                raise
+            continue  # already gone
+        stopped.append(arn)
+    return {"stopped": stopped}
+
+
+def delete_ecs_service(service_id: str, environment_id: str | None) -> dict:
+    if not environment_id:
+        return {"deleted": False}
+    ecs = aws.client("ecs")
+    try:
+        ecs.delete_service(cluster=_cluster(environment_id), service=ids.aws_name(service_id), force=True)
+    except (
+        ecs.exceptions.ServiceNotFoundException,
+        ecs.exceptions.ServiceNotActiveException,
+        ecs.exceptions.ClusterNotFoundException,
+    ):
+        return {"deleted": False}
+    return {"deleted": True}
+
+
+def delete_tags(service_id: str) -> dict:
+    """The service's tags and its name claim (found by id, so a rerun after the tags went still finds it)."""
+    claims = [
+        t.entity_id for t in tag_store.select_by_type(NAME_CLAIM_TYPE) if t.key == "service_id" and t.value == service_id
+    ]
+    for claim in claims:
+        tag_store.release(NAME_CLAIM_TYPE, claim, "service_id", service_id)
+    tag_store.delete_entity(ENTITY_TYPE, service_id)
+    return {"released": claims}
+
+
+def delete_in_environment(environment_id: str, service_id: str) -> dict:
+    """Every delete step for a service whose environment is known (the delete-environment job's dependencies)."""
+    return {
+        **scale_to_zero(service_id, environment_id),
+        **stop_tasks(service_id, environment_id),
+        **delete_ecs_service(service_id, environment_id),
+        **delete_tags(service_id),
+    }
