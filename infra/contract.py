@@ -55,6 +55,10 @@ ROUTES: tuple[Route, ...] = (
     Route("PUT", "/service/{id}/deploy"),
     Route("GET", "/service/{id}/logs"),
     # Tasks (SPEC §3.5); GET /task/{id}/logs is above, with the jobs
+    Route("GET", "/task"),
+    Route("POST", "/task"),
+    Route("GET", "/task/{id}"),
+    Route("DELETE", "/task/{id}"),
 )
 
 

@@ -500,6 +500,10 @@ def delete_dependency(environment_id: str, kind: str, id: str) -> dict:  # noqa:
         except ClientError as error:
             if _code(error) not in ("InvalidParameterException", "ClusterNotFoundException"):
                 raise
+        # The Layer0 task whose `arn` tag names this ECS task goes with it.
+        for tag in tag_store.select_by_type("task"):
+            if tag.key == "arn" and tag.value == id:
+                tag_store.delete_entity("task", tag.entity_id)
     elif kind == "load_balancer":
         # Deleting a load balancer that does not exist succeeds in both APIs.
         if id.startswith("arn:"):

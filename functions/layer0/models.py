@@ -159,6 +159,72 @@ class ScalerRunInfo(BaseModel):
     errors: list[str] = Field(default_factory=list)
 
 
+# --- tasks (SPEC §2.4, §3.5) ---------------------------------------------------------------------------------------
+
+
+def _none_as_empty(value: Any) -> Any:
+    # Go clients send a nil slice or map as null.
+    return value if value is not None else []
+
+
+class ContainerOverride(RequestModel):
+    container_name: str = ""
+    environment_overrides: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_overrides(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = {key.lower() if isinstance(key, str) else key: value for key, value in data.items()}
+            if data.get("environment_overrides") is None:
+                data.pop("environment_overrides", None)
+        return data
+
+
+class CreateTaskRequest(RequestModel):
+    """`copies` (v0.10.0-0.10.3) is accepted and ignored: one job starts one task (SPEC §3.5)."""
+
+    container_overrides: Annotated[list[ContainerOverride], BeforeValidator(_none_as_empty)] = Field(
+        default_factory=list
+    )
+    deploy_id: str = ""
+    environment_id: str = ""
+    task_name: str = ""
+
+
+class TaskDetail(BaseModel):
+    container_name: str
+    exit_code: int = 0
+    last_status: str = ""
+    reason: str = ""
+
+
+class TaskCopy(BaseModel):
+    details: list[TaskDetail] = Field(default_factory=list)
+    reason: str = ""  # the ECS task's stoppedReason
+    task_copy_id: str  # the ECS task ARN
+
+
+class Task(BaseModel):
+    copies: list[TaskCopy] = Field(default_factory=list)
+    deploy_id: str
+    deploy_name: str
+    deploy_version: str
+    environment_id: str
+    environment_name: str
+    pending_count: int
+    running_count: int
+    task_id: str
+    task_name: str
+
+
+class TaskSummary(BaseModel):
+    task_id: str
+    task_name: str
+    environment_id: str
+    environment_name: str
+
+
 # --- services (SPEC §2.4, §3.4) ------------------------------------------------------------------------------------
 
 

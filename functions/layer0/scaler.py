@@ -8,7 +8,7 @@ providers and consumers from ECS, applies the plan to the ASG, and returns a `Sc
 `request_run(environment_id)` is the debounced trigger that service and task changes call: a one-time
 EventBridge Scheduler schedule runs the scaler function 10 s later, so no timer lives in a Lambda.
 
-Pending CreateTask jobs are not consumers yet (SPEC §3.8 consumer 3): tasks are a later feature.
+Create-task jobs that have not started their task yet are consumers too (SPEC §3.8 consumer 3).
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ import json
 import time
 from dataclasses import dataclass, field
 
-from layer0 import aws, ids, settings
+from layer0 import aws, ids, jobs, settings
 from layer0.errors import ErrorCode, Layer0Error
 from layer0.models import ResourceConsumer, ResourceProvider, ScalerRunInfo
+from layer0.stores import jobs as job_store
 
 # Debounced runs (SPEC §3.8 trigger b): at most one per environment per window, this long after the request.
 DEBOUNCE_SECONDS = 10
@@ -170,7 +171,8 @@ def _containers(task_definition: str, cache: dict) -> list[tuple[str, int, tuple
 
 
 def consumers_of(cluster: str) -> list[Consumer]:
-    """Missing copies of the cluster's services, then its pending tasks (SPEC §3.8)."""
+    """Missing copies of the cluster's services, then its pending tasks, then its waiting create-task jobs
+    (SPEC §3.8)."""
     ecs = aws.client("ecs")
     cache: dict = {}
     consumers: list[Consumer] = []
@@ -202,6 +204,34 @@ def consumers_of(cluster: str) -> list[Consumer]:
                 continue
             for name, memory, ports in _containers(task["taskDefinitionArn"], cache):
                 consumers.append(Consumer(f"Task: {task['taskArn'].split('/')[-1]}, Container: {name}", memory, ports))
+    consumers.extend(_create_task_consumers(cluster, cache))
+    return consumers
+
+
+_WAITING_JOB_STATUSES = (jobs.JobStatus.Pending, jobs.JobStatus.InProgress)
+
+
+def _create_task_consumers(cluster: str, cache: dict) -> list[Consumer]:
+    """One copy of each container of the deploy of every create-task job for this environment that has not
+    started its task yet (a started one has `meta.task_id`, and its ECS task counts above while pending)."""
+    environment_id = ids.layer0_id(cluster)
+    consumers = []
+    for job in job_store.list_all():
+        if job.job_type != jobs.JobType.CreateTask or job.job_status not in _WAITING_JOB_STATUSES or job.meta.get("task_id"):
+            continue
+        try:
+            request = json.loads(job.request)
+        except ValueError:
+            continue
+        if not isinstance(request, dict) or request.get("environment_id") != environment_id:
+            continue
+        deploy_id = str(request.get("deploy_id") or "")
+        try:
+            containers = _containers(ids.task_definition(deploy_id), cache)
+        except aws.client("ecs").exceptions.ClientException:
+            continue  # the deploy is gone: the job fails by itself, nothing to make room for
+        for name, memory, ports in containers:
+            consumers.append(Consumer(f"Job: {job.job_id}, Deploy: {deploy_id}, Container: {name}", memory, ports))
     return consumers
 
 

@@ -98,6 +98,8 @@ STEPS: dict[str, Step] = {
     "service.delete_ecs_service": domain_step("services", "delete_ecs_service", "service_id", "environment_id"),
     "service.delete_tags": domain_step("services", "delete_tags", "service_id"),
     "service.rollout_state": domain_step("services", "rollout_state", "service_id", "environment_id", "deployment_id"),
+    # Job type 5, create task (infra/workflows/asl.py, CREATE_TASK).
+    "task.run": domain_step("tasks", "run", "job_id", "request"),
 }
 
 

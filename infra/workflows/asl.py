@@ -55,14 +55,18 @@ class RetryPolicy:
     interval_seconds: int = 10
     max_attempts: int = 6
     backoff_rate: float = 1.5
+    max_delay_seconds: int | None = None  # caps the backoff's growth (ASL MaxDelaySeconds)
 
     def asl(self) -> dict:
-        return {
+        retrier = {
             "ErrorEquals": ["Retryable"],
             "IntervalSeconds": self.interval_seconds,
             "BackoffRate": self.backoff_rate,
             "MaxAttempts": self.max_attempts,
         }
+        if self.max_delay_seconds is not None:
+            retrier["MaxDelaySeconds"] = self.max_delay_seconds
+        return retrier
 
 
 DEFAULT_RETRYABLE = RetryPolicy()
@@ -266,6 +270,63 @@ DELETE_ENVIRONMENT = JobMachine(
 )
 
 # ----------------------------------------------------------------------------------------------------------------
+# Job type 5: create task (SPEC §3.5, §3.7; issue 4 part 4)
+# ----------------------------------------------------------------------------------------------------------------
+
+# While the environment has no room for the task, the step raises Retryable and the machine tries again while the
+# scaler adds instances: for up to this long (the original: every 10 s for 24 h).
+TASK_CAPACITY_RETRY_HOURS = 24.0
+# Every 10 s at first, then slower, up to once a minute: a Standard execution's history holds at most 25,000 events
+# and each attempt adds three, so 24 h of attempts every 10 s (8,640) would end the execution; this needs ~1,450.
+TASK_CAPACITY_RETRY_FIRST_SECONDS = 10
+TASK_CAPACITY_RETRY_BACKOFF = 1.2
+TASK_CAPACITY_RETRY_MAX_DELAY_SECONDS = 60
+
+
+def task_capacity_retry(hours: float = TASK_CAPACITY_RETRY_HOURS) -> RetryPolicy:
+    """The Retryable policy of the run-task step: enough attempts that their delays add up to `hours`."""
+    remaining = hours * 3600
+    delay = float(TASK_CAPACITY_RETRY_FIRST_SECONDS)
+    attempts = 0
+    while remaining > 0:
+        attempts += 1
+        remaining -= min(delay, TASK_CAPACITY_RETRY_MAX_DELAY_SECONDS)
+        delay *= TASK_CAPACITY_RETRY_BACKOFF
+    return RetryPolicy(
+        interval_seconds=TASK_CAPACITY_RETRY_FIRST_SECONDS,
+        max_attempts=max(attempts, 1),
+        backoff_rate=TASK_CAPACITY_RETRY_BACKOFF,
+        max_delay_seconds=TASK_CAPACITY_RETRY_MAX_DELAY_SECONDS,
+    )
+
+
+def create_task_machine(capacity_retry_hours: float = TASK_CAPACITY_RETRY_HOURS) -> JobMachine:
+    """The request is the CreateTaskRequest's JSON; the one step (layer0.tasks.run) starts the task, tags it and
+    sets the job's meta.task_id."""
+    body = {
+        "StartAt": "RunTask",
+        "States": {
+            "RunTask": step_task(
+                "task.run",
+                args={"job_id.$": "$.job_id", "request.$": "$.request"},
+                result_path="$.task",
+                retryable=task_capacity_retry(capacity_retry_hours),
+            )
+        },
+    }
+    return JobMachine(
+        job_type=5,
+        slug="create-task",
+        body=body,
+        # The retries, plus an hour for the steps themselves.
+        timeout_seconds=int(capacity_retry_hours * 3600) + 3600,
+        description="Layer0 job type 5: start a task, waiting for room in its environment",
+    )
+
+
+CREATE_TASK = create_task_machine()
+
+# ----------------------------------------------------------------------------------------------------------------
 # Job types 2 and 6: delete service, rollout (SPEC §3.4; issue 4 parts 2 and 3)
 # ----------------------------------------------------------------------------------------------------------------
 
@@ -365,7 +426,7 @@ ROLLOUT = rollout_machine()
 
 # Job type -> its machine. The types without a machine yet (2-6) are not deployed; creating such a job
 # fails cleanly (StartExecution: StateMachineDoesNotExist) and leaves nothing behind.
-MACHINES: dict[int, JobMachine] = {machine.job_type: machine for machine in (DELETE_ENVIRONMENT, DELETE_SERVICE, ROLLOUT)}
+MACHINES: dict[int, JobMachine] = {machine.job_type: machine for machine in (DELETE_ENVIRONMENT, CREATE_TASK, DELETE_SERVICE, ROLLOUT)}
 
 # Job type -> machine slug, for every Layer0 job type (functions/layer0/jobs.py has the same table;
 # tests/workflows checks they agree).

@@ -1,4 +1,4 @@
-"""Routes `/job` and `GET /task/{id}/logs` for a job's task id (SPEC §2.3, §2.5; DESIGN §4)."""
+"""Routes `/job` (SPEC §2.3, §2.5; DESIGN §4). A job's logs (`GET /task/<job id>/logs`) are in the tasks router."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from handlers.api.errors import documented
-from layer0 import jobs, logs
-from layer0.models import Job, LogFile
+from layer0 import jobs
+from layer0.models import Job
 
 router = Router()
 
@@ -52,16 +52,3 @@ def get_job(id: str) -> Job:  # noqa: A002 - the contract's path parameter
 def delete_job(id: str):  # noqa: A002
     jobs.delete(id)
     return Response(status_code=200, content_type="application/json", body='""')
-
-
-@router.get(
-    "/task/<id>/logs",
-    summary="A task's logs; for a job's task id, the job's execution history. Query: tail, start, end (YYYY-MM-DD HH:MM)",
-    responses=documented(400, 404),
-)
-def task_logs(id: str) -> list[LogFile]:  # noqa: A002
-    query = router.current_event.query_string_parameters or {}
-    tail = logs.parse_tail(query.get("tail"))
-    start = logs.parse_time(query.get("start"), "start")
-    end = logs.parse_time(query.get("end"), "end")
-    return jobs.logs(id, tail=tail, start=start, end=end)

@@ -1,0 +1,242 @@
+"""Job type 5 end to end in moto: the create-task machine (infra/workflows/asl.py) running layer0.tasks.run through
+the workflow-step function, against environments with (or without) container instances registered by the local
+ECS agent simulation."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from infra.workflows import asl
+from layer0 import aws, environments, scaler, tasks
+from layer0.models import CreateEnvironmentRequest, CreateTaskRequest
+from layer0.stores import jobs as job_store
+from layer0.stores import tags as tag_store
+from tests.conftest import setup_client
+from tests.workflows.helpers import execution_arn, job_machines, wait_for_end
+
+FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "layer0" / "fixtures"
+
+
+# --- helpers, shared with tests/api/test_tasks.py -----------------------------------------------------------------
+
+
+@pytest.fixture
+def agent():
+    """The local ECS agent simulation (registers ASG instances as container instances); its moto patch is undone after."""
+    from local.agent import Agent, unpatch_moto_total_resources
+
+    try:
+        yield Agent(setup_client)
+    finally:
+        unpatch_moto_total_resources()
+
+
+def create_environment(name: str, count: int = 1) -> str:
+    request = CreateEnvironmentRequest(
+        environment_name=name, operating_system="linux", instance_size="t3.small", min_cluster_count=count
+    )
+    return environments.create(request).environment_id
+
+
+def register_deploy(name: str, fixture: str = "Task.Dockerrun.aws.json", memory: int | None = None) -> str:
+    """A deploy as POST /deploy registers it (family l0-<prefix>-<name>), from a fixture Dockerrun. Its id."""
+    # Dockerrun keys match ECS's case-insensitively (`entrypoint` is `entryPoint`), as POST /deploy matches them.
+    members = setup_client("ecs").meta.service_model.shape_for("ContainerDefinition").members
+    by_lower = {name.lower(): name for name in members}
+    containers = [
+        {by_lower[key.lower()]: value for key, value in container.items()}
+        for container in json.loads((FIXTURES / fixture).read_text())["containerDefinitions"]
+    ]
+    if memory is not None:
+        containers = [{**container, "memory": memory} for container in containers]
+    revision = setup_client("ecs").register_task_definition(family=f"l0-l0-{name}", containerDefinitions=containers)
+    return f"{name}.{revision['taskDefinition']['revision']}"
+
+
+def ecs_task(environment_id: str, arn: str) -> dict:
+    return setup_client("ecs").describe_tasks(cluster=f"l0-l0-{environment_id}", tasks=[arn])["tasks"][0]
+
+
+# --- the machine --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def machines(stack, monkeypatch):
+    with job_machines(monkeypatch) as (arns, _waits):
+        yield arns
+
+
+class DebouncedScaler:
+    """`scaler.request_run`, run at once and in order, by the real scaler: the first request (from POST /task or from
+    the step's first capacity failure, whichever comes first) does nothing yet, as a run 10 s later would find
+    nothing new; each later one runs the scaler, which sees the waiting job as a consumer and grows the ASG, and
+    then the new instance's agent registers it."""
+
+    def __init__(self, agent, monkeypatch):
+        self.agent = agent
+        self.requests = 0
+        self.infos = []
+        self.lock = threading.Lock()
+        monkeypatch.setattr(scaler, "request_run", self)
+
+    def __call__(self, environment_id: str) -> bool:
+        with self.lock:
+            self.requests += 1
+            if self.requests == 2:
+                self.infos.append(scaler.run(environment_id))
+                self.agent.sync_once()
+        return True
+
+
+def start(machines, request: CreateTaskRequest) -> tuple[str, dict]:
+    job = tasks.start_create(request)
+    return job.job_id, wait_for_end(execution_arn(machines[5], job.job_id))
+
+
+def test_the_machine_is_deployed_with_the_others():
+    assert asl.MACHINES[5] is asl.CREATE_TASK
+    assert asl.CREATE_TASK.slug == asl.SLUGS[5]
+    # 24 hours of capacity retries fit in an execution's 25,000-event history (three events per attempt).
+    retry = asl.task_capacity_retry()
+    assert retry.max_attempts * 3 < 25_000
+    delays = [min(10 * 1.2**n, 60) for n in range(retry.max_attempts)]
+    assert sum(delays) >= 24 * 3600
+    assert asl.CREATE_TASK.timeout_seconds > 24 * 3600
+
+
+def test_the_job_starts_the_task_and_names_it_in_meta(machines, agent):
+    environment_id = create_environment("tasks")
+    agent.sync_once()
+    deploy_id = register_deploy("alpine")
+    request = CreateTaskRequest(
+        task_name="task1",
+        environment_id=environment_id,
+        deploy_id=deploy_id,
+        container_overrides=[{"container_name": "alpine", "environment_overrides": {"key": "val"}}],
+    )
+
+    job_id, described = start(machines, request)
+
+    assert described["status"] == "SUCCEEDED", (described.get("error"), described.get("cause"))
+    job = job_store.get(job_id)
+    assert job.job_status == 3
+    task_id = job.meta["task_id"]
+    assert task_id.startswith("task1") and len(task_id) == 12
+    values = {tag.key: tag.value for tag in tag_store.select_by_type_and_id("task", task_id)}
+    assert {k: values[k] for k in ("name", "environment_id", "deploy_id")} == {
+        "name": "task1",
+        "environment_id": environment_id,
+        "deploy_id": deploy_id,
+    }
+    task = ecs_task(environment_id, values["arn"])
+    assert task["startedBy"] == "l0-l0-"
+    assert task["taskDefinitionArn"].endswith(f":task-definition/l0-l0-{deploy_id.replace('.', ':')}")
+    assert task["overrides"]["containerOverrides"] == [
+        {"name": "alpine", "environment": [{"name": "key", "value": "val"}]}
+    ]
+
+
+def test_a_rerun_of_the_step_starts_no_second_task(machines, agent):
+    environment_id = create_environment("rerun")
+    agent.sync_once()
+    request = CreateTaskRequest(task_name="once", environment_id=environment_id, deploy_id=register_deploy("alpine"))
+    job_id, described = start(machines, request)
+    assert described["status"] == "SUCCEEDED"
+
+    again = tasks.run(job_id, request.model_dump_json())
+
+    assert again["task_id"] == job_store.get(job_id).meta["task_id"]
+    listed = setup_client("ecs").list_tasks(cluster=f"l0-l0-{environment_id}")["taskArns"]
+    assert listed == [again["task_arn"]]
+
+
+def test_without_capacity_it_retries_until_the_scaler_adds_an_instance(machines, agent, monkeypatch):
+    environment_id = create_environment("empty", count=0)
+    agent.sync_once()
+    request = CreateTaskRequest(task_name="waits", environment_id=environment_id, deploy_id=register_deploy("alpine"))
+    runs = DebouncedScaler(agent, monkeypatch)
+
+    job_id, described = start(machines, request)
+
+    assert described["status"] == "SUCCEEDED", (described.get("error"), described.get("cause"))
+    [run] = runs.infos
+    assert [c.id.split(",")[0] for c in run.pending_resources] == [f"Job: {job_id}"]
+    assert run.desired_scale_after_run == 1
+    history = setup_client("stepfunctions").get_execution_history(executionArn=execution_arn(machines[5], job_id))
+    failed = [e for e in history["events"] if e["type"] == "TaskFailed"]
+    assert failed and all(e["taskFailedEventDetails"]["error"] == "Retryable" for e in failed)
+    assert "Failed to start task: RESOURCE:" in failed[0]["taskFailedEventDetails"]["cause"]
+    task_id = job_store.get(job_id).meta["task_id"]
+    assert tasks.get(task_id).task_name == "waits"
+    # Once the task is started, the job is no consumer any more.
+    assert not [c for c in scaler.consumers_of(f"l0-l0-{environment_id}") if c.id.startswith("Job:")]
+
+
+def test_a_full_instance_is_no_room_either(machines, agent, monkeypatch):
+    environment_id = create_environment("full", count=1)
+    agent.sync_once()
+    # A task that takes nearly all of the t3.small's 2048 MiB: moto then places no second task (and reports no
+    # failure, where ECS says RESOURCE:MEMORY).
+    big = register_deploy("big", memory=2000)
+    setup_client("ecs").run_task(cluster=f"l0-l0-{environment_id}", taskDefinition=f"l0-l0-{big.replace('.', ':')}")
+    request = CreateTaskRequest(task_name="squeezed", environment_id=environment_id, deploy_id=register_deploy("alpine"))
+    runs = DebouncedScaler(agent, monkeypatch)
+
+    job_id, described = start(machines, request)
+
+    assert described["status"] == "SUCCEEDED", (described.get("error"), described.get("cause"))
+    task_id = job_store.get(job_id).meta["task_id"]
+    instances = setup_client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[f"l0-l0-{environment_id}"])
+    # The scaler grew the group for the job (moto leaves the big task PENDING, so the scaler counts it too).
+    assert instances["AutoScalingGroups"][0]["DesiredCapacity"] >= 2
+    assert [c.id for c in runs.infos[0].pending_resources if c.id.startswith("Job:")] == [
+        f"Job: {job_id}, Deploy: alpine.1, Container: alpine"
+    ]
+    assert tasks.get(task_id).copies
+
+
+def test_a_failure_other_than_capacity_fails_the_job_with_the_reason(machines, agent, monkeypatch):
+    environment_id = create_environment("refused")
+    agent.sync_once()
+    request = CreateTaskRequest(task_name="refused", environment_id=environment_id, deploy_id=register_deploy("alpine"))
+    ecs = aws.client("ecs")
+    real_run_task = ecs.run_task
+
+    def refuses(**kwargs):
+        # What ECS answers when no instance satisfies a placement constraint (moto checks none).
+        answer = real_run_task(**kwargs)
+        ecs.stop_task(cluster=kwargs["cluster"], task=answer["tasks"][0]["taskArn"])
+        return {"tasks": [], "failures": [{"arn": answer["tasks"][0]["containerInstanceArn"], "reason": "ATTRIBUTE"}]}
+
+    monkeypatch.setattr(ecs, "run_task", refuses)
+
+    job_id, described = start(machines, request)
+
+    assert described["status"] == "FAILED"
+    job = job_store.get(job_id)
+    assert job.job_status == 4
+    assert job.meta["error"] == "TaskNotStarted: Failed to start task: ATTRIBUTE"
+    assert "task_id" not in job.meta
+    assert tasks.list_all() == []
+
+
+def test_an_environment_deleted_before_the_job_runs_fails_the_job(machines, agent, monkeypatch):
+    environment_id = create_environment("gone")
+    agent.sync_once()
+    request = CreateTaskRequest(task_name="orphan", environment_id=environment_id, deploy_id=register_deploy("alpine"))
+    # The cluster disappears between POST /task and the step.
+    monkeypatch.setattr(tasks, "_validate", lambda request: None)
+    cluster = f"l0-l0-{environment_id}"
+    ecs = setup_client("ecs")
+    for arn in ecs.list_container_instances(cluster=cluster)["containerInstanceArns"]:
+        ecs.deregister_container_instance(cluster=cluster, containerInstance=arn, force=True)
+    ecs.delete_cluster(cluster=cluster)
+
+    job_id, described = start(machines, request)
+
+    assert described["status"] == "FAILED"
+    assert job_store.get(job_id).meta["error"] == f"TaskNotStarted: Failed to start task: cluster {cluster} does not exist"
