@@ -15,30 +15,36 @@ launch type fails with "No instances found in cluster".
   (``force=True``), after its running tasks are stopped as ECS does ("Host EC2 (instance …) terminated.");
 - a Layer0 cluster without its group, or an INACTIVE (deleted) cluster, keeps no container instance.
 
-It uses only the public API through boto3 clients, so it runs against moto in process (``mock_aws``) or against
-the local moto server. :meth:`Agent.sync_once` is one deterministic pass; :meth:`Agent.start` runs passes on a
-daemon thread until :meth:`Agent.stop`. Local mode only: this is not Lambda code.
+Each pass (:meth:`Agent.sync_once`, deterministic) then runs, in order, the other reconcilers of ``Agent.steps``:
+what the ECS agents and the service scheduler do to tasks and services (:mod:`local.ecs_simulation`: PENDING →
+RUNNING, ``sleep N``, failing images, log lines, deployments, circuit breaker), and EventBridge Scheduler's due
+one-time schedules (:mod:`local.schedules`: the debounced scaler runs). ``clock`` (epoch seconds) is their time;
+tests pass a fake one. :meth:`Agent.start` runs passes on a daemon thread until :meth:`Agent.stop`. Local mode
+only: this is not Lambda code.
 
-Growing it (issue 4, part 6): further reconcilers — task placement, PENDING → RUNNING, ``sleep N``, log lines —
-are methods taking the pass's :class:`Snapshot` and are appended to ``Agent.steps``.
-
-moto fidelity: moto 5.2.5 ignores ``totalResources`` and gives every container instance 4096 CPU units and
-7482 MiB. :func:`patch_moto_total_resources` (applied by :class:`Agent` unless told not to) makes it honour them;
-the test suite proves moto is still buggy without it, so it can be dropped once moto is fixed.
+Container instances are reconciled through the public API (boto3 clients), against moto in process
+(``mock_aws``) or the local moto server; the task and service simulation changes moto's ECS objects in this
+process, since only ECS itself changes those. An Agent applies the ECS moto patches it needs
+(``moto_patches.apply_ecs``: totalResources, task status, RunTask failures, StopTask, services) unless told not
+to; :func:`unpatch_moto_total_resources` undoes them (for tests).
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+
+from local import moto_patches
+from local.ecs_simulation import EcsSimulation
+from local.schedules import ScheduleRunner
 
 __all__ = [
     "Agent",
@@ -46,6 +52,8 @@ __all__ = [
     "SyncResult",
     "RESERVED_PORTS",
     "default_client_factory",
+    "EcsSimulation",
+    "ScheduleRunner",
     "patch_moto_total_resources",
     "unpatch_moto_total_resources",
 ]
@@ -118,7 +126,14 @@ class Agent:
     ``client_factory(service)`` returns a boto3 client; ``prefix`` is the stack's prefix (names ``l0-<prefix>-*``).
     """
 
-    def __init__(self, client_factory: ClientFactory | None = None, prefix: str = "l0", *, patch_moto: bool = True):
+    def __init__(
+        self,
+        client_factory: ClientFactory | None = None,
+        prefix: str = "l0",
+        *,
+        patch_moto: bool = True,
+        clock: Callable[[], float] = time.time,
+    ):
         self.prefix = prefix
         self.name_prefix = f"l0-{prefix}-"
         self._factory = client_factory or default_client_factory
@@ -130,7 +145,16 @@ class Agent:
         self._thread: threading.Thread | None = None
         self._last_error: str | None = None
         # Reconcilers run in order on every pass; each takes the pass's Snapshot and its SyncResult.
-        self.steps: list[Callable[[Snapshot, SyncResult], None]] = [self._sync_container_instances]
+        # Instances first, then what the agents do to tasks, then the service scheduler (so a task it places
+        # this pass starts on the next one, as on AWS), then EventBridge Scheduler's due schedules.
+        self.simulation = EcsSimulation(self.client, clock)
+        self.schedules = ScheduleRunner(self.client, clock)
+        self.steps: list[Callable[[Snapshot, SyncResult], None]] = [
+            self._sync_container_instances,
+            self._guarded(self.simulation.sync_tasks),
+            self._guarded(self.simulation.sync_services),
+            self._guarded(self.schedules.run_due),
+        ]
         if patch_moto:
             patch_moto_total_resources()
 
@@ -143,6 +167,20 @@ class Agent:
             if service not in self._clients:
                 self._clients[service] = self._factory(service)
             return self._clients[service]
+
+    def _guarded(self, step: Callable[[Snapshot, SyncResult], None]) -> Callable[[Snapshot, SyncResult], None]:
+        """A step whose failure (moto unreachable, a bug) is noted in the result, and the next steps still run."""
+
+        def guarded(snapshot: Snapshot, result: SyncResult) -> None:
+            try:
+                step(snapshot, result)
+            except Exception as error:  # noqa: BLE001 - reported in the result and logged, never fatal to the pass
+                message = f"{getattr(step, '__name__', step)}: {error!r}"
+                result.errors.append(message)
+                self._note_error(message)
+
+        guarded.__name__ = getattr(step, "__name__", "step")
+        return guarded
 
     # ----------------------------------------------------------------------------------------------------------
     # the loop
@@ -366,71 +404,17 @@ class Agent:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# moto fidelity: honour totalResources on register_container_instance (moto 5.2.5 ignores it)
+# moto fidelity: the ECS patches the simulation needs (local/moto_patches.py)
 # --------------------------------------------------------------------------------------------------------------
-
-_patch_lock = threading.Lock()
-_original_register: Callable | None = None
-
-
-def _resource(entry: dict) -> dict:
-    """A resource as moto stores it (every value member present), from a request's Resource."""
-    resource = {
-        "doubleValue": float(entry.get("doubleValue", 0.0)),
-        "integerValue": int(entry.get("integerValue", 0)),
-        "longValue": int(entry.get("longValue", 0)),
-        "name": entry["name"],
-        "type": entry.get("type", "INTEGER"),
-    }
-    if resource["type"] == "STRINGSET" or "stringSetValue" in entry:
-        resource["stringSetValue"] = [str(value) for value in entry.get("stringSetValue", [])]
-    return resource
-
-
-def _merged_resources(defaults: Iterable[dict], given: list[dict]) -> list[dict]:
-    """moto's defaults with every resource named in the request replaced, in moto's order, extras appended."""
-    by_name = {entry["name"]: _resource(entry) for entry in given}
-    merged = [by_name.pop(default["name"], copy.deepcopy(default)) for default in defaults]
-    return merged + list(by_name.values())
-
-
-def _register_with_total_resources(self: Any) -> Any:
-    """moto's EC2ContainerServiceResponse.register_container_instance, honouring ``totalResources``."""
-    from moto.core.responses import ActionResult
-
-    cluster_str = self._get_param("cluster", "default")
-    document = json.loads(self._get_param("instanceIdentityDocument"))
-    container_instance = self.ecs_backend.register_container_instance(cluster_str, document["instanceId"])
-    given = self._get_param("totalResources")
-    if given:
-        registered = _merged_resources(container_instance.registered_resources, given)
-        container_instance.registered_resources = registered
-        container_instance.remaining_resources = copy.deepcopy(registered)  # moto mutates this one on placement
-    return ActionResult({"containerInstance": container_instance})
 
 
 def patch_moto_total_resources() -> None:
-    """Make moto's RegisterContainerInstance use the request's ``totalResources``. Idempotent.
-
-    moto 5.2.5 reads only ``instanceId`` from the request and gives every container instance 4096 CPU units and
-    7482 MiB, whatever its instance type; placement (``run_task``) then uses those. Without ``totalResources``,
-    this behaves as moto does.
-    """
-    global _original_register
-    from moto.ecs.responses import EC2ContainerServiceResponse
-
-    with _patch_lock:
-        if _original_register is None:
-            _original_register = EC2ContainerServiceResponse.register_container_instance
-            EC2ContainerServiceResponse.register_container_instance = _register_with_total_resources
+    """Apply the ECS moto patches (``moto_patches.apply_ecs``): totalResources, task status, RunTask failures,
+    StopTask, services. The name is historical (the first patch); tests that create an Agent undo them all with
+    :func:`unpatch_moto_total_resources`."""
+    moto_patches.apply_ecs()
 
 
 def unpatch_moto_total_resources() -> None:
-    """Undo :func:`patch_moto_total_resources` (for the test that proves moto still needs it)."""
-    global _original_register
-    from moto.ecs.responses import EC2ContainerServiceResponse
-
-    with _patch_lock:
-        if _original_register is not None:
-            EC2ContainerServiceResponse.register_container_instance = _original_register
-            _original_register = None
+    """Undo every ECS moto patch (``moto_patches.revert_ecs``). Idempotent."""
+    moto_patches.revert_ecs()

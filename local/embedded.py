@@ -37,6 +37,32 @@ def _step_function_name(prefix: str) -> str:
     return f"l0-{prefix}-workflow-step"
 
 
+def _scaler_function_name(prefix: str) -> str:
+    return f"l0-{prefix}-scaler"
+
+
+def _create_scaler(clients, prefix: str) -> dict[str, str]:
+    """The scaler function (a placeholder in moto's Lambda, served by local/lambda_runtime.py) and the role
+    EventBridge Scheduler invokes it with, as infra/scaler.py makes them. Returns the settings that make
+    `layer0.scaler.request_run` schedule debounced runs; local/schedules.py fires them."""
+    iam = clients("iam")
+
+    def role(name: str, service: str) -> str:
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+        }
+        return iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+
+    function_arn = lambda_runtime.create_function(
+        clients("lambda"), _scaler_function_name(prefix), role(f"l0-{prefix}-scaler", "lambda.amazonaws.com")
+    )
+    return {
+        "LAYER0_SCALER_FUNCTION_ARN": function_arn,
+        "LAYER0_SCALER_SCHEDULE_ROLE_ARN": role(f"l0-{prefix}-scaler-schedule", "scheduler.amazonaws.com"),
+    }
+
+
 def _create_job_workflows(clients, prefix: str) -> str:
     """The workflow-step function (a placeholder in moto's Lambda) and the job machines, from the builder CDK
     synthesizes from, with the function's ARN substituted. Returns LAYER0_JOB_STATE_MACHINE_PREFIX."""
@@ -64,8 +90,9 @@ def _create_job_workflows(clients, prefix: str) -> str:
 class Layer0:
     """Starts everything on enter, stops everything on exit."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 9090, prefix: str = "l0"):
+    def __init__(self, host: str = "127.0.0.1", port: int = 9090, prefix: str = "l0", agent_interval: float = 1.0):
         self.host, self.port, self.prefix = host, port, prefix
+        self.agent_interval = agent_interval  # seconds between the ECS simulation's passes
         self.endpoint = f"http://{host}:{port}/"
         self._moto: ThreadedMotoServer | None = None
         self._http = None
@@ -127,10 +154,15 @@ class Layer0:
                 lambda service: boto3.client(service, region_name=REGION, endpoint_url=aws_endpoint), self.prefix
             ),
         )
-        # The ECS agent simulation: environments' ASG instances register in their clusters (local/agent.py).
+        for name, value in _create_scaler(
+            lambda service: boto3.client(service, region_name=REGION, endpoint_url=aws_endpoint), self.prefix
+        ).items():
+            self._setenv(name, value)
+        # The ECS agent simulation (local/agent.py): environments' ASG instances register in their clusters, tasks
+        # start, sleep, log and stop, services get their tasks and deployments, due scaler schedules run.
         self._agent = Agent(
             lambda service: default_client_factory(service, endpoint_url=aws_endpoint, region=REGION), self.prefix
-        ).start()
+        ).start(self.agent_interval)
         self.username, self.password = base64.b64decode(self.token).decode().split(":", 1)
 
         # Import the functions only now, with their settings in place: like a Lambda cold start.
@@ -142,15 +174,23 @@ class Layer0:
         api = importlib.import_module("handlers.api")
         # The job machines' Lambda tasks run the workflow-step handler in this process (local/lambda_runtime.py).
         lambda_runtime.register(_step_function_name(self.prefix), importlib.import_module("handlers.steps").handler)
+        # EventBridge Scheduler's debounced scaler runs invoke it (local/schedules.py).
+        lambda_runtime.register(_scaler_function_name(self.prefix), importlib.import_module("handlers.scaler").handler)
         authorizer = importlib.import_module("handlers.authorizer")
         gateway = Gateway(api.handler, authorizer.handler, self.api_version)
         self._http = http_server(gateway, self.host, self.port)
         threading.Thread(target=self._http.serve_forever, name="local-gateway", daemon=True).start()
 
+    @property
+    def agent(self) -> Agent | None:
+        """The ECS agent simulation while running."""
+        return self._agent
+
     def __exit__(self, *exc) -> None:
         if self._agent is not None:
             self._agent.stop()
             self._agent = None
+            moto_patches.revert_ecs()  # moto in this process is plain moto again (tests run on after this)
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()

@@ -427,3 +427,240 @@ def test_without_instant_waits_a_wait_blocks_until_the_execution_is_stopped(sfn)
     assert described["status"] == "ABORTED"
     events = [e["type"] for e in sfn.get_execution_history(executionArn=execution)["events"]]
     assert "WaitStateExited" not in events
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# f. ECS (apply_ecs / revert_ecs)
+# ----------------------------------------------------------------------------------------------------------------
+
+TOTAL_MEMORY = 4096
+
+
+@pytest.fixture
+def ecs():
+    """moto in process with the ECS patches, a cluster "c" and one container instance of 4096 MiB.
+
+    Yields (ECS client, container instance ARN). The patches are undone afterwards.
+    """
+    moto_patches.apply_ecs()
+    try:
+        with mock_aws(config=MOTO_CONFIG):
+            instance = client("ec2").run_instances(
+                ImageId="ami-12345678", InstanceType="t3.medium", MinCount=1, MaxCount=1
+            )["Instances"][0]["InstanceId"]
+            ecs_client = client("ecs")
+            ecs_client.create_cluster(clusterName="c")
+            registered = ecs_client.register_container_instance(
+                cluster="c",
+                instanceIdentityDocument=json.dumps({"instanceId": instance}),
+                totalResources=[{"name": "MEMORY", "type": "INTEGER", "integerValue": TOTAL_MEMORY}],
+            )["containerInstance"]
+            yield ecs_client, registered["containerInstanceArn"]
+    finally:
+        moto_patches.revert_ecs()
+
+
+def _definition(ecs_client, memory: int = 1500, containers: int = 1) -> str:
+    definitions = [{"name": f"c{i}", "image": "nginx", "memory": memory} for i in range(containers)]
+    return ecs_client.register_task_definition(family="app", containerDefinitions=definitions)["taskDefinition"][
+        "taskDefinitionArn"
+    ]
+
+
+def _remaining_memory(ecs_client, arn: str) -> int:
+    (instance,) = ecs_client.describe_container_instances(cluster="c", containerInstances=[arn])["containerInstances"]
+    return next(r["integerValue"] for r in instance["remainingResources"] if r["name"] == "MEMORY")
+
+
+def test_apply_ecs_and_revert_ecs_are_idempotent_and_apart_from_apply():
+    from moto.ecs.responses import EC2ContainerServiceResponse
+
+    plain = EC2ContainerServiceResponse.run_task
+    moto_patches.apply_ecs()
+    patched = EC2ContainerServiceResponse.run_task
+    moto_patches.apply_ecs()
+    try:
+        assert EC2ContainerServiceResponse.run_task is patched is not plain
+        assert {"ecs_total_resources", "ecs_service_deployments"} <= moto_patches.applied()
+    finally:
+        moto_patches.revert_ecs()
+        moto_patches.revert_ecs()
+    assert EC2ContainerServiceResponse.run_task is plain
+    assert not {name for name in moto_patches.applied() if name.startswith("ecs_")}
+
+
+def test_total_resources_are_honoured(ecs):
+    ecs_client, arn = ecs
+    assert _remaining_memory(ecs_client, arn) == TOTAL_MEMORY
+
+
+def test_moto_still_ignores_total_resources_without_the_patch(ecs):
+    """When this fails, moto honours totalResources upstream: delete patch_ecs_total_resources."""
+    ecs_client, _ = ecs
+    instance = client("ec2").run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+
+    with moto_patches.unpatched("ecs_total_resources"):
+        registered = ecs_client.register_container_instance(
+            cluster="c",
+            instanceIdentityDocument=json.dumps({"instanceId": instance}),
+            totalResources=[{"name": "MEMORY", "type": "INTEGER", "integerValue": TOTAL_MEMORY}],
+        )["containerInstance"]
+
+    assert next(r["integerValue"] for r in registered["registeredResources"] if r["name"] == "MEMORY") == 7482
+
+
+def test_tasks_start_pending_with_every_container_and_their_status_stays_put(ecs):
+    from moto.ecs.models import ecs_backends
+
+    ecs_client, _ = ecs
+    (task,) = ecs_client.run_task(cluster="c", taskDefinition=_definition(ecs_client, 100, containers=2))["tasks"]
+
+    assert task["lastStatus"] == "PENDING"
+    assert [(c["name"], c["taskArn"], c["lastStatus"]) for c in task["containers"]] == [
+        ("c0", task["taskArn"], "PENDING"),
+        ("c1", task["taskArn"], "PENDING"),
+    ]
+    ecs_backends["123456789012"][REGION].tasks["c"][task["taskArn"]].status = "RUNNING"  # what the agent does
+    for _ in range(5):
+        (described,) = ecs_client.describe_tasks(cluster="c", tasks=[task["taskArn"]])["tasks"]
+    assert described["lastStatus"] == "RUNNING"
+
+
+def test_moto_still_starts_tasks_running_with_one_container_without_the_patch(ecs):
+    """When this fails, moto starts tasks PENDING with all their containers: delete patch_ecs_task_start."""
+    ecs_client, _ = ecs
+    definition = _definition(ecs_client, 100, containers=2)
+
+    with moto_patches.unpatched("ecs_task_start"):
+        (task,) = ecs_client.run_task(cluster="c", taskDefinition=definition)["tasks"]
+
+    assert task["lastStatus"] == "RUNNING"
+    (container,) = task["containers"]
+    assert container["taskArn"] == definition
+
+
+def test_moto_still_stops_a_task_by_describing_it_without_the_patch(ecs):
+    """When this fails, moto no longer moves lastStatus on DescribeTasks: delete patch_ecs_task_status."""
+    ecs_client, _ = ecs
+    definition = _definition(ecs_client, 100)
+
+    with moto_patches.unpatched("ecs_task_start"), moto_patches.unpatched("ecs_task_status"):
+        (task,) = ecs_client.run_task(cluster="c", taskDefinition=definition)["tasks"]
+        statuses = [
+            ecs_client.describe_tasks(cluster="c", tasks=[task["taskArn"]])["tasks"][0]["lastStatus"] for _ in range(5)
+        ]
+
+    assert statuses[-1] == "STOPPED"  # nobody stopped it
+    assert ecs_client.describe_tasks(cluster="c", tasks=[task["taskArn"]])["tasks"][0]["desiredStatus"] == "RUNNING"
+
+
+def test_run_task_reports_the_copies_it_could_not_place(ecs):
+    ecs_client, arn = ecs
+
+    placed = ecs_client.run_task(cluster="c", taskDefinition=_definition(ecs_client), count=3)
+
+    assert len(placed["tasks"]) == 2
+    assert placed["failures"] == [{"arn": arn, "reason": "RESOURCE:MEMORY"}]
+    ecs_client.create_cluster(clusterName="empty")
+    with pytest.raises(ecs_client.exceptions.InvalidParameterException, match="No Container Instances were found"):
+        ecs_client.run_task(cluster="empty", taskDefinition="app")
+
+
+def test_moto_still_hides_unplaced_copies_without_the_patch(ecs):
+    """When this fails, moto reports RunTask failures: delete patch_ecs_run_task_failures (check the reasons)."""
+    ecs_client, _ = ecs
+    definition = _definition(ecs_client)
+
+    with moto_patches.unpatched("ecs_run_task_failures"):
+        placed = ecs_client.run_task(cluster="c", taskDefinition=definition, count=3)
+
+    assert len(placed["tasks"]) == 2
+    assert placed["failures"] == []
+
+
+def test_stopping_a_stopped_task_changes_nothing(ecs):
+    ecs_client, arn = ecs
+    (task,) = ecs_client.run_task(cluster="c", taskDefinition=_definition(ecs_client))["tasks"]
+
+    ecs_client.stop_task(cluster="c", task=task["taskArn"], reason="first")
+    again = ecs_client.stop_task(cluster="c", task=task["taskArn"], reason="second")["task"]
+
+    assert (again["stoppedReason"], again["stopCode"]) == ("first", "UserInitiated")
+    assert "stoppedAt" in again
+    assert _remaining_memory(ecs_client, arn) == TOTAL_MEMORY
+
+
+def test_moto_still_gives_resources_back_twice_without_the_patch(ecs):
+    """When this fails, moto's StopTask of a stopped task is a no-op: delete patch_ecs_stop_task."""
+    ecs_client, arn = ecs
+    (task,) = ecs_client.run_task(cluster="c", taskDefinition=_definition(ecs_client))["tasks"]
+
+    with moto_patches.unpatched("ecs_stop_task"):
+        ecs_client.stop_task(cluster="c", task=task["taskArn"], reason="first")
+        ecs_client.stop_task(cluster="c", task=task["taskArn"], reason="second")
+
+    assert _remaining_memory(ecs_client, arn) == TOTAL_MEMORY + 1500
+
+
+CIRCUIT_BREAKER = {
+    "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+    "maximumPercent": 200,
+    "minimumHealthyPercent": 100,
+}
+
+
+def test_services_have_real_counts_deployments_and_their_configuration(ecs):
+    ecs_client, _ = ecs
+    first = _definition(ecs_client)
+    second = _definition(ecs_client)
+
+    created = ecs_client.create_service(
+        cluster="c",
+        serviceName="web",
+        taskDefinition=first,
+        desiredCount=2,
+        deploymentConfiguration=CIRCUIT_BREAKER,
+        placementStrategy=[{"type": "binpack", "field": "memory"}],
+    )["service"]
+    assert (created["runningCount"], created["pendingCount"]) == (0, 0)
+    assert created["deploymentConfiguration"] == CIRCUIT_BREAKER
+    assert created["placementStrategy"] == [{"type": "binpack", "field": "memory"}]
+    (deployment,) = created["deployments"]
+    assert (deployment["status"], deployment["rolloutState"], deployment["desiredCount"]) == ("PRIMARY", "IN_PROGRESS", 2)
+    assert (deployment["runningCount"], deployment["pendingCount"], deployment["failedTasks"]) == (0, 0, 0)
+    assert deployment["id"].startswith("ecs-svc/")
+
+    scaled = ecs_client.update_service(cluster="c", service="web", desiredCount=3)["service"]
+    assert (scaled["desiredCount"], scaled["runningCount"], scaled["pendingCount"]) == (3, 0, 0)
+    assert [(d["id"], d["desiredCount"]) for d in scaled["deployments"]] == [(deployment["id"], 3)]
+
+    updated = ecs_client.update_service(cluster="c", service="web", taskDefinition="app:2")["service"]
+    assert updated["taskDefinition"] == second
+    assert [(d["status"], d["taskDefinition"], d["rolloutState"]) for d in updated["deployments"]] == [
+        ("PRIMARY", second, "IN_PROGRESS"),
+        ("ACTIVE", first, "IN_PROGRESS"),
+    ]
+    assert updated["deployments"][1]["id"] == deployment["id"]
+    cluster = ecs_client.describe_clusters(clusters=["c"])["clusters"][0]
+    assert (cluster["runningTasksCount"], cluster["pendingTasksCount"]) == (0, 0)
+
+
+def test_moto_still_fakes_service_counts_and_deployments_without_the_patch(ecs):
+    """When this fails, moto runs services' counts and deployments itself: delete patch_ecs_service_deployments
+    (after checking that the ECS simulation's scheduler agrees with it)."""
+    ecs_client, _ = ecs
+    first = _definition(ecs_client)
+    _definition(ecs_client)
+
+    with moto_patches.unpatched("ecs_service_deployments"):
+        created = ecs_client.create_service(
+            cluster="c", serviceName="web", taskDefinition=first, desiredCount=2, deploymentConfiguration=CIRCUIT_BREAKER
+        )["service"]
+        scaled = ecs_client.update_service(cluster="c", service="web", desiredCount=3)["service"]
+        updated = ecs_client.update_service(cluster="c", service="web", taskDefinition="app:2")["service"]
+
+    assert created["pendingCount"] == 2  # no task was started
+    assert "deploymentConfiguration" not in created
+    assert scaled["runningCount"] == 3
+    assert updated["taskDefinition"] == "app:2"
+    assert len(updated["deployments"]) == 1

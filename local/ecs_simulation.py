@@ -1,0 +1,442 @@
+"""What ECS does once a task is placed, and what its service scheduler does, for local mode (DESIGN §5).
+
+moto places tasks (``run_task``) but runs nothing: no container starts, none exits, none logs, and services get
+no task at all. :class:`EcsSimulation` does, one deterministic pass at a time (``Agent.steps`` calls it):
+
+:meth:`EcsSimulation.sync_tasks` — the ECS agent on the instances:
+
+- a PENDING task becomes RUNNING on the next pass (``startedAt``, containers RUNNING), and each container with an
+  ``awslogs`` log configuration writes a few lines to ``<awslogs-group>`` / ``<awslogs-stream-prefix>/<container
+  name>/<task id>``;
+- a container whose image name contains ``fail`` cannot be pulled: its task stops at once
+  (``CannotPullContainerError``, stop code TaskFailedToStart), which is how failed rollouts are tested;
+- a task whose essential container runs ``sleep N`` (the effective command: ``entryPoint`` + ``command``, with
+  ``$VAR``/``${VAR}`` expanded from the container's environment and the RunTask overrides) stops N seconds after
+  it started, exit code 0, "Essential container in task exited"; any other task runs until stopped.
+
+:meth:`EcsSimulation.sync_services` — the ECS service scheduler, for every ACTIVE service of an ACTIVE cluster:
+
+- the PRIMARY deployment gets tasks (moto's ``run_task``: placement respects memory, CPU and ports;
+  ``startedBy`` = the deployment id, ``group`` = ``service:<name>``) until running + pending = desired, and
+  loses the extra ones when desired drops; copies that cannot be placed are simply missing, with an event;
+- deployment and service counts are those of the real tasks; once the PRIMARY runs its desired count, the older
+  deployments' tasks stop, those deployments go and the rollout is COMPLETED;
+- the circuit breaker (``deploymentConfiguration.deploymentCircuitBreaker``): tasks that stop before running
+  count as ``failedTasks``; at ECS's threshold the rollout FAILS and, with rollback, a new PRIMARY deployment of
+  the last COMPLETED task definition starts;
+- tasks of deleted services, or of deployments no longer there, stop;
+- the service's ``events`` say what happened, in ECS's words.
+
+The changes only ECS makes (task status, deployments) have no public API, so this works on moto's ECS backend
+in this process (local mode's moto server and ``mock_aws`` both run here), under ``moto_patches.ECS_LOCK``; the
+logs go through the CloudWatch Logs API. The moto patches it relies on: ``moto_patches.apply_ecs()``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import math
+import re
+import shlex
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from local import moto_patches
+
+__all__ = [
+    "EcsSimulation",
+    "LogLine",
+    "circuit_breaker_threshold",
+    "effective_command",
+    "sleep_seconds",
+    "log_stream",
+]
+
+log = logging.getLogger(__name__)
+
+ESSENTIAL_EXITED = "Essential container in task exited"
+CIRCUIT_BREAKER_FAILED = "ECS deployment circuit breaker: tasks failed to start."
+_EVENTS_KEPT = 100
+_LIVE = ("PENDING", "RUNNING")
+_SERVICE_TASK_PREFIX = "ecs-svc/"
+_VARIABLE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
+_SLEEP = re.compile(r"^\s*(?:exec\s+)?sleep\s+(\d+(?:\.\d+)?)\s*;?\s*$")
+_SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh"})
+
+
+def circuit_breaker_threshold(desired: int) -> int:
+    """ECS's failed-task threshold: half the desired count, rounded up, at least 3 and at most 200."""
+    return min(200, max(3, math.ceil(0.5 * desired)))
+
+
+def _expand(argument: str, environment: dict[str, str]) -> str:
+    return _VARIABLE.sub(lambda match: environment.get(match.group(1) or match.group(2), ""), argument)
+
+
+def effective_command(definition: dict, overrides: dict | None = None) -> list[str]:
+    """The argv a container runs: entryPoint + command, variables expanded, after the RunTask overrides."""
+    override = next(
+        (o for o in (overrides or {}).get("containerOverrides") or [] if o.get("name") == definition.get("name")),
+        {},
+    )
+    environment = {e["name"]: e.get("value", "") for e in definition.get("environment") or []}
+    environment.update({e["name"]: e.get("value", "") for e in override.get("environment") or []})
+    command = override.get("command") or definition.get("command") or []
+    return [_expand(str(argument), environment) for argument in [*(definition.get("entryPoint") or []), *command]]
+
+
+def sleep_seconds(argv: list[str]) -> float | None:
+    """N when the command is ``sleep N`` (directly or as a shell's ``-c`` script), else None."""
+    script = " ".join(argv)
+    if len(argv) >= 3 and argv[0].rsplit("/", 1)[-1] in _SHELLS and argv[1] == "-c":
+        script = argv[2]
+    match = _SLEEP.match(script)
+    return float(match.group(1)) if match else None
+
+
+def log_stream(definition: dict, task_id: str) -> tuple[str, str] | None:
+    """(group, stream) of a container's awslogs configuration, ``<prefix>/<container>/<task id>``; else None."""
+    configuration = definition.get("logConfiguration") or {}
+    options = configuration.get("options") or {}
+    if configuration.get("logDriver") != "awslogs" or not options.get("awslogs-group"):
+        return None
+    prefix = options.get("awslogs-stream-prefix")
+    stream = f"{prefix}/{definition.get('name')}/{task_id}" if prefix else task_id
+    return options["awslogs-group"], stream
+
+
+@dataclass(frozen=True)
+class LogLine:
+    group: str
+    stream: str
+    timestamp_ms: int
+    message: str
+
+
+def _task_id(task: Any) -> str:
+    return task.task_arn.split("/")[-1]
+
+
+def _datetime(seconds: float) -> _dt.datetime:
+    return _dt.datetime.fromtimestamp(seconds, tz=_dt.timezone.utc)
+
+
+class EcsSimulation:
+    """The ECS agents and the service scheduler. ``client(service)`` gives boto3 clients; ``clock()`` epoch seconds."""
+
+    def __init__(self, client: Callable[[str], Any], clock: Callable[[], float] = time.time):
+        self.client = client
+        self.clock = clock
+        self._account: str | None = None
+        self._streams: set[tuple[str, str]] = set()
+
+    # ----------------------------------------------------------------------------------------------------------
+    # moto
+    # ----------------------------------------------------------------------------------------------------------
+
+    def backend(self) -> Any:
+        from moto.ecs.models import ecs_backends
+
+        if self._account is None:
+            self._account = self.client("sts").get_caller_identity()["Account"]
+        return ecs_backends[self._account][self.client("ecs").meta.region_name]
+
+    def _definitions(self, backend: Any, task: Any) -> list[dict]:
+        return backend.describe_task_definition(task.task_definition_arn).container_definitions
+
+    # ----------------------------------------------------------------------------------------------------------
+    # tasks: what the agents do
+    # ----------------------------------------------------------------------------------------------------------
+
+    def sync_tasks(self, snapshot: Any, result: Any) -> None:
+        """Start PENDING tasks, fail those whose image cannot be pulled, end the ``sleep N`` ones that are due."""
+        backend = self.backend()
+        now = self.clock()
+        lines: list[LogLine] = []
+        with moto_patches.ECS_LOCK:
+            for cluster in sorted(snapshot.clusters):
+                for task in list(backend.tasks.get(cluster, {}).values()):
+                    try:
+                        self._advance(backend, task, now, lines)
+                    except Exception as error:  # one broken task must not stop the others
+                        result.errors.append(f"{cluster}: task {_task_id(task)}: {error!r}")
+        self._write(lines)
+
+    def _advance(self, backend: Any, task: Any, now: float, lines: list[LogLine]) -> None:
+        status = task.last_status
+        if status == "STOPPED":
+            if getattr(task, "stopped_at", None) is None:  # stopped by moto itself
+                moto_patches.finish_stopped_task(task, "UserInitiated", _datetime(now))
+            return
+        if task.desired_status != "RUNNING":
+            return
+        if status == "PENDING":
+            self._start(backend, task, now, lines)
+        elif status == "RUNNING":
+            exits_at = getattr(task, "_l0_exits_at", None)
+            if exits_at is not None and now >= exits_at:
+                self._exit(backend, task, now, lines)
+
+    def _start(self, backend: Any, task: Any, now: float, lines: list[LogLine]) -> None:
+        definitions = self._definitions(backend, task)
+        failing = [d for d in definitions if "fail" in (d.get("image") or "")]
+        if failing:
+            image = failing[0].get("image")
+            reason = (
+                "CannotPullContainerError: pull image manifest has been retried 5 time(s): "
+                f"failed to resolve ref {image}: not found"
+            )
+            self._stop(backend, task, now, reason, "TaskFailedToStart")
+            for container in task.containers:
+                if container.get("image") == image:
+                    container["reason"] = reason
+            task._l0_failed_to_start = True
+            return
+        task.status = "RUNNING"
+        started = _datetime(now)
+        task.pull_started_at = task.pull_stopped_at = task.started_at = started
+        task.connectivity, task.connectivity_at = "CONNECTED", started
+        task._l0_started = now
+        exits: list[float] = []
+        by_name = {d.get("name"): d for d in definitions}
+        for container in task.containers:
+            container["lastStatus"] = "RUNNING"
+            container["runtimeId"] = uuid.uuid4().hex + uuid.uuid4().hex
+            definition = by_name.get(container["name"], {})
+            argv = effective_command(definition, task.overrides)
+            seconds = sleep_seconds(argv)
+            if seconds is not None and definition.get("essential", True):
+                exits.append(now + seconds)
+            destination = log_stream(definition, _task_id(task))
+            if destination:
+                stamp = int(now * 1000)
+                for message in (
+                    f"Starting container {container['name']} of task {_task_id(task)}",
+                    f"Image: {definition.get('image')}",
+                    f"Command: {shlex.join(argv) if argv else '(the image default)'}",
+                ):
+                    lines.append(LogLine(*destination, stamp, message))
+        task._l0_exits_at = min(exits) if exits else None
+
+    def _exit(self, backend: Any, task: Any, now: float, lines: list[LogLine]) -> None:
+        definitions = {d.get("name"): d for d in self._definitions(backend, task)}
+        started = getattr(task, "_l0_started", now)
+        for container in task.containers:
+            definition = definitions.get(container["name"], {})
+            seconds = sleep_seconds(effective_command(definition, task.overrides))
+            if seconds is not None and started + seconds <= now:
+                container["exitCode"] = 0
+                destination = log_stream(definition, _task_id(task))
+                if destination:
+                    lines.append(LogLine(*destination, int(now * 1000), f"Slept {seconds:g} s; exiting with code 0"))
+        self._stop(backend, task, now, ESSENTIAL_EXITED, "EssentialContainerExited")
+
+    def _stop(self, backend: Any, task: Any, now: float, reason: str, stop_code: str) -> None:
+        """Stop a task as ECS does, giving its instance its resources back (moto's stop_task)."""
+        instance = (task.container_instance_arn or "").split("/")[-1]
+        if instance and instance in backend.container_instances.get(task.cluster_name, {}):
+            backend.stop_task(task.cluster_name, task.task_arn, reason)
+        else:  # no instance to give resources back to (gone already)
+            task.last_status, task.desired_status, task.stopped_reason = "STOPPED", "STOPPED", reason
+        moto_patches.finish_stopped_task(task, stop_code, _datetime(now))
+
+    def _write(self, lines: list[LogLine]) -> None:
+        """Put the lines in their streams (creating those), in order. A missing group drops its lines, as the
+        awslogs driver would fail to log there."""
+        if not lines:
+            return
+        logs = self.client("logs")
+        by_stream: dict[tuple[str, str], list[LogLine]] = {}
+        for line in lines:
+            by_stream.setdefault((line.group, line.stream), []).append(line)
+        for (group, stream), entries in by_stream.items():
+            try:
+                if (group, stream) not in self._streams:
+                    try:
+                        logs.create_log_stream(logGroupName=group, logStreamName=stream)
+                    except logs.exceptions.ResourceAlreadyExistsException:
+                        pass
+                    self._streams.add((group, stream))
+                logs.put_log_events(
+                    logGroupName=group,
+                    logStreamName=stream,
+                    logEvents=[{"timestamp": e.timestamp_ms, "message": e.message} for e in entries],
+                )
+            except logs.exceptions.ResourceNotFoundException:
+                self._streams.discard((group, stream))
+                log.debug("log group %s does not exist: %d lines dropped", group, len(entries))
+
+    # ----------------------------------------------------------------------------------------------------------
+    # services: what the ECS service scheduler does
+    # ----------------------------------------------------------------------------------------------------------
+
+    def sync_services(self, snapshot: Any, result: Any) -> None:
+        backend = self.backend()
+        now = self.clock()
+        with moto_patches.ECS_LOCK:
+            for name in sorted(snapshot.clusters):
+                cluster = backend.clusters.get(name)
+                if cluster is None:
+                    continue
+                try:
+                    self._sync_cluster_services(backend, cluster, now)
+                except Exception as error:
+                    result.errors.append(f"{name}: services: {error!r}")
+
+    def _sync_cluster_services(self, backend: Any, cluster: Any, now: float) -> None:
+        services = [
+            s
+            for s in list(backend.services.values())
+            if s.cluster_name == cluster.name and s.status == "ACTIVE" and cluster.status == "ACTIVE"
+        ]
+        deployments = {d["id"] for s in services for d in s.deployments}
+        tasks = lambda: list(backend.tasks.get(cluster.name, {}).values())  # noqa: E731 - re-read after changes
+        for task in tasks():
+            if (
+                task.started_by.startswith(_SERVICE_TASK_PREFIX)
+                and task.started_by not in deployments
+                and task.last_status in _LIVE
+            ):
+                self._stop(backend, task, now, f"Scaling activity initiated by (deployment {task.started_by})", "ServiceSchedulerInitiated")
+        for service in services:
+            self._schedule(backend, cluster, service, tasks(), now)
+        live = [t for t in tasks() if t.last_status in _LIVE]
+        cluster.running_tasks_count = sum(1 for t in live if t.last_status == "RUNNING")
+        cluster.pending_tasks_count = sum(1 for t in live if t.last_status == "PENDING")
+
+    def _schedule(self, backend: Any, cluster: Any, service: Any, tasks: list, now: float) -> None:
+        group = f"service:{service.name}"
+        mine = [t for t in tasks if t.group == group]
+
+        def of(deployment: dict) -> list:
+            return [t for t in mine if t.started_by == deployment["id"]]
+
+        for deployment in service.deployments:
+            for task in of(deployment):
+                if getattr(task, "_l0_failed_to_start", False) and not getattr(task, "_l0_failure_counted", False):
+                    task._l0_failure_counted = True
+                    deployment["failedTasks"] += 1
+                    deployment["updatedAt"] = _datetime(now)
+
+        primary = next((d for d in service.deployments if d["status"] == "PRIMARY"), None)
+        if primary is None:
+            return
+        primary = self._circuit_breaker(service, primary, now)
+
+        if primary["rolloutState"] != "FAILED":
+            live = [t for t in of(primary) if t.last_status in _LIVE]
+            missing = primary["desiredCount"] - len(live)
+            if missing > 0:
+                self._place(backend, cluster, service, primary, missing, now)
+            elif missing < 0:
+                extra = sorted(live, key=lambda t: (t.last_status != "PENDING", -getattr(t, "_l0_started", 0)))
+                stopped = extra[:-missing]
+                for task in stopped:
+                    self._stop(backend, task, now, f"Scaling activity initiated by (deployment {primary['id']})", "ServiceSchedulerInitiated")
+                self._event(service, now, f"(service {service.name}) has stopped {len(stopped)} running tasks: "
+                            + " ".join(f"(task {_task_id(t)})" for t in stopped) + ".")
+
+        mine = [t for t in backend.tasks.get(cluster.name, {}).values() if t.group == group]
+        self._count(service, mine, now)
+
+        running_all = primary["runningCount"] == primary["desiredCount"] and primary["pendingCount"] == 0
+        if primary["rolloutState"] == "IN_PROGRESS" and running_all:
+            for deployment in [d for d in service.deployments if d is not primary]:
+                for task in of(deployment):
+                    if task.last_status in _LIVE:
+                        self._stop(backend, task, now, f"Scaling activity initiated by (deployment {primary['id']})", "ServiceSchedulerInitiated")
+            service.deployments[:] = [primary]
+            primary["rolloutState"] = "COMPLETED"
+            primary["rolloutStateReason"] = f"ECS deployment {primary['id']} completed."
+            primary["updatedAt"] = _datetime(now)
+            self._count(service, [t for t in backend.tasks.get(cluster.name, {}).values() if t.group == group], now)
+            self._event(service, now, f"(service {service.name}) (deployment {primary['id']}) deployment completed.")
+        steady = running_all and len(service.deployments) == 1 and primary["rolloutState"] == "COMPLETED"
+        if steady and not getattr(service, "_l0_steady", False):
+            self._event(service, now, f"(service {service.name}) has reached a steady state.")
+        service._l0_steady = steady
+
+    def _circuit_breaker(self, service: Any, primary: dict, now: float) -> dict:
+        """Fail the PRIMARY rollout at the failed-task threshold; roll back if asked. Returns the PRIMARY."""
+        configuration = getattr(service, "deployment_configuration", None) or {}
+        breaker = configuration.get("deploymentCircuitBreaker") or {}
+        if not breaker.get("enable") or primary["rolloutState"] != "IN_PROGRESS":
+            return primary
+        if primary["failedTasks"] < circuit_breaker_threshold(primary["desiredCount"]):
+            return primary
+        primary["rolloutState"] = "FAILED"
+        primary["rolloutStateReason"] = CIRCUIT_BREAKER_FAILED
+        primary["updatedAt"] = _datetime(now)
+        self._event(service, now, f"(service {service.name}) (deployment {primary['id']}) deployment failed: tasks failed to start.")
+        if not breaker.get("rollback"):
+            return primary
+        completed = [d for d in service.deployments if d is not primary and d["rolloutState"] == "COMPLETED"]
+        if not completed:
+            return primary
+        target = max(completed, key=lambda d: d["createdAt"])
+        service.task_definition = target["taskDefinition"]
+        rollback = moto_patches.start_deployment(
+            service,
+            target["taskDefinition"],
+            reason=f"ECS deployment circuit breaker: rolling back to deploymentId {target['id']}.",
+        )
+        self._event(service, now, f"(service {service.name}) rolling back to deployment {target['id']}.")
+        return rollback
+
+    def _place(self, backend: Any, cluster: Any, service: Any, deployment: dict, count: int, now: float) -> None:
+        try:
+            placed, failures = moto_patches.run_task_placing(
+                backend,
+                cluster.name,
+                deployment["taskDefinition"],
+                count,
+                started_by=deployment["id"],
+                launch_type=service.launch_type or "EC2",
+                group=f"service:{service.name}",
+            )
+        except Exception as error:  # InvalidParameterException: no container instance at all
+            placed, failures = [], [{"arn": cluster.arn, "reason": getattr(error, "message", None) or str(error)}]
+        if placed:
+            self._event(service, now, f"(service {service.name}) has started {len(placed)} tasks: "
+                        + " ".join(f"(task {_task_id(t)})" for t in placed) + ".")
+        if failures:
+            self._event(service, now, _unable_to_place(service.name, failures[0]), once=True)
+
+    def _count(self, service: Any, tasks: list, now: float) -> None:
+        for deployment in service.deployments:
+            live = [t for t in tasks if t.started_by == deployment["id"] and t.last_status in _LIVE]
+            running = sum(1 for t in live if t.last_status == "RUNNING")
+            counts = (running, len(live) - running)
+            if counts != (deployment["runningCount"], deployment["pendingCount"]):
+                deployment["runningCount"], deployment["pendingCount"] = counts
+                deployment["updatedAt"] = _datetime(now)
+        service.running_count = sum(d["runningCount"] for d in service.deployments)
+        service.pending_count = sum(d["pendingCount"] for d in service.deployments)
+
+    @staticmethod
+    def _event(service: Any, now: float, message: str, once: bool = False) -> None:
+        """Add a service event, newest first; ``once``: not when the newest event says the same already."""
+        if once and service.events and service.events[0]["message"] == message:
+            return
+        service.events.insert(0, {"id": str(uuid.uuid4()), "createdAt": _datetime(now), "message": message})
+        del service.events[_EVENTS_KEPT:]
+
+
+_PLACEMENT_DETAIL = {
+    "RESOURCE:CPU": "has insufficient CPU units available",
+    "RESOURCE:MEMORY": "has insufficient memory available",
+    "RESOURCE:PORTS": "is already using a port required by your task",
+}
+
+
+def _unable_to_place(service_name: str, failure: dict) -> str:
+    head = f"(service {service_name}) was unable to place a task because no container instance met all of its requirements."
+    tail = "For more information, see the Troubleshooting section of the Amazon ECS Developer Guide."
+    detail = _PLACEMENT_DETAIL.get(failure["reason"])
+    if detail is None:
+        return f"{head} Reason: {failure['reason']} {tail}"
+    return f"{head} The closest matching (container-instance {failure['arn'].split('/')[-1]}) {detail}. {tail}"
