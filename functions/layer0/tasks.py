@@ -324,8 +324,11 @@ def delete(task_id: str) -> None:
     values = _tags(task_id)
     if not values:
         raise not_found(task_id)
-    if values.get("arn"):
-        stop(values.get("environment_id", ""), values["arn"])
+    arn, environment_id = values.get("arn"), values.get("environment_id", "")
+    # Only a task ECS still knows and has not stopped: StopTask on a forgotten one is an error.
+    task = _described(_cluster(environment_id), arn) if arn else None
+    if task is not None and task.get("desiredStatus") != "STOPPED":
+        stop(environment_id, task["taskArn"])
     tag_store.delete_entity(ENTITY_TYPE, task_id)
 
 

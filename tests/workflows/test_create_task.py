@@ -240,3 +240,20 @@ def test_an_environment_deleted_before_the_job_runs_fails_the_job(machines, agen
 
     assert described["status"] == "FAILED"
     assert job_store.get(job_id).meta["error"] == f"TaskNotStarted: Failed to start task: cluster {cluster} does not exist"
+
+
+def test_deleting_the_environment_stops_its_tasks_and_forgets_them(machines, agent):
+    environment_id = create_environment("doomed")
+    agent.sync_once()
+    request = CreateTaskRequest(task_name="doomed", environment_id=environment_id, deploy_id=register_deploy("alpine"))
+    job_id, described = start(machines, request)
+    assert described["status"] == "SUCCEEDED"
+    task_id = job_store.get(job_id).meta["task_id"]
+    dependencies = environments.list_dependencies(environment_id)["dependencies"]
+    [arn] = [d["id"] for d in dependencies if d["kind"] == "task"]
+
+    environments.delete_dependency(environment_id, "task", arn)
+
+    assert ecs_task(environment_id, arn)["desiredStatus"] == "STOPPED"
+    assert tag_store.select_by_type_and_id("task", task_id) == []
+    assert tasks.list_all() == []
