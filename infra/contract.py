@@ -46,6 +46,10 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/environment/{id}/link"),
     Route("DELETE", "/environment/{id}/link/{dest_id}"),
     # Deploys (SPEC §3.2)
+    Route("GET", "/deploy"),
+    Route("POST", "/deploy"),
+    Route("GET", "/deploy/{id}"),
+    Route("DELETE", "/deploy/{id}"),
     # Services (SPEC §3.4)
     Route("GET", "/service"),
     Route("POST", "/service"),

@@ -275,3 +275,24 @@ class ServiceSummary(BaseModel):
     service_name: str
     environment_id: str
     environment_name: str
+
+
+# --- deploys (SPEC §2.4, §3.2) -------------------------------------------------------------------------------------
+
+
+class CreateDeployRequest(RequestModel):
+    deploy_name: str = ""
+    dockerrun: Base64Bytes = b""  # a Dockerrun.aws.json document
+
+
+class Deploy(BaseModel):
+    dockerrun: Base64Bytes  # the registered task definition, re-serialized (SPEC §3.2)
+    deploy_id: str  # `<name>.<revision>`
+    deploy_name: str
+    version: str  # the ECS revision
+
+
+class DeploySummary(BaseModel):
+    deploy_id: str
+    deploy_name: str
+    version: str

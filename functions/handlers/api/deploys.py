@@ -1,5 +1,41 @@
-"""Routes `/deploys` (issue 4). Being built."""
+"""Routes `/deploy` (SPEC §2.3, §3.2). Deletes are synchronous (200 `""`), not jobs."""
 
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
+from handlers.api.errors import documented
+from layer0 import deploys
+from layer0.models import CreateDeployRequest, Deploy, DeploySummary
+
 router = Router()
+
+
+@router.get("/deploy", summary="Every active revision of every deploy", responses=documented(500))
+def list_deploys() -> list[DeploySummary]:
+    return deploys.list_all()
+
+
+@router.post(
+    "/deploy",
+    summary="Register a Dockerrun (base64 in `dockerrun`) as the next revision of the deploy `deploy_name`",
+    responses=documented(400, 500),
+)
+def create_deploy(request: CreateDeployRequest) -> Deploy:
+    return deploys.create(request)
+
+
+@router.get("/deploy/<id>", summary="One deploy (`<name>.<revision>`)", responses=documented(404))
+def get_deploy(id: str) -> Deploy:  # noqa: A002 - the contract's path parameter
+    return deploys.get(id)
+
+
+@router.delete(
+    "/deploy/<id>",
+    summary="Deregister a deploy",
+    responses={200: {"description": "Deleted"}, **documented(400)},
+)
+def delete_deploy(id: str):  # noqa: A002
+    deploys.delete(id)
+    return Response(status_code=200, content_type="application/json", body='""')

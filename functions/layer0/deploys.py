@@ -1,0 +1,348 @@
+"""Deploys (SPEC §3.2): a Dockerrun document registered as the ECS task definition `l0-<prefix>-<name>:<revision>`.
+
+A deploy's id is `<name>.<revision>`, so every revision of a name is a deploy of its own. Tags (entity type
+`deploy`): `name` and `version` (the revision), which `GET /tag?type=deploy&fuzz=<name>&version=latest` uses to
+resolve `NAME:latest`.
+
+A Dockerrun is read the way Layer0's Go decoder read it into the AWS SDK's structures: keys match
+case-insensitively at every level, unknown keys are ignored, and only `containerDefinitions`, `volumes`,
+`family`, `networkMode`, `taskRoleArn` and `placementConstraints` are used at the top. The ECS fields come from
+botocore's model of RegisterTaskDefinition, so every field ECS knows works, whatever its case.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import re
+from typing import Any
+
+import botocore.session
+from botocore.exceptions import ClientError
+from botocore.model import OperationModel, Shape
+from botocore.validate import ParamValidator
+
+from layer0 import aws, ids, settings
+from layer0.errors import ErrorCode, Layer0Error, missing_parameter
+from layer0.models import CreateDeployRequest, Deploy, DeploySummary, Tag
+from layer0.stores import tags as tag_store
+
+logger = logging.getLogger(__name__)
+
+ENTITY_TYPE = "deploy"
+LOG_STREAM_PREFIX = "l0"
+
+# The Dockerrun's top-level keys that reach RegisterTaskDefinition (SPEC §3.2); others (AWSEBDockerrunVersion...)
+# are ignored. `family` is only checked: the family is always `l0-<prefix>-<name>`.
+DOCKERRUN_KEYS = ("containerDefinitions", "volumes", "family", "networkMode", "taskRoleArn", "placementConstraints")
+
+# ECS family names: letters, digits, `_` and `-` (and `.` is the id's separator, SPEC §1.4).
+_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+_DEPLOY_ID = re.compile(r"^(?P<name>[A-Za-z0-9_-]+)(?:\.(?P<revision>[0-9]+))?$")
+# ECS answers bad input with these; anything else (throttling, access) keeps its own translation.
+_BAD_INPUT_CODES = ("ClientException", "InvalidParameterException")
+
+
+class DecodeError(ValueError):
+    """The Dockerrun is not one Layer0 can read."""
+
+
+def not_found(deploy_id: str) -> Layer0Error:
+    return Layer0Error(ErrorCode.DeployDoesNotExist, f"Deploy with id '{deploy_id}' does not exist")
+
+
+def _code(error: ClientError) -> str:
+    return error.response.get("Error", {}).get("Code", "")
+
+
+def _message(error: ClientError) -> str:
+    return error.response.get("Error", {}).get("Message", "")
+
+
+# --- botocore's model of ECS ---------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _operation(name: str) -> OperationModel:
+    # The model only: no client, no credentials (parsing is pure).
+    return botocore.session.get_session().get_service_model("ecs").operation_model(name)
+
+
+def _register_shape() -> Shape:
+    return _operation("RegisterTaskDefinition").input_shape
+
+
+def _task_definition_shape() -> Shape:
+    return _operation("DescribeTaskDefinition").output_shape.members["taskDefinition"]
+
+
+def _by_lower_name(shape: Shape) -> dict[str, tuple[str, Shape]]:
+    return {name.lower(): (name, member) for name, member in shape.members.items()}
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(type(value), "a number")
+
+
+def _to_shape(value: Any, shape: Shape, path: str) -> Any:
+    """`value` with its keys renamed to the shape's member names, matched case-insensitively, recursively.
+
+    Unknown keys and nulls are dropped (Go leaves such fields unset). Scalars are left for botocore's validator.
+    """
+    if shape.type_name == "structure":
+        if not isinstance(value, dict):
+            raise DecodeError(f"{path} must be an object, not {_kind(value)}")
+        members = _by_lower_name(shape)
+        converted = {}
+        for key, item in value.items():
+            found = members.get(key.lower())
+            if found is None or item is None:
+                continue
+            name, member = found
+            converted[name] = _to_shape(item, member, f"{path}.{name}")
+        return converted
+    if shape.type_name == "list":
+        if not isinstance(value, list):
+            raise DecodeError(f"{path} must be an array, not {_kind(value)}")
+        return [_to_shape(item, shape.member, f"{path}[{i}]") for i, item in enumerate(value) if item is not None]
+    if shape.type_name == "map":
+        if not isinstance(value, dict):
+            raise DecodeError(f"{path} must be an object, not {_kind(value)}")
+        return {key: _to_shape(item, shape.value, f"{path}.{key}") for key, item in value.items() if item is not None}
+    return value
+
+
+def _to_go_fields(value: Any, shape: Shape) -> Any:
+    """What ECS returned, as Layer0's Go SDK structures marshalled it: PascalCase fields, every unset one null."""
+    if value is None:
+        return None
+    if shape.type_name == "structure":
+        return {
+            name[:1].upper() + name[1:]: _to_go_fields(value.get(name), member) for name, member in shape.members.items()
+        }
+    if shape.type_name == "list":
+        return [_to_go_fields(item, shape.member) for item in value]
+    if shape.type_name == "map":
+        return {key: _to_go_fields(item, shape.value) for key, item in value.items()}
+    if shape.type_name == "timestamp" and hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+# --- parsing ---------------------------------------------------------------------------------------------------------
+
+
+def _awslogs() -> dict:
+    current = settings.get()
+    return {
+        "logDriver": "awslogs",
+        "options": {
+            "awslogs-group": current.log_group,
+            "awslogs-region": current.region,
+            "awslogs-stream-prefix": LOG_STREAM_PREFIX,
+        },
+    }
+
+
+def parse(deploy_name: str, dockerrun: bytes) -> dict:
+    """The RegisterTaskDefinition parameters for a Dockerrun, or a 400 (SPEC §3.2). Calls nothing in AWS."""
+    try:
+        document = json.loads(dockerrun.decode("utf-8"))
+        if not isinstance(document, dict):
+            raise DecodeError(f"the document must be a JSON object, not {_kind(document)}")
+        members = _by_lower_name(_register_shape())
+        wanted = {key.lower() for key in DOCKERRUN_KEYS}
+        fields: dict[str, Any] = {}
+        for key, value in document.items():
+            if key.lower() not in wanted or value is None:
+                continue
+            name, member = members[key.lower()]
+            fields[name] = _to_shape(value, member, name)
+    except (UnicodeDecodeError, ValueError) as error:  # json.JSONDecodeError and DecodeError are ValueErrors
+        raise Layer0Error(ErrorCode.InvalidJSON, f"Failed to decode deploy: {error}") from None
+
+    family = ids.aws_name(deploy_name)
+    if fields.pop("family", "") not in ("", family):
+        raise Layer0Error(ErrorCode.InvalidJSON, "Custom family names are currently unsupported in Layer0")
+    containers = fields.get("containerDefinitions") or []
+    if not containers:
+        raise Layer0Error(ErrorCode.InvalidJSON, "Deploy must have at least one container definition")
+    for container in containers:
+        container.setdefault("logConfiguration", _awslogs())
+    parameters = {"family": family, **fields}
+
+    report = ParamValidator().validate(parameters, _register_shape())
+    if report.has_errors():
+        raise Layer0Error(ErrorCode.InvalidJSON, f"Failed to decode deploy: {report.generate_report()}")
+    return parameters
+
+
+def _validate_name(name: str) -> None:
+    if not name:
+        raise missing_parameter("deploy_name")
+    if "." in name:
+        raise Layer0Error(ErrorCode.InvalidDeployID, "Deploy names cannot contain '.'")
+    if not _NAME.match(name):
+        # The original passed such names to ECS and answered 500; they are the caller's to fix.
+        raise Layer0Error(
+            ErrorCode.InvalidDeployName,
+            f"Deploy name '{name}' is invalid: use letters, digits, '_' and '-' only",
+            status=400,
+        )
+
+
+# --- the model -------------------------------------------------------------------------------------------------------
+
+
+def dockerrun_of(task_definition_: dict) -> bytes:
+    """The re-serialized Dockerrun of a registered task definition (SPEC §3.2): top-level lower-camel keys,
+    empty ones omitted; containers, volumes and placement constraints with the Go SDK's field names."""
+    shape = _task_definition_shape()
+    document: dict[str, Any] = {}
+    for key in DOCKERRUN_KEYS:
+        value = task_definition_.get(key)
+        if not value:
+            continue
+        member = shape.members[key]
+        document[key] = value if member.type_name == "string" else _to_go_fields(value, member)
+    return json.dumps(document).encode()
+
+
+def _parts(deploy_id: str) -> tuple[str, str]:
+    name, _, revision = deploy_id.rpartition(".")
+    return (name, revision) if name else (deploy_id, "")
+
+
+def _model(task_definition_: dict, tags: dict[str, str]) -> Deploy:
+    deploy_id = ids.deploy_id(task_definition_["taskDefinitionArn"])
+    name, revision = _parts(deploy_id)
+    return Deploy(
+        dockerrun=dockerrun_of(task_definition_),
+        deploy_id=deploy_id,
+        deploy_name=tags.get("name") or name,
+        version=tags.get("version") or revision,
+    )
+
+
+def _tag_values(deploy_id: str) -> dict[str, str]:
+    return {t.key: t.value for t in tag_store.select_by_type_and_id(ENTITY_TYPE, deploy_id)}
+
+
+# --- what other modules call -----------------------------------------------------------------------------------------
+
+
+def task_definition(deploy_id: str) -> dict:
+    """The deploy's ECS task definition (DescribeTaskDefinition's `taskDefinition`), ACTIVE or INACTIVE (a service
+    may still run a deleted deploy); 404 with code 23 when ECS has none. A missing revision reads as 1."""
+    if not _DEPLOY_ID.match(deploy_id):
+        # Not a deploy id at all (and ECS, or moto, could choke on it): nothing to ask.
+        raise not_found(deploy_id)
+    try:
+        return aws.client("ecs").describe_task_definition(taskDefinition=ids.task_definition(deploy_id))[
+            "taskDefinition"
+        ]
+    except ClientError as error:
+        if _code(error) in _BAD_INPUT_CODES:
+            raise not_found(deploy_id) from None
+        raise
+
+
+# --- routes ----------------------------------------------------------------------------------------------------------
+
+
+def create(request: CreateDeployRequest) -> Deploy:
+    """RegisterTaskDefinition, then the `name` and `version` tags; a failure after the register deregisters it."""
+    name = request.deploy_name
+    _validate_name(name)
+    parameters = parse(name, request.dockerrun)
+    ecs = aws.client("ecs")
+    try:
+        registered = ecs.register_task_definition(**parameters)["taskDefinition"]
+    except ClientError as error:
+        if _code(error) in _BAD_INPUT_CODES:
+            raise Layer0Error(ErrorCode.InvalidJSON, f"Invalid deploy: {_message(error)}") from None
+        raise
+    deploy_id = ids.deploy_id(registered["taskDefinitionArn"])
+    version = str(registered["revision"])
+    tags = {"name": name, "version": version}
+    try:
+        # A new revision has no tags: one conditional put. Tags left by an adopted instance get overwritten.
+        if not tag_store.claim(ENTITY_TYPE, deploy_id, tags):
+            for key, value in tags.items():
+                tag_store.insert(Tag(entity_type=ENTITY_TYPE, entity_id=deploy_id, key=key, value=value))
+    except Exception:
+        logger.exception("Tagging deploy %s failed: deregistering it", deploy_id)
+        try:
+            ecs.deregister_task_definition(taskDefinition=registered["taskDefinitionArn"])
+        except ClientError:
+            logger.exception("Deregistering %s failed", deploy_id)
+        raise
+    return _model(registered, tags)
+
+
+def get(deploy_id: str) -> Deploy:
+    """A deploy; 404/23 when ECS has no such task definition, or has it deregistered (the deploy was deleted)."""
+    definition = task_definition(deploy_id)
+    if definition.get("status") != "ACTIVE":
+        raise not_found(deploy_id)
+    return _model(definition, _tag_values(ids.deploy_id(definition["taskDefinitionArn"])))
+
+
+def list_all() -> list[DeploySummary]:
+    """Every ACTIVE revision of every `l0-<prefix>-*` family: ListTaskDefinitionFamilies, one
+    ListTaskDefinitions per family (SPEC §3.2), and one tag query for all names and versions."""
+    prefix = settings.get().aws_name_prefix
+    ecs = aws.client("ecs")
+    families = [
+        family
+        for page in ecs.get_paginator("list_task_definition_families").paginate(familyPrefix=prefix, status="ACTIVE")
+        for family in page["families"]
+        if family.startswith(prefix)
+    ]
+    arns = [
+        arn
+        for family in families
+        for page in ecs.get_paginator("list_task_definitions").paginate(familyPrefix=family, status="ACTIVE")
+        for arn in page["taskDefinitionArns"]
+        # familyPrefix names one family; keep exactly that one, whatever the backend's matching.
+        if arn.split("/", 1)[-1].rsplit(":", 1)[0] == family
+    ]
+    tags: dict[str, dict[str, str]] = {}
+    for tag in tag_store.select_by_type(ENTITY_TYPE):
+        tags.setdefault(tag.entity_id, {})[tag.key] = tag.value
+    summaries = []
+    for arn in arns:
+        deploy_id = ids.deploy_id(arn)
+        name, revision = _parts(deploy_id)
+        values = tags.get(deploy_id, {})
+        summaries.append(
+            DeploySummary(
+                deploy_id=deploy_id,
+                deploy_name=values.get("name") or name,
+                version=values.get("version") or revision,
+            )
+        )
+    return summaries
+
+
+def delete(deploy_id: str) -> None:
+    """DeregisterTaskDefinition, then forget the tags. Unknown or already deleted: 400 with code 4 (SPEC §3.2)."""
+    unknown = Layer0Error(ErrorCode.InvalidDeployID, f"Deploy with id '{deploy_id}' does not exist")
+    try:
+        definition = task_definition(deploy_id)
+    except Layer0Error as error:
+        if error.code == ErrorCode.DeployDoesNotExist:
+            raise unknown from None
+        raise
+    if definition.get("status") != "ACTIVE":
+        # Deregistered before: its tags may have outlived a delete that failed part-way.
+        tag_store.delete_entity(ENTITY_TYPE, ids.deploy_id(definition["taskDefinitionArn"]))
+        raise unknown
+    try:
+        aws.client("ecs").deregister_task_definition(taskDefinition=definition["taskDefinitionArn"])
+    except ClientError as error:
+        if _code(error) in _BAD_INPUT_CODES:
+            raise unknown from None
+        raise
+    tag_store.delete_entity(ENTITY_TYPE, ids.deploy_id(definition["taskDefinitionArn"]))
