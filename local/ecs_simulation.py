@@ -294,30 +294,32 @@ class EcsSimulation:
             if s.cluster_name == cluster.name and s.status == "ACTIVE" and cluster.status == "ACTIVE"
         ]
         deployments = {d["id"] for s in services for d in s.deployments}
-        tasks = lambda: list(backend.tasks.get(cluster.name, {}).values())  # noqa: E731 - re-read after changes
-        for task in tasks():
-            if (
-                task.started_by.startswith(_SERVICE_TASK_PREFIX)
-                and task.started_by not in deployments
-                and task.last_status in _LIVE
-            ):
-                self._stop(backend, task, now, f"Scaling activity initiated by (deployment {task.started_by})", "ServiceSchedulerInitiated")
+        for task in self._tasks(backend, cluster):
+            orphan = task.started_by.startswith(_SERVICE_TASK_PREFIX) and task.started_by not in deployments
+            if orphan and task.last_status in _LIVE:  # its service was deleted, or its deployment went
+                self._scale_in(backend, task, task.started_by, now)
         for service in services:
-            self._schedule(backend, cluster, service, tasks(), now)
-        live = [t for t in tasks() if t.last_status in _LIVE]
+            self._schedule(backend, cluster, service, now)
+        live = [t for t in self._tasks(backend, cluster) if t.last_status in _LIVE]
         cluster.running_tasks_count = sum(1 for t in live if t.last_status == "RUNNING")
         cluster.pending_tasks_count = sum(1 for t in live if t.last_status == "PENDING")
 
-    def _schedule(self, backend: Any, cluster: Any, service: Any, tasks: list, now: float) -> None:
+    @staticmethod
+    def _tasks(backend: Any, cluster: Any, group: str | None = None) -> list:
+        return [t for t in list(backend.tasks.get(cluster.name, {}).values()) if group is None or t.group == group]
+
+    def _scale_in(self, backend: Any, task: Any, deployment_id: str, now: float) -> None:
+        reason = f"Scaling activity initiated by (deployment {deployment_id})"
+        self._stop(backend, task, now, reason, "ServiceSchedulerInitiated")
+
+    def _schedule(self, backend: Any, cluster: Any, service: Any, now: float) -> None:
+        """One service: count failures, circuit breaker, place or stop PRIMARY tasks, counts, rollout completion."""
         group = f"service:{service.name}"
-        mine = [t for t in tasks if t.group == group]
-
-        def of(deployment: dict) -> list:
-            return [t for t in mine if t.started_by == deployment["id"]]
-
+        tasks = self._tasks(backend, cluster, group)
         for deployment in service.deployments:
-            for task in of(deployment):
-                if getattr(task, "_l0_failed_to_start", False) and not getattr(task, "_l0_failure_counted", False):
+            for task in tasks:
+                failed = getattr(task, "_l0_failed_to_start", False) and not getattr(task, "_l0_failure_counted", False)
+                if task.started_by == deployment["id"] and failed:
                     task._l0_failure_counted = True
                     deployment["failedTasks"] += 1
                     deployment["updatedAt"] = _datetime(now)
@@ -326,39 +328,38 @@ class EcsSimulation:
         if primary is None:
             return
         primary = self._circuit_breaker(service, primary, now)
-
         if primary["rolloutState"] != "FAILED":
-            live = [t for t in of(primary) if t.last_status in _LIVE]
-            missing = primary["desiredCount"] - len(live)
-            if missing > 0:
-                self._place(backend, cluster, service, primary, missing, now)
-            elif missing < 0:
-                extra = sorted(live, key=lambda t: (t.last_status != "PENDING", -getattr(t, "_l0_started", 0)))
-                stopped = extra[:-missing]
-                for task in stopped:
-                    self._stop(backend, task, now, f"Scaling activity initiated by (deployment {primary['id']})", "ServiceSchedulerInitiated")
-                self._event(service, now, f"(service {service.name}) has stopped {len(stopped)} running tasks: "
-                            + " ".join(f"(task {_task_id(t)})" for t in stopped) + ".")
-
-        mine = [t for t in backend.tasks.get(cluster.name, {}).values() if t.group == group]
-        self._count(service, mine, now)
+            self._scale(backend, cluster, service, primary, [t for t in tasks if t.started_by == primary["id"]], now)
+        self._count(service, self._tasks(backend, cluster, group), now)
 
         running_all = primary["runningCount"] == primary["desiredCount"] and primary["pendingCount"] == 0
         if primary["rolloutState"] == "IN_PROGRESS" and running_all:
-            for deployment in [d for d in service.deployments if d is not primary]:
-                for task in of(deployment):
-                    if task.last_status in _LIVE:
-                        self._stop(backend, task, now, f"Scaling activity initiated by (deployment {primary['id']})", "ServiceSchedulerInitiated")
+            for task in tasks:  # the older deployments drain
+                if task.started_by != primary["id"] and task.last_status in _LIVE:
+                    self._scale_in(backend, task, primary["id"], now)
             service.deployments[:] = [primary]
             primary["rolloutState"] = "COMPLETED"
             primary["rolloutStateReason"] = f"ECS deployment {primary['id']} completed."
             primary["updatedAt"] = _datetime(now)
-            self._count(service, [t for t in backend.tasks.get(cluster.name, {}).values() if t.group == group], now)
+            self._count(service, self._tasks(backend, cluster, group), now)
             self._event(service, now, f"(service {service.name}) (deployment {primary['id']}) deployment completed.")
         steady = running_all and len(service.deployments) == 1 and primary["rolloutState"] == "COMPLETED"
         if steady and not getattr(service, "_l0_steady", False):
             self._event(service, now, f"(service {service.name}) has reached a steady state.")
         service._l0_steady = steady
+
+    def _scale(self, backend: Any, cluster: Any, service: Any, primary: dict, tasks: list, now: float) -> None:
+        """Start the PRIMARY's missing copies, or stop its extra ones (PENDING first, then the newest)."""
+        live = [t for t in tasks if t.last_status in _LIVE]
+        missing = primary["desiredCount"] - len(live)
+        if missing > 0:
+            self._place(backend, cluster, service, primary, missing, now)
+        elif missing < 0:
+            extra = sorted(live, key=lambda t: (t.last_status != "PENDING", -getattr(t, "_l0_started", 0)))[:-missing]
+            for task in extra:
+                self._scale_in(backend, task, primary["id"], now)
+            names = " ".join(f"(task {_task_id(t)})" for t in extra)
+            self._event(service, now, f"(service {service.name}) has stopped {len(extra)} running tasks: {names}.")
 
     def _circuit_breaker(self, service: Any, primary: dict, now: float) -> dict:
         """Fail the PRIMARY rollout at the failed-task threshold; roll back if asked. Returns the PRIMARY."""
@@ -371,7 +372,8 @@ class EcsSimulation:
         primary["rolloutState"] = "FAILED"
         primary["rolloutStateReason"] = CIRCUIT_BREAKER_FAILED
         primary["updatedAt"] = _datetime(now)
-        self._event(service, now, f"(service {service.name}) (deployment {primary['id']}) deployment failed: tasks failed to start.")
+        failed = f"(service {service.name}) (deployment {primary['id']}) deployment failed: tasks failed to start."
+        self._event(service, now, failed)
         if not breaker.get("rollback"):
             return primary
         completed = [d for d in service.deployments if d is not primary and d["rolloutState"] == "COMPLETED"]
@@ -401,8 +403,8 @@ class EcsSimulation:
         except Exception as error:  # InvalidParameterException: no container instance at all
             placed, failures = [], [{"arn": cluster.arn, "reason": getattr(error, "message", None) or str(error)}]
         if placed:
-            self._event(service, now, f"(service {service.name}) has started {len(placed)} tasks: "
-                        + " ".join(f"(task {_task_id(t)})" for t in placed) + ".")
+            names = " ".join(f"(task {_task_id(t)})" for t in placed)
+            self._event(service, now, f"(service {service.name}) has started {len(placed)} tasks: {names}.")
         if failures:
             self._event(service, now, _unable_to_place(service.name, failures[0]), once=True)
 
@@ -434,7 +436,10 @@ _PLACEMENT_DETAIL = {
 
 
 def _unable_to_place(service_name: str, failure: dict) -> str:
-    head = f"(service {service_name}) was unable to place a task because no container instance met all of its requirements."
+    head = (
+        f"(service {service_name}) was unable to place a task because no container instance met all of its "
+        "requirements."
+    )
     tail = "For more information, see the Troubleshooting section of the Amazon ECS Developer Guide."
     detail = _PLACEMENT_DETAIL.get(failure["reason"])
     if detail is None:

@@ -18,7 +18,7 @@ ECS patches, applied by :func:`apply_ecs` (with the ECS agent simulation, local/
 - :func:`patch_ecs_total_resources`     RegisterContainerInstance honours ``totalResources``
 - :func:`patch_ecs_task_status`         a task's ``lastStatus`` no longer walks to STOPPED by itself
 - :func:`patch_ecs_task_start`          new tasks are PENDING, with all their containers
-- :func:`patch_ecs_run_task_failures`   RunTask reports unplaced copies in ``failures``
+- :func:`patch_ecs_run_task`            RunTask: unplaced copies in ``failures``, AWS's no-instance error, clientToken
 - :func:`patch_ecs_stop_task`           StopTask of a stopped task releases nothing twice
 - :func:`patch_ecs_service_deployments` services: real counts, deployments, deploymentConfiguration
 
@@ -52,7 +52,7 @@ __all__ = [
     "patch_ecs_total_resources",
     "patch_ecs_task_status",
     "patch_ecs_task_start",
-    "patch_ecs_run_task_failures",
+    "patch_ecs_run_task",
     "patch_ecs_stop_task",
     "patch_ecs_service_deployments",
     "placement_failure",
@@ -583,7 +583,15 @@ def _run_task(original: Callable) -> Callable:
     def run_task(self: Any) -> Any:
         from moto.core.responses import ActionResult
 
+        backend = self.ecs_backend
         with ECS_LOCK:
+            token = self._get_param("clientToken")
+            cluster = backend._get_cluster(self._get_param("cluster", "default"))
+            tokens = backend.__dict__.setdefault("_l0_client_tokens", {})  # (cluster, token) -> the first answer
+            if token and (cluster.name, token) in tokens:
+                arns, failures = tokens[(cluster.name, token)]
+                known = backend.tasks.get(cluster.name, {})
+                return ActionResult({"tasks": [known[arn] for arn in arns if arn in known], "failures": failures})
             tasks, failures = run_task_placing(
                 self.ecs_backend,
                 self._get_param("cluster", "default"),
@@ -598,25 +606,29 @@ def _run_task(original: Callable) -> Callable:
                 platform_version=self._get_param("platformVersion"),
                 capacity_provider_strategy=self._get_param("capacityProviderStrategy"),
             )
+            if token:
+                tokens[(cluster.name, token)] = ([task.task_arn for task in tasks], failures)
         return ActionResult({"tasks": tasks, "failures": failures})
 
     return run_task
 
 
-def patch_ecs_run_task_failures() -> None:
-    """RunTask reports the copies it could not place, as AWS does (moto: "TODO: return event about unable to
-    place a task").
+def patch_ecs_run_task() -> None:
+    """RunTask answers as AWS does: failures, no-instance error, client token (moto: "TODO: return event about
+    unable to place a task").
 
     moto 5.2.5 places what fits and silently returns fewer tasks, with ``failures: []``; AWS returns one failure
     per copy not placed, ``{"arn": <container instance>, "reason": "RESOURCE:MEMORY"}`` (or ``RESOURCE:CPU``,
-    ``RESOURCE:PORTS``). And in a cluster without any container instance moto raises a plain Exception (a 500 from
-    the server), where AWS answers InvalidParameterException "No Container Instances were found in your cluster.".
+    ``RESOURCE:PORTS``). In a cluster without any container instance moto raises a plain Exception (a 500 from
+    the server), where AWS answers InvalidParameterException "No Container Instances were found in your
+    cluster.". And moto ignores ``clientToken``: a retried RunTask (a workflow step run again) starts the tasks
+    again, where AWS answers a repeat with the first call's tasks.
     """
     from moto.ecs.responses import EC2ContainerServiceResponse
 
     with _lock:
-        if "ecs_run_task_failures" not in _undo:
-            _replace_method("ecs_run_task_failures", EC2ContainerServiceResponse, "run_task", _run_task)
+        if "ecs_run_task" not in _undo:
+            _replace_method("ecs_run_task", EC2ContainerServiceResponse, "run_task", _run_task)
 
 
 def _stop_task(original: Callable) -> Callable:
@@ -817,7 +829,7 @@ _ECS: dict[str, Callable[[], None]] = {
     "ecs_total_resources": patch_ecs_total_resources,
     "ecs_task_status": patch_ecs_task_status,
     "ecs_task_start": patch_ecs_task_start,
-    "ecs_run_task_failures": patch_ecs_run_task_failures,
+    "ecs_run_task": patch_ecs_run_task,
     "ecs_stop_task": patch_ecs_stop_task,
     "ecs_service_deployments": patch_ecs_service_deployments,
 }

@@ -567,15 +567,40 @@ def test_run_task_reports_the_copies_it_could_not_place(ecs):
 
 
 def test_moto_still_hides_unplaced_copies_without_the_patch(ecs):
-    """When this fails, moto reports RunTask failures: delete patch_ecs_run_task_failures (check the reasons)."""
+    """When this fails, moto reports RunTask failures: drop that part of patch_ecs_run_task (check the reasons)."""
     ecs_client, _ = ecs
     definition = _definition(ecs_client)
 
-    with moto_patches.unpatched("ecs_run_task_failures"):
+    with moto_patches.unpatched("ecs_run_task"):
         placed = ecs_client.run_task(cluster="c", taskDefinition=definition, count=3)
 
     assert len(placed["tasks"]) == 2
     assert placed["failures"] == []
+
+
+def test_a_repeated_run_task_with_the_same_client_token_starts_nothing_more(ecs):
+    ecs_client, arn = ecs
+    definition = _definition(ecs_client)
+
+    first = ecs_client.run_task(cluster="c", taskDefinition=definition, clientToken="job-1")["tasks"]
+    again = ecs_client.run_task(cluster="c", taskDefinition=definition, clientToken="job-1")["tasks"]
+    other = ecs_client.run_task(cluster="c", taskDefinition=definition, clientToken="job-2")["tasks"]
+
+    assert [t["taskArn"] for t in again] == [t["taskArn"] for t in first]
+    assert len(other) == 1 and other[0]["taskArn"] != first[0]["taskArn"]
+    assert _remaining_memory(ecs_client, arn) == TOTAL_MEMORY - 2 * 1500
+
+
+def test_moto_still_ignores_the_client_token_without_the_patch(ecs):
+    """When this fails, moto honours RunTask's clientToken: drop that part of patch_ecs_run_task."""
+    ecs_client, _ = ecs
+    definition = _definition(ecs_client)
+
+    with moto_patches.unpatched("ecs_run_task"):
+        first = ecs_client.run_task(cluster="c", taskDefinition=definition, clientToken="job-1")["tasks"]
+        again = ecs_client.run_task(cluster="c", taskDefinition=definition, clientToken="job-1")["tasks"]
+
+    assert again[0]["taskArn"] != first[0]["taskArn"]
 
 
 def test_stopping_a_stopped_task_changes_nothing(ecs):
