@@ -1,0 +1,181 @@
+"""`/deploy` over HTTP (SPEC §2.3, §3.2), checked against what lands in moto, and `NAME:latest` through `/tag`."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+
+from layer0 import settings
+from tests.conftest import setup_client
+
+FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "layer0" / "fixtures"
+
+
+def fixture(name: str) -> bytes:
+    return (FIXTURES / f"{name}.Dockerrun.aws.json").read_bytes()
+
+
+def b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+def create(api, name: str, dockerrun: bytes):
+    return api.post("/deploy/", json={"deploy_name": name, "dockerrun": b64(dockerrun)})
+
+
+def created(api, name: str, dockerrun: bytes) -> dict:
+    response = create(api, name, dockerrun)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def error(response) -> tuple[int, int, str]:
+    body = response.json()
+    return response.status_code, body["error_code"], body["message"]
+
+
+def active_task_definitions() -> list[str]:
+    return setup_client("ecs").list_task_definitions(status="ACTIVE")["taskDefinitionArns"]
+
+
+def deploy_tags() -> dict[str, dict[str, str]]:
+    items = setup_client("dynamodb").query(
+        TableName=settings.get().tag_table,
+        KeyConditionExpression="EntityType = :t",
+        ExpressionAttributeValues={":t": {"S": "deploy"}},
+    )["Items"]
+    return {i["EntityID"]["S"]: {k: v["S"] for k, v in i["Tags"]["M"].items()} for i in items}
+
+
+def test_create_get_list_and_delete(api):
+    deploy = created(api, "guestbook", fixture("Service"))
+    assert {k: deploy[k] for k in ("deploy_id", "deploy_name", "version")} == {
+        "deploy_id": "guestbook.1",
+        "deploy_name": "guestbook",
+        "version": "1",
+    }
+    # dockerrun is base64 of the re-serialized task definition.
+    dockerrun = json.loads(base64.b64decode(deploy["dockerrun"]))
+    assert dockerrun["family"] == "l0-l0-guestbook"
+    [container] = dockerrun["containerDefinitions"]
+    assert (container["Name"], container["Memory"]) == ("guestbook", 128)
+    assert [(p["HostPort"], p["ContainerPort"]) for p in container["PortMappings"]] == [(80, 80)]
+    assert container["LogConfiguration"]["LogDriver"] == "awslogs"
+    assert container["LogConfiguration"]["Options"]["awslogs-group"] == settings.get().log_group
+
+    assert [arn.rsplit("/", 1)[1] for arn in active_task_definitions()] == ["l0-l0-guestbook:1"]
+    assert deploy_tags() == {"guestbook.1": {"name": "guestbook", "version": "1"}}
+
+    got = api.get("/deploy/guestbook.1")
+    assert got.status_code == 200
+    assert got.json() == deploy
+    assert api.get("/deploy").json() == [{"deploy_id": "guestbook.1", "deploy_name": "guestbook", "version": "1"}]
+
+    deleted = api.delete("/deploy/guestbook.1")
+    assert (deleted.status_code, deleted.text) == (200, '""')
+    assert active_task_definitions() == []
+    assert deploy_tags() == {}
+    assert api.get("/deploy/").json() == []
+    assert error(api.get("/deploy/guestbook.1"))[:2] == (404, 23)
+
+
+def test_a_re_serialized_dockerrun_can_be_posted_back(api):
+    first = created(api, "alpine", fixture("Task"))
+    second = created(api, "alpine", base64.b64decode(first["dockerrun"]))
+    assert second["deploy_id"] == "alpine.2"
+    definitions = [
+        setup_client("ecs").describe_task_definition(taskDefinition=f"l0-l0-alpine:{r}")["taskDefinition"]
+        for r in (1, 2)
+    ]
+    assert definitions[0]["containerDefinitions"] == definitions[1]["containerDefinitions"]
+    assert definitions[1]["containerDefinitions"][0]["entryPoint"] == ["/bin/sh", "-c"]
+
+
+def test_revisions_of_one_name_and_latest_through_the_tag_query(api):
+    for _ in range(2):
+        created(api, "guestbook", fixture("Service"))
+    created(api, "guestbookish", fixture("Service"))
+    created(api, "alpine", fixture("Task"))
+    listed = sorted((d["deploy_id"], d["deploy_name"], d["version"]) for d in api.get("/deploy").json())
+    assert listed == [
+        ("alpine.1", "alpine", "1"),
+        ("guestbook.1", "guestbook", "1"),
+        ("guestbook.2", "guestbook", "2"),
+        ("guestbookish.1", "guestbookish", "1"),
+    ]
+    # `l0 deploy get guestbook:latest` asks exactly this (SPEC §2.6); the CLI then keeps exact name matches.
+    response = api.get("/tag?type=deploy&name=guestbook&version=latest")
+    assert [e["entity_id"] for e in response.json()] == ["guestbook.2"]
+    fuzzy = api.get("/tag?type=deploy&fuzz=guestbook&version=latest").json()
+    assert len(fuzzy) == 1 and fuzzy[0]["entity_id"] in ("guestbook.2", "guestbookish.1")
+    assert [e["entity_id"] for e in api.get("/tag?type=deploy&fuzz=alp&version=latest").json()] == ["alpine.1"]
+    # Deleting the latest makes the previous revision the latest.
+    assert api.delete("/deploy/guestbook.2").status_code == 200
+    assert [e["entity_id"] for e in api.get("/tag?type=deploy&name=guestbook&version=latest").json()] == ["guestbook.1"]
+
+
+def test_request_keys_match_case_insensitively(api):
+    response = api.post("/deploy", json={"Deploy_Name": "web", "DOCKERRUN": b64(fixture("LongRunning"))})
+    assert response.status_code == 200, response.text
+    assert response.json()["deploy_id"] == "web.1"
+
+
+SERVICE = fixture("Service")
+
+
+@pytest.mark.parametrize(
+    "body, status, code, message",
+    [
+        ({"deploy_name": "", "dockerrun": b64(SERVICE)}, 400, 19, "Parameter 'deploy_name' is required"),
+        ({"dockerrun": b64(SERVICE)}, 400, 19, "Parameter 'deploy_name' is required"),
+        ({"deploy_name": "guest.book", "dockerrun": b64(SERVICE)}, 400, 4, "Deploy names cannot contain '.'"),
+        ({"deploy_name": "guest book", "dockerrun": b64(SERVICE)}, 400, 5, None),
+        ({"deploy_name": "web", "dockerrun": "not base64!"}, 400, 1, None),
+        ({"deploy_name": "web", "dockerrun": b64(b"{not json")}, 400, 1, None),
+        ({"deploy_name": "web"}, 400, 1, None),  # no dockerrun: an empty document
+        ({"deploy_name": "web", "dockerrun": b64(b'{"containerDefinitions": "web"}')}, 400, 1, None),
+        (
+            {"deploy_name": "web", "dockerrun": b64(b'{"containerDefinitions": []}')},
+            400, 1, "Deploy must have at least one container definition",
+        ),
+        (
+            {"deploy_name": "web", "dockerrun": b64(json.dumps({"family": "mine", **json.loads(SERVICE)}).encode())},
+            400, 1, "Custom family names are currently unsupported in Layer0",
+        ),
+        # ECS refuses a container without memory (EC2 launch type): its message, as a 400.
+        (
+            {"deploy_name": "web", "dockerrun": b64(b'{"containerDefinitions": [{"name": "web", "image": "nginx"}]}')},
+            400, 1, None,
+        ),
+    ],
+)  # fmt: skip
+def test_bad_creates_are_400_and_register_nothing(api, body, status, code, message):
+    response = api.post("/deploy", json=body)
+    assert error(response)[:2] == (status, code), response.text
+    if message is not None:
+        assert error(response)[2] == message
+    if code == 1 and message is None:
+        assert error(response)[2].startswith(("Failed to decode", "Invalid deploy: ", "Invalid value for 'dockerrun'"))
+    assert active_task_definitions() == []
+    assert deploy_tags() == {}
+
+
+def test_ecs_refusal_carries_the_aws_message(api):
+    response = create(api, "web", b'{"containerDefinitions": [{"name": "web", "image": "nginx"}]}')
+    status, code, message = error(response)
+    assert (status, code) == (400, 1)
+    assert "At least one of 'memory' or 'memoryReservation' must be specified" in message
+
+
+def test_unknown_deploys(api):
+    for path in ("/deploy/nothing.1", "/deploy/nothing", "/deploy/bad:id.1"):
+        assert error(api.get(path)) == (404, 23, f"Deploy with id '{path.rsplit('/', 1)[1]}' does not exist")
+    assert error(api.delete("/deploy/nothing.1")) == (400, 4, "Deploy with id 'nothing.1' does not exist")
+    created(api, "web", SERVICE)
+    assert error(api.get("/deploy/web.2"))[:2] == (404, 23)
+    assert error(api.delete("/deploy/web.2"))[:2] == (400, 4)
+    assert api.delete("/deploy/web.1").status_code == 200
+    assert error(api.delete("/deploy/web.1")) == (400, 4, "Deploy with id 'web.1' does not exist")
