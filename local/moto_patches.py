@@ -20,6 +20,7 @@ ECS patches, applied by :func:`apply_ecs` (with the ECS agent simulation, local/
 - :func:`patch_ecs_task_start`          new tasks are PENDING, with all their containers
 - :func:`patch_ecs_run_task`            RunTask: unplaced copies in ``failures``, AWS's no-instance error, clientToken
 - :func:`patch_ecs_stop_task`           StopTask of a stopped task releases nothing twice
+- :func:`patch_ecs_list_tasks_service_name` ListTasks(serviceName) filters on the service
 - :func:`patch_ecs_service_deployments` services: real counts, deployments, deploymentConfiguration
 
 Tests only: :func:`make_waits_instant` (Wait states and Retry backoff sleep in real time), undone by
@@ -54,6 +55,7 @@ __all__ = [
     "patch_ecs_task_start",
     "patch_ecs_run_task",
     "patch_ecs_stop_task",
+    "patch_ecs_list_tasks_service_name",
     "patch_ecs_service_deployments",
     "placement_failure",
     "run_task_placing",
@@ -677,6 +679,36 @@ def patch_ecs_stop_task() -> None:
             _replace_method("ecs_stop_task", EC2ContainerServiceResponse, "stop_task", _stop_task)
 
 
+def _list_tasks(original: Callable) -> Callable:
+    def list_tasks(self: Any) -> Any:
+        from moto.core.responses import ActionResult
+
+        service_name = self._get_param("serviceName")
+        result = original(self)
+        if not service_name:
+            return result
+        cluster = self.ecs_backend._get_cluster(self._get_param("cluster", "default"))
+        tasks = self.ecs_backend.tasks.get(cluster.name, {})
+        group = f"service:{service_name.split('/')[-1]}"
+        arns = [arn for arn in result.result["taskArns"] if arn in tasks and tasks[arn].group == group]
+        return ActionResult({"taskArns": arns})
+
+    return list_tasks
+
+
+def patch_ecs_list_tasks_service_name() -> None:
+    """ListTasks(serviceName) lists that service's tasks only (moto: "TODO: We can't filter on `service_name`").
+
+    moto 5.2.5 ignores the filter and lists every task of the cluster. A service's tasks are those in its group
+    ``service:<name>``, which is where the ECS simulation's scheduler starts them, as ECS does.
+    """
+    from moto.ecs.responses import EC2ContainerServiceResponse
+
+    with _lock:
+        if "ecs_list_tasks_service_name" not in _undo:
+            _replace_method("ecs_list_tasks_service_name", EC2ContainerServiceResponse, "list_tasks", _list_tasks)
+
+
 def start_deployment(service: Any, task_definition: str, reason: str | None = None) -> dict:
     """Give ``service`` a new PRIMARY deployment of ``task_definition``, the previous PRIMARY becoming ACTIVE.
 
@@ -831,6 +863,7 @@ _ECS: dict[str, Callable[[], None]] = {
     "ecs_task_start": patch_ecs_task_start,
     "ecs_run_task": patch_ecs_run_task,
     "ecs_stop_task": patch_ecs_stop_task,
+    "ecs_list_tasks_service_name": patch_ecs_list_tasks_service_name,
     "ecs_service_deployments": patch_ecs_service_deployments,
 }
 

@@ -627,6 +627,30 @@ def test_moto_still_gives_resources_back_twice_without_the_patch(ecs):
     assert _remaining_memory(ecs_client, arn) == TOTAL_MEMORY + 1500
 
 
+def test_list_tasks_filters_on_the_service_name(ecs):
+    ecs_client, _ = ecs
+    definition = _definition(ecs_client, 100)
+    (web,) = ecs_client.run_task(cluster="c", taskDefinition=definition, group="service:web")["tasks"]
+    ecs_client.run_task(cluster="c", taskDefinition=definition)
+
+    assert ecs_client.list_tasks(cluster="c", serviceName="web")["taskArns"] == [web["taskArn"]]
+    assert ecs_client.list_tasks(cluster="c", serviceName="other")["taskArns"] == []
+    assert len(ecs_client.list_tasks(cluster="c")["taskArns"]) == 2
+
+
+def test_moto_still_ignores_the_service_name_filter_without_the_patch(ecs):
+    """When this fails, moto filters ListTasks on serviceName: delete patch_ecs_list_tasks_service_name."""
+    ecs_client, _ = ecs
+    definition = _definition(ecs_client, 100)
+    ecs_client.run_task(cluster="c", taskDefinition=definition, group="service:web")
+    ecs_client.run_task(cluster="c", taskDefinition=definition)
+
+    with moto_patches.unpatched("ecs_list_tasks_service_name"):
+        listed = ecs_client.list_tasks(cluster="c", serviceName="other")["taskArns"]
+
+    assert len(listed) == 2
+
+
 CIRCUIT_BREAKER = {
     "deploymentCircuitBreaker": {"enable": True, "rollback": True},
     "maximumPercent": 200,

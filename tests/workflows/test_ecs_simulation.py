@@ -371,6 +371,25 @@ def test_a_service_reaches_its_desired_count_and_completes_its_rollout(agent):
     assert messages().count("(service web) has reached a steady state.") == 1
 
 
+def test_list_tasks_by_service_name_lists_that_service_s_tasks(agent):
+    environment(instances=1)
+    sync(agent)
+    definition = deploy("LongRunning.Dockerrun.aws.json")
+    create_service(definition, desired=2, name="web")
+    create_service(definition, desired=1, name="worker")
+    (loose,) = run_task(definition)["tasks"]
+    sync(agent, 2)
+    ecs = setup_client("ecs")
+
+    web = ecs.list_tasks(cluster=CLUSTER, serviceName="web")["taskArns"]
+    worker = ecs.list_tasks(cluster=CLUSTER, serviceName="worker")["taskArns"]
+
+    assert sorted(web) == sorted(t["taskArn"] for t in service_tasks("web")) and len(web) == 2
+    assert worker == [t["taskArn"] for t in service_tasks("worker")] and len(worker) == 1
+    assert loose["taskArn"] not in web + worker
+    assert len(ecs.list_tasks(cluster=CLUSTER)["taskArns"]) == 4
+
+
 def test_copies_that_do_not_fit_are_missing_with_an_event(agent):
     environment(instances=1)
     sync(agent)
