@@ -48,6 +48,19 @@ def register_deploy(name: str, image: str = "quintilesims/guestbook:latest", hos
     return f"{name}.{revision['taskDefinition']['revision']}"
 
 
+def register_instances(environment_id: str) -> int:
+    """Register the environment's instances as container instances of its cluster, so that tasks can be placed.
+
+    Done here rather than with the local ECS agent simulation, which would also run the services' tasks itself.
+    """
+    name = f"l0-l0-{environment_id}"
+    [group] = setup_client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]
+    for instance in group["Instances"]:
+        document = json.dumps({"instanceId": instance["InstanceId"]})
+        setup_client("ecs").register_container_instance(cluster=name, instanceIdentityDocument=document)
+    return len(group["Instances"])
+
+
 def moto_service(environment_id: str, service_id: str):
     """moto's own object for the ECS service (its backend, to move deployments as ECS would)."""
     from moto.ecs.models import ecs_backends
@@ -86,22 +99,21 @@ def new_deployment(service, deployment_id: str, task_definition: str, status: st
 
 
 class RolloutPolls:
-    """Wraps the rollout step: before each poll, runs the hook set for the tracked deployment (default: none)."""
+    """Wraps the rollout step: before each poll of a job, runs the hook set for its tracked deployment with the
+    job's poll number (no hook: ECS does not move). Keyed by job id: moto's deployment ids repeat across tests."""
 
     def __init__(self):
         self.hooks: dict[str, Callable[[int], None]] = {}
-        self.polls: dict[str, int] = {}
-        self.results: list[dict] = []
+        self.results: dict[str, list[dict]] = {}
         self.real = steps.STEPS["service.rollout_state"]
 
     def __call__(self, job_id: str, args: dict):
-        deployment_id = args["deployment_id"]
-        self.polls[deployment_id] = self.polls.get(deployment_id, 0) + 1
-        hook = self.hooks.get(deployment_id)
+        results = self.results.setdefault(job_id, [])
+        hook = self.hooks.get(args["deployment_id"])
         if hook is not None:
-            hook(self.polls[deployment_id])
+            hook(len(results) + 1)
         result = self.real(job_id, args)
-        self.results.append(result)
+        results.append(result)
         return result
 
 
@@ -166,18 +178,12 @@ def test_the_create_rollout_tracks_the_primary_deployment_and_completes_once_ste
     assert service.deployments[0].status == "PRIMARY"
     assert job_store.get(job.job_id).job_status == 3
     # In progress twice (0 of 1 running), then steady.
-    assert polls.polls[request["deployment_id"]] == 3
-    assert [r["state"] for r in polls.results] == ["in_progress", "in_progress", "steady"]
+    assert [r["state"] for r in polls.results[job.job_id]] == ["in_progress", "in_progress", "steady"]
 
 
 def test_a_failed_rollout_ends_the_job_in_error_with_the_stopped_tasks_reasons(polls, machines):
-    from local.agent import Agent, unpatch_moto_total_resources
-
     environment_id = create_environment("web", count=1)
-    try:
-        Agent(setup_client).sync_once()  # the instance registers in the cluster, so that tasks can be placed
-    finally:
-        unpatch_moto_total_resources()
+    assert register_instances(environment_id) == 1
     good = register_deploy("guestbook")
     service, created = create_service(polls, environment_id, "guestbook", good)
     assert finish(machines, created.job_id)["status"] == "SUCCEEDED"
@@ -223,7 +229,7 @@ def test_a_deployment_superseded_by_a_newer_update_completes_its_rollout(polls, 
 
     assert described["status"] == "SUCCEEDED", (described.get("error"), described.get("cause"))
     assert job_store.get(job.job_id).job_status == 3
-    assert polls.results[-1] == {
+    assert polls.results[job.job_id][-1] == {
         "state": "steady",
         "superseded": True,
         "message": "Deployment ecs-svc/1111 was superseded by deployment ecs-svc/2222",
