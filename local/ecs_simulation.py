@@ -177,9 +177,7 @@ class EcsSimulation:
         if status == "PENDING":
             self._start(backend, task, now, lines)
         elif status == "RUNNING":
-            exits_at = getattr(task, "_l0_exits_at", None)
-            if exits_at is not None and now >= exits_at:
-                self._exit(backend, task, now, lines)
+            self._exit_due_containers(backend, task, now, lines)
 
     def _start(self, backend: Any, task: Any, now: float, lines: list[LogLine]) -> None:
         definitions = self._definitions(backend, task)
@@ -201,7 +199,7 @@ class EcsSimulation:
         task.pull_started_at = task.pull_stopped_at = task.started_at = started
         task.connectivity, task.connectivity_at = "CONNECTED", started
         task._l0_started = now
-        exits: list[float] = []
+        task._l0_exits = {}  # container name -> when its `sleep N` ends
         by_name = {d.get("name"): d for d in definitions}
         for container in task.containers:
             container["lastStatus"] = "RUNNING"
@@ -209,31 +207,38 @@ class EcsSimulation:
             definition = by_name.get(container["name"], {})
             argv = effective_command(definition, task.overrides)
             seconds = sleep_seconds(argv)
-            if seconds is not None and definition.get("essential", True):
-                exits.append(now + seconds)
-            destination = log_stream(definition, _task_id(task))
-            if destination:
-                stamp = int(now * 1000)
-                for message in (
-                    f"Starting container {container['name']} of task {_task_id(task)}",
-                    f"Image: {definition.get('image')}",
-                    f"Command: {shlex.join(argv) if argv else '(the image default)'}",
-                ):
-                    lines.append(LogLine(*destination, stamp, message))
-        task._l0_exits_at = min(exits) if exits else None
+            if seconds is not None:
+                task._l0_exits[container["name"]] = (now + seconds, seconds)
+            self._log(lines, definition, task, now, [
+                f"Starting container {container['name']} of task {_task_id(task)}",
+                f"Image: {definition.get('image')}",
+                f"Command: {shlex.join(argv) if argv else '(the image default)'}",
+            ])
 
-    def _exit(self, backend: Any, task: Any, now: float, lines: list[LogLine]) -> None:
+    def _exit_due_containers(self, backend: Any, task: Any, now: float, lines: list[LogLine]) -> None:
+        """Containers whose sleep is over exit 0; when an essential one does, the task stops, as on ECS."""
+        exits = getattr(task, "_l0_exits", None) or {}
+        due = {name: seconds for name, (at, seconds) in exits.items() if at <= now}
+        if not due:
+            return
         definitions = {d.get("name"): d for d in self._definitions(backend, task)}
-        started = getattr(task, "_l0_started", now)
+        essential_exited = False
         for container in task.containers:
+            if container["name"] not in due or container["lastStatus"] == "STOPPED":
+                continue
             definition = definitions.get(container["name"], {})
-            seconds = sleep_seconds(effective_command(definition, task.overrides))
-            if seconds is not None and started + seconds <= now:
-                container["exitCode"] = 0
-                destination = log_stream(definition, _task_id(task))
-                if destination:
-                    lines.append(LogLine(*destination, int(now * 1000), f"Slept {seconds:g} s; exiting with code 0"))
-        self._stop(backend, task, now, ESSENTIAL_EXITED, "EssentialContainerExited")
+            container["lastStatus"], container["exitCode"] = "STOPPED", 0
+            exits.pop(container["name"])
+            essential_exited = essential_exited or definition.get("essential", True)
+            self._log(lines, definition, task, now, [f"Slept {due[container['name']]:g} s; exiting with code 0"])
+        if essential_exited:
+            self._stop(backend, task, now, ESSENTIAL_EXITED, "EssentialContainerExited")
+
+    @staticmethod
+    def _log(lines: list[LogLine], definition: dict, task: Any, now: float, messages: list[str]) -> None:
+        destination = log_stream(definition, _task_id(task))
+        if destination:
+            lines.extend(LogLine(*destination, int(now * 1000), message) for message in messages)
 
     def _stop(self, backend: Any, task: Any, now: float, reason: str, stop_code: str) -> None:
         """Stop a task as ECS does, giving its instance its resources back (moto's stop_task)."""

@@ -264,6 +264,30 @@ def test_a_sleep_task_stops_when_its_sleep_ends_and_gives_its_memory_back(agent,
     assert remaining("MEMORY") == 4096
 
 
+def test_a_non_essential_container_that_exits_leaves_its_task_running(agent, clock):
+    environment()
+    sync(agent)
+    definition = deploy(
+        containers=[
+            {"name": "web", "image": "nginx", "memory": 128},
+            {"name": "init", "image": "busybox", "memory": 64, "essential": False, "command": ["sleep", "2"]},
+        ]
+    )
+    (task,) = run_task(definition)["tasks"]
+    sync(agent)
+
+    clock.advance(2)
+    sync(agent)
+
+    described = describe_task(task["taskArn"])
+    assert described["lastStatus"] == "RUNNING"
+    assert [(c["name"], c["lastStatus"], c.get("exitCode")) for c in described["containers"]] == [
+        ("web", "RUNNING", None),
+        ("init", "STOPPED", 0),
+    ]
+    assert log_messages(f"l0/init/{task['taskArn'].split('/')[-1]}")[-1] == "Slept 2 s; exiting with code 0"
+
+
 def test_the_run_task_overrides_change_the_sleep(agent, clock):
     environment()
     sync(agent)
