@@ -14,10 +14,12 @@ from infra.api import Api
 from infra.config import Config
 from infra.containers import Containers
 from infra.data import Data
+from infra.deploys import DeploysPolicy
 from infra.environments import EnvironmentsPolicy
 from infra.functions import Functions
 from infra.network import Network
 from infra.scaler import Scaler
+from infra.services import ServicesPolicy
 from infra.workflows.construct import Workflows
 
 # Prints the token: base64("username:password") of the auth secret.
@@ -94,6 +96,10 @@ class Layer0Stack(Stack):
         self.environments_policy.attach_to(api)
         # The delete-environment steps run in the workflow-step function.
         self.environments_policy.attach_to(self.functions.steps)
+        # Services: CreateService, the load balancers' roles, container logs (infra/services.py).
+        ServicesPolicy(self, "Services", config=self.config, log_group=self.containers.log_group).attach_to(api)
+        # Deploys: register, read, list and deregister task definitions; pass users' task roles (infra/deploys.py).
+        DeploysPolicy(self, "Deploys", config=self.config).attach_to(api)
         self.scaler = Scaler(
             self,
             "Scaler",

@@ -17,7 +17,9 @@ from tests.infra.conftest import (
     PUBLIC_SUBNETS,
 )
 from tests.infra.helpers import function, methods, only
+from tests.infra.test_infra_deploys import DEPLOY_ACKNOWLEDGEMENTS
 from tests.infra.test_infra_environments import ENVIRONMENT_ACKNOWLEDGEMENTS
+from tests.infra.test_infra_services import SERVICE_ACKNOWLEDGEMENTS
 
 # Every finding the stack acknowledges, and nothing else: a new acknowledgement must be added here on purpose.
 EXPECTED_ACKNOWLEDGEMENTS = {
@@ -30,6 +32,8 @@ EXPECTED_ACKNOWLEDGEMENTS = {
     "AwsSolutions-APIG6",
     "AwsSolutions-COG4",
     *ENVIRONMENT_ACKNOWLEDGEMENTS,  # the environments policy, each wildcard with its reason
+    *SERVICE_ACKNOWLEDGEMENTS,  # the services policy and the service job machines' executions
+    *DEPLOY_ACKNOWLEDGEMENTS,  # the deploys policy (infra/deploys.py)
     # The API may stop and read executions of the job machine; execution names are job ids (run time).
     "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
     "l0-l0-job-delete-environment:*]",
