@@ -158,13 +158,33 @@ def _no_room(request: CreateTaskRequest, reason: str) -> Retryable:
     return Retryable(f"Failed to start task: {reason}")
 
 
+# A job tag counting the job's RunTask calls that placed nothing: each call's client token is `<job id>-<count>`.
+RUN_ATTEMPT_KEY = "run_attempt"
+
+
+def _run_attempt(job_id: str) -> int:
+    for tag in tag_store.select_by_type_and_id("job", job_id):
+        if tag.key == RUN_ATTEMPT_KEY and tag.value.isdigit():
+            return int(tag.value)
+    return 0
+
+
+def _placed_nothing(job_id: str, attempt: int) -> None:
+    tag_store.insert(Tag(entity_type="job", entity_id=job_id, key=RUN_ATTEMPT_KEY, value=str(attempt + 1)))
+
+
 def _run_task(job_id: str, request: CreateTaskRequest) -> str:
-    """RunTask, once per job (the job id is the client token, so AWS answers a repeat with the same task).
-    Returns the task's ARN."""
+    """RunTask, once per job; returns the task's ARN.
+
+    The client token makes a repeat of a call that started the task (the step failed before it tagged the task)
+    answer with that task instead of starting another. A call that placed nothing moves the job to a new token,
+    so that the next attempt is a new request, not the repeat of a failed one.
+    """
     cluster = _cluster(request.environment_id)
     if not _has_container_instances(cluster):
         raise _no_room(request, f"RESOURCE:INSTANCES (environment '{request.environment_id}' has no instances yet)")
     ecs = aws.client("ecs")
+    attempt = _run_attempt(job_id)
     try:
         response = ecs.run_task(
             cluster=cluster,
@@ -173,7 +193,7 @@ def _run_task(job_id: str, request: CreateTaskRequest) -> str:
             startedBy=settings.get().aws_name_prefix,
             placementStrategy=[{"type": "binpack", "field": "memory"}],
             overrides=_overrides(request),
-            clientToken=job_id,
+            clientToken=f"{job_id}-{attempt}",
         )
     except ClientError as error:
         if "No Container Instances were found" in _message(error):
@@ -184,6 +204,7 @@ def _run_task(job_id: str, request: CreateTaskRequest) -> str:
     started = response.get("tasks", [])
     if started:
         return started[0]["taskArn"]
+    _placed_nothing(job_id, attempt)
     reasons = [failure.get("reason", "") for failure in response.get("failures", [])]
     if reasons and not all(reason.startswith(CAPACITY_REASON_PREFIX) for reason in reasons):
         raise TaskNotStarted("Failed to start task: " + ", ".join(reasons))

@@ -12,7 +12,7 @@ import pytest
 
 from infra.workflows import asl
 from layer0 import aws, environments, scaler, tasks
-from layer0.models import CreateEnvironmentRequest, CreateTaskRequest
+from layer0.models import CreateEnvironmentRequest, CreateTaskRequest, Job
 from layer0.stores import jobs as job_store
 from layer0.stores import tags as tag_store
 from tests.conftest import setup_client
@@ -257,3 +257,28 @@ def test_deleting_the_environment_stops_its_tasks_and_forgets_them(machines, age
     assert ecs_task(environment_id, arn)["desiredStatus"] == "STOPPED"
     assert tag_store.select_by_type_and_id("task", task_id) == []
     assert tasks.list_all() == []
+
+
+def test_a_step_that_failed_after_runtask_starts_no_second_task_when_run_again(stack, agent, monkeypatch):
+    environment_id = create_environment("crash")
+    agent.sync_once()
+    request = CreateTaskRequest(task_name="crash", environment_id=environment_id, deploy_id=register_deploy("alpine"))
+    job = Job(job_id="0123456789ab", task_id="0123456789ab", job_status=2, job_type=5,
+                        request=request.model_dump_json(), time_created="", time_to_exist=0)  # fmt: skip
+    job_store.insert(job)
+    real_tag = tasks._tag
+
+    def lost(*args):
+        raise ConnectionError("the Lambda died before it tagged the task")
+
+    monkeypatch.setattr(tasks, "_tag", lost)
+    with pytest.raises(ConnectionError):
+        tasks.run(job.job_id, job.request)
+    monkeypatch.setattr(tasks, "_tag", real_tag)
+
+    result = tasks.run(job.job_id, job.request)
+
+    # The second RunTask repeated the first one's client token: ECS answered with the task it had started.
+    listed = setup_client("ecs").list_tasks(cluster=f"l0-l0-{environment_id}")["taskArns"]
+    assert listed == [result["task_arn"]]
+    assert job_store.get(job.job_id).meta == {"task_id": result["task_id"]}
