@@ -331,3 +331,18 @@ def test_delete_deregisters_and_forgets_the_tags_and_a_second_delete_is_400_code
         deploys.get("web.1")
     assert missing.value.code == ErrorCode.DeployDoesNotExist
     assert deploys.task_definition("web.1")["status"] == "INACTIVE"
+
+
+def test_get_and_delete_call_counts(stack):
+    from benchmarks.calls import CallCounter
+
+    create("web", fixture("Service"))
+    with CallCounter() as counter:
+        with counter.measure() as get_calls:
+            deploys.get("web.1")
+        with counter.measure() as delete_calls:
+            deploys.delete("web.1")
+    assert get_calls == ["ecs.DescribeTaskDefinition", "dynamodb.GetItem"]
+    # Described first, so that a deploy deleted before is told apart (moto deregisters an INACTIVE one again
+    # without an error).
+    assert delete_calls == ["ecs.DescribeTaskDefinition", "ecs.DeregisterTaskDefinition", "dynamodb.DeleteItem"]
