@@ -1,0 +1,92 @@
+"""The services policy (infra/services.py) and the service job machines (types 2 and 6) in the template."""
+
+from __future__ import annotations
+
+import json
+
+from infra import contract
+from infra.workflows import asl
+from tests.infra.helpers import as_list, function, only, statements
+from tests.infra.test_infra_environments import ENVIRONMENT_ACTIONS
+
+NAMES = "l0-l0-*"
+REGIONAL = "arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>"
+
+# Every cdk-nag finding the policy acknowledges (imported by test_infra_checks), and the rollout and
+# delete-service executions the API may stop and read.
+SERVICE_ACKNOWLEDGEMENTS = {
+    f"AwsSolutions-IAM5[Resource::{REGIONAL.format(service='ecs')}:service/{NAMES}/*]",
+    f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/{NAMES}-lb]",
+    *(
+        f"AwsSolutions-IAM5[Resource::{REGIONAL.format(service='states')}:execution:l0-l0-job-{slug}:*]"
+        for slug in ("delete-service", "rollout")
+    ),
+}
+
+# Every action of the policy (imported by test_infra_template).
+SERVICE_ACTIONS = {"ecs:CreateService", "iam:PassRole", "logs:DescribeLogStreams", "logs:GetLogEvents"}
+
+# What the workflow-step function calls for the delete-service and rollout steps (layer0.services).
+STEP_ACTIONS = {
+    "ecs:ListClusters", "ecs:ListServices", "ecs:DescribeServices", "ecs:UpdateService", "ecs:DeleteService",
+    "ecs:ListTasks", "ecs:DescribeTasks", "ecs:StopTask",
+}  # fmt: skip
+
+
+def _policy(synth):
+    policies = {
+        k: v
+        for k, v in synth.resources("AWS::IAM::Policy").items()
+        if v["Properties"].get("PolicyName") == "l0-l0-services"
+    }
+    return only(policies, "services policy")
+
+
+def _statements(synth) -> dict[str, dict]:
+    _, policy = _policy(synth)
+    return {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+
+
+def test_the_api_function_has_the_services_policy(synth):
+    _, props = function(synth.template_json, contract.API_HANDLER)
+    _, policy = _policy(synth)
+    assert policy["Properties"]["Roles"] == [{"Ref": props["Role"]["Fn::GetAtt"][0]}]
+    actions = {a for s in policy["Properties"]["PolicyDocument"]["Statement"] for a in as_list(s["Action"])}
+    assert actions == SERVICE_ACTIONS
+    # Nothing the environments policy already grants.
+    assert not (actions - {"iam:PassRole"}) & ENVIRONMENT_ACTIONS
+
+
+def test_services_are_created_only_in_layer0_clusters(synth):
+    statement = _statements(synth)["CreateServices"]
+    assert statement["Action"] == "ecs:CreateService"
+    assert f":service/{NAMES}/*" in json.dumps(statement["Resource"])
+
+
+def test_only_the_load_balancer_roles_may_be_passed_and_only_to_ecs(synth):
+    statement = _statements(synth)["PassLoadBalancerRolesToEcs"]
+    assert statement["Action"] == "iam:PassRole"
+    assert json.dumps(statement["Resource"]).endswith(f':role/{NAMES}-lb"]]}}')
+    assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs.amazonaws.com"}}
+
+
+def test_logs_are_read_from_the_layer0_log_group_only(synth):
+    statement = _statements(synth)["ReadContainerLogs"]
+    groups = {k: v for k, v in synth.resources("AWS::Logs::LogGroup").items() if v["Properties"].get("LogGroupName") == "l0-l0"}
+    group_id, _group = only(groups, "l0-l0 log group")
+    assert statement["Resource"] == {"Fn::GetAtt": [group_id, "Arn"]}
+
+
+def test_the_step_function_may_run_the_service_steps(synth):
+    _, props = function(synth.template_json, asl.STEP_HANDLER)
+    granted = {a for s in statements(synth.template_json, props["Role"]["Fn::GetAtt"][0]) for a in as_list(s["Action"])}
+    assert STEP_ACTIONS <= granted
+
+
+def test_the_delete_service_and_rollout_machines_are_deployed(synth):
+    machines = {
+        m["Properties"]["StateMachineName"]: m for m in synth.resources("AWS::StepFunctions::StateMachine").values()
+    }
+    for slug in ("delete-service", "rollout"):
+        assert f"l0-l0-job-{slug}" in machines
+        assert machines[f"l0-l0-job-{slug}"]["Properties"]["StateMachineType"] == "STANDARD"
