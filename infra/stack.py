@@ -20,6 +20,7 @@ from infra.functions import Functions
 from infra.network import Network
 from infra.scaler import Scaler
 from infra.services import ServicesPolicy
+from infra.tasks import TasksPolicy
 from infra.workflows.construct import Workflows
 
 # Prints the token: base64("username:password") of the auth secret.
@@ -109,6 +110,10 @@ class Layer0Stack(Stack):
             tag_table=self.data.tables[contract.TAG_TABLE],
         )
         self.scaler.grant_request_run(api)
+        # Tasks: RunTask from the create-task step, task logs, scaler runs from the step, waiting jobs (infra/tasks.py).
+        TasksPolicy(self, "Tasks", config=self.config, log_group=self.containers.log_group).grant(
+            api=api, steps=self.functions.steps, scaler=self.scaler, job_table=self.data.tables[contract.JOB_TABLE]
+        )
         # Jobs: the API starts, stops and reads executions of the job machines; the workflow-step function
         # updates the job (status, meta) and its tags. Each step's own AWS permissions are added by its module.
         self.workflows.grant_jobs(api)

@@ -20,6 +20,7 @@ from tests.infra.helpers import function, methods, only
 from tests.infra.test_infra_deploys import DEPLOY_ACKNOWLEDGEMENTS
 from tests.infra.test_infra_environments import ENVIRONMENT_ACKNOWLEDGEMENTS
 from tests.infra.test_infra_services import SERVICE_ACKNOWLEDGEMENTS
+from tests.infra.test_infra_tasks import TASK_ACKNOWLEDGEMENTS
 
 # Every finding the stack acknowledges, and nothing else: a new acknowledgement must be added here on purpose.
 EXPECTED_ACKNOWLEDGEMENTS = {
@@ -34,6 +35,7 @@ EXPECTED_ACKNOWLEDGEMENTS = {
     *ENVIRONMENT_ACKNOWLEDGEMENTS,  # the environments policy, each wildcard with its reason
     *SERVICE_ACKNOWLEDGEMENTS,  # the services policy and the service job machines' executions
     *DEPLOY_ACKNOWLEDGEMENTS,  # the deploys policy (infra/deploys.py)
+    *TASK_ACKNOWLEDGEMENTS,  # the tasks policies and the create-task machine's executions (infra/tasks.py)
     # The API may stop and read executions of the job machine; execution names are job ids (run time).
     "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
     "l0-l0-job-delete-environment:*]",

@@ -1,0 +1,101 @@
+"""What tasks may do in AWS (SPEC §3.5, §3.6, §3.8), beyond the environments policy (infra/environments.py).
+
+The environments policy, on both the API and the workflow-step function, already grants what listing, getting
+and deleting tasks need on `l0-<prefix>-*` clusters (ecs:ListTasks, DescribeTasks, StopTask, DescribeClusters,
+ListContainerInstances) and ecs:DescribeTaskDefinition. This adds:
+- to the workflow-step function (the create-task step, layer0.tasks.run): ecs:RunTask of the `l0-<prefix>-*` task
+  definitions, only into `l0-<prefix>-*` clusters (`ecs:cluster`); iam:PassRole of the account's roles to the ECS
+  tasks service only, because RunTask passes a deploy's task role (any role the user named in the Dockerrun);
+  and debounced scaler runs (infra/scaler.py), requested when the environment has no room for the task;
+- to the API function: reading the container logs of the Layer0 log group (`GET /task/{id}/logs`);
+- to the scaler function: reading the job table, where it finds create-task jobs still waiting for room.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, ArnFormat, Stack, Validations
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.config import Config
+from infra.environments import _nag_text
+from infra.scaler import Scaler
+
+TASK_SERVICE = "ecs-tasks.amazonaws.com"
+LOG_ACTIONS = ("logs:DescribeLogStreams", "logs:GetLogEvents")
+
+REASONS = {
+    "task_definitions": (
+        "Tasks run the deploys' task definitions, families l0-<prefix>-<deploy name> with any revision; the "
+        "wildcards are the deploy name and revision, chosen at run time, and ecs:cluster limits the target clusters "
+        "to l0-<prefix>-*."
+    ),
+    "roles": (
+        "RunTask passes the task role a deploy's Dockerrun names (taskRoleArn), any role of the account chosen by "
+        "the user; it may be passed to the ECS tasks service only (iam:PassedToService = ecs-tasks.amazonaws.com)."
+    ),
+}
+
+
+class TasksPolicy(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, config: Config, log_group: logs.ILogGroup):
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        names = config.resource_name("*")  # l0-<prefix>-*
+        task_definitions = stack.format_arn(
+            service="ecs", resource="task-definition", resource_name=f"{names}:*", arn_format=ArnFormat.SLASH_RESOURCE_NAME
+        )
+        clusters = stack.format_arn(
+            service="ecs", resource="cluster", resource_name=names, arn_format=ArnFormat.SLASH_RESOURCE_NAME
+        )
+        roles = stack.format_arn(
+            service="iam", region="", resource="role", resource_name="*", arn_format=ArnFormat.SLASH_RESOURCE_NAME
+        )
+        # Inline (not managed), like the environments policy, so that the functions' roles keep no ManagedPolicyArns.
+        self.step_policy = iam.Policy(
+            self,
+            "StepPolicy",
+            policy_name=config.resource_name("task-steps"),
+            statements=[
+                iam.PolicyStatement(
+                    sid="RunDeploysInLayer0Clusters",
+                    actions=["ecs:RunTask"],
+                    resources=[task_definitions],
+                    conditions={"ArnLike": {"ecs:cluster": clusters}},
+                ),
+                iam.PolicyStatement(
+                    sid="PassTaskRolesToEcsTasks",
+                    actions=["iam:PassRole"],
+                    resources=[roles],
+                    conditions={"StringEquals": {"iam:PassedToService": TASK_SERVICE}},
+                ),
+            ],
+        )
+        for resource, reason in (
+            (_nag_text(stack.resolve(task_definitions)), REASONS["task_definitions"]),
+            (_nag_text(stack.resolve(roles)), REASONS["roles"]),
+        ):
+            Validations.of(self.step_policy).acknowledge(
+                Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{resource}]", reason=reason)
+            )
+        self.api_policy = iam.Policy(
+            self,
+            "ApiPolicy",
+            policy_name=config.resource_name("tasks"),
+            statements=[
+                # The log group's ARN ends with `:*`, which covers its streams.
+                iam.PolicyStatement(sid="ReadContainerLogs", actions=list(LOG_ACTIONS), resources=[log_group.log_group_arn]),
+            ],
+        )
+
+    def grant(
+        self, *, api: lambda_.IFunction, steps: lambda_.Function, scaler: Scaler, job_table: dynamodb.ITable
+    ) -> None:
+        assert api.role is not None and steps.role is not None
+        self.api_policy.attach_to_role(api.role)
+        self.step_policy.attach_to_role(steps.role)
+        scaler.grant_request_run(steps)
+        job_table.grant_read_data(scaler.function)
