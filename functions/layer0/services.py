@@ -21,7 +21,7 @@ import time
 
 from botocore.exceptions import ClientError
 
-from layer0 import aws, ids, jobs, scaler, settings
+from layer0 import aws, deploys, ids, jobs, scaler, settings
 from layer0 import load_balancers as lbs
 from layer0 import logs as log_store
 from layer0.errors import ErrorCode, Layer0Error, missing_parameter
@@ -167,19 +167,12 @@ def _cluster_active(environment_id: str) -> bool:
 
 
 def _task_definition(deploy_id: str) -> dict:
-    """The deploy's ECS taskDefinition, or 404 with code 23."""
-    try:
-        from layer0 import deploys
-    except ImportError:  # layer0.deploys is being written alongside; until then, ask ECS directly
-        deploys = None
-    if deploys is not None and hasattr(deploys, "task_definition"):
-        return deploys.task_definition(deploy_id)
-    try:
-        return aws.client("ecs").describe_task_definition(taskDefinition=ids.task_definition(deploy_id))["taskDefinition"]
-    except ClientError as error:
-        if _code(error) in ("ClientException", "InvalidParameterException"):
-            raise Layer0Error(ErrorCode.DeployDoesNotExist, f"Deploy with id '{deploy_id}' does not exist") from None
-        raise
+    """The deploy's ECS taskDefinition, or 404 with code 23. A deleted (INACTIVE) one counts as missing: ECS starts no
+    new service or deployment on it."""
+    found = deploys.task_definition(deploy_id)
+    if found.get("status") == "INACTIVE":
+        raise deploys.not_found(deploy_id)
+    return found
 
 
 # --- the model ------------------------------------------------------------------------------------------------------

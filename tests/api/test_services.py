@@ -214,7 +214,7 @@ def test_an_unknown_environment_is_400_code_6_and_leaves_no_claim(web, api):
 
 
 def test_an_unknown_deploy_is_404_code_23(web, api):
-    environment_id, _deploy_id = web
+    environment_id, deploy_id = web
 
     response = create(api, environment_id, "guestbook", "nosuch.1")
 
@@ -222,6 +222,10 @@ def test_an_unknown_deploy_is_404_code_23(web, api):
     assert response.json()["error_code"] == 23
     assert ecs_services(environment_id) == []
     assert tag_store.select_by_type("service_name") == []
+    # A deleted deploy is missing too: ECS starts nothing new on an INACTIVE task definition.
+    setup_client("ecs").deregister_task_definition(taskDefinition="l0-l0-guestbook:1")
+    deleted = create(api, environment_id, "guestbook", deploy_id)
+    assert (deleted.status_code, deleted.json()["error_code"]) == (404, 23)
 
 
 def test_a_failed_create_leaves_nothing_and_frees_the_name(web, api, monkeypatch):
