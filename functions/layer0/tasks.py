@@ -18,7 +18,7 @@ import re
 
 from botocore.exceptions import ClientError
 
-from layer0 import aws, environments, ids, jobs, scaler, settings
+from layer0 import aws, deploys, environments, ids, jobs, scaler, settings
 from layer0 import logs as log_lookup
 from layer0.errors import ErrorCode, Layer0Error, Retryable, missing_parameter
 from layer0.models import CreateTaskRequest, Job, LogFile, Tag, Task, TaskCopy, TaskDetail, TaskSummary
@@ -79,15 +79,12 @@ def _require_environment(environment_id: str) -> None:
 
 
 def _task_definition(deploy_id: str) -> dict:
-    """The deploy's ECS task definition; 404/23 when there is none."""
-    try:
-        return aws.client("ecs").describe_task_definition(taskDefinition=ids.task_definition(deploy_id))[
-            "taskDefinition"
-        ]
-    except ClientError as error:
-        if _code(error) in ("ClientException", "InvalidParameterException"):
-            raise Layer0Error(ErrorCode.DeployDoesNotExist, f"Deploy with id '{deploy_id}' does not exist") from None
-        raise
+    """The deploy's task definition; 404/23 when there is none, or when it was deleted: ECS runs no new task of an
+    INACTIVE task definition."""
+    definition = deploys.task_definition(deploy_id)
+    if definition.get("status") == "INACTIVE":
+        raise deploys.not_found(deploy_id)
+    return definition
 
 
 def _validate(request: CreateTaskRequest) -> None:

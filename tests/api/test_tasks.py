@@ -114,12 +114,15 @@ def test_unknown_environment_or_deploy_is_404_and_makes_no_job(api, machines, pl
               "container_overrides": [{"container_name": "web", "environment_overrides": {"a": "b"}}]},
     )  # fmt: skip
     bad_json = api.post("/task", data="{not json", headers={"Content-Type": "application/json"})
+    assert api.delete(f"/deploy/{deploy_id}").status_code == 200
+    deleted_deploy = api.post("/task", json={"task_name": "t", "environment_id": environment_id, "deploy_id": deploy_id})
 
     assert (no_environment.status_code, no_environment.json()["error_code"]) == (404, 24)
     assert (no_deploy.status_code, no_deploy.json()["error_code"]) == (404, 23)
     assert (no_container.status_code, no_container.json()["error_code"]) == (400, 1)
     assert "has no such container (it has alpine)" in no_container.json()["message"]
     assert (bad_json.status_code, bad_json.json()["error_code"]) == (400, 1)
+    assert (deleted_deploy.status_code, deleted_deploy.json()["error_code"]) == (404, 23)
     assert api.get("/job").json() == []
     assert api.get("/task").json() == []
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from infra.workflows import asl
-from layer0 import aws, environments, scaler, tasks
-from layer0.models import CreateEnvironmentRequest, CreateTaskRequest, Job
+from layer0 import aws, deploys, environments, scaler, tasks
+from layer0.models import CreateDeployRequest, CreateEnvironmentRequest, CreateTaskRequest, Job
 from layer0.stores import jobs as job_store
 from layer0.stores import tags as tag_store
 from tests.conftest import setup_client
@@ -43,18 +43,11 @@ def create_environment(name: str, count: int = 1) -> str:
 
 
 def register_deploy(name: str, fixture: str = "Task.Dockerrun.aws.json", memory: int | None = None) -> str:
-    """A deploy as POST /deploy registers it (family l0-<prefix>-<name>), from a fixture Dockerrun. Its id."""
-    # Dockerrun keys match ECS's case-insensitively (`entrypoint` is `entryPoint`), as POST /deploy matches them.
-    members = setup_client("ecs").meta.service_model.shape_for("ContainerDefinition").members
-    by_lower = {name.lower(): name for name in members}
-    containers = [
-        {by_lower[key.lower()]: value for key, value in container.items()}
-        for container in json.loads((FIXTURES / fixture).read_text())["containerDefinitions"]
-    ]
+    """A deploy made as POST /deploy makes it, from a fixture Dockerrun (optionally with other memory). Its id."""
+    dockerrun = json.loads((FIXTURES / fixture).read_text())
     if memory is not None:
-        containers = [{**container, "memory": memory} for container in containers]
-    revision = setup_client("ecs").register_task_definition(family=f"l0-l0-{name}", containerDefinitions=containers)
-    return f"{name}.{revision['taskDefinition']['revision']}"
+        dockerrun["containerDefinitions"] = [{**c, "memory": memory} for c in dockerrun["containerDefinitions"]]
+    return deploys.create(CreateDeployRequest(deploy_name=name, dockerrun=json.dumps(dockerrun).encode())).deploy_id
 
 
 def ecs_task(environment_id: str, arn: str) -> dict:
@@ -282,3 +275,30 @@ def test_a_step_that_failed_after_runtask_starts_no_second_task_when_run_again(s
     listed = setup_client("ecs").list_tasks(cluster=f"l0-l0-{environment_id}")["taskArns"]
     assert listed == [result["task_arn"]]
     assert job_store.get(job.job_id).meta == {"task_id": result["task_id"]}
+
+
+def test_only_waiting_create_task_jobs_of_the_environment_are_scaler_consumers(stack):
+    environment_id = create_environment("consumers", count=0)
+    deploy_id = register_deploy("alpine")
+
+    def job(job_id: str, *, status: int = 1, job_type: int = 5, environment: str = environment_id,
+            deploy: str = deploy_id, meta: dict | None = None) -> None:  # fmt: skip
+        request = CreateTaskRequest(task_name=job_id, environment_id=environment, deploy_id=deploy)
+        job_store.insert(Job(job_id=job_id, task_id=job_id, job_status=status, job_type=job_type,
+                             request=request.model_dump_json(), time_created="", time_to_exist=0, meta=meta or {}))  # fmt: skip
+
+    job("pending00001")
+    job("running00002", status=2)
+    job("finished0003", status=3)
+    job("failed000004", status=4)
+    job("started00005", status=2, meta={"task_id": "started123ab"})
+    job("otherenv0006", environment="otherenv1234")
+    job("nodeploy0007", deploy="missing.9")
+    job("deleteenv008", job_type=1)
+
+    consumers = scaler.consumers_of(f"l0-l0-{environment_id}")
+
+    assert sorted((c.id, c.memory) for c in consumers) == [
+        (f"Job: pending00001, Deploy: {deploy_id}, Container: alpine", 100),
+        (f"Job: running00002, Deploy: {deploy_id}, Container: alpine", 100),
+    ]
