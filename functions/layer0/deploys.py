@@ -118,9 +118,8 @@ def _to_go_fields(value: Any, shape: Shape) -> Any:
     if value is None:
         return None
     if shape.type_name == "structure":
-        return {
-            name[:1].upper() + name[1:]: _to_go_fields(value.get(name), member) for name, member in shape.members.items()
-        }
+        members = shape.members.items()
+        return {name[:1].upper() + name[1:]: _to_go_fields(value.get(name), member) for name, member in members}
     if shape.type_name == "list":
         return [_to_go_fields(item, shape.member) for item in value]
     if shape.type_name == "map":
