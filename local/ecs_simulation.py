@@ -259,20 +259,20 @@ class EcsSimulation:
         for line in lines:
             by_stream.setdefault((line.group, line.stream), []).append(line)
         for (group, stream), entries in by_stream.items():
-            try:
-                if (group, stream) not in self._streams:
-                    try:
-                        logs.create_log_stream(logGroupName=group, logStreamName=stream)
-                    except logs.exceptions.ResourceAlreadyExistsException:
-                        pass
-                    self._streams.add((group, stream))
-                logs.put_log_events(
-                    logGroupName=group,
-                    logStreamName=stream,
-                    logEvents=[{"timestamp": e.timestamp_ms, "message": e.message} for e in entries],
-                )
-            except logs.exceptions.ResourceNotFoundException:
-                self._streams.discard((group, stream))
+            events = [{"timestamp": e.timestamp_ms, "message": e.message} for e in entries]
+            for _attempt in range(2):  # a stream cached as made may have gone with its group: make it again
+                try:
+                    if (group, stream) not in self._streams:
+                        try:
+                            logs.create_log_stream(logGroupName=group, logStreamName=stream)
+                        except logs.exceptions.ResourceAlreadyExistsException:
+                            pass
+                        self._streams.add((group, stream))
+                    logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
+                    break
+                except logs.exceptions.ResourceNotFoundException:
+                    self._streams.discard((group, stream))
+            else:
                 log.debug("log group %s does not exist: %d lines dropped", group, len(entries))
 
     # ----------------------------------------------------------------------------------------------------------

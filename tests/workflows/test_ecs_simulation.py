@@ -338,6 +338,22 @@ def test_containers_log_to_their_awslogs_stream(agent, clock):
     assert "exit" in lines[3]
 
 
+def test_without_its_log_group_a_container_still_runs_and_logs_once_the_group_is_back(agent):
+    environment()
+    sync(agent)
+    definition = deploy("LongRunning.Dockerrun.aws.json")
+    setup_client("logs").delete_log_group(logGroupName=LOG_GROUP)
+    (lost,) = run_task(definition)["tasks"]
+
+    sync(agent)
+    assert describe_task(lost["taskArn"])["lastStatus"] == "RUNNING"
+
+    setup_client("logs").create_log_group(logGroupName=LOG_GROUP)
+    (logged,) = run_task(definition)["tasks"]
+    sync(agent)
+    assert len(log_messages(f"l0/alpine/{logged['taskArn'].split('/')[-1]}")) == 3
+
+
 def test_stop_task_stops_it_and_a_second_stop_changes_nothing(agent):
     environment()
     sync(agent)
