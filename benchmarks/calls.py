@@ -1,4 +1,7 @@
-"""`python -m benchmarks.calls`: how many AWS calls each environment operation makes (issue 3, "Measure").
+"""`python -m benchmarks.calls`: how many AWS calls each operation makes (issues 3 and 4, "Measure").
+
+This module counts the environment operations; benchmarks.workload_calls counts every deploy, service and task
+route on a fresh estate, and its report is printed after this one.
 
 Runs against moto in process with the stack's resources (benchmarks._stack). Every client the client layer
 creates (`layer0.aws._new_client`, lazily, on first use) gets a botocore `before-call` handler, which fires once
@@ -338,28 +341,33 @@ def measure(list_sizes: tuple[int, ...] = LIST_SIZES) -> Result:
     return result
 
 
-def _by_service(counts: Counter) -> str:
+def by_service(counts: Counter) -> str:
     return ", ".join(f"{service} {n}" for service, n in counts.items()) or "0"
 
 
-def _names(calls: list[str]) -> str:
+def names(calls: list[str]) -> str:
     counts = Counter(calls)
     return ", ".join(f"{name} x{n}" if n > 1 else name for name, n in counts.items())
 
 
-def report(result: Result) -> str:
+def rows_table(rows: list[Row], source: str) -> str:
     lines = [
-        "| operation | our AWS calls | our DynamoDB calls | original AWS calls | original DynamoDB calls | original, from SPEC §3.1/§3.7 |",
+        f"| operation | our AWS calls | our DynamoDB calls | original AWS calls | original DynamoDB calls | original, from {source} |",
         "|---|---|---|---|---|---|",
     ]
-    for r in result.rows:
+    for r in rows:
         lines.append(
-            f"| {r.operation} | {sum(r.aws.values())}: {_by_service(r.aws)} | {r.dynamodb} "
+            f"| {r.operation} | {sum(r.aws.values())}: {by_service(r.aws)} | {r.dynamodb} "
             f"| {r.original_aws} | {r.original_dynamodb} | {r.derivation} |"
         )
+    return "\n".join(lines)
+
+
+def report(result: Result) -> str:
+    lines = [rows_table(result.rows, "SPEC §3.1/§3.7")]
     lines += ["", "Our calls, in order:", ""]
     for r in result.rows:
-        lines.append(f"- {r.operation}: {_names(r.calls)}")
+        lines.append(f"- {r.operation}: {names(r.calls)}")
     lines += [
         "",
         "| GET /environment with | our AWS calls | our DynamoDB calls | calls |",
@@ -368,7 +376,7 @@ def report(result: Result) -> str:
     for size, calls in sorted(result.list_calls.items()):
         aws_calls = Counter(c.split(".", 1)[0] for c in calls if not c.startswith(DYNAMODB + "."))
         dynamodb = sum(c.startswith(DYNAMODB + ".") for c in calls)
-        lines.append(f"| {size} environments | {sum(aws_calls.values())}: {_by_service(aws_calls)} | {dynamodb} | {_names(calls)} |")
+        lines.append(f"| {size} environments | {sum(aws_calls.values())}: {by_service(aws_calls)} | {dynamodb} | {names(calls)} |")
     lines.append("")
     lines.append(f"measured in {result.seconds:.1f} s")
     lines.append(" ".join(f"list_calls_{size}={len(calls)}" for size, calls in sorted(result.list_calls.items())))
@@ -382,9 +390,17 @@ def main(argv: list[str] | None = None) -> int:
 
     from benchmarks._stack import in_process_stack
 
+    from benchmarks import workload_calls
+
     with in_process_stack():
         result = measure(tuple(args.sizes))
+    # A fresh estate, so that the list cases hold exactly the environments they make.
+    with in_process_stack():
+        with CallCounter() as counter:
+            rows, lists = workload_calls.measure(counter)
     print(report(result))
+    print()
+    print(workload_calls.report(rows, lists))
     return 0
 
 

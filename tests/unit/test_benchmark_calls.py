@@ -51,3 +51,31 @@ def test_the_counter_lets_go_of_the_client_layer():
             pass
     assert aws._new_client is original
     assert seen == []
+
+
+def test_every_issue_4_route_is_counted_and_lists_grow_with_environments_only(stack, monkeypatch):
+    from benchmarks import workload_calls
+
+    monkeypatch.setenv("LAYER0_AWS_RATE", "1e9")
+    settings.get.cache_clear()
+    aws.reset()
+    try:
+        with calls.CallCounter() as counter:
+            rows, lists = workload_calls.measure(counter, cases=((1, 1, 1), (2, 4, 4)))
+    finally:
+        aws.reset()
+    assert sorted(row.operation for row in rows) == sorted(workload_calls.ORIGINAL)
+    for row in rows:
+        assert row.calls, row.operation
+    by_operation = {row.operation: row for row in rows}
+    assert by_operation["POST /service"].operations["CreateService"] == 1
+    assert by_operation["create-task job (type 5)"].operations["RunTask"] == 1
+    assert by_operation["DELETE /task/{id}"].operations["StopTask"] == 1
+    # One ListServices per cluster and two ListTasks per cluster, whatever the number of services and tasks.
+    services, tasks = lists["GET /service"], lists["GET /task"]
+    assert services[(2, 4, 4)].count("ecs.ListServices") == 2 * services[(1, 1, 1)].count("ecs.ListServices") == 2
+    assert tasks[(2, 4, 4)].count("ecs.ListTasks") == 2 * tasks[(1, 1, 1)].count("ecs.ListTasks")
+    assert [call for call in services[(2, 4, 4)] if call.startswith("dynamodb.")] == [
+        call for call in services[(1, 1, 1)] if call.startswith("dynamodb.")
+    ]
+    assert workload_calls.report(rows, lists).splitlines()[-1].startswith("service_calls_1=")

@@ -1,0 +1,308 @@
+"""The AWS calls of every deploy, service and task route (issue 4, "Measure"); printed by `python -m benchmarks.calls`.
+
+Routes go through the API handler (`handlers.api.handler` with the local gateway's proxy events), so a row is what
+one HTTP request costs. A route that starts a job has a second row for the job's steps, called directly in the
+order its state machine runs them (layer0.steps.run); the machines themselves are stand-in Pass machines, so only
+the steps' calls count. Environments are created with 1 instance, registered in its cluster by the local ECS
+agent simulation (one pass, not counted), so that RunTask has room.
+
+Then `GET /service` and `GET /task` with 30 environments holding 50 services and 100 tasks, beside 1 environment
+with 1 service and 1 task: their counts must grow with environments (one ListServices / ListTasks per cluster, as
+the original), never with services or tasks.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from benchmarks.calls import JOB_MACHINE_PREFIX, CallCounter, Row
+
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "layer0" / "fixtures"
+JOB_SLUGS = ("delete-environment", "delete-service", "create-task", "rollout")
+LIST_CASE_MIN = (1, 1, 1)  # environments, services, tasks
+LIST_CASE_MAX = (30, 50, 100)
+
+# The original's counts, from SPEC §3.2, §3.4, §3.5, §3.6, §3.7 (tag store §1.6: an insert is a conditional PutItem,
+# plus GetItem + UpdateItem when the item exists; deleteEntityTags is GetItem, then GetItem + UpdateItem/DeleteItem
+# per key; "populate" reads the entity's tags and its environment's and deploys' tags, one GetItem each).
+# CreateJob (§3.7) = RegisterTaskDefinition + RunTask in environment `api`, and 16 DynamoDB calls.
+ORIGINAL = {
+    "POST /deploy": ("1: ecs 1", 4, "RegisterTaskDefinition. DynamoDB: tag name PutItem; tag version PutItem "
+                     "(fails) + GetItem + UpdateItem"),
+    "GET /deploy/{id}": ("1: ecs 1", 1, "DescribeTaskDefinition. DynamoDB: populate GetItem"),
+    "GET /deploy": ("1 + F: ecs", "N", "ListTaskDefinitionFamilies; ListTaskDefinitions per family (F). "
+                    "DynamoDB: one GetItem per deploy (N)"),
+    "DELETE /deploy/{id}": ("1: ecs 1", 5, "DeregisterTaskDefinition. DynamoDB: deleteEntityTags, 2 keys"),
+    "POST /service": ("1: ecs 1", 8, "CreateService (no load balancer). DynamoDB: duplicate-name Query; tags name, "
+                      "environment_id (1 + 3); populate: service, environment, deploy GetItem"),
+    "GET /service/{id}": ("1: ecs 1", 4, "DescribeServices. DynamoDB: environment lookup GetItem; populate 3"),
+    "PUT /service/{id}/scale": ("3: ecs 3", 5, "DescribeServices; UpdateService(desiredCount); Get: DescribeServices. "
+                                "DynamoDB: environment lookup; Get: lookup + populate 3"),
+    "PUT /service/{id}/deploy": ("2: ecs 2", 5, "UpdateService(taskDefinition); Get: DescribeServices. DynamoDB: "
+                                 "environment lookup; Get: lookup + populate 3"),
+    "rollout job (type 6), one poll": ("— (new)", "—", "the original had no rollout job; the CLI polled GET /service"),
+    "GET /service/{id}/logs": ("≥ 4: ecs 3, logs ≥ 2", 4, "Get: DescribeServices; ListTasks RUNNING + STOPPED per "
+                               "deployment; DescribeLogStreams (per 50 streams); GetLogEvents per stream"),
+    "DELETE /service/{id}": ("2: ecs 2", 16, "CreateJob; no existence check"),
+    "delete-service job (type 2)": ("≥ 5: ecs", 14, "runner: job GetItem + UpdateItem; Get: DescribeServices (+4 "
+                                    "DynamoDB); ListTasks x2 per deployment; StopTask per task (always failed); "
+                                    "UpdateService(0); DeleteService; delete tags (7); UpdateItem status"),
+    "POST /task": ("2: ecs 2", 16, "CreateJob (validation happens in the runner)"),
+    "create-task job (type 5)": ("1: ecs 1", 14, "runner: job GetItem + UpdateItem; RunTask; tags name, "
+                                 "environment_id, deploy_id, arn (1 + 3 x 3); meta UpdateItem; status UpdateItem"),
+    "GET /task/{id}": ("1: ecs 1", 3, "DescribeTasks. DynamoDB: task tags GetItem; populate environment, deploy"),
+    "GET /task/{id}/logs": ("≥ 2: logs ≥ 2", 1, "task tags GetItem; DescribeLogStreams (per 50 streams); "
+                            "GetLogEvents per stream"),
+    "DELETE /task/{id}": ("1: ecs 1", 10, "task tags GetItem; StopTask; deleteEntityTags, 4 keys"),
+}
+LIST_ORIGINAL = {
+    "GET /service": ("1 + E: ecs", "≥ 2", "ListClusters; ListServices per environment (E). DynamoDB: service and "
+                     "environment Query"),
+    "GET /task": ("1 + 2E: ecs", "≥ 2", "ListClusters; ListTasks RUNNING and STOPPED per environment (E). DynamoDB: "
+                  "task and environment Query"),
+}
+
+
+def _dockerrun(fixture: str) -> str:
+    return base64.b64encode((FIXTURES / fixture).read_bytes()).decode()
+
+
+def _call(method: str, path: str, body: dict | None = None, query: dict | None = None) -> dict:
+    from handlers import api
+    from local.gateway import LambdaContext, proxy_event
+
+    event = proxy_event(
+        method,
+        path,
+        query={key: [value] for key, value in (query or {}).items()},
+        body=json.dumps(body).encode() if body is not None else b"",
+        headers={"Accept": "application/json", "Content-Type": "application/json"},
+    )
+    response = api.handler(event, LambdaContext("l0-bench-api"))
+    if response["statusCode"] >= 300 and response["statusCode"] != 202:
+        raise AssertionError(f"{method} {path} answered {response['statusCode']}: {response.get('body')}")
+    headers = {key: values[0] for key, values in (response.get("multiValueHeaders") or {}).items()}
+    headers.update(response.get("headers") or {})
+    return {"body": json.loads(response["body"]) if response.get("body") else None, "headers": headers}
+
+
+@contextlib.contextmanager
+def _stand_in_job_machines():
+    """Pass machines under every job machine's name, so routes start jobs as in the API; made uncounted."""
+    import boto3
+
+    from layer0 import settings
+
+    sfn = boto3.client("stepfunctions", region_name=settings.get().region)
+    definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
+    arns = [
+        sfn.create_state_machine(
+            name=JOB_MACHINE_PREFIX + slug, definition=definition, roleArn="arn:aws:iam::123456789012:role/l0-l0-jobs"
+        )["stateMachineArn"]
+        for slug in JOB_SLUGS
+    ]
+    before = os.environ.get("LAYER0_JOB_STATE_MACHINE_PREFIX")
+    os.environ["LAYER0_JOB_STATE_MACHINE_PREFIX"] = arns[0][: -len(JOB_SLUGS[0])]
+    settings.get.cache_clear()
+    try:
+        yield
+    finally:
+        for arn in arns:
+            sfn.delete_state_machine(stateMachineArn=arn)
+        if before is None:
+            os.environ.pop("LAYER0_JOB_STATE_MACHINE_PREFIX", None)
+        else:
+            os.environ["LAYER0_JOB_STATE_MACHINE_PREFIX"] = before
+        settings.get.cache_clear()
+
+
+def _register_instances() -> None:
+    """One pass of the local ECS agent simulation: the environments' instances join their clusters."""
+    import boto3
+
+    from layer0 import settings
+    from local.agent import Agent
+
+    region = settings.get().region
+    Agent(lambda service: boto3.client(service, region_name=region), settings.get().prefix).sync_once()
+
+
+def _environment(name: str) -> str:
+    from layer0 import environments
+    from layer0.models import CreateEnvironmentRequest
+
+    request = CreateEnvironmentRequest(environment_name=name, operating_system="linux", min_cluster_count=1)
+    return environments.create(request).environment_id
+
+
+def _run_create_task_job(job_id: str, request: str) -> str:
+    from layer0 import jobs, steps
+
+    steps.run("job.set_status", job_id, {"status": 2})
+    steps.run("task.run", job_id, {"job_id": job_id, "request": request})
+    steps.run("job.set_status", job_id, {"status": 3})
+    return jobs.get(job_id).meta["task_id"]
+
+
+def _create_task(environment_id: str, deploy_id: str, name: str) -> tuple[str, str]:
+    """POST /task, then its job's steps: (job id, task id)."""
+    request = {"task_name": name, "environment_id": environment_id, "deploy_id": deploy_id, "container_overrides": []}
+    job_id = _call("POST", "/task", request)["headers"]["X-JobID"]
+    from layer0 import jobs
+
+    return job_id, _run_create_task_job(job_id, jobs.get(job_id).request)
+
+
+def _run_delete_service_job(job_id: str, service_id: str) -> None:
+    from layer0 import steps
+
+    steps.run("job.set_status", job_id, {"status": 2})
+    located = steps.run("service.locate", job_id, {"service_id": service_id})
+    args = {"service_id": service_id, "environment_id": located["environment_id"]}
+    for step in ("service.scale_to_zero", "service.stop_tasks", "service.delete_ecs_service"):
+        steps.run(step, job_id, args)
+    steps.run("service.delete_tags", job_id, {"service_id": service_id})
+    steps.run("job.set_status", job_id, {"status": 3})
+
+
+def _rollout_poll(job_id: str) -> None:
+    from layer0 import jobs, steps
+
+    request = json.loads(jobs.get(job_id).request)
+    steps.run("service.rollout_state", job_id, request)
+
+
+def measure_routes(counter: CallCounter) -> list[Row]:
+    rows: list[Row] = []
+
+    def counted(operation: str, action: Callable[[], object]):
+        with counter.measure() as calls:
+            answer = action()
+        original_aws, original_dynamodb, derivation = ORIGINAL[operation]
+        rows.append(Row(operation, list(calls), original_aws, original_dynamodb, derivation))
+        return answer
+
+    environment_id = _environment("bench-work")
+    _register_instances()
+    deploy = counted(
+        "POST /deploy",
+        lambda: _call("POST", "/deploy", {"deploy_name": "guestbook", "dockerrun": _dockerrun("Service.Dockerrun.aws.json")}),
+    )["body"]["deploy_id"]
+    counted("GET /deploy/{id}", lambda: _call("GET", f"/deploy/{deploy}"))
+    counted("GET /deploy", lambda: _call("GET", "/deploy"))
+
+    service_id = _call(
+        "POST", "/service", {"service_name": "web", "environment_id": environment_id, "deploy_id": deploy}
+    )["body"]["service_id"]
+    # Counted on a second service, so that the first has warmed every code path.
+    counted(
+        "POST /service",
+        lambda: _call("POST", "/service", {"service_name": "web2", "environment_id": environment_id, "deploy_id": deploy}),
+    )
+    counted("GET /service/{id}", lambda: _call("GET", f"/service/{service_id}"))
+    counted("PUT /service/{id}/scale", lambda: _call("PUT", f"/service/{service_id}/scale", {"desired_count": 2}))
+    second = _call("POST", "/deploy", {"deploy_name": "guestbook", "dockerrun": _dockerrun("Service.Dockerrun.aws.json")})
+    updated = counted(
+        "PUT /service/{id}/deploy",
+        lambda: _call("PUT", f"/service/{service_id}/deploy", {"deploy_id": second["body"]["deploy_id"]}),
+    )
+    counted("rollout job (type 6), one poll", lambda: _rollout_poll(updated["headers"]["X-JobID"]))
+    counted("GET /service/{id}/logs", lambda: _call("GET", f"/service/{service_id}/logs", query={"tail": "10"}))
+    job = counted("DELETE /service/{id}", lambda: _call("DELETE", f"/service/{service_id}"))["headers"]["X-JobID"]
+    counted("delete-service job (type 2)", lambda: _run_delete_service_job(job, service_id))
+
+    alpine = _call("POST", "/deploy", {"deploy_name": "alpine", "dockerrun": _dockerrun("Task.Dockerrun.aws.json")})
+    alpine_id = alpine["body"]["deploy_id"]
+    request = {"task_name": "job1", "environment_id": environment_id, "deploy_id": alpine_id, "container_overrides": []}
+    job = counted("POST /task", lambda: _call("POST", "/task", request))["headers"]["X-JobID"]
+    from layer0 import jobs
+
+    task_id = counted("create-task job (type 5)", lambda: _run_create_task_job(job, jobs.get(job).request))
+    counted("GET /task/{id}", lambda: _call("GET", f"/task/{task_id}"))
+    counted("GET /task/{id}/logs", lambda: _call("GET", f"/task/{task_id}/logs", query={"tail": "10"}))
+    counted("DELETE /task/{id}", lambda: _call("DELETE", f"/task/{task_id}"))
+    counted("DELETE /deploy/{id}", lambda: _call("DELETE", f"/deploy/{alpine_id}"))
+    return rows
+
+
+def _fill(environments: int, services: int, tasks: int, made: dict) -> None:
+    """Grow the Layer0 estate to these counts (round-robin over the environments)."""
+    while len(made["environments"]) < environments:
+        made["environments"].append(_environment(f"bench-list-{len(made['environments'])}"))
+    _register_instances()
+    if "deploy" not in made:
+        made["deploy"] = _call(
+            "POST", "/deploy", {"deploy_name": "lister", "dockerrun": _dockerrun("Task.Dockerrun.aws.json")}
+        )["body"]["deploy_id"]
+    envs = made["environments"]
+    while made["services"] < services:
+        n = made["services"]
+        _call("POST", "/service", {"service_name": f"s{n}", "environment_id": envs[n % len(envs)], "deploy_id": made["deploy"]})
+        made["services"] += 1
+    while made["tasks"] < tasks:
+        n = made["tasks"]
+        _create_task(envs[n % len(envs)], made["deploy"], f"tt{n}")
+        made["tasks"] += 1
+
+
+def measure_lists(
+    counter: CallCounter, cases: tuple[tuple[int, int, int], ...] = (LIST_CASE_MIN, LIST_CASE_MAX)
+) -> dict[str, dict[tuple[int, int, int], list[str]]]:
+    """`GET /service` and `GET /task` at each (environments, services, tasks) case, by default SPEC §7.3's min and
+    max; the cases grow one estate, so each must be at least the one before."""
+    found: dict[str, dict[tuple[int, int, int], list[str]]] = {"GET /service": {}, "GET /task": {}}
+    made = {"environments": [], "services": 0, "tasks": 0}
+    for case in cases:
+        _fill(*case, made)
+        for route, path in (("GET /service", "/service"), ("GET /task", "/task")):
+            with counter.measure() as calls:
+                answer = _call("GET", path)["body"]
+            wanted = case[1] if route == "GET /service" else case[2]
+            if len(answer) != wanted:
+                raise AssertionError(f"{route} listed {len(answer)}, wanted {wanted}")
+            found[route][case] = list(calls)
+    return found
+
+
+def measure(
+    counter: CallCounter, cases: tuple[tuple[int, int, int], ...] = (LIST_CASE_MIN, LIST_CASE_MAX)
+) -> tuple[list[Row], dict]:
+    """Every route's row, then the list cases. The stack must be up, and every environment made here is new."""
+    from local import moto_patches
+
+    moto_patches.apply()
+    try:
+        with _stand_in_job_machines():
+            lists = measure_lists(counter, cases)  # first: the list cases hold exactly what they make
+            return measure_routes(counter), lists
+    finally:
+        moto_patches.revert_ecs()
+
+
+def report(rows: list[Row], lists: dict) -> str:
+    from benchmarks.calls import by_service, names, rows_table
+
+    lines = [rows_table(rows, "SPEC §3.2/§3.4/§3.5/§3.6/§3.7"), "", "Our calls, in order:", ""]
+    lines += [f"- {r.operation}: {names(r.calls)}" for r in rows]
+    lines += [
+        "",
+        "| route | environments, services, tasks | our AWS calls | our DynamoDB calls | original AWS | original DynamoDB | original, from SPEC §3.4/§3.5 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for route, cases in lists.items():
+        original_aws, original_dynamodb, derivation = LIST_ORIGINAL[route]
+        for case, calls in cases.items():
+            row = Row(route, calls, original_aws, original_dynamodb, derivation)
+            lines.append(
+                f"| {route} | {', '.join(map(str, case))} | {sum(row.aws.values())}: {by_service(row.aws)} "
+                f"| {row.dynamodb} | {original_aws} | {original_dynamodb} | {derivation} |"
+            )
+    summary = " ".join(
+        f"{route.split()[-1].strip('/')}_calls_{case[0]}={len(calls)}" for route, cases in lists.items() for case, calls in cases.items()
+    )
+    return "\n".join(lines + ["", summary])
