@@ -497,7 +497,7 @@ def _stopped_reasons(environment_id: str, deployment_id: str, stop_codes: tuple[
 
 
 def _failed(service_id: str, deployment: dict | None, deployment_id: str, reasons: list[str]) -> RolloutFailed:
-    what = (deployment or {}).get("rolloutStateReason") or f"Deployment {deployment_id} failed"
+    what = (deployment or {}).get("rolloutStateReason") or f"Deployment {deployment_id} failed."
     detail = "; ".join(reasons) if reasons else "no stopped task gave a reason"
     return RolloutFailed(f"Service '{service_id}': {what} Stopped tasks: {detail}")
 

@@ -428,3 +428,27 @@ def test_logs(machines, api):
         answer = api.get(f"/service/{created['service_id']}/logs?{bad}")
         assert answer.status_code == 400, bad
         assert answer.json()["error_code"] == 1
+
+
+def test_create_scale_and_update_request_a_debounced_scaler_run(web, api, monkeypatch):
+    environment_id, deploy_id = web
+    requested = []
+    monkeypatch.setattr(services.scaler, "request_run", lambda environment_id: requested.append(environment_id))
+
+    service_id = create(api, environment_id, "guestbook", deploy_id).json()["service_id"]
+    api.request("PUT", f"/service/{service_id}/scale", json={"desired_count": 2})
+    api.request("PUT", f"/service/{service_id}/deploy", json={"deploy_id": register_deploy("guestbook")})
+    api.delete(f"/service/{service_id}")
+
+    assert requested == [environment_id] * 3  # not for delete (SPEC §3.4)
+
+
+def test_a_scaler_run_that_cannot_be_scheduled_does_not_fail_the_create(web, api, monkeypatch):
+    environment_id, deploy_id = web
+
+    def unavailable(environment_id):
+        raise RuntimeError("EventBridge Scheduler is down")
+
+    monkeypatch.setattr(services.scaler, "request_run", unavailable)
+
+    assert create(api, environment_id, "guestbook", deploy_id).status_code == 200

@@ -100,7 +100,7 @@ def new_deployment(service, deployment_id: str, task_definition: str, status: st
 
 class RolloutPolls:
     """Wraps the rollout step: before each poll of a job, runs the hook set for its tracked deployment with the
-    job's poll number (no hook: ECS does not move). Keyed by job id: moto's deployment ids repeat across tests."""
+    job's poll number (no hook: ECS does not move). Counted per job, so that only that job's polls count."""
 
     def __init__(self):
         self.hooks: dict[str, Callable[[int], None]] = {}
@@ -282,3 +282,27 @@ def test_rollout_state_rules(stack):
     assert state(first)["message"] == f"Deployment {first} is gone: a newer deployment replaced it"
     ecs.delete_service(cluster=f"l0-l0-{environment_id}", service="l0-l0-svc123456789", force=True)
     assert state("ecs-svc/2")["message"] == "Service 'svc123456789' no longer exists"
+
+
+def test_a_deployment_gone_after_its_tasks_failed_to_start_is_a_failed_rollout(stack):
+    """ECS drops a failed deployment once its rollback is steady; a poll that comes later still sees the failure in
+    the deployment's stopped tasks (stop code TaskFailedToStart)."""
+    from moto.ecs.models import ecs_backends
+
+    environment_id = create_environment("web", count=1)
+    register_instances(environment_id)
+    register_deploy("svc")
+    ecs, cluster = setup_client("ecs"), f"l0-l0-{environment_id}"
+    ecs.create_service(cluster=cluster, serviceName="l0-l0-svc123456789", taskDefinition="l0-l0-svc:1", desiredCount=1)
+    [task] = ecs.run_task(cluster=cluster, taskDefinition="l0-l0-svc:1", startedBy="ecs-svc/gone")["tasks"]
+    ecs.stop_task(cluster=cluster, task=task["taskArn"], reason=PULL_ERROR)
+    assert services.rollout_state("svc123456789", environment_id, "ecs-svc/gone")["superseded"] is True
+
+    [stopped] = [t for t in ecs_backends[ACCOUNT][REGION].tasks[cluster].values() if t.started_by == "ecs-svc/gone"]
+    stopped.stop_code = "TaskFailedToStart"
+
+    with pytest.raises(services.RolloutFailed) as raised:
+        services.rollout_state("svc123456789", environment_id, "ecs-svc/gone")
+    assert str(raised.value) == (
+        f"Service 'svc123456789': Deployment ecs-svc/gone failed. Stopped tasks: {PULL_ERROR}"
+    )
