@@ -452,3 +452,17 @@ def test_a_scaler_run_that_cannot_be_scheduled_does_not_fail_the_create(web, api
     monkeypatch.setattr(services.scaler, "request_run", unavailable)
 
     assert create(api, environment_id, "guestbook", deploy_id).status_code == 200
+
+
+def test_a_service_made_outside_layer0_is_listed_without_a_name_and_a_deleted_one_is_not(web, api):
+    environment_id, _deploy_id = web
+    ecs = setup_client("ecs")
+    cluster = f"l0-l0-{environment_id}"
+    ecs.create_service(cluster=cluster, serviceName="l0-l0-adopted12345", taskDefinition="l0-l0-guestbook:1", desiredCount=0)
+    ecs.create_service(cluster=cluster, serviceName="l0-l0-deleted12345", taskDefinition="l0-l0-guestbook:1", desiredCount=0)
+    ecs.delete_service(cluster=cluster, service="l0-l0-deleted12345")
+    ecs.create_service(cluster=cluster, serviceName="not-layer0", taskDefinition="l0-l0-guestbook:1", desiredCount=0)
+
+    assert api.get("/service").json() == [
+        {"service_id": "adopted12345", "service_name": "", "environment_id": environment_id, "environment_name": "web"}
+    ]
