@@ -121,9 +121,12 @@ def _error_code(error: Exception) -> str:
 
 
 class Agent:
-    """Registers an environment's ASG instances in its cluster and deregisters them when they go.
+    """Registers an environment's ASG instances in its cluster and deregisters them when they go; then runs the
+    ECS simulation (``self.simulation``) and the due schedules (``self.schedules``).
 
-    ``client_factory(service)`` returns a boto3 client; ``prefix`` is the stack's prefix (names ``l0-<prefix>-*``).
+    ``client_factory(service)`` returns a boto3 client; ``prefix`` is the stack's prefix (names ``l0-<prefix>-*``);
+    ``clock()`` is the time in epoch seconds (``sleep N``, schedules). ``patch_moto=False`` leaves moto as it is:
+    only for callers that applied ``moto_patches.apply_ecs()`` themselves.
     """
 
     def __init__(

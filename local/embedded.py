@@ -191,6 +191,7 @@ class Layer0:
             self._agent.stop()
             self._agent = None
             moto_patches.revert_ecs()  # moto in this process is plain moto again (tests run on after this)
+            lambda_runtime.unregister(_scaler_function_name(self.prefix))
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()
