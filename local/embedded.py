@@ -95,6 +95,7 @@ class Layer0:
         self.agent_interval = agent_interval  # seconds between the ECS simulation's passes
         self.endpoint = f"http://{host}:{port}/"
         self._moto: ThreadedMotoServer | None = None
+        self._aws_endpoint = ""
         self._http = None
         self._agent: Agent | None = None
         self._saved_environment: dict[str, str | None] = {}
@@ -118,6 +119,7 @@ class Layer0:
         urllib.request.urlopen(request, timeout=10).close()
         # moto's Step Functions interpreter calls back into moto on this port.
         self._setenv("MOTO_PORT", str(moto_port))
+        self._aws_endpoint = aws_endpoint
         return aws_endpoint
 
     def __enter__(self) -> Layer0:
@@ -197,6 +199,13 @@ class Layer0:
             self._http.server_close()
             self._http = None
         if self._moto is not None:
+            # moto's backends live in this process, not in the server: empty them, so that the next Layer0 of
+            # this process (tests) starts from nothing, as a new `python -m local` does.
+            try:
+                reset = urllib.request.Request(f"{self._aws_endpoint}/moto-api/reset", method="POST")
+                urllib.request.urlopen(reset, timeout=10).close()
+            except OSError as error:
+                logging.getLogger(__name__).warning("could not reset moto: %s", error)
             self._moto.stop()
             self._moto = None
         for name, value in self._saved_environment.items():
