@@ -11,7 +11,7 @@ import pytest
 from layer0 import settings
 from tests.conftest import setup_client
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "layer0" / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"  # copies of ../shared/layer0/fixtures
 
 
 def fixture(name: str) -> bytes:

@@ -12,7 +12,7 @@ from layer0 import settings
 from local.resources import WINDOWS_AMI_ID
 from tests.conftest import setup_client
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "layer0" / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"  # copies of ../shared/layer0/fixtures
 LINUX_AMI_PARAMETER = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"
 
 

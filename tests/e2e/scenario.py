@@ -11,7 +11,7 @@ import requests
 
 from tests.e2e.test_local_mode import LocalMode, free_port
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "layer0" / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"  # copies of ../shared/layer0/fixtures
 JOB_DEADLINE_SECONDS = 180
 
 

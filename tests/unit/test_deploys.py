@@ -14,7 +14,7 @@ from layer0.errors import ErrorCode, Layer0Error
 from layer0.models import CreateDeployRequest
 from tests.conftest import setup_client
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "layer0" / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"  # copies of ../shared/layer0/fixtures
 AWSLOGS = {
     "logDriver": "awslogs",
     "options": {"awslogs-group": "l0-l0", "awslogs-region": "us-west-2", "awslogs-stream-prefix": "l0"},
