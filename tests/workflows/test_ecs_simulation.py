@@ -23,7 +23,7 @@ PREFIX = "test"
 CLUSTER = f"l0-{PREFIX}-env1"
 LOG_GROUP = f"l0-{PREFIX}"
 AMI = "ami-12345678"
-FIXTURES = Path("/work/shared/layer0/fixtures")
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"  # copies of ../shared/layer0/fixtures
 LAYER0_SERVICE = {
     "placementStrategy": [{"type": "binpack", "field": "memory"}],
     "deploymentConfiguration": {
