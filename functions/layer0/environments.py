@@ -487,19 +487,15 @@ def list_dependencies(environment_id: str) -> dict:
 
 
 def delete_dependency(environment_id: str, kind: str, id: str) -> dict:  # noqa: A002 - the workflow's field name
-    cluster = _ecs_id(environment_id)
     if kind == "service":
         # The delete-service job's steps: scale to 0, stop its tasks, delete it, forget its tags and name.
         from layer0 import services
 
         services.delete_in_environment(environment_id, ids.layer0_id(id.rsplit("/", 1)[-1]))
     elif kind == "task":
-        ecs = aws.client("ecs")
-        try:
-            ecs.stop_task(cluster=cluster, task=id, reason="Layer0: environment deleted")
-        except ClientError as error:
-            if _code(error) not in ("InvalidParameterException", "ClusterNotFoundException"):
-                raise
+        from layer0 import tasks  # tasks imports this module
+
+        tasks.stop(environment_id, id, "Layer0: environment deleted")
         # The Layer0 task whose `arn` tag names this ECS task goes with it.
         for tag in tag_store.select_by_type("task"):
             if tag.key == "arn" and tag.value == id:

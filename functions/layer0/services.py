@@ -21,7 +21,7 @@ import time
 
 from botocore.exceptions import ClientError
 
-from layer0 import aws, deploys, ids, jobs, scaler, settings
+from layer0 import aws, deploys, ids, jobs, scaler, settings, tasks
 from layer0 import load_balancers as lbs
 from layer0 import logs as log_store
 from layer0.errors import ErrorCode, Layer0Error, missing_parameter
@@ -575,17 +575,8 @@ def stop_tasks(service_id: str, environment_id: str | None) -> dict:
     service = _describe_any(environment_id, service_id)
     if service is None:
         return {"stopped": []}
-    ecs = aws.client("ecs")
-    stopped = []
-    for arn in _task_arns(environment_id, service, ("RUNNING",)):
-        try:
-            ecs.stop_task(cluster=_cluster(environment_id), task=arn, reason=STOP_REASON)
-        except ClientError as error:
-            if _code(error) not in ("InvalidParameterException", "ClusterNotFoundException"):
-                raise
-            continue  # already gone
-        stopped.append(arn)
-    return {"stopped": stopped}
+    arns = _task_arns(environment_id, service, ("RUNNING",))
+    return {"stopped": [arn for arn in arns if tasks.stop(environment_id, arn, STOP_REASON)]}
 
 
 def delete_ecs_service(service_id: str, environment_id: str | None) -> dict:

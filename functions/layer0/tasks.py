@@ -328,13 +328,15 @@ def get(task_id: str) -> Task:
     )
 
 
-def stop(environment_id: str, arn: str, reason: str = STOP_REASON) -> None:
-    """StopTask; a task or cluster ECS no longer knows is already stopped."""
+def stop(environment_id: str, arn: str, reason: str = STOP_REASON) -> bool:
+    """StopTask; a task or cluster ECS no longer knows is already stopped (False)."""
     try:
         aws.client("ecs").stop_task(cluster=_cluster(environment_id), task=arn, reason=reason)
     except ClientError as error:
         if _code(error) not in ("InvalidParameterException", "ClusterNotFoundException"):
             raise
+        return False
+    return True
 
 
 def delete(task_id: str) -> None:
