@@ -296,3 +296,85 @@ class DeploySummary(BaseModel):
     deploy_id: str
     deploy_name: str
     version: str
+
+
+# --- load balancers (SPEC §2.4, §3.3; DESIGN §1: `load_balancer_type`) ----------------------------------------------
+
+
+class Port(RequestModel):
+    """A listener: `host_port` is the load balancer's port, `container_port` the instance port, which must be
+    a container's hostPort (SPEC §2.4). HTTPS and SSL need a certificate, by name (IAM) or ARN (IAM or ACM)."""
+
+    certificate_name: str = ""
+    certificate_arn: str = ""
+    container_port: int = 0
+    host_port: int = 0
+    protocol: str = ""
+
+
+class HealthCheck(RequestModel):
+    target: str = ""  # PROTOCOL:PORT, or PROTOCOL:PORT/PATH for HTTP and HTTPS
+    interval: int = 0
+    timeout: int = 0
+    healthy_threshold: int = 0
+    unhealthy_threshold: int = 0
+
+
+class CreateLoadBalancerRequest(RequestModel):
+    load_balancer_name: str = ""
+    environment_id: str = ""
+    is_public: bool = False
+    # The l0 CLI and Terraform always send these; a body without them gets the CLI's defaults
+    # (ports 80:80, health check TCP:80 30/5/2/2, idle timeout 60 s, cross-zone on). Explicit zeros are 400.
+    ports: list[Port] | None = None
+    health_check: HealthCheck | None = None
+    idle_timeout: int | None = None
+    cross_zone: bool | None = None
+    load_balancer_type: str = ""  # "classic" (default) or "application" (DESIGN §1)
+
+
+class UpdateLoadBalancerPortsRequest(RequestModel):
+    ports: list[Port] = Field(default_factory=list)
+
+
+class UpdateLoadBalancerHealthCheckRequest(RequestModel):
+    health_check: HealthCheck = Field(default_factory=HealthCheck)
+
+
+class UpdateLoadBalancerIdleTimeoutRequest(RequestModel):
+    # The l0 CLI and the Terraform provider send the idle timeout under `health_check` (SPEC §2.4, sic);
+    # `idle_timeout` is accepted too.
+    health_check: int | None = None
+    idle_timeout: int | None = None
+
+    @property
+    def seconds(self) -> int:
+        return self.idle_timeout if self.idle_timeout is not None else (self.health_check or 0)
+
+
+class UpdateLoadBalancerCrossZoneRequest(RequestModel):
+    cross_zone: bool = False
+
+
+class LoadBalancer(BaseModel):
+    cross_zone: bool
+    environment_id: str
+    environment_name: str
+    health_check: HealthCheck
+    idle_timeout: int
+    is_public: bool
+    load_balancer_id: str
+    load_balancer_name: str
+    ports: list[Port] = Field(default_factory=list)
+    service_id: str = ""
+    service_name: str = ""
+    url: str = ""
+    load_balancer_type: str = "classic"
+
+
+class LoadBalancerSummary(BaseModel):
+    load_balancer_id: str
+    load_balancer_name: str
+    environment_id: str
+    environment_name: str
+    load_balancer_type: str = "classic"
