@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from layer0 import load_balancers, settings
+from layer0.load_balancers.backend import NO_MATCHING_CONTAINER
 from layer0.errors import Layer0Error
 from layer0.models import Tag
 from layer0.stores import tags as tag_store
@@ -83,7 +84,7 @@ def test_no_container_on_a_listener_port_is_400(stack):
     with pytest.raises(Layer0Error) as raised:
         load_balancers.service_attachment("weblb1234567", task_definition(guestbook()))
 
-    assert (raised.value.status, raised.value.message) == (400, load_balancers.NO_MATCHING_CONTAINER)
+    assert (raised.value.status, raised.value.message) == (400, NO_MATCHING_CONTAINER)
 
 
 def test_an_unknown_load_balancer_is_404_code_26(stack):
@@ -94,21 +95,13 @@ def test_an_unknown_load_balancer_is_404_code_26(stack):
     assert "nosuchlb1234" in raised.value.message
 
 
-def test_the_type_tag_chooses_the_attachment(stack, monkeypatch):
+def test_the_type_tag_chooses_the_backend(stack):
     classic_elb("weblb1234567", [80])
     tag_store.insert(Tag(entity_type="load_balancer", entity_id="weblb1234567", key="load_balancer_type", value="Classic"))
     assert load_balancers.service_attachment("weblb1234567", task_definition(guestbook()))[1] == "l0-l0-weblb1234567-lb"
 
-    # A type with no attachment yet is a clear 400; registering one is all another type needs.
+    # Tagged as an application load balancer, the classic ELB of that name is not what the service attaches to.
     tag_store.insert(Tag(entity_type="load_balancer", entity_id="weblb1234567", key="load_balancer_type", value="application"))
     with pytest.raises(Layer0Error) as raised:
         load_balancers.service_attachment("weblb1234567", task_definition(guestbook()))
-    assert raised.value.status == 400 and "application" in raised.value.message
-
-    monkeypatch.setitem(
-        load_balancers.ATTACHMENTS, "application", lambda lb, td: ([{"targetGroupArn": f"tg-{lb}"}], None)
-    )
-    assert load_balancers.service_attachment("weblb1234567", task_definition(guestbook())) == (
-        [{"targetGroupArn": "tg-weblb1234567"}],
-        None,
-    )
+    assert (raised.value.status, raised.value.code) == (404, 26)

@@ -1,94 +1,271 @@
-"""Load balancers (SPEC §3.3). For now: how a service attaches to one (SPEC §3.4, create step 2).
+"""Classic ELBs (SPEC §3.3): the load balancers of the original Layer0, with their IAM role.
 
-A service behind a load balancer gets ECS `loadBalancers` entries and, for a classic ELB, the IAM role
-`l0-<prefix>-<lb id>-lb` that ECS assumes to register its instances. The attachment depends on the load
-balancer's type, so it is looked up in ATTACHMENTS: a new type (e.g. "application") adds one function there.
+ECS assumes the role `l0-<prefix>-<id>-lb` to register a service's instances with the ELB (SPEC §3.4); the
+role may describe ELB and EC2 and (de)register instances with this one load balancer only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+import json
 
 from botocore.exceptions import ClientError
 
-from layer0 import aws, ids
-from layer0.errors import ErrorCode, Layer0Error
-from layer0.stores import tags as tag_store
+from layer0 import aws, ids, settings
+from layer0.load_balancers import inputs
+from layer0.load_balancers.backend import (
+    Attachment,
+    Observed,
+    Spec,
+    host_ports,
+    no_matching_container,
+    not_found,
+)
+from layer0.load_balancers.inputs import Listener
+from layer0.models import HealthCheck
 
-ENTITY_TYPE = "load_balancer"
-# The tag holding a load balancer's type (DESIGN §1: "classic" | "application"); absent means classic,
-# as every load balancer of the original Layer0 is.
-TYPE_TAG = "load_balancer_type"
-CLASSIC = "classic"
-
-NO_MATCHING_CONTAINER = "No containers defined that listen on a port that is mapped by the load balancer"
-
-# (ECS `loadBalancers` entries, the role ECS needs for them or None)
-Attachment = tuple[list[dict], str | None]
-
-
-def not_found(load_balancer_id: str) -> Layer0Error:
-    return Layer0Error(ErrorCode.LoadBalancerDoesNotExist, f"Load balancer with id '{load_balancer_id}' does not exist")
-
-
-def role_name(load_balancer_id: str) -> str:
-    """The IAM role ECS assumes for a classic ELB: `l0-<prefix>-<lb id>-lb`."""
-    return f"{ids.aws_name(load_balancer_id)}-lb"
-
-
-def load_balancer_type(load_balancer_id: str) -> str:
-    values = {t.key: t.value for t in tag_store.select_by_type_and_id(ENTITY_TYPE, load_balancer_id)}
-    return (values.get(TYPE_TAG) or CLASSIC).lower()
-
-
-def _host_ports(container: dict) -> list[tuple[int, int]]:
-    """(hostPort, containerPort) of each mapping that has a host port: a mapping without one (a dynamic port)
-    cannot be the target of a classic listener."""
-    found = []
-    for mapping in container.get("portMappings") or []:
-        host_port = mapping.get("hostPort")
-        if host_port:
-            found.append((int(host_port), int(mapping.get("containerPort") or host_port)))
-    return found
-
-
-def _classic_attachment(load_balancer_id: str, task_definition: dict) -> Attachment:
-    """The FIRST container with a port mapping whose hostPort is a listener's instance port (SPEC §3.4)."""
-    name = ids.aws_name(load_balancer_id)
-    try:
-        descriptions = aws.client("elb").describe_load_balancers(LoadBalancerNames=[name])["LoadBalancerDescriptions"]
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in ("LoadBalancerNotFound", "AccessPointNotFound"):
-            raise not_found(load_balancer_id) from None
-        raise
-    if not descriptions:
-        raise not_found(load_balancer_id)
-    instance_ports = {
-        int(listener["Listener"]["InstancePort"]) for listener in descriptions[0].get("ListenerDescriptions", [])
-    }
-    for container in task_definition.get("containerDefinitions", []):
-        for host_port, container_port in _host_ports(container):
-            if host_port in instance_ports:
-                attachment = {"containerName": container["name"], "containerPort": container_port, "loadBalancerName": name}
-                return [attachment], role_name(load_balancer_id)
-    raise Layer0Error(ErrorCode.InvalidLoadBalancerID, NO_MATCHING_CONTAINER, status=400)
-
-
-# Load balancer type -> how a service attaches to it.
-ATTACHMENTS: dict[str, Callable[[str, dict], Attachment]] = {
-    CLASSIC: _classic_attachment,
+NOT_FOUND_CODES = ("LoadBalancerNotFound", "AccessPointNotFound")
+ECS_TRUST_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs.amazonaws.com"}, "Action": "sts:AssumeRole"}],
 }
 
 
-def service_attachment(load_balancer_id: str, task_definition: dict) -> Attachment:
-    """ECS `loadBalancers` and `role` for a service of `task_definition` (an ECS taskDefinition dict) behind
-    this load balancer. Unknown load balancer: 404, code 26; no container listening on a mapped port: 400."""
-    kind = load_balancer_type(load_balancer_id)
-    attach = ATTACHMENTS.get(kind)
-    if attach is None:
-        raise Layer0Error(
-            ErrorCode.InvalidLoadBalancerID,
-            f"Load balancer '{load_balancer_id}' has type '{kind}', which services cannot use yet",
-            status=400,
+def _code(error: ClientError) -> str:
+    return error.response.get("Error", {}).get("Code", "")
+
+
+def role_name(load_balancer_id: str) -> str:
+    """The IAM role (and its inline policy) ECS assumes for this ELB: `l0-<prefix>-<id>-lb`."""
+    return f"{ids.aws_name(load_balancer_id)}-lb"
+
+
+@functools.cache
+def _partition_and_account() -> tuple[str, str]:
+    """From the caller's own ARN (STS needs no permission); the original asked iam:GetUser, which only
+    works with user credentials."""
+    arn = aws.client("sts").get_caller_identity()["Arn"]
+    parts = arn.split(":")
+    return parts[1], parts[4]
+
+
+def _role_policy(name: str) -> dict:
+    partition, account = _partition_and_account()
+    load_balancer_arn = f"arn:{partition}:elasticloadbalancing:{settings.get().region}:{account}:loadbalancer/{name}"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["elasticloadbalancing:Describe*", "ec2:Describe*"], "Resource": "*"},
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "elasticloadbalancing:DeregisterInstancesFromLoadBalancer",
+                    "elasticloadbalancing:RegisterInstancesWithLoadBalancer",
+                ],
+                "Resource": load_balancer_arn,
+            },
+        ],
+    }
+
+
+def _aws_listener(listener: Listener) -> dict:
+    entry = {
+        "Protocol": listener.protocol,
+        "LoadBalancerPort": listener.host_port,
+        "InstanceProtocol": listener.instance_protocol,
+        "InstancePort": listener.container_port,
+    }
+    if listener.certificate_arn:
+        entry["SSLCertificateId"] = listener.certificate_arn
+    return entry
+
+
+def _aws_health_check(check: HealthCheck) -> dict:
+    return {
+        "Target": check.target,
+        "Interval": check.interval,
+        "Timeout": check.timeout,
+        "HealthyThreshold": check.healthy_threshold,
+        "UnhealthyThreshold": check.unhealthy_threshold,
+    }
+
+
+def create(spec: Spec) -> None:
+    iam, elb = aws.client("iam"), aws.client("elb")
+    role = role_name(spec.load_balancer_id)
+    try:
+        iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(ECS_TRUST_POLICY))
+    except iam.exceptions.EntityAlreadyExistsException:
+        pass
+    iam.put_role_policy(RoleName=role, PolicyName=role, PolicyDocument=json.dumps(_role_policy(spec.name)))
+    params = {
+        "LoadBalancerName": spec.name,
+        "Listeners": [_aws_listener(listener) for listener in spec.listeners],
+        "Subnets": list(spec.subnets),
+        "SecurityGroups": list(spec.security_groups),
+    }
+    if not spec.is_public:
+        params["Scheme"] = "internal"
+    elb.create_load_balancer(**params)
+    elb.configure_health_check(LoadBalancerName=spec.name, HealthCheck=_aws_health_check(spec.health_check))
+    elb.modify_load_balancer_attributes(
+        LoadBalancerName=spec.name,
+        LoadBalancerAttributes={
+            "ConnectionSettings": {"IdleTimeout": spec.idle_timeout},
+            "CrossZoneLoadBalancing": {"Enabled": spec.cross_zone},
+        },
+    )
+
+
+def _description(load_balancer_id: str) -> dict | None:
+    try:
+        found = aws.client("elb").describe_load_balancers(LoadBalancerNames=[ids.aws_name(load_balancer_id)])
+    except ClientError as error:
+        if _code(error) in NOT_FOUND_CODES:
+            return None
+        raise
+    descriptions = found["LoadBalancerDescriptions"]
+    return descriptions[0] if descriptions else None
+
+
+def _listeners(description: dict) -> list[Listener]:
+    found = []
+    for entry in description.get("ListenerDescriptions", []):
+        listener = entry["Listener"]
+        found.append(
+            Listener(
+                protocol=listener["Protocol"].upper(),
+                host_port=int(listener["LoadBalancerPort"]),
+                container_port=int(listener["InstancePort"]),
+                certificate_arn=listener.get("SSLCertificateId") or "",
+            )
         )
-    return attach(load_balancer_id, task_definition)
+    return sorted(found, key=lambda listener: listener.host_port)
+
+
+def describe(load_balancer_id: str) -> Observed | None:
+    description = _description(load_balancer_id)
+    if description is None:
+        return None
+    attributes = aws.client("elb").describe_load_balancer_attributes(LoadBalancerName=description["LoadBalancerName"])[
+        "LoadBalancerAttributes"
+    ]
+    check = description.get("HealthCheck")
+    health_check = (
+        HealthCheck(
+            target=check["Target"],
+            interval=check["Interval"],
+            timeout=check["Timeout"],
+            healthy_threshold=check["HealthyThreshold"],
+            unhealthy_threshold=check["UnhealthyThreshold"],
+        )
+        if check
+        else inputs.DEFAULT_HEALTH_CHECK
+    )
+    return Observed(
+        listeners=_listeners(description),
+        health_check=health_check,
+        idle_timeout=int(attributes.get("ConnectionSettings", {}).get("IdleTimeout", inputs.DEFAULT_IDLE_TIMEOUT)),
+        cross_zone=bool(attributes.get("CrossZoneLoadBalancing", {}).get("Enabled", False)),
+        is_public=description.get("Scheme") == "internet-facing",
+        url=description.get("DNSName", ""),
+        security_groups=list(description.get("SecurityGroups", [])),
+    )
+
+
+def names() -> list[str]:
+    prefix = settings.get().aws_name_prefix
+    pages = aws.client("elb").get_paginator("describe_load_balancers").paginate()
+    return [
+        lb["LoadBalancerName"]
+        for page in pages
+        for lb in page["LoadBalancerDescriptions"]
+        if lb["LoadBalancerName"].startswith(prefix)
+    ]
+
+
+def _call(load_balancer_id: str, operation: str, **params) -> None:
+    """One ELB call on this load balancer; an unknown one is 404, code 26."""
+    try:
+        getattr(aws.client("elb"), operation)(LoadBalancerName=ids.aws_name(load_balancer_id), **params)
+    except ClientError as error:
+        if _code(error) in NOT_FOUND_CODES:
+            raise not_found(load_balancer_id) from None
+        raise
+
+
+def change_listeners(
+    load_balancer_id: str, remove: list[Listener], add: list[Listener], health_check: HealthCheck, cross_zone: bool
+) -> None:
+    if remove:
+        _call(load_balancer_id, "delete_load_balancer_listeners", LoadBalancerPorts=[l.host_port for l in remove])
+    if add:
+        _call(load_balancer_id, "create_load_balancer_listeners", Listeners=[_aws_listener(l) for l in add])
+
+
+def set_health_check(load_balancer_id: str, health_check: HealthCheck) -> None:
+    _call(load_balancer_id, "configure_health_check", HealthCheck=_aws_health_check(health_check))
+
+
+def set_idle_timeout(load_balancer_id: str, seconds: int) -> None:
+    _call(
+        load_balancer_id,
+        "modify_load_balancer_attributes",
+        LoadBalancerAttributes={"ConnectionSettings": {"IdleTimeout": seconds}},
+    )
+
+
+def set_cross_zone(load_balancer_id: str, enabled: bool) -> None:
+    _call(
+        load_balancer_id,
+        "modify_load_balancer_attributes",
+        LoadBalancerAttributes={"CrossZoneLoadBalancing": {"Enabled": enabled}},
+    )
+
+
+def attachment(load_balancer_id: str, task_definition: dict) -> Attachment:
+    """The FIRST container with a port mapping whose hostPort is a listener's instance port (SPEC §3.4)."""
+    description = _description(load_balancer_id)
+    if description is None:
+        raise not_found(load_balancer_id)
+    instance_ports = {listener.container_port for listener in _listeners(description)}
+    for container in task_definition.get("containerDefinitions", []):
+        for host_port, container_port in host_ports(container):
+            if host_port in instance_ports:
+                entry = {
+                    "containerName": container["name"],
+                    "containerPort": container_port,
+                    "loadBalancerName": description["LoadBalancerName"],
+                }
+                return [entry], role_name(load_balancer_id)
+    raise no_matching_container()
+
+
+def delete_routing(load_balancer_id: str) -> dict:
+    """The role's inline policies, then the role (SPEC §3.3: before the load balancer)."""
+    iam = aws.client("iam")
+    role = role_name(load_balancer_id)
+    try:
+        policies = [
+            name for page in iam.get_paginator("list_role_policies").paginate(RoleName=role) for name in page["PolicyNames"]
+        ]
+    except iam.exceptions.NoSuchEntityException:
+        return {"deleted_role": False}
+    for policy in policies:
+        try:
+            iam.delete_role_policy(RoleName=role, PolicyName=policy)
+        except iam.exceptions.NoSuchEntityException:
+            pass
+    try:
+        iam.delete_role(RoleName=role)
+    except iam.exceptions.NoSuchEntityException:
+        return {"deleted_role": False, "deleted_role_policies": policies}
+    return {"deleted_role": True, "deleted_role_policies": policies}
+
+
+def delete_load_balancer(load_balancer_id: str) -> dict:
+    """Deleting a classic ELB that does not exist succeeds in AWS; this says whether there was one."""
+    existed = _description(load_balancer_id) is not None
+    if existed:
+        aws.client("elb").delete_load_balancer(LoadBalancerName=ids.aws_name(load_balancer_id))
+    return {"deleted_classic_load_balancer": existed}
