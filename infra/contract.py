@@ -50,6 +50,15 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/deploy"),
     Route("GET", "/deploy/{id}"),
     Route("DELETE", "/deploy/{id}"),
+    # Load balancers (SPEC §3.3)
+    Route("GET", "/loadbalancer"),
+    Route("POST", "/loadbalancer"),
+    Route("GET", "/loadbalancer/{id}"),
+    Route("DELETE", "/loadbalancer/{id}"),
+    Route("PUT", "/loadbalancer/{id}/ports"),
+    Route("PUT", "/loadbalancer/{id}/healthcheck"),
+    Route("PUT", "/loadbalancer/{id}/idletimeout"),
+    Route("PUT", "/loadbalancer/{id}/crosszone"),
     # Services (SPEC §3.4)
     Route("GET", "/service"),
     Route("POST", "/service"),

@@ -98,6 +98,11 @@ STEPS: dict[str, Step] = {
     "service.delete_ecs_service": domain_step("services", "delete_ecs_service", "service_id", "environment_id"),
     "service.delete_tags": domain_step("services", "delete_tags", "service_id"),
     "service.rollout_state": domain_step("services", "rollout_state", "service_id", "environment_id", "deployment_id"),
+    # Job type 3, delete load balancer (infra/workflows/asl.py, DELETE_LOAD_BALANCER), in the order the machine runs them.
+    "load_balancer.delete_routing": domain_step("load_balancers", "delete_routing", "load_balancer_id"),
+    "load_balancer.delete_load_balancer": domain_step("load_balancers", "delete_load_balancer", "load_balancer_id"),
+    "load_balancer.delete_security_group": domain_step("load_balancers", "delete_security_group", "load_balancer_id"),
+    "load_balancer.delete_tags": domain_step("load_balancers", "delete_tags", "load_balancer_id"),
     # Job type 5, create task (infra/workflows/asl.py, CREATE_TASK).
     "task.run": domain_step("tasks", "run", "job_id", "request"),
 }

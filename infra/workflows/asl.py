@@ -424,9 +424,44 @@ def rollout_machine(poll_limit: int = ROLLOUT_POLL_LIMIT) -> JobMachine:
 
 ROLLOUT = rollout_machine()
 
-# Job type -> its machine. The types without a machine yet (2-6) are not deployed; creating such a job
+# ----------------------------------------------------------------------------------------------------------------
+# Job type 3: delete load balancer (SPEC §3.3; issue 5 part 4)
+# ----------------------------------------------------------------------------------------------------------------
+
+# The load balancer id is the job's request.
+_LOAD_BALANCER = {"load_balancer_id.$": "$.request"}
+
+
+def _delete_load_balancer_body() -> dict:
+    states = {
+        # Classic: the IAM role's policies and the role; application: the listeners and the target groups.
+        "DeleteRouting": step_task("load_balancer.delete_routing", args=_LOAD_BALANCER, next_state="DeleteLoadBalancer"),
+        "DeleteLoadBalancer": step_task(
+            "load_balancer.delete_load_balancer", args=_LOAD_BALANCER, next_state="DeleteSecurityGroup"
+        ),
+        # The public group's network interfaces detach some time after the load balancer goes (SPEC §3.3: 50 x 10 s).
+        "DeleteSecurityGroup": step_task(
+            "load_balancer.delete_security_group",
+            args=_LOAD_BALANCER,
+            retryable=SECURITY_GROUP_RETRY,
+            next_state="DeleteTags",
+        ),
+        "DeleteTags": step_task("load_balancer.delete_tags", args=_LOAD_BALANCER),
+    }
+    return {"StartAt": "DeleteRouting", "States": states}
+
+
+DELETE_LOAD_BALANCER = JobMachine(
+    job_type=3,
+    slug="delete-load-balancer",
+    body=_delete_load_balancer_body(),
+    timeout_seconds=3600,
+    description="Layer0 job type 3: delete a load balancer, its role or listeners and target groups, its security group",
+)
+
+# Job type -> its machine. Type 4 (delete task) has none: the API never creates it; creating such a job
 # fails cleanly (StartExecution: StateMachineDoesNotExist) and leaves nothing behind.
-MACHINES: dict[int, JobMachine] = {machine.job_type: machine for machine in (DELETE_ENVIRONMENT, CREATE_TASK, DELETE_SERVICE, ROLLOUT)}
+MACHINES: dict[int, JobMachine] = {machine.job_type: machine for machine in (DELETE_ENVIRONMENT, CREATE_TASK, DELETE_SERVICE, ROLLOUT, DELETE_LOAD_BALANCER)}
 
 # Job type -> machine slug, for every Layer0 job type (functions/layer0/jobs.py has the same table;
 # tests/workflows checks they agree).

@@ -9,7 +9,7 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig
 from aws_lambda_powertools.logging import correlation_paths
 
-from handlers.api import admin, deploys, docs, environments, errors, jobs, services, tags, tasks
+from handlers.api import admin, deploys, docs, environments, errors, jobs, load_balancers, services, tags, tasks
 from layer0 import settings
 
 logger = Logger(service="layer0-api")
@@ -25,7 +25,7 @@ CORS = CORSConfig(
 
 app = APIGatewayRestResolver(enable_validation=True, cors=CORS)
 errors.register(app)
-for module in (admin, tags, jobs, environments, deploys, services, tasks):
+for module in (admin, tags, jobs, environments, deploys, load_balancers, services, tasks):
     app.include_router(module.router)
 docs.enable(app)
 
