@@ -11,6 +11,7 @@ Permanent patches (local mode and tests), applied by :func:`apply`, idempotently
 - :func:`patch_sdk_service_names`       ``aws-sdk:elasticloadbalancingv2`` -> boto ``elbv2`` (and ``elb``)
 - :func:`patch_json_native_timestamps`  ``datetime`` in SDK results -> ISO strings (else describe_execution 500s)
 - :func:`quiet_parser_logger`           the interpreter logs every failed state at WARNING/ERROR
+- :func:`patch_elb_unknown_load_balancer` classic ELB calls on an unknown name: LoadBalancerNotFound, not a 500
 
 ECS patches, applied by :func:`apply_ecs` (with the ECS agent simulation, local/agent.py) and undone by
 :func:`revert_ecs`:
@@ -47,6 +48,7 @@ __all__ = [
     "patch_sdk_service_names",
     "patch_json_native_timestamps",
     "quiet_parser_logger",
+    "patch_elb_unknown_load_balancer",
     "apply_ecs",
     "revert_ecs",
     "ECS_LOCK",
@@ -367,6 +369,34 @@ def quiet_parser_logger(level: int = logging.CRITICAL) -> None:
             logger.setLevel(previous)
 
         _undo[name] = undo
+
+
+# --------------------------------------------------------------------------------------------------------------
+# e2. Classic ELB
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _get_load_balancer_or_raise(original: Callable) -> Callable:
+    def get_load_balancer(self: Any, load_balancer_name: str) -> Any:
+        found = original(self, load_balancer_name)
+        if found is None:
+            from moto.elb.exceptions import LoadBalancerNotFoundError
+
+            raise LoadBalancerNotFoundError(load_balancer_name)
+        return found
+
+    return get_load_balancer
+
+
+def patch_elb_unknown_load_balancer() -> None:
+    """ModifyLoadBalancerAttributes, ConfigureHealthCheck, DeleteLoadBalancerListeners and
+    DescribeLoadBalancerAttributes on a name moto does not know dereference None (a 500), and
+    CreateLoadBalancerListeners silently succeeds; AWS answers LoadBalancerNotFound to each."""
+    with _lock:
+        if "elb_unknown_load_balancer" in _undo:
+            return
+        backend = _import("moto.elb.models").ELBBackend
+        _replace_method("elb_unknown_load_balancer", backend, "get_load_balancer", _get_load_balancer_or_raise)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -894,6 +924,7 @@ _PERMANENT: dict[str, Callable[[], None]] = {
     "sdk_service_names": patch_sdk_service_names,
     "json_native_timestamps": patch_json_native_timestamps,
     "quiet_parser_logger": quiet_parser_logger,
+    "elb_unknown_load_balancer": patch_elb_unknown_load_balancer,
 }
 
 

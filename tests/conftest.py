@@ -52,6 +52,9 @@ def stack(monkeypatch):
 
     Yields the API token.
     """
+    from local import moto_patches
+
+    moto_patches.apply()  # local mode runs with them; idempotent
     with mock_aws(config=MOTO_CONFIG):
         environment, token = create_stack_resources(setup_client)
         for name, value in environment.items():

@@ -14,7 +14,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from botocore.exceptions import ClientError
+
 from local import moto_patches
+from tests.conftest import setup_client
 from tests.workflows.helpers import output, run_definition
 
 REGION = "us-west-2"
@@ -713,3 +716,24 @@ def test_moto_still_fakes_service_counts_and_deployments_without_the_patch(ecs):
     assert scaled["runningCount"] == 3
     assert updated["taskDefinition"] == "app:2"
     assert len(updated["deployments"]) == 1
+
+
+def test_classic_elb_calls_on_an_unknown_name_are_load_balancer_not_found(stack):
+    moto_patches.apply()
+    elb = setup_client("elb")
+    for call in (
+        lambda: elb.describe_load_balancer_attributes(LoadBalancerName="nope"),
+        lambda: elb.modify_load_balancer_attributes(
+            LoadBalancerName="nope", LoadBalancerAttributes={"ConnectionSettings": {"IdleTimeout": 5}}
+        ),
+        lambda: elb.delete_load_balancer_listeners(LoadBalancerName="nope", LoadBalancerPorts=[80]),
+    ):
+        with pytest.raises(ClientError) as raised:
+            call()
+        assert raised.value.response["Error"]["Code"] == "LoadBalancerNotFound"
+
+
+def test_moto_still_dereferences_none_for_an_unknown_classic_elb_without_the_patch(stack):
+    moto_patches.apply()
+    with moto_patches.unpatched("elb_unknown_load_balancer"), pytest.raises(AttributeError):
+        setup_client("elb").describe_load_balancer_attributes(LoadBalancerName="nope")
