@@ -138,7 +138,12 @@ def _public_group(load_balancer_id: str, host_ports: list[int]) -> str:
     name = _public_group_name(load_balancer_id)
     group = _group(name)
     if group is None:
-        params = {"GroupName": name, "Description": PUBLIC_GROUP_DESCRIPTION}
+        # The Name tag is what the functions' IAM policy scopes security-group writes by (infra/environments.py).
+        params = {
+            "GroupName": name,
+            "Description": PUBLIC_GROUP_DESCRIPTION,
+            "TagSpecifications": [{"ResourceType": "security-group", "Tags": [{"Key": "Name", "Value": name}]}],
+        }
         if settings.get().vpc_id:
             params["VpcId"] = settings.get().vpc_id
         group_id = aws.client("ec2").create_security_group(**params)["GroupId"]
