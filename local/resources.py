@@ -1,8 +1,9 @@
 """The stack's resources, created in moto from the definitions CDK uses (infra/contract.py).
 
 `create_stack_resources` makes what `cdk deploy` makes for the API to work: the tables, the auth
-secret, a VPC with public and private subnets, the ECS instance role and profile, the log group
-and the bucket. It returns the environment variables CDK would give the functions.
+secret, a VPC with public and private subnets, the ECS instance role and profile, the log group,
+the bucket and, as the original had, a self-signed IAM server certificate `l0-<prefix>-api`.
+It returns the environment variables CDK would give the functions.
 """
 
 from __future__ import annotations
@@ -118,6 +119,21 @@ def seed_public_parameters(region: str = REGION) -> None:
     )
 
 
+def api_certificate_name(prefix: str) -> str:
+    return f"l0-{prefix}-api"
+
+
+def _upload_api_certificate(iam, prefix: str) -> str:
+    """The original API's own self-signed IAM server certificate, which SPEC §7.1's smoke tests use for HTTPS
+    listeners (`--certificate l0-$LAYER0_PREFIX-api`). On AWS there is none: users bring theirs."""
+    from local.certificates import self_signed
+
+    body, key = self_signed(f"{prefix}.layer0.local")
+    return iam.upload_server_certificate(
+        ServerCertificateName=api_certificate_name(prefix), CertificateBody=body, PrivateKey=key
+    )["ServerCertificateMetadata"]["Arn"]
+
+
 def create_stack_resources(clients, prefix: str = "l0", password: str | None = None) -> tuple[dict[str, str], str]:
     """Create everything; `clients(service)` gives a boto3 client. Returns (function environment, token)."""
     from layer0.auth import token_from_secret
@@ -136,6 +152,7 @@ def create_stack_resources(clients, prefix: str = "l0", password: str | None = N
         **create_tables(clients("dynamodb"), prefix),
         **_create_network(clients("ec2")),
     }
+    _upload_api_certificate(clients("iam"), prefix)
     seed_public_parameters()
     token = token_from_secret(json.dumps({"username": contract.SECRET_USERNAME, "password": password}))
     return environment, token

@@ -55,10 +55,10 @@ def test_a_public_classic_elb_has_its_role_its_own_group_and_the_environment_gro
 
 
 def test_tls_terminates_at_the_elb_with_the_certificate_found_by_name(environment_id):
-    iam = setup_client("iam")
-    arn = iam.upload_server_certificate(
-        ServerCertificateName="l0-l0-api", CertificateBody=CERTIFICATE, PrivateKey=PRIVATE_KEY
-    )["ServerCertificateMetadata"]["Arn"]
+    # Local mode (and the stack fixture) seed the original API's self-signed certificate under this name.
+    arn = setup_client("iam").get_server_certificate(ServerCertificateName="l0-l0-api")["ServerCertificate"][
+        "ServerCertificateMetadata"
+    ]["Arn"]
     # moto keeps no InstanceProtocol (it reports the listener's own), so the request is what shows it.
     sent = []
     elb = classic.aws.client("elb")
@@ -199,36 +199,3 @@ def test_subnets_overlapping_in_one_zone_are_refused(environment_id, monkeypatch
     with pytest.raises(Layer0Error) as raised:
         inputs.subnets("classic", is_public=True)
     assert raised.value.status == 400 and f"overlap in availability zone {zone}" in raised.value.message
-
-
-# A self-signed certificate for moto's IAM (it parses the PEM).
-def _self_signed() -> tuple[str, str]:
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "layer0.test")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    return (
-        certificate.public_bytes(serialization.Encoding.PEM).decode(),
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
-        ).decode(),
-    )
-
-
-CERTIFICATE, PRIVATE_KEY = _self_signed()
