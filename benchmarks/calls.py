@@ -390,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from benchmarks._stack import in_process_stack
 
-    from benchmarks import workload_calls
+    from benchmarks import load_balancer_calls, workload_calls
 
     with in_process_stack():
         result = measure(tuple(args.sizes))
@@ -398,9 +398,14 @@ def main(argv: list[str] | None = None) -> int:
     with in_process_stack():
         with CallCounter() as counter:
             rows, lists = workload_calls.measure(counter)
+    with in_process_stack():
+        with CallCounter() as counter:
+            lb_rows, lb_lists = load_balancer_calls.measure(counter)
     print(report(result))
     print()
     print(workload_calls.report(rows, lists))
+    print()
+    print(load_balancer_calls.report(lb_rows, lb_lists))
     return 0
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from benchmarks.calls import JOB_MACHINE_PREFIX, CallCounter, Row
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
-JOB_SLUGS = ("delete-environment", "delete-service", "create-task", "rollout")
+JOB_SLUGS = ("delete-environment", "delete-service", "delete-load-balancer", "create-task", "rollout")
 LIST_CASE_MIN = (1, 1, 1)  # environments, services, tasks
 LIST_CASE_MAX = (30, 50, 100)
 

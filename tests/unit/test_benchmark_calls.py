@@ -79,3 +79,28 @@ def test_every_issue_4_route_is_counted_and_lists_grow_with_environments_only(st
         call for call in services[(1, 1, 1)] if call.startswith("dynamodb.")
     ]
     assert workload_calls.report(rows, lists).splitlines()[-1].startswith("service_calls_1=")
+
+
+def test_every_load_balancer_route_is_counted_for_both_types_and_the_list_does_not_grow(stack, monkeypatch):
+    from benchmarks import load_balancer_calls
+
+    monkeypatch.setenv("LAYER0_AWS_RATE", "1e9")
+    settings.get.cache_clear()
+    aws.reset()
+    try:
+        with calls.CallCounter() as counter:
+            rows, lists = load_balancer_calls.measure(counter, sizes=(1, 3))
+    finally:
+        aws.reset()
+    routes = [name for name in load_balancer_calls.ORIGINAL if name != "GET /loadbalancer"]
+    assert [row.operation for row in rows] == [f"{route} ({kind})" for kind in ("classic", "application") for route in routes]
+    for row in rows:
+        assert row.calls, row.operation
+    by_operation = {row.operation: row for row in rows}
+    assert by_operation["POST /loadbalancer (classic)"].operations["CreateLoadBalancer"] == 1
+    assert by_operation["POST /loadbalancer (application)"].operations["CreateListener"] == 2
+    assert by_operation["delete-load-balancer job (type 3) (classic)"].operations["DeleteLoadBalancer"] == 1
+    assert lists[1] == lists[3]
+    assert load_balancer_calls.report(rows, lists).splitlines()[-1] == (
+        f"loadbalancer_list_calls_1={len(lists[1])} loadbalancer_list_calls_3={len(lists[3])}"
+    )

@@ -334,7 +334,9 @@ def update_ports(load_balancer_id: str, ports: list[Port]) -> LoadBalancer:
         group = _group(_public_group_name(load_balancer_id))
         if group is not None:
             _reconcile_ingress(group, [listener.host_port for listener in requested])
-    return get(load_balancer_id)
+    # Only the listeners changed: the answer is what was read, with the requested ones (no second describe).
+    observed.listeners = sorted(requested, key=lambda listener: listener.host_port)
+    return _model(load_balancer_id, kind, values, observed)
 
 
 def _update(load_balancer_id: str, change) -> LoadBalancer:
