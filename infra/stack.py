@@ -17,6 +17,7 @@ from infra.data import Data
 from infra.deploys import DeploysPolicy
 from infra.environments import EnvironmentsPolicy
 from infra.functions import Functions
+from infra.load_balancers import LoadBalancersPolicy
 from infra.network import Network
 from infra.scaler import Scaler
 from infra.services import ServicesPolicy
@@ -99,6 +100,8 @@ class Layer0Stack(Stack):
         self.environments_policy.attach_to(self.functions.steps)
         # Services: CreateService, the load balancers' roles, container logs (infra/services.py).
         ServicesPolicy(self, "Services", config=self.config, log_group=self.containers.log_group).attach_to(api)
+        # Load balancers: ELBs, ALBs, listeners, target groups, roles; deletes in both functions (infra/load_balancers.py).
+        LoadBalancersPolicy(self, "LoadBalancers", config=self.config).attach_to(api=api, steps=self.functions.steps)
         # Deploys: register, read, list and deregister task definitions; pass users' task roles (infra/deploys.py).
         DeploysPolicy(self, "Deploys", config=self.config).attach_to(api)
         self.scaler = Scaler(

@@ -13,6 +13,7 @@ from infra.config import DEFAULT_API_VERSION, Config
 from tests.infra.helpers import as_list, function, methods, only, references, statements
 from tests.infra.test_infra_deploys import DEPLOY_ACTIONS, DEPLOY_STAR_ACTIONS
 from tests.infra.test_infra_environments import ENVIRONMENT_ACTIONS, ENVIRONMENT_STAR_ACTIONS, SCALER_TRIGGER_ACTIONS
+from tests.infra.test_infra_load_balancers import LOAD_BALANCER_ACTIONS, LOAD_BALANCER_STAR_ACTIONS
 from tests.infra.test_infra_services import SERVICE_ACTIONS
 
 DEFAULT = Config()
@@ -243,7 +244,9 @@ def test_no_wildcard_actions_and_star_resources_only_for_xray(synth):
     for logical_id, statement in _all_statements(synth.template_json):
         actions = as_list(statement["Action"])
         assert not any(a == "*" or a.endswith(":*") for a in actions), (logical_id, actions)
-        if "*" in as_list(statement["Resource"]) and not set(actions) <= ENVIRONMENT_STAR_ACTIONS | DEPLOY_STAR_ACTIONS:
+        if "*" in as_list(statement["Resource"]) and not set(actions) <= (
+            ENVIRONMENT_STAR_ACTIONS | DEPLOY_STAR_ACTIONS | LOAD_BALANCER_STAR_ACTIONS
+        ):
             xray = {a for a in actions if a.startswith("xray:")}
             if set(actions) - xray:
                 # Only the state machines' role, and only for log delivery.
@@ -266,6 +269,7 @@ def test_api_function_reads_and_writes_exactly_the_three_tables(synth):
         *ENVIRONMENT_ACTIONS, *SCALER_TRIGGER_ACTIONS,
         *SERVICE_ACTIONS,
         *DEPLOY_ACTIONS,
+        *LOAD_BALANCER_ACTIONS,
         "logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTelemetryRecords", "xray:PutTraceSegments",
         *JOB_ACTIONS,
     }  # fmt: skip

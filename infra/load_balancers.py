@@ -1,0 +1,196 @@
+"""What managing load balancers may do in AWS (SPEC §3.3; issue 5), beyond the environments policy
+(infra/environments.py). Two inline policies:
+
+- the delete policy, on the API function (the rollback of a failed create) and on the workflow-step function (the
+  delete-load-balancer job's steps, and the delete-environment job, which deletes an environment's load balancers
+  through the same steps): an ALB's listeners and target groups, a classic ELB's IAM role and its inline policies;
+- the manage policy, on the API function only: create, read and change classic ELBs and ALBs, their listeners and
+  target groups, the classic ELBs' roles; find certificates and subnets; ELB's service-linked role.
+
+Scoped to what Layer0 names: load balancers `l0-<prefix>-<id>` (classic `loadbalancer/l0-<prefix>-*`, ALB
+`loadbalancer/app/l0-<prefix>-*/*` and its listeners), target groups `l0-<prefix>-*`, roles `l0-<prefix>-*-lb`.
+Describe calls take no resource ARN and get `*`.
+
+The environments policy, on both functions, already grants what else the load balancers need:
+elasticloadbalancing:DescribeLoadBalancers and DeleteLoadBalancer (on the same load-balancer ARNs), and, for the
+public load balancer's own security group `l0-<prefix>-<id>-lb` (Name-tagged like the environments' groups),
+ec2:DescribeSecurityGroups, CreateSecurityGroup, CreateTags on create, Authorize/RevokeSecurityGroupIngress and
+DeleteSecurityGroup. The services policy passes the classic ELBs' roles to ECS (infra/services.py).
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, ArnFormat, Stack, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from infra.config import Config
+from infra.environments import _nag_text
+
+ELB_SERVICE = "elasticloadbalancing.amazonaws.com"
+
+# Calls that take no resource ARN.
+# DescribeTags: an ALB's target groups whose names are hashed (a long prefix) are found by their tag.
+DELETE_READ_ACTIONS = (
+    "elasticloadbalancing:DescribeListeners",
+    "elasticloadbalancing:DescribeTargetGroups",
+    "elasticloadbalancing:DescribeTags",
+)
+MANAGE_READ_ACTIONS = (
+    "elasticloadbalancing:DescribeLoadBalancerAttributes",
+    "elasticloadbalancing:DescribeTargetGroupAttributes",
+    "ec2:DescribeSubnets",
+    "iam:ListServerCertificates",
+)
+TAGGED_CREATE_ACTIONS = ("CreateLoadBalancer", "CreateTargetGroup")
+ROLE_DELETE_ACTIONS = ("iam:ListRolePolicies", "iam:DeleteRolePolicy", "iam:DeleteRole")
+ROLE_CREATE_ACTIONS = ("iam:CreateRole", "iam:PutRolePolicy")
+CLASSIC_ACTIONS = (
+    "elasticloadbalancing:CreateLoadBalancer",
+    "elasticloadbalancing:ConfigureHealthCheck",
+    "elasticloadbalancing:ModifyLoadBalancerAttributes",
+    "elasticloadbalancing:CreateLoadBalancerListeners",
+    "elasticloadbalancing:DeleteLoadBalancerListeners",
+)
+APPLICATION_ACTIONS = (
+    "elasticloadbalancing:CreateLoadBalancer",
+    "elasticloadbalancing:ModifyLoadBalancerAttributes",
+    "elasticloadbalancing:CreateListener",
+)
+LISTENER_ACTIONS = ("elasticloadbalancing:ModifyListener",)
+TARGET_GROUP_ACTIONS = (
+    "elasticloadbalancing:CreateTargetGroup",
+    "elasticloadbalancing:ModifyTargetGroup",
+    "elasticloadbalancing:ModifyTargetGroupAttributes",
+)
+
+REASONS = {
+    "*": (
+        "elasticloadbalancing:Describe* (listeners, target groups, attributes, tags), ec2:DescribeSubnets and "
+        "iam:ListServerCertificates take no resource ARN (AWS documents Resource '*'); all of them only read."
+    ),
+    "load_balancers": (
+        "Load balancers, their listeners and target groups are limited to the names Layer0 gives them, "
+        "l0-<prefix>-<id>; the wildcards are the load balancer id and the ids AWS appends to ALB, listener and "
+        "target group ARNs."
+    ),
+    "roles": (
+        "Each classic ELB has its IAM role l0-<prefix>-<id>-lb (SPEC §3.3), which ECS assumes to register the "
+        "service's instances; the wildcard is the load balancer id, known at run time."
+    ),
+    "certificates": (
+        "HTTPS listeners take any ACM certificate of the account and region that the user names by ARN; "
+        "acm:DescribeCertificate only checks that it exists."
+    ),
+}
+
+
+class LoadBalancersPolicy(Construct):
+    """`delete_policy` (attach to both functions) and `manage_policy` (the API function): see the module."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: Config):
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        names = config.resource_name("*")  # l0-<prefix>-*
+
+        def arn(service: str, resource: str, name: str, *, region: bool = True) -> str:
+            return stack.format_arn(
+                service=service,
+                resource=resource,
+                resource_name=name,
+                arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+                **({} if region else {"region": ""}),
+            )
+
+        classic = arn("elasticloadbalancing", "loadbalancer", names)
+        application = arn("elasticloadbalancing", "loadbalancer", f"app/{names}/*")
+        listeners = arn("elasticloadbalancing", "listener", f"app/{names}/*/*")
+        target_groups = arn("elasticloadbalancing", "targetgroup", f"{names}/*")
+        roles = arn("iam", "role", f"{names}-lb", region=False)
+
+        self.delete_policy = iam.Policy(
+            self,
+            "DeletePolicy",
+            policy_name=config.resource_name("load-balancer-deletes"),
+            statements=[
+                iam.PolicyStatement(sid="ReadListenersAndTargetGroups", actions=list(DELETE_READ_ACTIONS), resources=["*"]),
+                iam.PolicyStatement(
+                    sid="DeleteListeners", actions=["elasticloadbalancing:DeleteListener"], resources=[listeners]
+                ),
+                iam.PolicyStatement(
+                    sid="DeleteTargetGroups", actions=["elasticloadbalancing:DeleteTargetGroup"], resources=[target_groups]
+                ),
+                iam.PolicyStatement(sid="DeleteLoadBalancerRoles", actions=list(ROLE_DELETE_ACTIONS), resources=[roles]),
+            ],
+        )
+        self.manage_policy = iam.Policy(
+            self,
+            "ManagePolicy",
+            policy_name=config.resource_name("load-balancers"),
+            statements=[
+                iam.PolicyStatement(sid="ReadLoadBalancersAndInputs", actions=list(MANAGE_READ_ACTIONS), resources=["*"]),
+                iam.PolicyStatement(sid="ClassicLoadBalancers", actions=list(CLASSIC_ACTIONS), resources=[classic]),
+                # CreateListener is authorized on the load balancer; ModifyListener on the listener.
+                iam.PolicyStatement(sid="ApplicationLoadBalancers", actions=list(APPLICATION_ACTIONS), resources=[application]),
+                iam.PolicyStatement(sid="Listeners", actions=list(LISTENER_ACTIONS), resources=[listeners]),
+                iam.PolicyStatement(sid="TargetGroups", actions=list(TARGET_GROUP_ACTIONS), resources=[target_groups]),
+                # An ALB and its target groups are tagged as they are created (ELB authorizes AddTags then), never after.
+                iam.PolicyStatement(
+                    sid="TagOnCreate",
+                    actions=["elasticloadbalancing:AddTags"],
+                    resources=[application, target_groups],
+                    conditions={"StringEquals": {"elasticloadbalancing:CreateAction": list(TAGGED_CREATE_ACTIONS)}},
+                ),
+                iam.PolicyStatement(sid="CreateLoadBalancerRoles", actions=list(ROLE_CREATE_ACTIONS), resources=[roles]),
+                iam.PolicyStatement(
+                    sid="DescribeAcmCertificates",
+                    actions=["acm:DescribeCertificate"],
+                    resources=[arn("acm", "certificate", "*")],
+                ),
+                # The account's first load balancer creates ELB's service-linked role.
+                iam.PolicyStatement(
+                    sid="ElbServiceLinkedRole",
+                    actions=["iam:CreateServiceLinkedRole"],
+                    resources=[
+                        arn(
+                            "iam",
+                            "role",
+                            f"aws-service-role/{ELB_SERVICE}/AWSServiceRoleForElasticLoadBalancing",
+                            region=False,
+                        )
+                    ],
+                    conditions={"StringEquals": {"iam:AWSServiceName": ELB_SERVICE}},
+                ),
+            ],
+        )
+        for policy in (self.delete_policy, self.manage_policy):
+            _acknowledge(stack, policy)
+
+    def attach_to(self, *, api: lambda_.IFunction, steps: lambda_.IFunction) -> None:
+        assert api.role is not None and steps.role is not None
+        self.delete_policy.attach_to_role(api.role)
+        self.delete_policy.attach_to_role(steps.role)
+        self.manage_policy.attach_to_role(api.role)
+
+
+def _acknowledge(stack: Stack, policy: iam.Policy) -> None:
+    """cdk-nag IAM5 flags each wildcard resource; acknowledge each one with its reason."""
+    document = stack.resolve(policy.document.to_json())
+    for statement in document["Statement"]:
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        for resource in resources:
+            text = _nag_text(resource)
+            if "*" not in text:
+                continue
+            if text == "*":
+                reason = REASONS["*"]
+            elif ":acm:" in text:
+                reason = REASONS["certificates"]
+            elif ":iam:" in text:
+                reason = REASONS["roles"]
+            else:
+                reason = REASONS["load_balancers"]
+            Validations.of(policy).acknowledge(
+                Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{text}]", reason=reason)
+            )
