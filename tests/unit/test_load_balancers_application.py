@@ -329,10 +329,11 @@ def test_a_target_group_left_by_a_failed_change_is_reused_with_the_current_setti
     def refuse(**_params):
         raise RuntimeError("AWS is down")
 
-    monkeypatch.setattr(elbv2, "create_listener", refuse)
-    with pytest.raises(RuntimeError):
-        application.change_listeners(LB_ID, [], [inputs.Listener("HTTP", 8000, 8080)], inputs.DEFAULT_HEALTH_CHECK, True)
-    monkeypatch.undo()
+    with monkeypatch.context() as patch, pytest.raises(RuntimeError):
+        patch.setattr(elbv2, "create_listener", refuse)
+        application.change_listeners(
+            LB_ID, [], [inputs.Listener("HTTP", 8000, 8080)], inputs.DEFAULT_HEALTH_CHECK, True
+        )
     orphan = target_groups()[8080]["TargetGroupArn"]
     assert listeners_in_aws() == [(80, "HTTP", [], 80)]
 
@@ -348,10 +349,9 @@ def test_a_target_group_left_by_a_failed_change_is_reused_with_the_current_setti
     assert sorted(cross_zone_values()) == ["false", "true"]  # only the reused group was given the setting
 
     # Left again, and not wanted by the next change: deleted.
-    monkeypatch.setattr(elbv2, "create_listener", refuse)
-    with pytest.raises(RuntimeError):
+    with monkeypatch.context() as patch, pytest.raises(RuntimeError):
+        patch.setattr(elbv2, "create_listener", refuse)
         application.change_listeners(LB_ID, [], [inputs.Listener("HTTP", 9000, 9000)], check, True)
-    monkeypatch.undo()
     assert sorted(target_groups()) == [80, 8080, 9000]
     application.change_listeners(LB_ID, [inputs.Listener("HTTP", 8000, 8080)], [], check, True)
     assert sorted(target_groups()) == [80]
@@ -364,7 +364,8 @@ def test_attachment_is_the_target_group_of_the_first_container_on_a_target_port(
     application.create(spec(inputs.Listener("HTTP", 80, 8080), inputs.Listener("HTTP", 8000, 9090)))
     groups = target_groups()
     sidecar = {"name": "sidecar", "portMappings": [{"containerPort": 22, "hostPort": 2222}]}
-    web = {"name": "web", "portMappings": [{"containerPort": 80, "hostPort": 9090}, {"containerPort": 81, "hostPort": 8080}]}
+    web = {"name": "web", "portMappings": [{"containerPort": 80, "hostPort": 9090},
+                                           {"containerPort": 81, "hostPort": 8080}]}  # fmt: skip
     other = {"name": "other", "portMappings": [{"containerPort": 80, "hostPort": 8080}]}
 
     attachment = application.attachment(LB_ID, {"containerDefinitions": [sidecar, web, other]})
@@ -422,10 +423,9 @@ def test_delete_after_a_partial_create_leaves_nothing(stack, monkeypatch, prefix
             raise RuntimeError("AWS is down")
         return real(**params)
 
-    monkeypatch.setattr(elbv2, "create_listener", second_fails)
-    with pytest.raises(RuntimeError):
+    with monkeypatch.context() as patch, pytest.raises(RuntimeError):
+        patch.setattr(elbv2, "create_listener", second_fails)
         application.create(spec(inputs.Listener("HTTP", 80, 80), inputs.Listener("HTTP", 8000, 8080)))
-    monkeypatch.setattr(elbv2, "create_listener", real)
     half = estate()
     assert (half["listeners"], half["target_groups"]) == (before["listeners"] + 1, before["target_groups"] + 2)
     names = [g["TargetGroupName"] for g in setup_client("elbv2").describe_target_groups()["TargetGroups"]]
@@ -510,17 +510,23 @@ def test_a_failing_create_through_the_package_leaves_nothing(environment_id, mon
     before = estate()
     elbv2 = application.aws.client("elbv2")
 
+    half_made = []
+
     def refuse(**_params):
+        half_made.append(estate())
         raise RuntimeError("AWS is down")
 
-    monkeypatch.setattr(elbv2, "modify_load_balancer_attributes", refuse)
-    with pytest.raises(RuntimeError):
+    with monkeypatch.context() as patch, pytest.raises(RuntimeError):
+        patch.setattr(elbv2, "modify_load_balancer_attributes", refuse)
         lbs.create(request(environment_id, is_public=True, ports=[
             Port(host_port=80, container_port=80, protocol="http"),
             Port(host_port=8000, container_port=8080, protocol="http"),
         ]))  # fmt: skip
-    monkeypatch.undo()
 
+    [made] = half_made  # the idle timeout comes last: everything else was there to roll back
+    assert {key: made[key] - before[key] for key in made} == {
+        "load_balancers": 1, "listeners": 2, "target_groups": 2, "lb_security_groups": 1, "tags": 4
+    }  # fmt: skip
     assert estate() == before
     assert lbs.create(request(environment_id)).load_balancer_name == "web"  # the name is free again
 
