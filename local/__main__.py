@@ -56,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"export LAYER0_AUTH_TOKEN={layer0.token}", flush=True)
         print("export LAYER0_SKIP_VERSION_VERIFY=1", flush=True)
         print(f"Swagger UI: {layer0.endpoint}swagger (user {layer0.username}, password {layer0.password})", flush=True)
+        # For looking at what Layer0 made: `aws --endpoint-url <it> ...` (any credentials).
+        print(f"Embedded AWS (moto): {os.environ['AWS_ENDPOINT_URL']} region {os.environ['AWS_REGION']}", flush=True)
         print("Press Ctrl-C to stop; all state is lost when it stops.", flush=True)
         try:
             while not stop.wait(0.5):

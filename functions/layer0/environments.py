@@ -450,30 +450,28 @@ def _tasks(cluster: str) -> list[str]:
 
 
 def _load_balancers(environment_id: str) -> list[str]:
-    """Classic ELBs (by name) and ALBs (by ARN) of the environment: those in its security group, and those
-    named with the prefix whose Layer0 tags put them in this environment."""
-    group = _security_group(environment_id)
-    group_id = group["GroupId"] if group else None
-    prefix = settings.get().aws_name_prefix
-    tagged = {
-        ids.aws_name(t.entity_id)
-        for t in tag_store.select_by_type("load_balancer")
+    """Layer0 ids of the environment's load balancers: those whose tags put them in this environment (even if
+    AWS no longer knows them, so that their tags go too), and any `l0-<prefix>-` classic ELB or ALB in its
+    security group (one whose tags were lost). Load balancers not named by Layer0 are not Layer0's to delete."""
+    from layer0 import load_balancers  # imported where used, as services and tasks are below
+
+    found = {
+        t.entity_id
+        for t in tag_store.select_by_type(load_balancers.ENTITY_TYPE)
         if t.key == "environment_id" and t.value == environment_id
     }
-
-    def belongs(name: str, groups: list[str]) -> bool:
-        return (group_id is not None and group_id in groups) or (name.startswith(prefix) and name in tagged)
-
-    found = []
-    for page in aws.client("elb").get_paginator("describe_load_balancers").paginate():
-        for lb in page["LoadBalancerDescriptions"]:
-            if belongs(lb["LoadBalancerName"], lb.get("SecurityGroups", [])):
-                found.append(lb["LoadBalancerName"])
-    for page in aws.client("elbv2").get_paginator("describe_load_balancers").paginate():
-        for lb in page["LoadBalancers"]:
-            if belongs(lb["LoadBalancerName"], lb.get("SecurityGroups", [])):
-                found.append(lb["LoadBalancerArn"])
-    return found
+    group = _security_group(environment_id)
+    if group is not None:
+        prefix = settings.get().aws_name_prefix
+        for page in aws.client("elb").get_paginator("describe_load_balancers").paginate():
+            for lb in page["LoadBalancerDescriptions"]:
+                if lb["LoadBalancerName"].startswith(prefix) and group["GroupId"] in lb.get("SecurityGroups", []):
+                    found.add(ids.layer0_id(lb["LoadBalancerName"]))
+        for page in aws.client("elbv2").get_paginator("describe_load_balancers").paginate():
+            for lb in page["LoadBalancers"]:
+                if lb["LoadBalancerName"].startswith(prefix) and group["GroupId"] in lb.get("SecurityGroups", []):
+                    found.add(ids.layer0_id(lb["LoadBalancerName"]))
+    return sorted(found)
 
 
 def list_dependencies(environment_id: str) -> dict:
@@ -501,15 +499,10 @@ def delete_dependency(environment_id: str, kind: str, id: str) -> dict:  # noqa:
             if tag.key == "arn" and tag.value == id:
                 tag_store.delete_entity("task", tag.entity_id)
     elif kind == "load_balancer":
-        # Deleting a load balancer that does not exist succeeds in both APIs.
-        if id.startswith("arn:"):
-            try:
-                aws.client("elbv2").delete_load_balancer(LoadBalancerArn=id)
-            except ClientError as error:
-                if _code(error) != "LoadBalancerNotFound":
-                    raise
-        else:
-            aws.client("elb").delete_load_balancer(LoadBalancerName=id)
+        # The delete-load-balancer job's steps; Retryable while its public group's ENIs detach (the Map retries).
+        from layer0 import load_balancers
+
+        load_balancers.delete_now(id)
     else:
         raise ValueError(f"Unknown dependency kind '{kind}'")
     return {"deleted": {"kind": kind, "id": id}}

@@ -203,6 +203,8 @@ def _delete_environment_body() -> dict:
                     "DeleteDependency": step_task(
                         "environment.delete_dependency",
                         args={**_ENV, "kind.$": "$.kind", "id.$": "$.id"},
+                        # A load balancer's public group is in use until its ENIs detach (SPEC §3.3: 50 x 10 s).
+                        retryable=SECURITY_GROUP_RETRY,
                     )
                 },
             },

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from layer0 import aws, environments, settings
+from layer0 import aws, environments, load_balancers, settings
 from layer0.errors import Retryable
-from layer0.models import CreateEnvironmentRequest
+from layer0.models import CreateEnvironmentRequest, CreateLoadBalancerRequest, Port, Tag
 from layer0.stores import tags as tag_store
 from tests.conftest import setup_client
 
@@ -28,8 +28,10 @@ def create(name: str, **fields) -> str:
 
 
 def left(environment_id: str) -> dict[str, int]:
-    """Every AWS resource named with the environment's prefix that still exists."""
-    name = f"{settings.get().aws_name_prefix}{environment_id}"
+    """Every AWS resource of the environment that still exists, and every load balancer's resources and tags
+    (a fresh moto holds only the test's)."""
+    prefix = settings.get().aws_name_prefix
+    name = f"{prefix}{environment_id}"
     ec2, ecs, autoscaling = setup_client("ec2"), setup_client("ecs"), setup_client("autoscaling")
     clusters = ecs.describe_clusters(clusters=ecs.list_clusters()["clusterArns"] or ["none"])["clusters"]
     instances = [
@@ -38,9 +40,10 @@ def left(environment_id: str) -> dict[str, int]:
         for i in r["Instances"]
         if i["State"]["Name"] != "terminated" and {"Key": "Name", "Value": name} in i.get("Tags", [])
     ]
+    groups = [g["GroupName"] for g in ec2.describe_security_groups()["SecurityGroups"]]
     return {
         "clusters": sum(c["clusterName"].startswith(name) and c["status"] == "ACTIVE" for c in clusters),
-        "security_groups": sum(g["GroupName"].startswith(name) for g in ec2.describe_security_groups()["SecurityGroups"]),
+        "security_groups": sum(group.startswith(name) for group in groups),
         "launch_templates": sum(
             t["LaunchTemplateName"].startswith(name) for t in ec2.describe_launch_templates()["LaunchTemplates"]
         ),
@@ -50,10 +53,17 @@ def left(environment_id: str) -> dict[str, int]:
         ),
         "instances": len(instances),
         "load_balancers": sum(
-            lb["LoadBalancerName"].startswith(name)
+            lb["LoadBalancerName"].startswith(prefix)
             for lb in setup_client("elb").describe_load_balancers()["LoadBalancerDescriptions"]
         )
-        + sum(lb["LoadBalancerName"].startswith(name) for lb in setup_client("elbv2").describe_load_balancers()["LoadBalancers"]),
+        + sum(lb["LoadBalancerName"].startswith(prefix) for lb in setup_client("elbv2").describe_load_balancers()["LoadBalancers"]),
+        "target_groups": len(setup_client("elbv2").describe_target_groups()["TargetGroups"]),
+        "load_balancer_security_groups": sum(group.startswith(prefix) and group.endswith("-lb") for group in groups),
+        "load_balancer_roles": sum(
+            r["RoleName"].startswith(prefix) and r["RoleName"].endswith("-lb") for r in setup_client("iam").list_roles()["Roles"]
+        ),
+        "load_balancer_tags": len(tag_store.select_by_type("load_balancer"))
+        + len(tag_store.select_by_type("load_balancer_name")),
         "services": sum(
             1
             for c in clusters
@@ -64,32 +74,43 @@ def left(environment_id: str) -> dict[str, int]:
 
 
 NOTHING = dict.fromkeys(
-    ("clusters", "security_groups", "launch_templates", "auto_scaling_groups", "instances", "load_balancers", "services"),
+    ("clusters", "security_groups", "launch_templates", "auto_scaling_groups", "instances", "load_balancers",
+     "target_groups", "load_balancer_security_groups", "load_balancer_roles", "load_balancer_tags", "services"),
     0,
-)
+)  # fmt: skip
 
 
 def add_dependencies(environment_id: str) -> dict[str, str]:
-    """A service in the cluster, a classic ELB and an ALB in the environment's security group."""
+    """A service in the cluster and two load balancers made by Layer0: a public classic ELB (its IAM role, its
+    own security group) and a public application load balancer (listeners, target groups, its own group)."""
     name = f"{settings.get().aws_name_prefix}{environment_id}"
     ecs = setup_client("ecs")
     ecs.register_task_definition(
         family="l0-l0-web", containerDefinitions=[{"name": "web", "image": "nginx", "memory": 64}]
     )
     service = ecs.create_service(cluster=name, serviceName="l0-l0-websvc", taskDefinition="l0-l0-web", desiredCount=0)
-    group_id = environments._security_group(environment_id)["GroupId"]
-    subnets = list(settings.get().private_subnets)
-    setup_client("elb").create_load_balancer(
-        LoadBalancerName=f"{name}c",
-        Listeners=[{"Protocol": "TCP", "LoadBalancerPort": 80, "InstancePort": 80}],
-        Subnets=subnets,
-        SecurityGroups=[group_id],
-        Scheme="internal",
+    classic = load_balancers.create(
+        CreateLoadBalancerRequest(
+            load_balancer_name="web",
+            environment_id=environment_id,
+            is_public=True,
+            ports=[Port(host_port=80, container_port=80, protocol="http")],
+        )
     )
-    alb = setup_client("elbv2").create_load_balancer(
-        Name=f"{name}a", Subnets=subnets, SecurityGroups=[group_id], Scheme="internal"
-    )["LoadBalancers"][0]
-    return {"service": service["service"]["serviceArn"], "classic": f"{name}c", "alb": alb["LoadBalancerArn"]}
+    application = load_balancers.create(
+        CreateLoadBalancerRequest(
+            load_balancer_name="api",
+            environment_id=environment_id,
+            is_public=True,
+            load_balancer_type="application",
+            ports=[Port(host_port=80, container_port=80, protocol="http"), Port(host_port=81, container_port=8080, protocol="http")],
+        )
+    )
+    return {
+        "service": service["service"]["serviceArn"],
+        "classic": classic.load_balancer_id,
+        "application": application.load_balancer_id,
+    }
 
 
 def run_all(environment_id: str) -> list[dict]:
@@ -106,12 +127,15 @@ def test_the_steps_in_order_leave_nothing_and_can_run_again(stack):
     environments.link(environment_id, other)
     dependencies = add_dependencies(environment_id)
     assert left(environment_id) == {**NOTHING, "clusters": 1, "security_groups": 1, "launch_templates": 1,
-                                     "auto_scaling_groups": 1, "instances": 2, "load_balancers": 2, "services": 1}  # fmt: skip
+                                     "auto_scaling_groups": 1, "instances": 2, "load_balancers": 2, "target_groups": 2,
+                                     "load_balancer_security_groups": 2, "load_balancer_roles": 1,
+                                     "load_balancer_tags": 3 * 2 + 2, "services": 1}  # fmt: skip
 
     listed = environments.list_dependencies(environment_id)["dependencies"]
     assert sorted((d["kind"], d["id"]) for d in listed) == sorted(
-        [("service", dependencies["service"]), ("load_balancer", dependencies["classic"]), ("load_balancer", dependencies["alb"])]
-    )
+        [("service", dependencies["service"]), ("load_balancer", dependencies["classic"]),
+         ("load_balancer", dependencies["application"])]
+    )  # fmt: skip
 
     results = run_all(environment_id)
     assert results[0] == {"unlinked": [other]}
@@ -218,3 +242,94 @@ def test_running_tasks_are_dependencies_and_are_stopped(stack):
     assert environments.list_dependencies(environment_id) == {"dependencies": []}
     # Stopping it again is harmless.
     environments.delete_dependency(environment_id, "task", task["taskArn"])
+
+
+def test_deleting_the_environment_deletes_its_load_balancers_through_their_delete_steps(stack):
+    environment_id = create("balanced")
+    dependencies = add_dependencies(environment_id)
+    alb_name = f"{settings.get().aws_name_prefix}{dependencies['application']}"
+    [alb] = setup_client("elbv2").describe_load_balancers(Names=[alb_name])["LoadBalancers"]
+    listeners = [
+        listener["ListenerArn"]
+        for listener in setup_client("elbv2").describe_listeners(LoadBalancerArn=alb["LoadBalancerArn"])["Listeners"]
+    ]
+    assert len(listeners) == 2
+
+    run_all(environment_id)
+
+    assert left(environment_id) == NOTHING
+    with pytest.raises(ClientError) as raised:
+        setup_client("elbv2").describe_listeners(ListenerArns=listeners)
+    assert raised.value.response["Error"]["Code"] == "ListenerNotFound"
+    for load_balancer_id in (dependencies["classic"], dependencies["application"]):
+        with pytest.raises(Exception) as raised:
+            load_balancers.get(load_balancer_id)
+        assert getattr(raised.value, "status", None) == 404
+    assert load_balancers.list_all() == []
+    # The names are free again in a new environment of the same name.
+    assert add_dependencies(create("balanced"))
+
+
+def test_load_balancer_dependencies_are_layer0_ids_tagged_or_named_in_the_environment_group(stack):
+    environment_id = create("found")
+    other = create("elsewhere")
+    tagged = add_dependencies(environment_id)
+    # A Layer0 load balancer whose tags were lost is still found by its name and the environment's group.
+    lost = load_balancers.create(
+        CreateLoadBalancerRequest(load_balancer_name="lost", environment_id=environment_id)
+    ).load_balancer_id
+    tag_store.delete_entity("load_balancer", lost)
+    # Tags of a load balancer AWS no longer knows are found too, so that they go.
+    tag_store.insert(Tag(entity_type="load_balancer", entity_id="gone12345678", key="environment_id", value=environment_id))
+    # Not Layer0's: a load balancer not named by Layer0 in the group, and one of another environment.
+    group_id = environments._security_group(environment_id)["GroupId"]
+    setup_client("elb").create_load_balancer(
+        LoadBalancerName="someone-elses",
+        Listeners=[{"Protocol": "TCP", "LoadBalancerPort": 80, "InstancePort": 80}],
+        Subnets=list(settings.get().private_subnets)[:1],
+        SecurityGroups=[group_id],
+        Scheme="internal",
+    )
+    elsewhere = load_balancers.create(CreateLoadBalancerRequest(load_balancer_name="web", environment_id=other))
+
+    listed = [d["id"] for d in environments.list_dependencies(environment_id)["dependencies"] if d["kind"] == "load_balancer"]
+
+    assert listed == sorted([tagged["classic"], tagged["application"], lost, "gone12345678"])
+    for load_balancer_id in listed:
+        environments.delete_dependency(environment_id, "load_balancer", load_balancer_id)
+    assert environments.list_dependencies(environment_id)["dependencies"] == [
+        {"kind": "service", "id": tagged["service"]}
+    ]
+    assert tag_store.select_by_type_and_id("load_balancer", "gone12345678") == []
+    remaining = setup_client("elb").describe_load_balancers()["LoadBalancerDescriptions"]
+    assert sorted(lb["LoadBalancerName"] for lb in remaining) == sorted(
+        ["someone-elses", f"{settings.get().aws_name_prefix}{elsewhere.load_balancer_id}"]
+    )
+
+
+def test_a_load_balancer_whose_group_is_still_in_use_is_retried_and_a_rerun_finishes(stack, monkeypatch):
+    environment_id = create("draining")
+    dependencies = add_dependencies(environment_id)
+    ec2 = aws.client("ec2")
+    real_delete = ec2.delete_security_group
+
+    def in_use(**_kwargs):
+        raise ClientError({"Error": {"Code": "DependencyViolation", "Message": "resource has a dependent object"}}, "DeleteSecurityGroup")
+
+    monkeypatch.setattr(ec2, "delete_security_group", in_use)
+    with pytest.raises(Retryable, match="still in use"):
+        environments.delete_dependency(environment_id, "load_balancer", dependencies["classic"])
+    # The load balancer went; its group and tags wait for the retry.
+    classic_name = f"{settings.get().aws_name_prefix}{dependencies['classic']}"
+    elb_names = [lb["LoadBalancerName"] for lb in setup_client("elb").describe_load_balancers()["LoadBalancerDescriptions"]]
+    assert classic_name not in elb_names
+    assert left(environment_id)["load_balancer_security_groups"] == 2
+    assert tag_store.select_by_type_and_id("load_balancer", dependencies["classic"]) != []
+
+    monkeypatch.setattr(ec2, "delete_security_group", real_delete)
+    assert environments.delete_dependency(environment_id, "load_balancer", dependencies["classic"]) == {
+        "deleted": {"kind": "load_balancer", "id": dependencies["classic"]}
+    }
+    environments.delete_dependency(environment_id, "load_balancer", dependencies["application"])
+    counts = left(environment_id)
+    assert (counts["load_balancers"], counts["load_balancer_security_groups"], counts["load_balancer_tags"]) == (0, 0, 0)
