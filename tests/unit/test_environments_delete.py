@@ -9,6 +9,7 @@ from layer0 import aws, environments, load_balancers, settings
 from layer0.errors import Retryable
 from layer0.models import CreateEnvironmentRequest, CreateLoadBalancerRequest, Port, Tag
 from layer0.stores import tags as tag_store
+from infra.workflows import asl
 from tests.conftest import setup_client
 
 STEPS = (
@@ -333,3 +334,37 @@ def test_a_load_balancer_whose_group_is_still_in_use_is_retried_and_a_rerun_fini
     environments.delete_dependency(environment_id, "load_balancer", dependencies["application"])
     counts = left(environment_id)
     assert (counts["load_balancers"], counts["load_balancer_security_groups"], counts["load_balancer_tags"]) == (0, 0, 0)
+
+
+def test_the_delete_environment_machine_retries_a_load_balancer_whose_group_is_still_in_use(stack, monkeypatch):
+    from layer0 import jobs
+    from layer0.stores import jobs as job_store
+    from tests.workflows.helpers import execution_arn, job_machines, wait_for_end
+
+    environment_id = create("retried")
+    add_dependencies(environment_id)
+    load_balancer_groups = [
+        g["GroupId"] for g in setup_client("ec2").describe_security_groups()["SecurityGroups"] if g["GroupName"].endswith("-lb")
+    ]
+    ec2 = aws.client("ec2")
+    real_delete = ec2.delete_security_group
+    refused = []
+
+    def in_use_once(**kwargs):
+        if not refused:
+            refused.append(kwargs["GroupId"])
+            raise ClientError({"Error": {"Code": "DependencyViolation", "Message": "in use"}}, "DeleteSecurityGroup")
+        return real_delete(**kwargs)
+
+    monkeypatch.setattr(ec2, "delete_security_group", in_use_once)
+    with job_machines(monkeypatch) as (machines, waits):
+        job = jobs.create(jobs.JobType.DeleteEnvironment, environment_id)
+        described = wait_for_end(execution_arn(machines[1], job.job_id))
+
+    assert described["status"] == "SUCCEEDED", (described.get("error"), described.get("cause"))
+    assert job_store.get(job.job_id).job_status == 3
+    [group_id] = refused
+    assert group_id in load_balancer_groups
+    assert group_id not in [g["GroupId"] for g in setup_client("ec2").describe_security_groups()["SecurityGroups"]]
+    assert ("retry", asl.SECURITY_GROUP_RETRY.interval_seconds) in waits.requested
+    assert left(environment_id) == NOTHING
