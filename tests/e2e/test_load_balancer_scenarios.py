@@ -213,6 +213,7 @@ def test_load_balancer_scenario(l0, aws, api_certificate, kind):
     assert resolve_all(l0, "load_balancer", "l*") == [lb2["load_balancer_id"]]
     # loadbalancer delete --wait loadbalancer2
     delete_and_wait(l0, lb2["load_balancer_id"])
+    assert left_behind(aws) == NOTHING
 
     # loadbalancer create --healthcheck-target TCP:80 --healthcheck-interval 30 ... test loadbalancer3
     lb3 = create_load_balancer(l0, kind, test, "loadbalancer3", ports=[default_port], health_check=dict(CLI_HEALTH_CHECK))
@@ -234,6 +235,7 @@ def test_load_balancer_scenario(l0, aws, api_certificate, kind):
     assert aws_health_check(aws, kind, lb3["load_balancer_id"]) == (88, 45, 10, 5, 3)
     # loadbalancer delete --wait loadbalancer3
     delete_and_wait(l0, lb3["load_balancer_id"])
+    assert left_behind(aws) == NOTHING
 
     # loadbalancer create --port 80:80/http test loadbalancer4; deploy create ... guestbook
     lb4 = create_load_balancer(l0, kind, test, "loadbalancer4", ports=[port(80, 80, "http")])
@@ -265,7 +267,7 @@ def test_load_balancer_scenario(l0, aws, api_certificate, kind):
     # environment delete --wait test: the load balancers (and the service) go with it
     assert left_behind(aws) != NOTHING
     job = wait_for_job(l0, call(l0, "DELETE", f"environment/{test}", expected=202).headers["X-JobID"])
-    assert job["job_status"] == 3, job
+    assert (job["job_status"], job["job_type"]) == (3, 1), job
     assert left_behind(aws) == NOTHING
     assert call(l0, "GET", "loadbalancer/").json() == []
     assert call(l0, "GET", "tag/?type=load_balancer").json() == []
