@@ -251,6 +251,7 @@ def test_load_balancer_scenario(l0, aws, api_certificate, kind):
     assert [s["service_name"] for s in call(l0, "GET", "service/").json()] == ["service1"]
     got = get_load_balancer(l0, "loadbalancer4")
     assert (got["service_id"], got["service_name"]) == (service1["service_id"], "service1")
+    assert service_behind(aws, kind, test, service1["service_id"]) == lb4["load_balancer_id"]
     # deploy delete guestbook:latest
     call(l0, "DELETE", f"deploy/{resolve_deploy(l0, 'guestbook:latest')}")
 
@@ -263,6 +264,7 @@ def test_load_balancer_scenario(l0, aws, api_certificate, kind):
         changed = call(l0, "PUT", f"loadbalancer/{lb5['load_balancer_id']}/crosszone", json={"cross_zone": enabled}).json()
         assert changed["cross_zone"] is enabled
         assert get_load_balancer(l0, "loadbalancer5")["cross_zone"] is enabled
+        assert aws_cross_zone(aws, kind, lb5["load_balancer_id"]) is enabled
 
     # environment delete --wait test: the load balancers (and the service) go with it
     assert left_behind(aws) != NOTHING
@@ -294,3 +296,33 @@ def aws_health_check(aws, kind: str | None, load_balancer_id: str) -> tuple[int,
     }  # fmt: skip
     [check] = checks
     return check
+
+
+def service_behind(aws, kind: str | None, environment_id: str, service_id: str) -> str:
+    """The Layer0 id of the load balancer the ECS service is registered with: by ELB name, or by the ALB that
+    forwards to its target group."""
+    [service] = aws("ecs").describe_services(cluster=PREFIX + environment_id, services=[PREFIX + service_id])["services"]
+    [attached] = service["loadBalancers"]
+    if kind != APPLICATION:
+        return attached["loadBalancerName"].removeprefix(PREFIX)
+    [group] = aws("elbv2").describe_target_groups(TargetGroupArns=[attached["targetGroupArn"]])["TargetGroups"]
+    [alb] = aws("elbv2").describe_load_balancers(LoadBalancerArns=group["LoadBalancerArns"])["LoadBalancers"]
+    return alb["LoadBalancerName"].removeprefix(PREFIX)
+
+
+def aws_cross_zone(aws, kind: str | None, load_balancer_id: str) -> bool:
+    """Cross-zone as AWS has it: the ELB's attribute, or every target group's of the ALB."""
+    name = PREFIX + load_balancer_id
+    if kind != APPLICATION:
+        attributes = aws("elb").describe_load_balancer_attributes(LoadBalancerName=name)["LoadBalancerAttributes"]
+        return attributes["CrossZoneLoadBalancing"]["Enabled"]
+    elbv2 = aws("elbv2")
+    [alb] = elbv2.describe_load_balancers(Names=[name])["LoadBalancers"]
+    values = {
+        attribute["Value"]
+        for group in elbv2.describe_target_groups(LoadBalancerArn=alb["LoadBalancerArn"])["TargetGroups"]
+        for attribute in elbv2.describe_target_group_attributes(TargetGroupArn=group["TargetGroupArn"])["Attributes"]
+        if attribute["Key"] == "load_balancing.cross_zone.enabled"
+    }
+    [value] = values
+    return value == "true"
