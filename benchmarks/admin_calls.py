@@ -1,0 +1,175 @@
+"""The AWS calls of the routes the other calls modules leave out: /health, /admin/*, /tag, /job, the docs, and a
+job's logs (issue 6, report section c). Printed by `python -m benchmarks` with the other calls tables.
+
+As in benchmarks.workload_calls, each route goes through the API handler, so a row is one HTTP request. The job
+rows use a job made by `DELETE /environment/{id}` whose state machine is a stand-in that only waits, so the job
+is still running when it is read, its logs are read and it is deleted (which stops the execution).
+
+`ROUTE_OF` maps every row name of the calls modules to its route in infra/contract.py ROUTES, so that the report
+can show which routes have a row; `uncovered()` lists those that have none.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Callable
+
+from benchmarks.calls import JOB_MACHINE_PREFIX, CallCounter, Row
+
+# The original's counts (SPEC §2.3, §1.6, §1.7, §3.7, §3.8; the tag store as in calls.py: an insert is a
+# conditional PutItem, plus GetItem + UpdateItem when the item exists).
+ORIGINAL = {
+    "GET /health": ("0", 0, "static answer"),
+    "GET /admin/version": ("0", 0, "build-stamped version"),
+    "GET /admin/config": ("0", 0, "APIConfig from the process's settings"),
+    "POST /admin/sql": ("0 (store Init: not in SPEC)", "15 (21 once the tags exist)",
+                        "re-init the stores, then seed the default tags (§1.7): 7 inserts on 3 items, the first of each "
+                        "item a PutItem, each later one PutItem (fails) + GetItem + UpdateItem = 3 x 1 + 4 x 3"),
+    "PUT /admin/scale/{id}": ("≥ 5: ecs ≥ 4, autoscaling ≥ 1", "≥ 1",
+                              "§3.8 on an environment with no services or tasks: ListContainerInstances (+ Describe if "
+                              "any); the environment's services (ListServices) and tasks (ListTasks RUNNING + STOPPED); "
+                              "CreateTask jobs (job Scan); ScaleTo: DescribeAutoScalingGroups (+ SetDesiredCapacity "
+                              "on a change); the instance type's memory from a built-in table"),
+    "GET /tag": ("0", 1, "SelectByType: Query (GetItem when `id` is given)"),
+    "POST /tag": ("0", "1 (3 when the entity has tags)", "insert: conditional PutItem; when the item exists PutItem "
+                  "(fails) + GetItem + UpdateItem"),
+    "DELETE /tag": ("0", 2, "GetItem; UpdateItem (DeleteItem when the last key goes)"),
+    "GET /openapi.json": ("0", 0, "the original's /apidocs.json: static"),
+    "GET /swagger": ("0", 0, "the original's /apidocs/: static"),
+    "GET /job": ("0", 1, "job table Scan"),
+    "GET /job/{id}": ("0", 1, "job GetItem"),
+    "DELETE /job/{id}": ("1: ecs 1", 15, "job GetItem; delete its runner task as DELETE /task/{id} (task tags GetItem; "
+                         "StopTask; deleteEntityTags, 4 keys = 9); job DeleteItem; job tags (GetItem; GetItem + "
+                         "DeleteItem) = 1 + 10 + 1 + 3"),
+    "GET /task/{id}/logs (a job's id)": ("≥ 2: logs ≥ 2", 1, "the job's runner task's logs: task tags GetItem; "
+                                         "DescribeLogStreams (per 50 streams); GetLogEvents per stream"),
+}
+
+# Row names of benchmarks.calls (environments) that are not route names.
+_ENVIRONMENT_ROUTES = {
+    "create": "POST /environment",
+    "get": "GET /environment/{id}",
+    "list": "GET /environment",
+    "update min count": "PUT /environment/{id}",
+    "link": "POST /environment/{id}/link",
+    "unlink": "DELETE /environment/{id}/link/{dest_id}",
+    "delete: DELETE /environment/{id}": "DELETE /environment/{id}",
+}
+_WAIT_SECONDS = 600
+
+
+def route_of(row_name: str) -> str | None:
+    """The `METHOD /path` a calls row measures, or None for a job's own row (its steps, not a route)."""
+    if row_name in _ENVIRONMENT_ROUTES:
+        return _ENVIRONMENT_ROUTES[row_name]
+    name = row_name.split(" (", 1)[0]  # "POST /loadbalancer (classic)", "GET /task/{id}/logs (a job's id)"
+    method = name.split(" ", 1)[0]
+    return name if method in {"GET", "POST", "PUT", "DELETE"} else None
+
+
+def uncovered(row_names) -> list[str]:
+    """The contract's routes (infra/contract.py ROUTES) that no row measures."""
+    from infra.contract import ROUTES
+
+    covered = {route_of(name) for name in row_names}
+    return [f"{r.method} {r.path}" for r in ROUTES if f"{r.method} {r.path}" not in covered]
+
+
+def _request(method: str, path: str, body: dict | None = None, query: dict | None = None) -> dict:
+    """One request through the API handler; any 2xx answer (the docs are HTML, /admin/sql is 204)."""
+    from handlers import api
+    from local.gateway import LambdaContext, proxy_event
+
+    event = proxy_event(
+        method,
+        path,
+        query={key: [value] for key, value in (query or {}).items()},
+        body=json.dumps(body).encode() if body is not None else b"",
+        headers={"Accept": "application/json", "Content-Type": "application/json"},
+    )
+    response = api.handler(event, LambdaContext("l0-bench-api"))
+    if not 200 <= response["statusCode"] < 300:
+        raise AssertionError(f"{method} {path} answered {response['statusCode']}: {response.get('body')}")
+    headers = {key: values[0] for key, values in (response.get("multiValueHeaders") or {}).items()}
+    headers.update(response.get("headers") or {})
+    return {"status": response["statusCode"], "headers": headers}
+
+
+@contextlib.contextmanager
+def _waiting_job_machine():
+    """A machine that only waits, under the delete-environment machine's name: the job stays running while its
+    routes are counted. Made with a plain boto3 client: not counted."""
+    import boto3
+
+    from layer0 import settings
+
+    sfn = boto3.client("stepfunctions", region_name=settings.get().region)
+    definition = {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": _WAIT_SECONDS, "End": True}}}
+    arn = sfn.create_state_machine(
+        name=f"{JOB_MACHINE_PREFIX}delete-environment",
+        definition=json.dumps(definition),
+        roleArn="arn:aws:iam::123456789012:role/l0-l0-jobs",
+    )["stateMachineArn"]
+    before = os.environ.get("LAYER0_JOB_STATE_MACHINE_PREFIX")
+    os.environ["LAYER0_JOB_STATE_MACHINE_PREFIX"] = arn[: -len("delete-environment")]
+    settings.get.cache_clear()
+    try:
+        yield
+    finally:
+        sfn.delete_state_machine(stateMachineArn=arn)
+        if before is None:
+            os.environ.pop("LAYER0_JOB_STATE_MACHINE_PREFIX", None)
+        else:
+            os.environ["LAYER0_JOB_STATE_MACHINE_PREFIX"] = before
+        settings.get.cache_clear()
+
+
+def measure(counter: CallCounter) -> list[Row]:
+    """Every route of ORIGINAL, in its order. The stack must be up."""
+    from benchmarks.workload_calls import _environment
+    from local import moto_patches
+
+    rows: list[Row] = []
+
+    def counted(operation: str, action: Callable[[], dict]) -> dict:
+        with counter.measure() as calls:
+            answer = action()
+        original_aws, original_dynamodb, derivation = ORIGINAL[operation]
+        rows.append(Row(operation, list(calls), original_aws, original_dynamodb, derivation))
+        return answer
+
+    moto_patches.apply()
+    try:
+        _request("GET", "/tag", query={"type": "environment"})  # warm: the handler's imports and first clients
+        counted("GET /health", lambda: _request("GET", "/health"))
+        counted("GET /admin/version", lambda: _request("GET", "/admin/version"))
+        counted("GET /admin/config", lambda: _request("GET", "/admin/config"))
+        counted("POST /admin/sql", lambda: _request("POST", "/admin/sql", {"version": ""}))
+        environment_id = _environment("bench-admin")
+        counted("PUT /admin/scale/{id}", lambda: _request("PUT", f"/admin/scale/{environment_id}", ""))
+        tag = {"entity_type": "environment", "entity_id": environment_id, "key": "bench", "value": "yes"}
+        counted("POST /tag", lambda: _request("POST", "/tag", tag))
+        counted("GET /tag", lambda: _request("GET", "/tag", query={"type": "environment", "bench": "yes"}))
+        counted("DELETE /tag", lambda: _request("DELETE", "/tag", tag))
+        counted("GET /openapi.json", lambda: _request("GET", "/openapi.json"))
+        counted("GET /swagger", lambda: _request("GET", "/swagger"))
+        with _waiting_job_machine():
+            job_id = _request("DELETE", f"/environment/{_environment('bench-admin-job')}")["headers"]["X-JobID"]
+            counted("GET /job", lambda: _request("GET", "/job"))
+            counted("GET /job/{id}", lambda: _request("GET", f"/job/{job_id}"))
+            counted("GET /task/{id}/logs (a job's id)", lambda: _request("GET", f"/task/{job_id}/logs", query={"tail": "10"}))
+            counted("DELETE /job/{id}", lambda: _request("DELETE", f"/job/{job_id}"))
+    finally:
+        moto_patches.revert_ecs()
+    return rows
+
+
+def report(rows: list[Row]) -> str:
+    from benchmarks.calls import names, rows_table
+
+    lines = [rows_table(rows, "SPEC §1.6/§1.7/§2.3/§3.7/§3.8"), "", "Our calls, in order:", ""]
+    lines += [f"- {r.operation}: {names(r.calls) or 'none'}" for r in rows]
+    total = sum(len(r.calls) for r in rows)
+    return "\n".join(lines + ["", f"admin_routes={len(rows)} admin_calls_total={total}"])

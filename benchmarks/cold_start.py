@@ -1,0 +1,252 @@
+"""`python -m benchmarks.cold_start`: what a cold API function costs before it answers (issue 6, report section b).
+
+Each run is a fresh Python process, as a Lambda cold start is. The parent starts a moto server (moto's
+ThreadedMotoServer, configured as local mode configures it) with the stack's resources (local/resources.py), and
+points the child at it with `AWS_ENDPOINT_URL`; moto's import stays in the parent. The child sees only
+`functions/` on its path, as the Lambda asset does.
+
+- handler run: the child times `from handlers import api` (the API function's handler module), then one real
+  request through `api.handler`: `GET /environment`, which creates the process's first boto3 clients (ECS, DynamoDB)
+  and calls moto over HTTP.
+- bare run: the child times `import boto3, aws_lambda_powertools` and nothing else.
+Runs alternate (bare, handler, bare, ...) so that load on the machine hits both alike; the report gives the
+medians and their ratio. Then one handler run under `python -X importtime` lists the slowest imports by
+cumulative time (a package's time includes everything it imports).
+
+Last line: `cold_start_ratio=<float> handler_import_ms=<float> first_request_ms=<float> bare_import_ms=<float>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import statistics
+import subprocess
+import sys
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FUNCTIONS = ROOT / "functions"
+RUNS = 5
+TOP_IMPORTS = 10
+MARKER = "COLD-START-RESULT "
+
+# The child. `json`, `sys` and `time` are imported before the clock starts, in both modes alike.
+CHILD = r"""
+import json, sys, time
+
+class Context:  # what a Python Lambda handler reads from its context (as local.gateway.LambdaContext)
+    function_name = "l0-bench-api"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-west-2:123456789012:function:l0-bench-api"
+    aws_request_id = "00000000-0000-0000-0000-000000000001"
+    log_group_name = "/aws/lambda/l0-bench-api"
+    def get_remaining_time_in_millis(self):
+        return 30000
+
+started = time.perf_counter()
+if sys.argv[1] == "bare":
+    import boto3, aws_lambda_powertools
+    result = {"import_s": time.perf_counter() - started}
+else:
+    from handlers import api
+    imported = time.perf_counter()
+    response = api.handler(json.loads(sys.argv[2]), Context())
+    result = {
+        "import_s": imported - started,
+        "request_s": time.perf_counter() - imported,
+        "status": response["statusCode"],
+        "body": response.get("body"),
+    }
+print("MARKER" + json.dumps(result), flush=True)
+""".replace("MARKER", MARKER)
+
+
+@dataclass
+class ImportTime:
+    module: str
+    self_us: int
+    cumulative_us: int
+    depth: int  # 0 = imported by the child's own code; n = imported n levels below
+
+
+@dataclass
+class ColdStartResult:
+    runs: int
+    handler_import_s: list[float] = field(default_factory=list)
+    first_request_s: list[float] = field(default_factory=list)
+    bare_import_s: list[float] = field(default_factory=list)
+    first_status: int = 0
+    slowest_imports: list[ImportTime] = field(default_factory=list)
+
+    @property
+    def handler_total_s(self) -> float:
+        return statistics.median(a + b for a, b in zip(self.handler_import_s, self.first_request_s))
+
+    @property
+    def bare_s(self) -> float:
+        return statistics.median(self.bare_import_s)
+
+    @property
+    def ratio(self) -> float:
+        return self.handler_total_s / self.bare_s
+
+
+@contextlib.contextmanager
+def moto_server():
+    """Yields the child's environment: a moto server in this process with the stack's resources in it."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    sys.path[:0] = [str(FUNCTIONS), str(ROOT)]
+    from local.embedded import MOTO_CONFIG, _free_port
+    from local.resources import REGION, create_stack_resources
+
+    os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
+    port = _free_port("127.0.0.1")
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        request = urllib.request.Request(
+            f"{endpoint}/moto-api/config",
+            data=json.dumps(MOTO_CONFIG).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        urllib.request.urlopen(request, timeout=10).close()
+        credentials = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}
+        stack, _token = create_stack_resources(
+            lambda service: boto3.client(
+                service,
+                region_name=REGION,
+                endpoint_url=endpoint,
+                aws_access_key_id="bench",
+                aws_secret_access_key="bench",
+            )
+        )
+        inherited = {
+            name: value
+            for name, value in os.environ.items()
+            if not name.startswith(("AWS_", "LAYER0_", "POWERTOOLS_", "PYTHON"))
+        }
+        yield {
+            **inherited,
+            **credentials,
+            **stack,
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            # As local mode runs the functions: no X-Ray daemon to send traces to.
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_SERVICE_NAME": "layer0-bench",
+            "PYTHONPATH": str(FUNCTIONS),
+            "PYTHONDONTWRITEBYTECODE": "",
+        }
+    finally:
+        # moto's backends live in this process: empty them for whatever runs next here.
+        with contextlib.suppress(OSError):
+            urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10).close()
+        server.stop()
+
+
+def _event() -> str:
+    sys.path[:0] = [str(ROOT)]
+    from local.gateway import proxy_event
+
+    return json.dumps(proxy_event("GET", "/environment"))
+
+
+def _child(environment: dict[str, str], mode: str, event: str, importtime: bool = False) -> tuple[dict, str]:
+    command = [sys.executable] + (["-X", "importtime"] if importtime else []) + ["-c", CHILD, mode, event]
+    done = subprocess.run(
+        command, env=environment, cwd=FUNCTIONS, capture_output=True, text=True, timeout=300, check=False
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith(MARKER)]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"the {mode} child failed ({done.returncode}): {done.stderr[-2000:]}")
+    return json.loads(lines[-1][len(MARKER) :]), done.stderr
+
+
+def parse_importtime(stderr: str, top: int = TOP_IMPORTS) -> list[ImportTime]:
+    """The `top` imports with the longest cumulative time, from `-X importtime`'s stderr."""
+    found = []
+    for line in stderr.splitlines():
+        if not line.startswith("import time:") or "[us]" in line:
+            continue
+        self_us, cumulative_us, name = line[len("import time:") :].split("|", 2)
+        depth = (len(name) - len(name.lstrip(" ")) - 1) // 2  # `-X importtime` indents nested imports by 2
+        found.append(ImportTime(name.strip(), int(self_us), int(cumulative_us), depth))
+    return sorted(found, key=lambda item: item.cumulative_us, reverse=True)[:top]
+
+
+def measure(runs: int = RUNS) -> ColdStartResult:
+    result = ColdStartResult(runs=runs)
+    event = _event()
+    with moto_server() as environment:
+        for _ in range(runs):
+            bare, _ = _child(environment, "bare", event)
+            result.bare_import_s.append(bare["import_s"])
+            handler, _ = _child(environment, "handler", event)
+            if handler["status"] != 200:
+                raise RuntimeError(f"GET /environment answered {handler['status']}: {handler['body']}")
+            result.first_status = handler["status"]
+            result.handler_import_s.append(handler["import_s"])
+            result.first_request_s.append(handler["request_s"])
+        _, stderr = _child(environment, "handler", event, importtime=True)
+    result.slowest_imports = parse_importtime(stderr)
+    return result
+
+
+def report(result: ColdStartResult) -> str:
+    median_ms = lambda values: statistics.median(values) * 1000  # noqa: E731
+    lines = [
+        f"Fresh processes, {result.runs} runs each, medians (ms):",
+        "",
+        "| what | median (ms) | min (ms) | max (ms) |",
+        "|---|---|---|---|",
+    ]
+    for label, values in (
+        ("`from handlers import api`", result.handler_import_s),
+        ("first request, `GET /environment` (first boto3 clients, moto over HTTP)", result.first_request_s),
+        ("handler import + first request", [a + b for a, b in zip(result.handler_import_s, result.first_request_s)]),
+        ("bare `import boto3, aws_lambda_powertools`", result.bare_import_s),
+    ):
+        lines.append(f"| {label} | {median_ms(values):.0f} | {min(values) * 1000:.0f} | {max(values) * 1000:.0f} |")
+    lines += [
+        "",
+        f"Ratio, handler import + first request over the bare import: **{result.ratio:.2f}**",
+        "",
+        f"The {len(result.slowest_imports)} slowest imports of one handler run (`python -X importtime`; cumulative "
+        "includes what the module imports, so nested rows overlap):",
+        "",
+        "| module | depth | cumulative (ms) | self (ms) |",
+        "|---|---|---|---|",
+    ]
+    for item in result.slowest_imports:
+        lines.append(f"| `{item.module}` | {item.depth} | {item.cumulative_us / 1000:.1f} | {item.self_us / 1000:.1f} |")
+    lines += [
+        "",
+        f"cold_start_ratio={result.ratio:.2f} handler_import_ms={median_ms(result.handler_import_s):.0f} "
+        f"first_request_ms={median_ms(result.first_request_s):.0f} bare_import_ms={median_ms(result.bare_import_s):.0f}",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.cold_start", description=__doc__)
+    parser.add_argument("--runs", type=int, default=RUNS)
+    args = parser.parse_args(argv)
+    print(report(measure(args.runs)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
