@@ -1,0 +1,383 @@
+"""`python -m benchmarks.stress`: the original's stress scenario (SPEC §7.3) through the local gateway (issue 6, 1(d)).
+
+For each case an estate is built over HTTP, then every Get and List route SPEC §7.3 names (and GetTask) is timed:
+
+- The API runs as in the tests of the routes (tests/api/conftest.py): moto in process, the local gateway
+  (`local.gateway.http_server`) on a thread, the API handler and the authorizer behind it; every request here is a
+  real HTTP request with the token.
+- The estate is the Terraform module's of the original: environments (t2.micro, 1 instance, registered in its
+  cluster by one pass of the local ECS agent simulation so that tasks have room), load balancers (classic,
+  80:80/http, round-robin over the environments), deploys (Task.Dockerrun, round-robin over the families), services
+  (scale 1, round-robin over environments and deploys) and tasks `tt<i>` (round-robin). Everything is created
+  through the API over HTTP; `POST /task` starts a create-task job, whose machine here is a stand-in Pass machine
+  and whose steps are run directly, as benchmarks.workload_calls does (stand-in job machines, no Step Functions
+  interpreter in the way).
+- Timing: each route gets one untimed warm-up request (the lazy clients), then N sequential requests; Get routes
+  walk round-robin over the case's entities. An error is any non-2xx answer, or a List answer that misses one of
+  the case's entities. p50 and p99 are nearest-rank percentiles of the wall time of one HTTP request.
+- The client layer's rate limit (LAYER0_AWS_RATE, 10 calls/s per service by default) is lifted for set-up AND
+  measurement by default: the figures are then the cost of our code, botocore, moto and the gateway, not of the
+  token bucket (the limiter's own accuracy is figure 1(e)). `--aws-rate 10` measures with the default pacing; at
+  the max case a List route then waits for the bucket (ECS calls grow with environments).
+
+Cases (SPEC §7.3): min, med and max; `python -m benchmarks.stress` runs min and max, `--quick` fewer requests.
+The report ends with `key=value` figures: errors, and per List route the max/min ratio of p50.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import math
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
+DEPLOY_FIXTURE = "Task.Dockerrun.aws.json"  # no host ports: any number of copies fits one instance
+INSTANCE_SIZE = "t2.micro"  # the module's size; 1024 MiB holds the ~6 copies (100 MiB each) one environment gets
+GET_REQUESTS = 50
+LIST_REQUESTS = 20
+LIFTED_RATE = 1e9
+
+
+@dataclass(frozen=True)
+class Case:
+    environments: int
+    load_balancers: int
+    deploys: int
+    deploy_families: int
+    services: int
+    tasks: int
+
+    def __post_init__(self):
+        # As the module: services and tasks force at least one environment and one deploy.
+        if (self.services or self.tasks) and (self.environments < 1 or self.deploys < 1):
+            raise ValueError("services and tasks need at least one environment and one deploy")
+        if self.load_balancers and self.environments < 1:
+            raise ValueError("load balancers need at least one environment")
+        if self.deploys and self.deploy_families < 1:
+            raise ValueError("deploys need at least one family")
+
+
+# SPEC §7.3: deploys 1/50/100 in families 1/15/30; environments 1/15/30; load balancers 1/25/50; services 1/25/50;
+# tasks 1/50/100.
+CASES = {
+    "min": Case(environments=1, load_balancers=1, deploys=1, deploy_families=1, services=1, tasks=1),
+    "med": Case(environments=15, load_balancers=25, deploys=50, deploy_families=15, services=25, tasks=50),
+    "max": Case(environments=30, load_balancers=50, deploys=100, deploy_families=30, services=50, tasks=100),
+}
+
+# Route name (the original's benchmark names, plus GetTask) -> (path, or path template with {id}, entity kind).
+GET_ROUTES = {
+    "GetDeploy": ("/deploy/{id}", "deploys"),
+    "GetEnvironment": ("/environment/{id}", "environments"),
+    "GetLoadBalancer": ("/loadbalancer/{id}", "load_balancers"),
+    "GetService": ("/service/{id}", "services"),
+    "GetTask": ("/task/{id}", "tasks"),
+}
+LIST_ROUTES = {
+    "ListDeploys": ("/deploy", "deploys", "deploy_id"),
+    "ListEnvironments": ("/environment", "environments", "environment_id"),
+    "ListLoadBalancers": ("/loadbalancer", "load_balancers", "load_balancer_id"),
+    "ListServices": ("/service", "services", "service_id"),
+    "ListTasks": ("/task", "tasks", "task_id"),
+}
+ROUTE_ORDER = ("GetDeploy", "ListDeploys", "GetEnvironment", "ListEnvironments", "GetLoadBalancer",
+               "ListLoadBalancers", "GetService", "ListServices", "GetTask", "ListTasks")  # fmt: skip
+
+
+@dataclass
+class RouteTiming:
+    route: str
+    seconds: list[float] = field(default_factory=list)
+    errors: int = 0
+    error_samples: list[str] = field(default_factory=list)
+
+    def percentile(self, share: float) -> float:
+        """Nearest-rank percentile, in seconds."""
+        if not self.seconds:
+            return math.nan
+        ordered = sorted(self.seconds)
+        return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+    @property
+    def p50(self) -> float:
+        return self.percentile(0.50)
+
+    @property
+    def p99(self) -> float:
+        return self.percentile(0.99)
+
+    def error(self, message: str) -> None:
+        self.errors += 1
+        if len(self.error_samples) < 3:
+            self.error_samples.append(message)
+
+
+@dataclass
+class StressResult:
+    case: str
+    sizes: Case
+    routes: dict[str, RouteTiming]
+    aws_rate: float
+    setup_seconds: float
+    measure_seconds: float
+
+    @property
+    def errors(self) -> int:
+        return sum(timing.errors for timing in self.routes.values())
+
+
+def _dockerrun() -> str:
+    return base64.b64encode((FIXTURES / DEPLOY_FIXTURE).read_bytes()).decode()
+
+
+class _Client:
+    """HTTP to the local gateway, with the token; `ok` raises on any non-2xx answer (set-up must not fail)."""
+
+    def __init__(self, url: str, token: str):
+        import requests
+
+        self.url = url
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Basic {token}"
+
+    def request(self, method: str, path: str, body: dict | None = None):
+        return self.session.request(method, self.url + path.lstrip("/"), json=body, timeout=120)
+
+    def ok(self, method: str, path: str, body: dict | None = None):
+        response = self.request(method, path, body)
+        if not 200 <= response.status_code < 300:
+            raise RuntimeError(f"set-up: {method} {path} answered {response.status_code}: {response.text[:300]}")
+        return response
+
+
+@contextlib.contextmanager
+def _gateway(token: str):
+    """The local gateway on a free port, on a thread, as tests/api/conftest.py serves it; yields its client."""
+    from handlers import api as api_function
+    from handlers import authorizer
+
+    from layer0 import settings
+    from local.gateway import Gateway, http_server
+
+    gateway = Gateway(api_function.handler, authorizer.handler, settings.get().api_version)
+    server = http_server(gateway, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield _Client(f"http://127.0.0.1:{server.server_address[1]}/", token)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@contextlib.contextmanager
+def _quiet_gateway():
+    """The gateway prints one line per request (as the original API logged); a stress run would print thousands."""
+    with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
+        yield
+
+
+def _set_rate(rate: float) -> None:
+    """Make the client layer pace at `rate` per service: its buckets are made once per process, so forget them."""
+    from layer0 import aws, settings
+
+    os.environ["LAYER0_AWS_RATE"] = repr(rate)
+    settings.get.cache_clear()
+    aws.reset()
+
+
+def build(client: _Client, sizes: Case) -> dict[str, list[str]]:
+    """The case's estate, over HTTP; returns the ids of each kind of entity."""
+    from benchmarks.workload_calls import _register_instances, _run_create_task_job
+    from layer0 import jobs
+
+    made: dict[str, list[str]] = {kind: [] for kind in ("environments", "load_balancers", "deploys", "services", "tasks")}
+    for n in range(sizes.environments):
+        body = {"environment_name": f"stress{n}", "operating_system": "linux", "instance_size": INSTANCE_SIZE,
+                "min_cluster_count": 1}  # fmt: skip
+        made["environments"].append(client.ok("POST", "/environment", body).json()["environment_id"])
+    _register_instances()
+    envs = made["environments"]
+    for n in range(sizes.load_balancers):
+        body = {"load_balancer_name": f"stresslb{n}", "environment_id": envs[n % len(envs)], "is_public": True,
+                "ports": [{"host_port": 80, "container_port": 80, "protocol": "http"}],
+                "load_balancer_type": "classic"}  # fmt: skip
+        made["load_balancers"].append(client.ok("POST", "/loadbalancer", body).json()["load_balancer_id"])
+    dockerrun = _dockerrun()
+    for n in range(sizes.deploys):
+        body = {"deploy_name": f"stress{n % sizes.deploy_families}", "dockerrun": dockerrun}
+        made["deploys"].append(client.ok("POST", "/deploy", body).json()["deploy_id"])
+    deploys = made["deploys"]
+    for n in range(sizes.services):
+        body = {"service_name": f"stresssvc{n}", "environment_id": envs[n % len(envs)],
+                "deploy_id": deploys[n % len(deploys)]}  # fmt: skip
+        made["services"].append(client.ok("POST", "/service", body).json()["service_id"])
+    for n in range(sizes.tasks):
+        body = {"task_name": f"tt{n}", "environment_id": envs[n % len(envs)], "deploy_id": deploys[n % len(deploys)],
+                "container_overrides": []}  # fmt: skip
+        job_id = client.ok("POST", "/task", body).headers["X-JobID"]
+        made["tasks"].append(_run_create_task_job(job_id, jobs.get(job_id).request))
+    return made
+
+
+def _timed(client: _Client, path: str, timing: RouteTiming, wanted: set[str] | None = None, key: str = "") -> None:
+    started = time.perf_counter()
+    try:
+        response = client.request("GET", path)
+    except Exception as error:  # a dropped connection is an error of the route, not of the benchmark
+        timing.seconds.append(time.perf_counter() - started)
+        timing.error(f"GET {path}: {type(error).__name__}: {error}")
+        return
+    timing.seconds.append(time.perf_counter() - started)
+    if not 200 <= response.status_code < 300:
+        timing.error(f"GET {path}: {response.status_code} {response.text[:200]}")
+    elif wanted:
+        missing = wanted - {item.get(key) for item in response.json()}
+        if missing:
+            timing.error(f"GET {path}: {len(missing)} of the case's {len(wanted)} missing, e.g. {sorted(missing)[0]}")
+
+
+def measure(client: _Client, made: dict[str, list[str]], get_requests: int, list_requests: int) -> dict[str, RouteTiming]:
+    routes: dict[str, RouteTiming] = {}
+    for route in ROUTE_ORDER:
+        timing = routes[route] = RouteTiming(route)
+        if route in GET_ROUTES:
+            template, kind = GET_ROUTES[route]
+            ids = made[kind]
+            if not ids:
+                continue
+            client.request("GET", template.format(id=ids[0]))  # warm-up, untimed
+            for n in range(get_requests):
+                _timed(client, template.format(id=ids[n % len(ids)]), timing)
+        else:
+            path, kind, key = LIST_ROUTES[route]
+            client.request("GET", path)  # warm-up, untimed
+            for _ in range(list_requests):
+                _timed(client, path, timing, set(made[kind]), key)
+    return routes
+
+
+def run_in_stack(
+    token: str, case: str, sizes: Case, get_requests: int, list_requests: int, aws_rate: float = LIFTED_RATE
+) -> StressResult:
+    """One case against the stack that is up (moto active, settings set): build over HTTP, then time the routes."""
+    from benchmarks.workload_calls import _stand_in_job_machines
+    from local import moto_patches
+
+    moto_patches.apply()  # local mode runs with them (RunTask placement, task states)
+    try:
+        with _quiet_gateway(), _gateway(token) as client, _stand_in_job_machines():
+            _set_rate(LIFTED_RATE)
+            started = time.monotonic()
+            made = build(client, sizes)
+            setup_seconds = time.monotonic() - started
+            _set_rate(aws_rate)
+            started = time.monotonic()
+            routes = measure(client, made, get_requests, list_requests)
+            measure_seconds = time.monotonic() - started
+    finally:
+        moto_patches.revert_ecs()
+    return StressResult(case, sizes, routes, aws_rate, setup_seconds, measure_seconds)
+
+
+def run(case: str | Case, requests_per_route: int | None = None, aws_rate: float = LIFTED_RATE) -> StressResult:
+    """Build the case's estate on a fresh in-process stack and time every Get and List route.
+
+    `case` is "min", "med", "max" or a Case; `requests_per_route` None means 50 per Get and 20 per List route,
+    a number means that many for every route. `aws_rate` is the client layer's rate while measuring (set-up always
+    runs with it lifted).
+    """
+    from benchmarks._stack import in_process_stack
+    from layer0 import aws, settings
+
+    sizes = CASES[case] if isinstance(case, str) else case
+    name = case if isinstance(case, str) else "custom"
+    get_requests = GET_REQUESTS if requests_per_route is None else requests_per_route
+    list_requests = LIST_REQUESTS if requests_per_route is None else requests_per_route
+    before = os.environ.get("LAYER0_AWS_RATE")
+    try:
+        with in_process_stack() as token:
+            return run_in_stack(token, name, sizes, get_requests, list_requests, aws_rate)
+    finally:
+        if before is None:
+            os.environ.pop("LAYER0_AWS_RATE", None)
+        else:
+            os.environ["LAYER0_AWS_RATE"] = before
+        settings.get.cache_clear()
+        aws.reset()
+
+
+def _ms(seconds: float) -> str:
+    return "—" if math.isnan(seconds) else f"{seconds * 1000:.1f}"
+
+
+def _rate(rate: float) -> str:
+    return "lifted" if rate >= LIFTED_RATE else f"{rate:g}/s"
+
+
+def _key(route: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in route).lstrip("_")
+
+
+def report(results: list[StressResult]) -> str:
+    """Markdown: one table per case, the List ratios from the smallest to the largest case, then `key=value` figures."""
+    lines: list[str] = []
+    for result in results:
+        s = result.sizes
+        lines += [
+            f"Case {result.case}: {s.environments} environments, {s.load_balancers} load balancers, {s.deploys} deploys "
+            f"in {s.deploy_families} families, {s.services} services, {s.tasks} tasks; AWS rate while measuring: "
+            f"{_rate(result.aws_rate)}; set-up {result.setup_seconds:.1f} s, measuring {result.measure_seconds:.1f} s.",
+            "",
+            "| route | requests | errors | p50 ms | p99 ms |",
+            "|---|---|---|---|---|",
+        ]
+        for route, timing in result.routes.items():
+            lines.append(f"| {route} | {len(timing.seconds)} | {timing.errors} | {_ms(timing.p50)} | {_ms(timing.p99)} |")
+        for timing in result.routes.values():
+            lines += [f"- {timing.route} error: {sample}" for sample in timing.error_samples]
+        lines.append("")
+    figures = [f"errors={sum(r.errors for r in results)}"]
+    figures += [f"{r.case}_{_key(route)}_p50_ms={_ms(t.p50)}" for r in results for route, t in r.routes.items()]
+    if len(results) >= 2:
+        first, last = results[0], results[-1]
+        lines += [
+            f"How much each List route slows from case {first.case} to case {last.case} (p50 / p50):",
+            "",
+            f"| route | {first.case} p50 ms | {last.case} p50 ms | ratio |",
+            "|---|---|---|---|",
+        ]
+        for route in LIST_ROUTES:
+            low, high = first.routes[route].p50, last.routes[route].p50
+            ratio = high / low if low and not math.isnan(low) and not math.isnan(high) else math.nan
+            lines.append(f"| {route} | {_ms(low)} | {_ms(high)} | {ratio:.2f} |")
+            figures.append(f"{_key(route)}_ratio={ratio:.2f}")
+        lines.append("")
+    lines.append(" ".join(figures))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.stress", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("--quick", action="store_true", help="10 requests per route instead of 50 per Get, 20 per List")
+    parser.add_argument("--cases", nargs="+", choices=list(CASES), default=["min", "max"])
+    parser.add_argument("--aws-rate", type=float, default=LIFTED_RATE,
+                        help="the client layer's calls/s per service while measuring (default: lifted)")  # fmt: skip
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    results = [run(case, 10 if args.quick else None, args.aws_rate) for case in args.cases]
+    print(report(results))
+    print(f"\nstress wall time {time.monotonic() - started:.1f} s")
+    return 1 if any(r.errors for r in results) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

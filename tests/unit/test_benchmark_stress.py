@@ -1,0 +1,53 @@
+"""benchmarks.stress (issue 6, 1(d)): a tiny case of the SPEC §7.3 scenario over HTTP through the local gateway."""
+
+from __future__ import annotations
+
+from benchmarks import stress
+from layer0 import aws
+
+TINY = stress.Case(environments=2, load_balancers=2, deploys=3, deploy_families=2, services=2, tasks=3)
+
+
+def test_a_tiny_case_builds_its_estate_and_every_route_answers_without_error(stack, monkeypatch):
+    # Recorded by monkeypatch, so the rate the benchmark sets is undone after the test; the buckets are per process.
+    monkeypatch.setenv("LAYER0_AWS_RATE", "10")
+    try:
+        result = stress.run_in_stack(stack, "tiny", TINY, get_requests=3, list_requests=3)
+    finally:
+        aws.reset()
+
+    assert list(result.routes) == list(stress.ROUTE_ORDER)
+    for route, timing in result.routes.items():
+        assert timing.errors == 0, (route, timing.error_samples)
+        assert len(timing.seconds) == 3, route
+        assert 0 < timing.p50 <= timing.p99, route
+    assert result.errors == 0
+    _assert_estate()
+    _assert_report(result)
+
+
+def _assert_estate():
+    from tests.conftest import setup_client
+
+    ecs = setup_client("ecs")
+    clusters = [arn for arn in ecs.list_clusters()["clusterArns"] if "/l0-l0-" in arn]
+    services = [arn for cluster in clusters for arn in ecs.list_services(cluster=cluster)["serviceArns"]]
+    tasks = [arn for cluster in clusters for arn in ecs.list_tasks(cluster=cluster)["taskArns"]]
+    assert len(services) == TINY.services
+    assert len(tasks) >= TINY.tasks  # a service's own task may be placed too
+    families = setup_client("ecs").list_task_definition_families(status="ACTIVE")["families"]
+    assert len([f for f in families if f.startswith("l0-l0-stress")]) == TINY.deploy_families
+    balancers = setup_client("elb").describe_load_balancers()["LoadBalancerDescriptions"]
+    assert len(balancers) == TINY.load_balancers
+    assert {(listener["Listener"]["LoadBalancerPort"], listener["Listener"]["Protocol"])
+            for lb in balancers for listener in lb["ListenerDescriptions"]} == {(80, "HTTP")}  # fmt: skip
+
+
+def _assert_report(result):
+    text = stress.report([result, result])
+    figures = dict(item.split("=") for item in text.splitlines()[-1].split())
+    assert figures["errors"] == "0"
+    for route in stress.ROUTE_ORDER:
+        assert f"| {route} | 3 | 0 |" in text
+    for key in ("list_deploys", "list_environments", "list_load_balancers", "list_services", "list_tasks"):
+        assert figures[f"{key}_ratio"] == "1.00"  # the same result twice
