@@ -31,12 +31,38 @@ def _port_is_free(host: str, port: int) -> bool:
     return True
 
 
+def _report_faults() -> None:
+    from layer0 import aws
+
+    injector = aws.fault_injector()
+    if injector is not None:
+        print(
+            f"Injected faults: {injector.injected['throttling']} throttling, {injector.injected['server_error']} "
+            f"HTTP 500, in {injector.calls} AWS calls (rate {injector.rate})",
+            flush=True,
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=int(os.environ.get("LAYER0_LOCAL_PORT", "9090")))
     parser.add_argument("--prefix", default=os.environ.get("LAYER0_PREFIX", "l0"))
+    parser.add_argument(
+        "--fault-rate",
+        type=float,
+        default=None,
+        help="answer this share (0..1) of Layer0's AWS calls with throttling or an HTTP 500 (LAYER0_FAULT_RATE)",
+    )
+    parser.add_argument("--fault-seed", type=int, default=None, help="seed of the fault choices (LAYER0_FAULT_SEED)")
     args = parser.parse_args(argv)
+    if args.fault_rate is not None:
+        if not 0 <= args.fault_rate <= 1:
+            parser.error("--fault-rate must be between 0 and 1")
+        # A setting like any other: the client layer reads it when it makes its clients (layer0/aws.py).
+        os.environ["LAYER0_FAULT_RATE"] = str(args.fault_rate)
+    if args.fault_seed is not None:
+        os.environ["LAYER0_FAULT_SEED"] = str(args.fault_seed)
 
     if not _port_is_free(args.host, args.port):
         print(
@@ -65,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             pass
         print("Stopping...", flush=True)
+        _report_faults()
     print("Stopped.", flush=True)
     return 0
 

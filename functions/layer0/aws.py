@@ -4,19 +4,25 @@ The original Layer0 leaked one ticker per AWS session and died of it (SPEC §6, 
 - a client is created lazily, once per process, and reused by every warm invocation;
 - every client of one AWS service shares one token bucket, hooked on botocore's `before-send`, so
   retries are paced too. The bucket's state is computed from the clock on demand: no thread, no timer;
-- botocore's standard retries absorb throttling; what survives becomes HTTP 503, code 20 (errors.py).
+- botocore's standard retries absorb throttling; what survives becomes HTTP 503, code 20 (errors.py);
+- with `LAYER0_FAULT_RATE` set (tests, `python -m local --fault-rate`), a `FaultInjector` answers that share of
+  calls with a throttling error or an HTTP 500 instead of sending them, so the retries act as on a busy AWS.
 
 Endpoints come from the environment (`AWS_ENDPOINT_URL`), so local mode and tests run this same code.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import random
 import threading
 import time
+from collections import Counter
 from typing import Callable
 
 import boto3
+from botocore.awsrequest import AWSResponse
 from botocore.client import BaseClient
 from botocore.config import Config
 
@@ -64,6 +70,87 @@ class TokenBucket:
         self.acquire()
 
 
+class _Body:
+    """The `raw` of an `AWSResponse` that never went on the wire: botocore reads it with `stream()`."""
+
+    def __init__(self, content: bytes):
+        self._content = content
+
+    def stream(self, **_kwargs):
+        yield self._content
+
+
+# What AWS answers when it throttles, per wire protocol: the HTTP status, the error code botocore's standard retry
+# classifies as throttling (`ThrottledRetryableChecker`), and the body shape that protocol's parser reads the code from.
+_THROTTLING = {
+    "json": (400, "ThrottlingException"),
+    "rest-json": (400, "ThrottlingException"),
+    "query": (400, "Throttling"),
+    "ec2": (503, "RequestLimitExceeded"),
+    "rest-xml": (503, "SlowDown"),
+}
+_SERVER_ERROR = {"json": "InternalFailure", "rest-json": "InternalFailure"}  # query, ec2, rest-xml: InternalError
+THROTTLING, SERVER_ERROR = "throttling", "server_error"
+
+
+def _error_response(protocol: str, status: int, code: str, message: str) -> tuple[dict[str, str], bytes]:
+    """Headers and body of an AWS error in `protocol`, as botocore's parser for it expects them."""
+    if protocol in ("json", "rest-json"):
+        body = json.dumps({"__type": code, "message": message}).encode()
+        return {"Content-Type": "application/x-amz-json-1.1", "x-amzn-ErrorType": code}, body
+    if protocol == "ec2":
+        xml = f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors></Response>"
+    else:  # query, rest-xml
+        kind = "Sender" if status < 500 else "Receiver"
+        xml = f"<ErrorResponse><Error><Type>{kind}</Type><Code>{code}</Code><Message>{message}</Message></Error></ErrorResponse>"
+    return {"Content-Type": "text/xml"}, xml.encode()
+
+
+class FaultInjector:
+    """Answers a share `rate` of AWS calls, on `before-send`, with a throttling error or an HTTP 500 (half each),
+    in the service's protocol, instead of sending them. What then happens (botocore's retries, our error
+    translation, the job machines' retries) is what happens on AWS under load.
+
+    One per process, shared by every client; `injected` counts the faults by kind.
+    """
+
+    def __init__(self, rate: float, seed: int | None = None):
+        if not 0 <= rate <= 1:
+            raise ValueError("rate must be between 0 and 1")
+        self.rate = rate
+        self._random = random.Random(seed)
+        self._lock = threading.Lock()
+        self.calls = 0
+        self.injected: Counter[str] = Counter()
+
+    def _choose(self) -> str | None:
+        with self._lock:
+            self.calls += 1
+            if self._random.random() >= self.rate:
+                return None
+            kind = THROTTLING if self._random.random() < 0.5 else SERVER_ERROR
+            self.injected[kind] += 1
+            return kind
+
+    def hook(self, protocol: str) -> Callable[..., AWSResponse | None]:
+        """The `before-send` hook for a client of a service that speaks `protocol`."""
+
+        def before_send(request, **_kwargs) -> AWSResponse | None:
+            kind = self._choose()
+            if kind is None:
+                return None
+            if kind == THROTTLING:
+                status, code = _THROTTLING.get(protocol, (400, "Throttling"))
+                message = "Rate exceeded (injected fault)"
+            else:
+                status, code = 500, _SERVER_ERROR.get(protocol, "InternalError")
+                message = "We encountered an internal error. Please try again. (injected fault)"
+            headers, body = _error_response(protocol, status, code, message)
+            return AWSResponse(request.url, status, headers, _Body(body))
+
+        return before_send
+
+
 # botocore logs whole request and response bodies at DEBUG, secrets included (GetSecretValue):
 # keep its wire loggers at INFO even when a function runs with LOG_LEVEL=DEBUG.
 for _wire_logger in ("botocore.parsers", "botocore.endpoint", "botocore.auth"):
@@ -72,6 +159,7 @@ for _wire_logger in ("botocore.parsers", "botocore.endpoint", "botocore.auth"):
 _lock = threading.RLock()
 _clients: dict[str, BaseClient] = {}
 _limiters: dict[str, TokenBucket] = {}
+_fault_injectors: dict[str, FaultInjector] = {}
 
 
 def _once(cache: dict, service: str, make: Callable[[], object]):
@@ -91,6 +179,14 @@ def limiter(service: str) -> TokenBucket:
     return _once(_limiters, service, lambda: TokenBucket(config.aws_rate, config.aws_burst))
 
 
+def fault_injector() -> FaultInjector | None:
+    """The process's fault injector, or None when `LAYER0_FAULT_RATE` is 0 (the default)."""
+    config = settings.get()
+    if config.fault_rate <= 0:
+        return None
+    return _once(_fault_injectors, "", lambda: FaultInjector(config.fault_rate, config.fault_seed))
+
+
 def _new_client(service: str) -> BaseClient:
     config = settings.get()
     client = boto3.session.Session().client(
@@ -105,6 +201,12 @@ def _new_client(service: str) -> BaseClient:
     )
     # First in line, so nothing that answers instead of the network (moto in tests) skips the pacing.
     client.meta.events.register_first("before-send", limiter(service).before_send)
+    injector = fault_injector()
+    if injector is not None:
+        # After the limiter (first-registered runs first), so faults are paced like the calls they stand for;
+        # ahead of every other answerer, so the fault is the answer. (botocore still calls the later hooks: moto
+        # in process executes a faulted call anyway; over HTTP, as in local mode, it never reaches AWS.)
+        client.meta.events.register_first("before-send", injector.hook(client.meta.service_model.protocol))
     return client
 
 
@@ -118,3 +220,4 @@ def reset() -> None:
     with _lock:
         _clients.clear()
         _limiters.clear()
+        _fault_injectors.clear()

@@ -50,6 +50,10 @@ class Settings:
     aws_max_attempts: int
     aws_connect_timeout: float
     aws_read_timeout: float
+    # Fault injection (issue 6): the share (0..1) of AWS calls the client layer answers with a throttling error
+    # or an HTTP 500 instead of sending them, and the seed of its choices (None: unseeded). 0 in production.
+    fault_rate: float = 0.0
+    fault_seed: int | None = None
 
     @property
     def aws_name_prefix(self) -> str:
@@ -85,7 +89,16 @@ def from_environment(env: dict[str, str] | os._Environ = os.environ) -> Settings
         aws_max_attempts=int(env.get("LAYER0_AWS_MAX_ATTEMPTS", "5")),
         aws_connect_timeout=float(env.get("LAYER0_AWS_CONNECT_TIMEOUT", "3")),
         aws_read_timeout=float(env.get("LAYER0_AWS_READ_TIMEOUT", "10")),
+        fault_rate=_fault_rate(env.get("LAYER0_FAULT_RATE", "0")),
+        fault_seed=int(env["LAYER0_FAULT_SEED"]) if env.get("LAYER0_FAULT_SEED", "").strip() else None,
     )
+
+
+def _fault_rate(value: str) -> float:
+    rate = float(value)
+    if not 0 <= rate <= 1:
+        raise ValueError(f"LAYER0_FAULT_RATE must be between 0 and 1, not {value!r}")
+    return rate
 
 
 @functools.cache
