@@ -22,8 +22,7 @@ synth: $(VENV)/.installed
 	$(PY) app.py
 
 bench: $(VENV)/.installed
-	$(PY) -m benchmarks.leak
-	$(PY) -m benchmarks.calls
+	$(PY) -m benchmarks
 
 clean:
 	rm -rf $(VENV) cdk.out .build

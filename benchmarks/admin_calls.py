@@ -32,19 +32,19 @@ ORIGINAL = {
                               "any); the environment's services (ListServices) and tasks (ListTasks RUNNING + STOPPED); "
                               "CreateTask jobs (job Scan); ScaleTo: DescribeAutoScalingGroups (+ SetDesiredCapacity "
                               "on a change); the instance type's memory from a built-in table"),
-    "GET /tag": ("0", 1, "SelectByType: Query (GetItem when `id` is given)"),
     "POST /tag": ("0", "1 (3 when the entity has tags)", "insert: conditional PutItem; when the item exists PutItem "
                   "(fails) + GetItem + UpdateItem"),
+    "GET /tag": ("0", 1, "SelectByType: Query (GetItem when `id` is given)"),
     "DELETE /tag": ("0", 2, "GetItem; UpdateItem (DeleteItem when the last key goes)"),
     "GET /openapi.json": ("0", 0, "the original's /apidocs.json: static"),
     "GET /swagger": ("0", 0, "the original's /apidocs/: static"),
     "GET /job": ("0", 1, "job table Scan"),
     "GET /job/{id}": ("0", 1, "job GetItem"),
+    "GET /task/{id}/logs (a job's id)": ("≥ 2: logs ≥ 2", 1, "the job's runner task's logs: task tags GetItem; "
+                                         "DescribeLogStreams (per 50 streams); GetLogEvents per stream"),
     "DELETE /job/{id}": ("1: ecs 1", 15, "job GetItem; delete its runner task as DELETE /task/{id} (task tags GetItem; "
                          "StopTask; deleteEntityTags, 4 keys = 9); job DeleteItem; job tags (GetItem; GetItem + "
                          "DeleteItem) = 1 + 10 + 1 + 3"),
-    "GET /task/{id}/logs (a job's id)": ("≥ 2: logs ≥ 2", 1, "the job's runner task's logs: task tags GetItem; "
-                                         "DescribeLogStreams (per 50 streams); GetLogEvents per stream"),
 }
 
 # Row names of benchmarks.calls (environments) that are not route names.
