@@ -73,6 +73,14 @@ def test_undecodable_body_is_400_code_1_not_422(api):
     assert "decode" in response.json()["message"]
 
 
+def test_a_body_that_is_not_utf8_is_400_code_1(api):
+    # Found by tests/fuzz: Powertools' UTF-8 decoding of the body raised past its JSON validation, a 500.
+    response = api.post("/tag", data=b'{"key": "\x9c"}', headers={"Content-Type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert response.json()["error_code"] == 1
+    assert "UTF-8" in response.json()["message"]
+
+
 def test_wrong_type_is_400_code_1(api):
     response = api.post("/tag", json={"entity_type": ["x"], "entity_id": "e", "key": "k"})
     assert response.status_code == 400

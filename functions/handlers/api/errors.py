@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 from aws_lambda_powertools import Logger
@@ -44,6 +45,16 @@ def from_validation(errors: list[dict]) -> Layer0Error:
     return Layer0Error(ErrorCode.InvalidJSON, f"Invalid request body: {detail}")
 
 
+def _body_is_text(event) -> bool:
+    if not event.body or not event.is_base64_encoded:
+        return True
+    try:
+        base64.b64decode(event.body).decode()
+    except ValueError:  # not base64, or not UTF-8
+        return False
+    return True
+
+
 def register(app: APIGatewayRestResolver) -> None:
     @app.exception_handler(Layer0Error)
     def _layer0(error: Layer0Error) -> Response:
@@ -63,6 +74,14 @@ def register(app: APIGatewayRestResolver) -> None:
     def _unexpected(error: Exception) -> Response:
         logger.exception("Unexpected error")
         return error_response(Layer0Error(ErrorCode.UnexpectedError, f"Unexpected error: {type(error).__name__}"))
+
+    @app.exception_handler(UnicodeDecodeError)
+    def _undecodable(error: UnicodeDecodeError) -> Response:
+        # Powertools decodes a base64-encoded body as UTF-8 before its JSON validation, which only catches JSON errors.
+        if _body_is_text(app.current_event):
+            return _unexpected(error)
+        message = f"Failed to decode request body: not UTF-8 text ({error.reason})"
+        return error_response(Layer0Error(ErrorCode.InvalidJSON, message))
 
     @app.not_found
     def _not_found(_error: Exception) -> Response:
