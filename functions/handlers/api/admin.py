@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from handlers.api.errors import documented
+from handlers.api.errors import documented, ok_or
 from layer0 import admin, scaler
 from layer0.models import APIConfig, ScalerRunInfo, SQLVersion
 
@@ -21,7 +21,14 @@ def health():
     return Response(status_code=200, content_type="application/json", body='""')
 
 
-@router.get("/admin/version", summary="The API version, as a JSON string")
+@router.get(
+    "/admin/version",
+    summary="The API version, as a JSON string",
+    responses={
+        200: {"description": "The version", "content": {"application/json": {"schema": {"type": "string"}}}},
+        **documented(),
+    },
+)
 def version():
     return Response(status_code=200, content_type="application/json", body=json.dumps(admin.version()))
 
@@ -34,7 +41,7 @@ def config() -> APIConfig:
 @router.post(
     "/admin/sql",
     summary="Check that the tables exist (the schema is the stack's)",
-    responses={204: {"description": "The tables exist"}, **documented(500)},
+    responses={204: {"description": "The tables exist", "content": {}}, **documented(400, 500)},
 )
 def sql(body: Annotated[SQLVersion | None, Body()] = None):
     admin.check_tables()
@@ -44,7 +51,7 @@ def sql(body: Annotated[SQLVersion | None, Body()] = None):
 @router.put(
     "/admin/scale/<id>",
     summary="Run the scaler on one environment now (any body, ignored)",
-    responses=documented(404, 500),
+    responses=ok_or(404, 500),
 )
 def scale(id: str) -> ScalerRunInfo:  # noqa: A002 - the contract's path parameter
     return scaler.run(id)

@@ -5,14 +5,14 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from handlers.api.errors import documented
+from handlers.api.errors import documented, ok_or
 from layer0 import deploys
 from layer0.models import CreateDeployRequest, Deploy, DeploySummary
 
 router = Router()
 
 
-@router.get("/deploy", summary="Every active revision of every deploy", responses=documented(500))
+@router.get("/deploy", summary="Every active revision of every deploy", responses=ok_or(500))
 def list_deploys() -> list[DeploySummary]:
     return deploys.list_all()
 
@@ -20,13 +20,13 @@ def list_deploys() -> list[DeploySummary]:
 @router.post(
     "/deploy",
     summary="Register a Dockerrun (base64 in `dockerrun`) as the next revision of the deploy `deploy_name`",
-    responses=documented(400, 500),
+    responses=ok_or(400, 500),
 )
 def create_deploy(request: CreateDeployRequest) -> Deploy:
     return deploys.create(request)
 
 
-@router.get("/deploy/<id>", summary="One deploy (`<name>.<revision>`)", responses=documented(404))
+@router.get("/deploy/<id>", summary="One deploy (`<name>.<revision>`)", responses=ok_or(404))
 def get_deploy(id: str) -> Deploy:  # noqa: A002 - the contract's path parameter
     return deploys.get(id)
 

@@ -3,7 +3,7 @@
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from handlers.api.errors import documented
+from handlers.api.errors import documented, ok_or
 from handlers.api.jobs import JOB_ACCEPTED_RESPONSES, job_accepted
 from layer0 import environments
 from layer0.models import (
@@ -21,7 +21,7 @@ def _empty() -> Response:
     return Response(status_code=200, content_type="application/json", body='""')
 
 
-@router.get("/environment", summary="Every environment", responses=documented(500))
+@router.get("/environment", summary="Every environment", responses=ok_or(500))
 def list_environments() -> list[EnvironmentSummary]:
     return environments.list_all()
 
@@ -29,13 +29,13 @@ def list_environments() -> list[EnvironmentSummary]:
 @router.post(
     "/environment",
     summary="Create an environment: cluster, security group, launch template and Auto Scaling group",
-    responses=documented(400, 500),
+    responses=ok_or(400, 500),
 )
 def create_environment(request: CreateEnvironmentRequest) -> Environment:
     return environments.create(request)
 
 
-@router.get("/environment/<id>", summary="One environment", responses=documented(404))
+@router.get("/environment/<id>", summary="One environment", responses=ok_or(404))
 def get_environment(id: str) -> Environment:  # noqa: A002 - the contract's path parameter
     return environments.get(id)
 
@@ -43,7 +43,7 @@ def get_environment(id: str) -> Environment:  # noqa: A002 - the contract's path
 @router.put(
     "/environment/<id>",
     summary="Set the minimum instance count; returns the updated environment",
-    responses=documented(400, 404),
+    responses=ok_or(400, 404),
 )
 def update_environment(id: str, request: UpdateEnvironmentRequest) -> Environment:  # noqa: A002
     return environments.update_min_count(id, request.min_cluster_count)
@@ -62,7 +62,7 @@ def link_environments(id: str, request: CreateEnvironmentLinkRequest):  # noqa: 
 @router.delete(
     "/environment/<id>/link/<dest_id>",
     summary="Undo a link, both ways",
-    responses={200: {"description": "Unlinked"}},
+    responses={200: {"description": "Unlinked"}, **documented()},
 )
 def unlink_environments(id: str, dest_id: str):  # noqa: A002
     environments.unlink(id, dest_id)

@@ -22,10 +22,27 @@ def error_response(error: Layer0Error) -> Response:
     return Response(status_code=error.status, content_type="application/json", body=json.dumps(error.body()))
 
 
+# API Gateway's own answer (infra/contract.py NOT_AUTHORIZED) when the token is missing or wrong.
+NOT_AUTHORIZED = {
+    401: {
+        "description": "No token, or a wrong one: `401: Not Authorized`",
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    }
+}
+
+
 def documented(*statuses: int) -> dict:
-    """OpenAPI `responses` entries for the error statuses a route can answer."""
+    """OpenAPI `responses` entries for the error statuses a route behind the token can answer, and its 401."""
     content = {"application/json": {"model": ServerError}}
-    return {status: {"description": "Layer0 error", "content": content} for status in statuses}
+    return {**NOT_AUTHORIZED, **{status: {"description": "Layer0 error", "content": content} for status in statuses}}
+
+
+def ok_or(*statuses: int) -> dict:
+    """`documented(...)` and the 200 whose body is the route's return annotation.
+
+    Powertools documents the return annotation by itself only when a route gives no `responses` at all.
+    """
+    return {200: {"description": "Success"}, **documented(*statuses)}
 
 
 def from_validation(errors: list[dict]) -> Layer0Error:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from handlers.api.errors import documented
+from handlers.api.errors import documented, ok_or
 from layer0 import jobs
 from layer0.models import Job
 
@@ -34,12 +34,12 @@ JOB_ACCEPTED_RESPONSES = {
 }
 
 
-@router.get("/job", summary="Every job")
+@router.get("/job", summary="Every job", responses=ok_or())
 def list_jobs() -> list[Job]:
     return jobs.list_all()
 
 
-@router.get("/job/<id>", summary="A job", responses=documented(404))
+@router.get("/job/<id>", summary="A job", responses=ok_or(404))
 def get_job(id: str) -> Job:  # noqa: A002 - the contract's path parameter
     return jobs.get(id)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from handlers.api.errors import documented
+from handlers.api.errors import documented, ok_or
 from handlers.api.jobs import JOB_ACCEPTED_RESPONSES, job_accepted
 from layer0 import load_balancers
 from layer0.models import (
@@ -21,7 +21,7 @@ from layer0.models import (
 router = Router()
 
 
-@router.get("/loadbalancer", summary="Every load balancer", responses=documented(500))
+@router.get("/loadbalancer", summary="Every load balancer", responses=ok_or(500))
 def list_load_balancers() -> list[LoadBalancerSummary]:
     return load_balancers.list_all()
 
@@ -29,13 +29,13 @@ def list_load_balancers() -> list[LoadBalancerSummary]:
 @router.post(
     "/loadbalancer",
     summary="Create a classic ELB or, with load_balancer_type 'application', an Application Load Balancer",
-    responses=documented(400, 404),
+    responses=ok_or(400, 404),
 )
 def create_load_balancer(request: CreateLoadBalancerRequest) -> LoadBalancer:
     return load_balancers.create(request)
 
 
-@router.get("/loadbalancer/<id>", summary="One load balancer, with the service behind it", responses=documented(404))
+@router.get("/loadbalancer/<id>", summary="One load balancer, with the service behind it", responses=ok_or(404))
 def get_load_balancer(id: str) -> LoadBalancer:  # noqa: A002 - the contract's path parameter
     return load_balancers.get(id)
 
@@ -52,13 +52,13 @@ def delete_load_balancer(id: str):  # noqa: A002
 @router.put(
     "/loadbalancer/<id>/ports",
     summary="Replace the listener set (and a public load balancer's open ports)",
-    responses=documented(400, 404),
+    responses=ok_or(400, 404),
 )
 def update_ports(id: str, request: UpdateLoadBalancerPortsRequest) -> LoadBalancer:  # noqa: A002
     return load_balancers.update_ports(id, request.ports)
 
 
-@router.put("/loadbalancer/<id>/healthcheck", summary="Set the health check", responses=documented(400, 404))
+@router.put("/loadbalancer/<id>/healthcheck", summary="Set the health check", responses=ok_or(400, 404))
 def update_health_check(id: str, request: UpdateLoadBalancerHealthCheckRequest) -> LoadBalancer:  # noqa: A002
     return load_balancers.update_health_check(id, request.health_check)
 
@@ -66,12 +66,12 @@ def update_health_check(id: str, request: UpdateLoadBalancerHealthCheckRequest) 
 @router.put(
     "/loadbalancer/<id>/idletimeout",
     summary="Set the idle timeout in seconds (body key `health_check`, as the l0 CLI sends it, or `idle_timeout`)",
-    responses=documented(400, 404),
+    responses=ok_or(400, 404),
 )
 def update_idle_timeout(id: str, request: UpdateLoadBalancerIdleTimeoutRequest) -> LoadBalancer:  # noqa: A002
     return load_balancers.update_idle_timeout(id, request.seconds)
 
 
-@router.put("/loadbalancer/<id>/crosszone", summary="Turn cross-zone load balancing on or off", responses=documented(400, 404))
+@router.put("/loadbalancer/<id>/crosszone", summary="Turn cross-zone load balancing on or off", responses=ok_or(400, 404))
 def update_cross_zone(id: str, request: UpdateLoadBalancerCrossZoneRequest) -> LoadBalancer:  # noqa: A002
     return load_balancers.update_cross_zone(id, request.cross_zone)

@@ -8,7 +8,7 @@ import json
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from handlers.api.errors import documented
+from handlers.api.errors import documented, ok_or
 from handlers.api.jobs import JOB_ACCEPTED_RESPONSES, job_accepted
 from layer0 import logs, services
 from layer0.models import (
@@ -46,7 +46,7 @@ def _with_rollout(answer: tuple[Service, Job]) -> Response:
     )
 
 
-@router.get("/service", summary="Every service", responses=documented(500))
+@router.get("/service", summary="Every service", responses=ok_or(500))
 def list_services() -> list[ServiceSummary]:
     return services.list_all()
 
@@ -60,7 +60,7 @@ def create_service(request: CreateServiceRequest):
     return _with_rollout(services.create(request))
 
 
-@router.get("/service/<id>", summary="One service", responses=documented(404))
+@router.get("/service/<id>", summary="One service", responses=ok_or(404))
 def get_service(id: str) -> Service:  # noqa: A002 - the contract's path parameter
     return services.get(id)
 
@@ -95,7 +95,7 @@ def update_service(id: str, request: UpdateServiceRequest):  # noqa: A002
 @router.get(
     "/service/<id>/logs",
     summary="The logs of the service's tasks. Query: tail, start, end (YYYY-MM-DD HH:MM)",
-    responses=documented(400, 404),
+    responses=ok_or(400, 404),
 )
 def service_logs(id: str) -> list[LogFile]:  # noqa: A002
     query = router.current_event.query_string_parameters or {}

@@ -4,7 +4,7 @@
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from handlers.api.errors import documented
+from handlers.api.errors import documented, ok_or
 from layer0 import tags
 from layer0.models import EntityWithTags, Tag
 
@@ -14,7 +14,7 @@ router = Router()
 @router.get(
     "/tag",
     summary="Entities with their tags. `type` is required; `id`, `fuzz`, `version=latest` and any key=value filter",
-    responses=documented(400),
+    responses=ok_or(400),
 )
 def query_tags() -> list[EntityWithTags]:
     # The first value of each parameter, as the original does.
@@ -22,13 +22,13 @@ def query_tags() -> list[EntityWithTags]:
     return tags.query({key: values[0] for key, values in params.items() if values})
 
 
-@router.post("/tag", summary="Set a tag", responses={201: {"description": "Tag set"}, **documented(400)})
+@router.post("/tag", summary="Set a tag", responses={201: {"description": "Tag set", "content": {}}, **documented(400)})
 def add_tag(tag: Tag):
     tags.add(tag)
     return Response(status_code=201, body="")
 
 
-@router.delete("/tag", summary="Delete a tag", responses={204: {"description": "Tag deleted"}, **documented(400)})
+@router.delete("/tag", summary="Delete a tag", responses={204: {"description": "Tag deleted", "content": {}}, **documented(400)})
 def delete_tag(tag: Tag):
     tags.remove(tag)
     return Response(status_code=204, body="")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from handlers.api.errors import documented
+from handlers.api.errors import documented, ok_or
 from handlers.api.jobs import JOB_ACCEPTED_RESPONSES, job_accepted
 from layer0 import jobs, logs, tasks
 from layer0.errors import ErrorCode, Layer0Error
@@ -18,7 +18,7 @@ from layer0.models import CreateTaskRequest, LogFile, Task, TaskSummary
 router = Router()
 
 
-@router.get("/task", summary="Every task ECS still knows", responses=documented(500))
+@router.get("/task", summary="Every task ECS still knows", responses=ok_or(500))
 def list_tasks() -> list[TaskSummary]:
     return tasks.list_all()
 
@@ -32,7 +32,7 @@ def create_task(request: CreateTaskRequest):
     return job_accepted(tasks.start_create(request))
 
 
-@router.get("/task/<id>", summary="A task and its containers", responses=documented(404))
+@router.get("/task/<id>", summary="A task and its containers", responses=ok_or(404))
 def get_task(id: str) -> Task:  # noqa: A002 - the contract's path parameter
     return tasks.get(id)
 
@@ -51,7 +51,7 @@ def delete_task(id: str):  # noqa: A002
     "/task/<id>/logs",
     summary="A task's container logs; for a job's task id, the job's execution history. "
     "Query: tail, start, end (YYYY-MM-DD HH:MM, UTC)",
-    responses=documented(400, 404),
+    responses=ok_or(400, 404),
 )
 def task_logs(id: str) -> list[LogFile]:  # noqa: A002
     query = router.current_event.query_string_parameters or {}
