@@ -150,7 +150,6 @@ def moto_server():
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_SERVICE_NAME": "layer0-bench",
             "PYTHONPATH": str(FUNCTIONS),
-            "PYTHONDONTWRITEBYTECODE": "",
         }
     finally:
         # moto's backends live in this process: empty them for whatever runs next here.
@@ -208,8 +207,11 @@ def measure(runs: int = RUNS) -> ColdStartResult:
     return result
 
 
+def median_ms(values: list[float]) -> float:
+    return statistics.median(values) * 1000
+
+
 def report(result: ColdStartResult) -> str:
-    median_ms = lambda values: statistics.median(values) * 1000  # noqa: E731
     lines = [
         f"Fresh processes, {result.runs} runs each, medians (ms):",
         "",
