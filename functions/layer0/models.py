@@ -96,18 +96,23 @@ class ServerError(BaseModel):
 # --- environments (SPEC §2.4) --------------------------------------------------------------------------------------
 
 
+# An environment's minimum instance count is bounded so that a typo is a 400, not an Auto Scaling group told to
+# launch millions of instances (moto, in local mode, runs out of subnet addresses and fails with a 500).
+MAX_MIN_CLUSTER_COUNT = 100
+
+
 class CreateEnvironmentRequest(RequestModel):
     environment_name: str = ""
     # No default at the API (SPEC §2.4): the CLI and Terraform send m3.medium. Empty means DEFAULT_INSTANCE_SIZE.
     instance_size: str = ""
     user_data_template: Base64Bytes = b""
-    min_cluster_count: int = Field(default=0, ge=0)
+    min_cluster_count: int = Field(default=0, ge=0, le=MAX_MIN_CLUSTER_COUNT)
     operating_system: str = ""
     ami_id: str = ""
 
 
 class UpdateEnvironmentRequest(RequestModel):
-    min_cluster_count: int = Field(default=0, ge=0)
+    min_cluster_count: int = Field(default=0, ge=0, le=MAX_MIN_CLUSTER_COUNT)
 
 
 class CreateEnvironmentLinkRequest(RequestModel):

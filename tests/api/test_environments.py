@@ -217,6 +217,7 @@ def test_an_explicit_ami_and_the_default_instance_size(api):
         ),
         ({"environment_name": "x", "operating_system": "linux", "min_cluster_count": -1}, 1, "min_cluster_count"),
         ({"environment_name": "x", "operating_system": "linux", "user_data_template": "%%%"}, 1, "user_data_template"),
+        ({"environment_name": "x", "operating_system": "linux", "min_cluster_count": 101}, 1, "min_cluster_count"),
     ],
 )
 def test_bad_input_is_a_400_and_creates_nothing(api, body, code, message):
@@ -248,22 +249,31 @@ def test_a_name_from_adopted_data_without_a_claim_is_a_duplicate_too(api):
 
 
 def test_concurrent_creates_of_one_name_make_one_environment(api):
-    results: list[int] = []
-    barrier = threading.Barrier(10)
+    """20 parallel creates of one name (issue 6): one 200, 19 clear 400s code 6, one environment in AWS and tags."""
+    results: list[tuple[int, dict]] = []
+    barrier = threading.Barrier(20)
 
     def attempt():
         barrier.wait()
-        results.append(create(api, "race").status_code)
+        response = create(api, "race")
+        results.append((response.status_code, response.json()))
 
-    threads = [threading.Thread(target=attempt) for _ in range(10)]
+    threads = [threading.Thread(target=attempt) for _ in range(20)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(results) == [200] + [400] * 9
+    assert sorted(status for status, _ in results) == [200] + [400] * 19
+    [winner] = [body for status, body in results if status == 200]
+    assert all(body == {"error_code": 6, "message": "Environment with name 'race' already exists"}
+               for status, body in results if status == 400)  # fmt: skip
     counts = aws_counts()
-    assert (counts["clusters"], counts["auto_scaling_groups"], counts["launch_templates"]) == (1, 1, 1)
-    assert len(api.get("/environment").json()) == 1
+    assert counts == {**NOTHING, "clusters": 1, "security_groups": 1, "launch_templates": 1, "auto_scaling_groups": 1}
+    assert [e["environment_id"] for e in api.get("/environment").json()] == [winner["environment_id"]]
+    [tagged] = api.get("/tag?type=environment").json()
+    assert tagged["entity_id"] == winner["environment_id"]
+    assert {(t["key"], t["value"]) for t in tagged["tags"]} >= {("name", "race")}
+    assert [claim["entity_id"] for claim in api.get("/tag?type=environment_name").json()] == ["race"]
 
 
 def test_a_failed_create_rolls_back_everything(api, monkeypatch):
@@ -361,6 +371,17 @@ def test_update_the_min_count_returns_the_updated_environment(api):
     group = auto_scaling_group(environment_id)
     assert (group["MinSize"], group["MaxSize"], group["DesiredCapacity"]) == (3, 3, 3)
     assert response.json() == {**environment, "cluster_count": 3}
+
+
+def test_an_absurd_min_count_is_a_400_and_changes_nothing(api):
+    # Found by tests/fuzz: 1862248 reached the Auto Scaling group (moto ran out of subnet addresses: a 500).
+    environment_id = created(api, "test3", min_cluster_count=2)["environment_id"]
+    response = put(api, f"/environment/{environment_id}", json={"min_cluster_count": 1862248})
+    assert response.status_code == 400, response.text
+    assert response.json()["error_code"] == 1
+    assert "min_cluster_count" in response.json()["message"]
+    group = auto_scaling_group(environment_id)
+    assert (group["MinSize"], group["MaxSize"], group["DesiredCapacity"]) == (2, 2, 2)
 
 
 # --- links ----------------------------------------------------------------------------------------------------------
