@@ -12,6 +12,8 @@ For each case an estate is built over HTTP, then every Get and List route SPEC Â
   through the API over HTTP; `POST /task` starts a create-task job, whose machine here is a stand-in Pass machine
   and whose steps are run directly, as benchmarks.workload_calls does (stand-in job machines, no Step Functions
   interpreter in the way).
+- The gateway's sockets run with TCP_NODELAY (see `_gateway`): without it each answer stalls ~40 ms on the
+  client's delayed ACK, a cost of the local HTTP server only, which no deployed API Gateway has.
 - Timing: each route gets one untimed warm-up request (the lazy clients), then N sequential requests; Get routes
   walk round-robin over the case's entities. An error is any non-2xx answer, or a List answer that misses one of
   the case's entities. p50 and p99 are nearest-rank percentiles of the wall time of one HTTP request.
@@ -167,6 +169,10 @@ def _gateway(token: str):
 
     gateway = Gateway(api_function.handler, authorizer.handler, settings.get().api_version)
     server = http_server(gateway, "127.0.0.1", 0)
+    # The gateway writes an answer's headers and body in two sends; with Nagle on, the body waits for the client's
+    # delayed ACK of the headers, ~40 ms on Linux, which would dwarf every figure here. The handler class is made
+    # per server, so this changes this server only.
+    server.RequestHandlerClass.disable_nagle_algorithm = True
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
