@@ -473,6 +473,10 @@ def test_health_check_each_field_and_a_tcp_target_round_trip(api, environment, k
         assert response.json()["health_check"] == current, field
     assert api.get(f"/loadbalancer/{lb['load_balancer_id']}").json() == response.json()
     assert current == check("TCP:88", 45, 10, 5, 3)
+    if kind == "application":
+        # An ALB's target group has no TCP check: "the port answers at all" over HTTP, read back as TCP:88.
+        [(_, target_group)] = routes(lb["load_balancer_id"]).values()
+        assert target_group_check_target(target_group) == ("HTTP", "88", "/")
 
     # An HTTP target with a path.
     http = dict(current, target="HTTP:80/health")
