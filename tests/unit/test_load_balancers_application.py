@@ -535,7 +535,7 @@ def test_a_tcp_port_is_a_400_for_an_application_load_balancer(environment_id):
     before = estate()
     with pytest.raises(Layer0Error) as raised:
         lbs.create(request(environment_id, ports=[Port(host_port=80, container_port=80, protocol="tcp")]))
-    assert raised.value.status == 400 and "not valid for a application load balancer" in raised.value.message
+    assert raised.value.status == 400 and "not valid for an application load balancer" in raised.value.message
     assert estate() == before
 
 

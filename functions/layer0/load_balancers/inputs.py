@@ -133,7 +133,7 @@ def listeners(kind: str, ports: list[Port]) -> list[Listener]:
         protocol = (port.protocol or "").upper()
         if protocol not in PROTOCOLS[kind]:
             raise bad_input(
-                f"Protocol '{port.protocol}' is not valid for a {kind} load balancer: use one of "
+                f"Protocol '{port.protocol}' is not valid for {'an' if kind == APPLICATION else 'a'} {kind} load balancer: use one of "
                 + ", ".join(PROTOCOLS[kind])
             )
         _check_port_number(port.host_port, "host_port")
