@@ -240,9 +240,14 @@ class CreateServiceRequest(RequestModel):
     service_name: str = ""
 
 
+# ECS's default quota of tasks per service. Above it, a count is a typo: the scaler would count a billion pending
+# copies (local mode ran out of memory) before ECS refused it.
+MAX_DESIRED_COUNT = 5000
+
+
 class ScaleServiceRequest(RequestModel):
     # Required: a body without it would otherwise scale the service to 0.
-    desired_count: int = Field(ge=0)
+    desired_count: int = Field(ge=0, le=MAX_DESIRED_COUNT)
 
 
 class UpdateServiceRequest(RequestModel):

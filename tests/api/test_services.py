@@ -361,6 +361,20 @@ def test_scale(web, api, machines):
         assert answer.json()["error_code"] in (1, 19)
 
 
+def test_an_absurd_desired_count_is_a_400_and_changes_nothing(web, api):
+    # Found by tests/fuzz: a billion reached ECS, and the scaler's billion pending copies ran local mode out of memory.
+    environment_id, deploy_id = web
+    service_id = create(api, environment_id, "guestbook", deploy_id).json()["service_id"]
+    before = ecs_services(environment_id)[0]["desiredCount"]
+
+    response = api.request("PUT", f"/service/{service_id}/scale", json={"desired_count": 1_000_000_000})
+
+    assert response.status_code == 400, response.text
+    assert response.json()["error_code"] == 1
+    assert "desired_count" in response.json()["message"]
+    assert ecs_services(environment_id)[0]["desiredCount"] == before
+
+
 def test_update_deploy(web, api, sent):
     environment_id, deploy_id = web
     service_id = create(api, environment_id, "guestbook", deploy_id).json()["service_id"]
