@@ -213,6 +213,12 @@ def http_server(gateway: Gateway, host: str, port: int) -> ThreadingHTTPServer:
         def log_message(self, fmt: str, *args) -> None:  # one line per request, like the original
             print(f"request {self.command} {self.path} {args[1] if len(args) > 1 else ''}", flush=True)
 
-    server = ThreadingHTTPServer((host, port), Handler)
+    server = _Server((host, port), Handler)
     server.daemon_threads = True
     return server
+
+
+class _Server(ThreadingHTTPServer):
+    # socketserver listens with a backlog of 5: a burst of parallel clients (the CLI's, or the concurrency
+    # tests') on a busy machine got "connection reset" before a thread could accept them.
+    request_queue_size = 128
