@@ -42,9 +42,9 @@ def as_in_a_terminal() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def start(port: int, **kwargs) -> subprocess.Popen:
+def start(port: int, *options: str, **kwargs) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "local", "--port", str(port)],
+        [sys.executable, "-m", "local", "--port", str(port), *options],
         cwd=ROOT,
         env=user_environment(),
         text=True,
@@ -56,9 +56,9 @@ def start(port: int, **kwargs) -> subprocess.Popen:
 class LocalMode:
     """A running `python -m local`; its output (stdout and stderr) is collected by a reader thread."""
 
-    def __init__(self, port: int):
+    def __init__(self, port: int, *options: str):
         self.port = port
-        self.process = start(port, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=1)
+        self.process = start(port, *options, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=1)
         self._lines: list[str] = []
         self._changed = threading.Condition()
         self._reader = threading.Thread(target=self._read, name=f"local-mode-{port}", daemon=True)
