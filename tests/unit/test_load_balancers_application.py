@@ -15,6 +15,7 @@ from layer0.load_balancers import application, inputs
 from layer0.load_balancers.backend import NO_MATCHING_CONTAINER, Spec
 from layer0.models import CreateEnvironmentRequest, CreateLoadBalancerRequest, HealthCheck, Port
 from layer0.stores import tags as tag_store
+from local.certificates import self_signed
 from tests.conftest import setup_client
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -51,37 +52,7 @@ def estate() -> dict[str, int]:
     }
 
 
-def _self_signed() -> tuple[str, str]:
-    """A certificate and key moto's IAM accepts (it parses the PEM)."""
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "layer0.test")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    body = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    return (
-        body.public_bytes(serialization.Encoding.PEM).decode(),
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
-        ).decode(),
-    )
-
-
-CERTIFICATE, PRIVATE_KEY = _self_signed()
+CERTIFICATE, PRIVATE_KEY = self_signed()
 
 
 def certificate(name: str = "l0-l0-api") -> str:

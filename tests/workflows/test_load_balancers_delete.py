@@ -5,8 +5,6 @@ security group's DependencyViolation while the load balancer's network interface
 
 from __future__ import annotations
 
-import datetime
-import functools
 from types import SimpleNamespace
 
 import pytest
@@ -17,37 +15,11 @@ from layer0.errors import Layer0Error
 from layer0.models import CreateEnvironmentRequest, CreateLoadBalancerRequest, HealthCheck, Port
 from layer0.stores import jobs as job_store
 from layer0.stores import tags as tag_store
+from local.certificates import self_signed
 from tests.conftest import setup_client
 from tests.workflows.helpers import execution_arn, job_machines, wait_for_end
 
 TYPES = ("classic", "application")
-
-
-@functools.cache
-def self_signed() -> tuple[str, str]:
-    """(certificate PEM, private key PEM) that moto's IAM and ACM accept."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "layer0.example.com")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=365))
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
-    )
-    return certificate.public_bytes(serialization.Encoding.PEM).decode(), key_pem.decode()
 
 
 def upload_certificate(name: str = "l0-l0-api") -> str:
