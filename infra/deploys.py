@@ -15,7 +15,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra.config import Config
-from infra.environments import _nag_text
+from infra.nag import nag_text
 
 TASK_DEFINITION_ACTIONS = (
     "ecs:RegisterTaskDefinition",
@@ -57,7 +57,7 @@ class DeploysPolicy(Construct):
         # Inline (not managed), like the environments policy, so that the function's role keeps no ManagedPolicyArns.
         self.policy = iam.Policy(self, "Policy", policy_name=config.resource_name("deploys"), statements=statements)
         # cdk-nag names each wildcard as it renders the resolved ARN (a concrete account when the stack has one).
-        for resource, reason in (("*", REASONS["*"]), (_nag_text(stack.resolve(self.task_roles)), REASONS["roles"])):
+        for resource, reason in (("*", REASONS["*"]), (nag_text(stack.resolve(self.task_roles)), REASONS["roles"])):
             Validations.of(self.policy).acknowledge(
                 Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{resource}]", reason=reason)
             )

@@ -14,12 +14,13 @@ Describe and List calls that AWS does not scope by resource get `*`.
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, ArnFormat, Stack, Validations
+from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra.config import Config
+from infra.nag import acknowledge_wildcards
 
 READ_ONLY_ACTIONS = (
     "ecs:ListClusters",
@@ -205,39 +206,19 @@ class EnvironmentsPolicy(Construct):
 
     def _acknowledge(self, stack: Stack) -> None:
         """cdk-nag IAM5 flags each wildcard; acknowledge the finding ids this policy has, each with its reason."""
-        document = stack.resolve(self.policy.document.to_json())
-        for statement in document["Statement"]:
-            resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-            for resource in resources:
-                text = _nag_text(resource)
-                if "*" not in text:
-                    continue
-                if text == "*":
-                    reason = REASONS["*"]
-                elif ":ssm:" in text:
-                    reason = REASONS["parameters"]
-                elif ":ec2:" in text:
-                    reason = REASONS["ids"]
-                else:
-                    reason = REASONS["names"]
-                Validations.of(self.policy).acknowledge(
-                    Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{text}]", reason=reason)
-                )
+
+        def reason_for(text: str) -> str:
+            if text == "*":
+                return REASONS["*"]
+            if ":ssm:" in text:
+                return REASONS["parameters"]
+            if ":ec2:" in text:
+                return REASONS["ids"]
+            return REASONS["names"]
+
+        acknowledge_wildcards(stack, self.policy, reason_for)
 
     def attach_to(self, function: lambda_.IFunction) -> None:
         assert function.role is not None
         self.policy.attach_to_role(function.role)
 
-
-def _nag_text(value) -> str:
-    """A resolved ARN as cdk-nag writes it in finding ids: pseudo parameters as <AWS::Region>, refs as <Id.Arn>."""
-    if isinstance(value, str):
-        return value
-    if "Ref" in value:
-        return f"<{value['Ref']}>"
-    if "Fn::GetAtt" in value:
-        return f"<{'.'.join(value['Fn::GetAtt'])}>"
-    if "Fn::Join" in value:
-        separator, parts = value["Fn::Join"]
-        return separator.join(_nag_text(part) for part in parts)
-    raise ValueError(f"cannot render {value!r}")

@@ -20,13 +20,13 @@ DeleteSecurityGroup. The services policy passes the classic ELBs' roles to ECS (
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, ArnFormat, Stack, Validations
+from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra.config import Config
-from infra.environments import _nag_text
+from infra.nag import acknowledge_wildcards
 
 ELB_SERVICE = "elasticloadbalancing.amazonaws.com"
 
@@ -165,7 +165,7 @@ class LoadBalancersPolicy(Construct):
             ],
         )
         for policy in (self.delete_policy, self.manage_policy):
-            _acknowledge(stack, policy)
+            acknowledge_wildcards(stack, policy, _reason_for)
 
     def attach_to(self, *, api: lambda_.IFunction, steps: lambda_.IFunction) -> None:
         assert api.role is not None and steps.role is not None
@@ -174,23 +174,12 @@ class LoadBalancersPolicy(Construct):
         self.manage_policy.attach_to_role(api.role)
 
 
-def _acknowledge(stack: Stack, policy: iam.Policy) -> None:
-    """cdk-nag IAM5 flags each wildcard resource; acknowledge each one with its reason."""
-    document = stack.resolve(policy.document.to_json())
-    for statement in document["Statement"]:
-        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-        for resource in resources:
-            text = _nag_text(resource)
-            if "*" not in text:
-                continue
-            if text == "*":
-                reason = REASONS["*"]
-            elif ":acm:" in text:
-                reason = REASONS["certificates"]
-            elif ":iam:" in text:
-                reason = REASONS["roles"]
-            else:
-                reason = REASONS["load_balancers"]
-            Validations.of(policy).acknowledge(
-                Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{text}]", reason=reason)
-            )
+def _reason_for(text: str) -> str:
+    """Why a wildcard of these policies is acknowledged (cdk-nag IAM5)."""
+    if text == "*":
+        return REASONS["*"]
+    if ":acm:" in text:
+        return REASONS["certificates"]
+    if ":iam:" in text:
+        return REASONS["roles"]
+    return REASONS["load_balancers"]

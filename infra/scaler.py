@@ -98,6 +98,6 @@ class Scaler(Construct):
 
 
 def _nag_arn(stack: Stack, arn: str) -> str:
-    from infra.environments import _nag_text
+    from infra.nag import nag_text
 
-    return _nag_text(stack.resolve(arn))
+    return nag_text(stack.resolve(arn))

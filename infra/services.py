@@ -20,7 +20,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.config import Config
-from infra.environments import _nag_text
+from infra.nag import nag_text
 
 ECS_SERVICE = "ecs.amazonaws.com"
 LOG_ACTIONS = ("logs:DescribeLogStreams", "logs:GetLogEvents")
@@ -62,8 +62,8 @@ class ServicesPolicy(Construct):
         # Inline (not managed), like the environments policy, so that the function's role keeps no ManagedPolicyArns.
         self.policy = iam.Policy(self, "Policy", policy_name=config.resource_name("services"), statements=statements)
         for resource, reason in (
-            (_nag_text(stack.resolve(services)), REASONS["services"]),
-            (_nag_text(stack.resolve(load_balancer_roles)), REASONS["roles"]),
+            (nag_text(stack.resolve(services)), REASONS["services"]),
+            (nag_text(stack.resolve(load_balancer_roles)), REASONS["roles"]),
         ):
             Validations.of(self.policy).acknowledge(
                 Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{resource}]", reason=reason)

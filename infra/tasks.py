@@ -21,7 +21,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.config import Config
-from infra.environments import _nag_text
+from infra.nag import nag_text
 from infra.scaler import Scaler
 
 TASK_SERVICE = "ecs-tasks.amazonaws.com"
@@ -75,8 +75,8 @@ class TasksPolicy(Construct):
             ],
         )
         for resource, reason in (
-            (_nag_text(stack.resolve(task_definitions)), REASONS["task_definitions"]),
-            (_nag_text(stack.resolve(roles)), REASONS["roles"]),
+            (nag_text(stack.resolve(task_definitions)), REASONS["task_definitions"]),
+            (nag_text(stack.resolve(roles)), REASONS["roles"]),
         ):
             Validations.of(self.step_policy).acknowledge(
                 Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{resource}]", reason=reason)
