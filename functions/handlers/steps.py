@@ -2,7 +2,8 @@
 
 Event: `{"step": "<name>", "job_id": "<id>", "args": {...}}`; the answer is the step's JSON result.
 Failures keep a class name Step Functions can match on (Retry/Catch `ErrorEquals` is the Lambda errorType):
-AWS throttling becomes `Throttled`; `Retryable` keeps its name; anything else fails the job.
+AWS throttling becomes `Throttled`, an AWS 5xx `AwsServerError` (both retried); `Retryable` keeps its name;
+anything else fails the job.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ def _throttling(error: Exception) -> bool:
     return isinstance(error, Layer0Error) and error.code == ErrorCode.Throttled
 
 
+def _aws_server_error(error: Exception) -> bool:
+    return isinstance(error, ClientError) and error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event: dict, context) -> object:
@@ -35,4 +40,7 @@ def handler(event: dict, context) -> object:
         if _throttling(error):
             logger.warning("Throttled", extra={"error": str(error)})
             raise steps.Throttled(str(error)) from error
+        if _aws_server_error(error):
+            logger.warning("AWS server error", extra={"error": str(error)})
+            raise steps.AwsServerError(str(error)) from error
         raise

@@ -6,6 +6,7 @@ failed part-way runs every step again.
 
 Errors a step raises reach Step Functions as their class name (the Lambda errorType):
 - `Throttled`: AWS throttling that outlived the client's retries (handlers.steps converts it); retried with backoff;
+- `AwsServerError`: an AWS 5xx that outlived them, likewise;
 - `Retryable` (layer0.errors): "cannot finish yet", retried on the step's own schedule;
 - anything else fails the job, with the reason in its `meta.error`.
 
@@ -27,6 +28,11 @@ Step = Callable[[str, dict], Any]
 
 class Throttled(Exception):
     """AWS throttled a step's call beyond the client layer's retries. The state machine retries it with backoff."""
+
+
+class AwsServerError(Exception):
+    """AWS answered a step's call with a 5xx beyond the client layer's retries: transient, and every step is
+    idempotent, so the state machine retries it with backoff like throttling."""
 
 
 class UnknownStep(Exception):

@@ -35,10 +35,11 @@ STEP_HANDLER = "handlers.steps.handler"
 STEP_FUNCTION_TIMEOUT_SECONDS = 60
 TASK_TIMEOUT_SECONDS = 90
 
-# Errors worth another attempt: AWS throttling surviving the client's retries (handlers.steps raises
-# `Throttled`), Lambda's own transient failures, and an attempt that timed out.
+# Errors worth another attempt: AWS throttling or 5xx surviving the client's retries (handlers.steps raises
+# `Throttled` or `AwsServerError`), Lambda's own transient failures, and an attempt that timed out.
 TRANSIENT_ERRORS = (
     "Throttled",
+    "AwsServerError",
     "Lambda.TooManyRequestsException",
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",

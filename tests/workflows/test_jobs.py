@@ -111,7 +111,7 @@ def test_every_task_state_has_a_timeout_and_retries_transient_errors_with_backof
     for name, state in found.items():
         assert 0 < state["TimeoutSeconds"] <= 900, name
         transient = state["Retry"][0]
-        assert {"Throttled", "Lambda.TooManyRequestsException", "Lambda.ServiceException", "States.Timeout"} <= set(
+        assert {"Throttled", "AwsServerError", "Lambda.TooManyRequestsException", "Lambda.ServiceException", "States.Timeout"} <= set(
             transient["ErrorEquals"]
         ), name
         assert transient["IntervalSeconds"] > 0 and transient["BackoffRate"] > 1 and transient["MaxAttempts"] > 1

@@ -41,6 +41,24 @@ def test_aws_throttling_becomes_throttled(step, code):
     assert type(raised.value).__name__ == "Throttled"  # the errorType Retry matches on
 
 
+def test_an_aws_5xx_becomes_aws_server_error_and_a_4xx_stays_itself(step):
+    def failing(status, code):
+        def run(job_id, args):
+            raise ClientError(
+                {"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}}, "CreateCluster"
+            )
+
+        return run
+
+    step["run"] = failing(500, "InternalFailure")
+    with pytest.raises(steps.AwsServerError) as raised:
+        invoke("test.step")
+    assert type(raised.value).__name__ == "AwsServerError"  # in the machines' transient retry
+    step["run"] = failing(400, "InvalidParameterException")
+    with pytest.raises(ClientError):
+        invoke("test.step")
+
+
 def test_a_layer0_throttled_error_becomes_throttled(step):
     def throttled(job_id, args):
         raise Layer0Error(ErrorCode.Throttled, "slow down")
