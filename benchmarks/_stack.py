@@ -41,3 +41,42 @@ def in_process_stack(aws_rate: float = 1e9):
         settings.get.cache_clear()
         aws.reset()
         yield token
+
+
+PASS_MACHINE = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
+
+
+@contextlib.contextmanager
+def job_machines(slugs: tuple[str, ...], definition: dict = PASS_MACHINE):
+    """Stand-in machines (`definition`, a Pass by default) under the names of these job types' machines, so that
+    routes start jobs as in the API while a benchmark drives the steps itself. Made with a plain boto3 client, so a
+    call counter does not see them; removed, and the setting restored, on exit."""
+    import json
+
+    import boto3
+
+    from benchmarks.calls import JOB_MACHINE_PREFIX
+    from layer0 import settings
+
+    sfn = boto3.client("stepfunctions", region_name=settings.get().region)
+    arns = [
+        sfn.create_state_machine(
+            name=JOB_MACHINE_PREFIX + slug,
+            definition=json.dumps(definition),
+            roleArn="arn:aws:iam::123456789012:role/l0-l0-jobs",
+        )["stateMachineArn"]
+        for slug in slugs
+    ]
+    before = os.environ.get("LAYER0_JOB_STATE_MACHINE_PREFIX")
+    os.environ["LAYER0_JOB_STATE_MACHINE_PREFIX"] = arns[0][: -len(slugs[0])]
+    settings.get.cache_clear()
+    try:
+        yield
+    finally:
+        for arn in arns:
+            sfn.delete_state_machine(stateMachineArn=arn)
+        if before is None:
+            os.environ.pop("LAYER0_JOB_STATE_MACHINE_PREFIX", None)
+        else:
+            os.environ["LAYER0_JOB_STATE_MACHINE_PREFIX"] = before
+        settings.get.cache_clear()

@@ -11,9 +11,7 @@ can show which routes have a row; `uncovered()` lists those that have none.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 from collections.abc import Callable
 
 from benchmarks.calls import JOB_MACHINE_PREFIX, CallCounter, Row
@@ -97,33 +95,13 @@ def _request(method: str, path: str, body: dict | None = None, query: dict | Non
     return {"status": response["statusCode"], "headers": headers}
 
 
-@contextlib.contextmanager
 def _waiting_job_machine():
     """A machine that only waits, under the delete-environment machine's name: the job stays running while its
-    routes are counted. Made with a plain boto3 client: not counted."""
-    import boto3
+    routes are counted; made uncounted."""
+    from benchmarks._stack import job_machines
 
-    from layer0 import settings
-
-    sfn = boto3.client("stepfunctions", region_name=settings.get().region)
     definition = {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": _WAIT_SECONDS, "End": True}}}
-    arn = sfn.create_state_machine(
-        name=f"{JOB_MACHINE_PREFIX}delete-environment",
-        definition=json.dumps(definition),
-        roleArn="arn:aws:iam::123456789012:role/l0-l0-jobs",
-    )["stateMachineArn"]
-    before = os.environ.get("LAYER0_JOB_STATE_MACHINE_PREFIX")
-    os.environ["LAYER0_JOB_STATE_MACHINE_PREFIX"] = arn[: -len("delete-environment")]
-    settings.get.cache_clear()
-    try:
-        yield
-    finally:
-        sfn.delete_state_machine(stateMachineArn=arn)
-        if before is None:
-            os.environ.pop("LAYER0_JOB_STATE_MACHINE_PREFIX", None)
-        else:
-            os.environ["LAYER0_JOB_STATE_MACHINE_PREFIX"] = before
-        settings.get.cache_clear()
+    return job_machines(("delete-environment",), definition)
 
 
 def measure(counter: CallCounter) -> list[Row]:

@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
-import os
 import threading
 import time
 from collections import Counter
@@ -211,33 +209,12 @@ def _request(name: str, min_count: int = 0):
     return CreateEnvironmentRequest(environment_name=name, operating_system="linux", min_cluster_count=min_count)
 
 
-@contextlib.contextmanager
 def _stand_in_job_machine():
     """A Pass machine where the API starts delete-environment jobs, so that `start_delete` runs as in the API
-    while the job's steps are driven here. Made with a plain boto3 client: not counted."""
-    import boto3
+    while the job's steps are driven here; made uncounted."""
+    from benchmarks._stack import job_machines
 
-    from layer0 import settings
-
-    region = settings.get().region
-    sfn = boto3.client("stepfunctions", region_name=region)
-    definition = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
-    arn = sfn.create_state_machine(
-        name=f"{JOB_MACHINE_PREFIX}delete-environment",
-        definition=json.dumps(definition),
-        roleArn="arn:aws:iam::123456789012:role/l0-l0-jobs",
-    )["stateMachineArn"]
-    before = os.environ.get("LAYER0_JOB_STATE_MACHINE_PREFIX")
-    os.environ["LAYER0_JOB_STATE_MACHINE_PREFIX"] = arn[: -len("delete-environment")]
-    settings.get.cache_clear()
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop("LAYER0_JOB_STATE_MACHINE_PREFIX", None)
-        else:
-            os.environ["LAYER0_JOB_STATE_MACHINE_PREFIX"] = before
-        settings.get.cache_clear()
+    return job_machines(("delete-environment",))
 
 
 def _run_delete_job(job_id: str, environment_id: str) -> None:

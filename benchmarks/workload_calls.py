@@ -14,9 +14,7 @@ the original), never with services or tasks.
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -91,34 +89,11 @@ def _call(method: str, path: str, body: dict | None = None, query: dict | None =
     return {"body": json.loads(response["body"]) if response.get("body") else None, "headers": headers}
 
 
-@contextlib.contextmanager
 def _stand_in_job_machines():
     """Pass machines under every job machine's name, so routes start jobs as in the API; made uncounted."""
-    import boto3
+    from benchmarks._stack import job_machines
 
-    from layer0 import settings
-
-    sfn = boto3.client("stepfunctions", region_name=settings.get().region)
-    definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
-    arns = [
-        sfn.create_state_machine(
-            name=JOB_MACHINE_PREFIX + slug, definition=definition, roleArn="arn:aws:iam::123456789012:role/l0-l0-jobs"
-        )["stateMachineArn"]
-        for slug in JOB_SLUGS
-    ]
-    before = os.environ.get("LAYER0_JOB_STATE_MACHINE_PREFIX")
-    os.environ["LAYER0_JOB_STATE_MACHINE_PREFIX"] = arns[0][: -len(JOB_SLUGS[0])]
-    settings.get.cache_clear()
-    try:
-        yield
-    finally:
-        for arn in arns:
-            sfn.delete_state_machine(stateMachineArn=arn)
-        if before is None:
-            os.environ.pop("LAYER0_JOB_STATE_MACHINE_PREFIX", None)
-        else:
-            os.environ["LAYER0_JOB_STATE_MACHINE_PREFIX"] = before
-        settings.get.cache_clear()
+    return job_machines(JOB_SLUGS)
 
 
 def _register_instances() -> None:
