@@ -11,7 +11,6 @@ can show which routes have a row; `uncovered()` lists those that have none.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 from benchmarks.calls import JOB_MACHINE_PREFIX, CallCounter, Row
@@ -77,22 +76,9 @@ def uncovered(row_names) -> list[str]:
 
 def _request(method: str, path: str, body: dict | None = None, query: dict | None = None) -> dict:
     """One request through the API handler; any 2xx answer (the docs are HTML, /admin/sql is 204)."""
-    from handlers import api
-    from local.gateway import LambdaContext, proxy_event
+    from benchmarks.workload_calls import handler_answer
 
-    event = proxy_event(
-        method,
-        path,
-        query={key: [value] for key, value in (query or {}).items()},
-        body=json.dumps(body).encode() if body is not None else b"",
-        headers={"Accept": "application/json", "Content-Type": "application/json"},
-    )
-    response = api.handler(event, LambdaContext("l0-bench-api"))
-    if not 200 <= response["statusCode"] < 300:
-        raise AssertionError(f"{method} {path} answered {response['statusCode']}: {response.get('body')}")
-    headers = {key: values[0] for key, values in (response.get("multiValueHeaders") or {}).items()}
-    headers.update(response.get("headers") or {})
-    return {"status": response["statusCode"], "headers": headers}
+    return handler_answer(method, path, body, query)
 
 
 def _waiting_job_machine():

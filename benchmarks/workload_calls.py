@@ -70,7 +70,9 @@ def _dockerrun(fixture: str) -> str:
     return base64.b64encode((FIXTURES / fixture).read_bytes()).decode()
 
 
-def _call(method: str, path: str, body: dict | None = None, query: dict | None = None) -> dict:
+def handler_answer(method: str, path: str, body: dict | None = None, query: dict | None = None) -> dict:
+    """One request through the API handler, as the local gateway sends it: `{"status", "body" (text), "headers"}`;
+    any answer but a 2xx is an AssertionError."""
     from handlers import api
     from local.gateway import LambdaContext, proxy_event
 
@@ -82,11 +84,17 @@ def _call(method: str, path: str, body: dict | None = None, query: dict | None =
         headers={"Accept": "application/json", "Content-Type": "application/json"},
     )
     response = api.handler(event, LambdaContext("l0-bench-api"))
-    if response["statusCode"] >= 300 and response["statusCode"] != 202:
+    if not 200 <= response["statusCode"] < 300:
         raise AssertionError(f"{method} {path} answered {response['statusCode']}: {response.get('body')}")
     headers = {key: values[0] for key, values in (response.get("multiValueHeaders") or {}).items()}
     headers.update(response.get("headers") or {})
-    return {"body": json.loads(response["body"]) if response.get("body") else None, "headers": headers}
+    return {"status": response["statusCode"], "body": response.get("body"), "headers": headers}
+
+
+def _call(method: str, path: str, body: dict | None = None, query: dict | None = None) -> dict:
+    """A JSON route: `{"body" (parsed), "headers"}`."""
+    answer = handler_answer(method, path, body, query)
+    return {"body": json.loads(answer["body"]) if answer["body"] else None, "headers": answer["headers"]}
 
 
 def _stand_in_job_machines():
