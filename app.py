@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# The repository, and the Lambda asset, whose plain-data contract and workflows infra/ builds from.
+ROOT = Path(__file__).resolve().parent
+sys.path[:0] = [str(ROOT), str(ROOT / "functions")]
 
 import aws_cdk as cdk  # noqa: E402
 

@@ -4,7 +4,7 @@ Sections, each a table and a last line of `key=value` figures:
   a  leak: 10,000 warm invocations of the API handler (benchmarks.leak)
   b  cold start: handler import + first request in fresh processes, against a bare boto3 + Powertools import
      (benchmarks.cold_start)
-  c  AWS calls per operation, every route of infra/contract.py, beside the original's counts (benchmarks.calls,
+  c  AWS calls per operation, every route of functions/layer0/contract.py, beside the original's counts (benchmarks.calls,
      workload_calls, load_balancer_calls, admin_calls)
   d  stress: SPEC §7.3's min and max cases through the local gateway (benchmarks.stress)
   e  limiter accuracy: 8 concurrent callers against the configured rate (benchmarks.limiter)
@@ -85,7 +85,7 @@ def cold_start_section(quick: bool) -> str:
 def calls_section(quick: bool) -> str:
     from benchmarks import admin_calls, calls, load_balancer_calls, workload_calls
     from benchmarks._stack import in_process_stack
-    from infra.contract import ROUTES
+    from layer0.contract import ROUTES
 
     # Each module on a fresh estate, so that its list cases hold exactly what it makes.
     with in_process_stack():
@@ -125,7 +125,7 @@ def calls_section(quick: bool) -> str:
         "",
         "### Route coverage",
         "",
-        f"{len(ROUTES)} routes in infra/contract.py ROUTES; routes without a row above: "
+        f"{len(ROUTES)} routes in functions/layer0/contract.py ROUTES; routes without a row above: "
         + (", ".join(missing) if missing else "none")
         + ".",
         "",

@@ -5,7 +5,7 @@ As in benchmarks.workload_calls, each route goes through the API handler, so a r
 rows use a job made by `DELETE /environment/{id}` whose state machine is a stand-in that only waits, so the job
 is still running when it is read, its logs are read and it is deleted (which stops the execution).
 
-`ROUTE_OF` maps every row name of the calls modules to its route in infra/contract.py ROUTES, so that the report
+`ROUTE_OF` maps every row name of the calls modules to its route in functions/layer0/contract.py ROUTES, so that the report
 can show which routes have a row; `uncovered()` lists those that have none.
 """
 
@@ -67,8 +67,8 @@ def route_of(row_name: str) -> str | None:
 
 
 def uncovered(row_names) -> list[str]:
-    """The contract's routes (infra/contract.py ROUTES) that no row measures."""
-    from infra.contract import ROUTES
+    """The contract's routes (functions/layer0/contract.py ROUTES) that no row measures."""
+    from layer0.contract import ROUTES
 
     covered = {route_of(name) for name in row_names}
     return [f"{r.method} {r.path}" for r in ROUTES if f"{r.method} {r.path}" not in covered]

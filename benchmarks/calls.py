@@ -11,8 +11,8 @@ per API call (not per retry), so a call counts once however often botocore retri
 The operations are driven through the domain functions (layer0.environments): create (linux, min count 0), get,
 list, update min count (0 -> 1), link, unlink and delete. Delete is two rows: `DELETE /environment/{id}`
 (layer0.environments.start_delete: it writes the job and starts its execution), and the job itself, whose steps
-are called directly (layer0.steps.run, the workflow-step function's dispatch) in the order the delete-environment
-machine runs them (infra/workflows/asl.py): job.set_status 2, unlink_all, list_dependencies, delete_dependency
+are called directly (layer0.workflows.registry.run, the workflow-step function's dispatch) in the order the delete-environment
+machine runs them (functions/layer0/workflows/): job.set_status 2, unlink_all, list_dependencies, delete_dependency
 per dependency (none here), delete_autoscaling_group, delete_launch_template, instances_gone (polled until true),
 delete_security_group, delete_cluster, delete_tags, job.set_status 3. The state machine itself is not run: the
 state machine the API starts here is a stand-in Pass machine, so that only the steps' calls are counted.
@@ -219,26 +219,26 @@ def _stand_in_job_machine():
 
 def _run_delete_job(job_id: str, environment_id: str) -> None:
     """The delete-environment machine's steps, in its order, through the workflow-step dispatch."""
-    from layer0 import steps
+    from layer0.workflows import registry
 
     args = {"environment_id": environment_id}
-    steps.run("job.set_status", job_id, {"status": 2})
-    steps.run("environment.unlink_all", job_id, args)
-    dependencies = steps.run("environment.list_dependencies", job_id, args)["dependencies"]
+    registry.run("job.set_status", {"job_id": job_id, "status": 2})
+    registry.run("environment.unlink_all", args)
+    dependencies = registry.run("environment.list_dependencies", args)["dependencies"]
     for dependency in dependencies:
-        steps.run("environment.delete_dependency", job_id, {**args, **dependency})
-    steps.run("environment.delete_autoscaling_group", job_id, args)
-    steps.run("environment.delete_launch_template", job_id, args)
+        registry.run("environment.delete_dependency", {**args, **dependency})
+    registry.run("environment.delete_autoscaling_group", args)
+    registry.run("environment.delete_launch_template", args)
     for _ in range(INSTANCE_POLLS):  # WaitForInstances / CheckInstances
-        if steps.run("environment.instances_gone", job_id, args)["gone"]:
+        if registry.run("environment.instances_gone", args)["gone"]:
             break
         time.sleep(0.05)
     else:
         raise AssertionError(f"the instances of {environment_id} are still there")
-    steps.run("environment.delete_security_group", job_id, args)
-    steps.run("environment.delete_cluster", job_id, args)
-    steps.run("environment.delete_tags", job_id, args)
-    steps.run("job.set_status", job_id, {"status": 3})
+    registry.run("environment.delete_security_group", args)
+    registry.run("environment.delete_cluster", args)
+    registry.run("environment.delete_tags", args)
+    registry.run("job.set_status", {"job_id": job_id, "status": 3})
 
 
 def _list_calls(counter: CallCounter) -> list[str]:

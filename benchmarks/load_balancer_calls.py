@@ -2,7 +2,7 @@
 `python -m benchmarks.calls`.
 
 As in benchmarks.workload_calls: routes go through the API handler, so a row is one HTTP request; the delete job's
-row runs its steps in the order the machine does (layer0.steps.run). Each type is measured on a public load
+row runs its steps in the order the machine does (layer0.workflows.registry.run). Each type is measured on a public load
 balancer with ports 80/http and 443/https (an IAM server certificate by name), the shape that costs the most.
 Then `GET /loadbalancer` with 1 and with 10 load balancers: it must not grow with them.
 """
@@ -57,12 +57,12 @@ def _upload_certificate() -> None:
 
 
 def _run_delete_job(job_id: str, load_balancer_id: str) -> None:
-    from layer0 import steps
+    from layer0.workflows import registry
 
-    steps.run("job.set_status", job_id, {"status": 2})
+    registry.run("job.set_status", {"job_id": job_id, "status": 2})
     for step in ("delete_routing", "delete_load_balancer", "delete_security_group", "delete_tags"):
-        steps.run(f"load_balancer.{step}", job_id, {"load_balancer_id": load_balancer_id})
-    steps.run("job.set_status", job_id, {"status": 3})
+        registry.run(f"load_balancer.{step}", {"load_balancer_id": load_balancer_id})
+    registry.run("job.set_status", {"job_id": job_id, "status": 3})
 
 
 def _body(environment_id: str, name: str, kind: str) -> dict:

@@ -2,7 +2,7 @@
 
 Routes go through the API handler (`handlers.api.handler` with the local gateway's proxy events), so a row is what
 one HTTP request costs. A route that starts a job has a second row for the job's steps, called directly in the
-order its state machine runs them (layer0.steps.run); the machines themselves are stand-in Pass machines, so only
+order its state machine runs them (layer0.workflows.registry.run); the machines themselves are stand-in Pass machines, so only
 the steps' calls count. Environments are created with 1 instance, registered in its cluster by the local ECS
 agent simulation (one pass, not counted), so that RunTask has room.
 
@@ -124,11 +124,12 @@ def _environment(name: str) -> str:
 
 
 def _run_create_task_job(job_id: str, request: str) -> str:
-    from layer0 import jobs, steps
+    from layer0 import jobs
+    from layer0.workflows import registry
 
-    steps.run("job.set_status", job_id, {"status": 2})
-    steps.run("task.run", job_id, {"job_id": job_id, "request": request})
-    steps.run("job.set_status", job_id, {"status": 3})
+    registry.run("job.set_status", {"job_id": job_id, "status": 2})
+    registry.run("task.run", {"job_id": job_id, "request": request})
+    registry.run("job.set_status", {"job_id": job_id, "status": 3})
     return jobs.get(job_id).meta["task_id"]
 
 
@@ -142,22 +143,23 @@ def _create_task(environment_id: str, deploy_id: str, name: str) -> tuple[str, s
 
 
 def _run_delete_service_job(job_id: str, service_id: str) -> None:
-    from layer0 import steps
+    from layer0.workflows import registry
 
-    steps.run("job.set_status", job_id, {"status": 2})
-    located = steps.run("service.locate", job_id, {"service_id": service_id})
+    registry.run("job.set_status", {"job_id": job_id, "status": 2})
+    located = registry.run("service.locate", {"service_id": service_id})
     args = {"service_id": service_id, "environment_id": located["environment_id"]}
     for step in ("service.scale_to_zero", "service.stop_tasks", "service.delete_ecs_service"):
-        steps.run(step, job_id, args)
-    steps.run("service.delete_tags", job_id, {"service_id": service_id})
-    steps.run("job.set_status", job_id, {"status": 3})
+        registry.run(step, args)
+    registry.run("service.delete_tags", {"service_id": service_id})
+    registry.run("job.set_status", {"job_id": job_id, "status": 3})
 
 
 def _rollout_poll(job_id: str) -> None:
-    from layer0 import jobs, steps
+    from layer0 import jobs
+    from layer0.workflows import registry
 
     request = json.loads(jobs.get(job_id).request)
-    steps.run("service.rollout_state", job_id, request)
+    registry.run("service.rollout_state", request)
 
 
 def measure_routes(counter: CallCounter) -> list[Row]:

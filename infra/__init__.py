@@ -1,1 +1,2 @@
-"""CDK constructs of Layer0, serverless. `infra.contract` must stay importable without aws_cdk, so this file imports nothing."""
+"""CDK constructs of Layer0, serverless. They build from the plain data of the Lambda asset (layer0.contract,
+layer0.workflows), which app.py puts on the import path."""

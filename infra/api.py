@@ -11,7 +11,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra import contract
+from layer0 import contract
 from infra.config import Config
 
 STAGE_NAME = "api"

@@ -10,7 +10,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from infra import contract
+from layer0 import contract
 from infra.config import Config
 
 # Layer0 state that an operator would hate to lose; the idempotency records expire within hours anyway.

@@ -11,10 +11,10 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra import contract
+from layer0 import contract
 from infra.bundling import PLATFORM, function_code
 from infra.config import Config
-from infra.workflows import asl
+from layer0.workflows import asl
 
 FUNCTION_LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 METRICS_NAMESPACE = "Layer0"
@@ -54,7 +54,7 @@ class Functions(Construct):
         self.steps = self.add(
             "Steps",
             name="workflow-step",
-            handler=asl.STEP_HANDLER,
+            handler=contract.STEP_HANDLER,
             description="Layer0 jobs: runs one named workflow step for the job state machines",
             memory_size=512,
             timeout=Duration.seconds(asl.STEP_FUNCTION_TIMEOUT_SECONDS),

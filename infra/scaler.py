@@ -13,11 +13,11 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra.config import Config
+from layer0 import contract
 
 from infra.environments import EnvironmentsPolicy
 from infra.functions import Functions
 
-SCALER_HANDLER = "handlers.scaler.handler"
 SCALER_PERIOD = Duration.hours(1)
 
 
@@ -36,7 +36,7 @@ class Scaler(Construct):
         self.function = functions.add(
             "Scaler",
             name="scaler",
-            handler=SCALER_HANDLER,
+            handler=contract.SCALER_HANDLER,
             description="Layer0 scaler: sizes each environment's Auto Scaling group to what its containers need",
             memory_size=512,
             timeout=Duration.minutes(5),

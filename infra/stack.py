@@ -9,7 +9,7 @@ from aws_cdk import aws_iam as iam
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
-from infra import contract
+from layer0 import contract
 from infra.api import Api
 from infra.config import Config
 from infra.containers import Containers

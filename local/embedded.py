@@ -18,7 +18,8 @@ import urllib.request
 import boto3
 from moto.server import ThreadedMotoServer
 
-from infra.workflows import asl
+from layer0 import contract
+from layer0.workflows import asl, registry
 from local import lambda_runtime, moto_patches
 from local.agent import Agent, default_client_factory
 from local.gateway import Gateway, http_server
@@ -80,11 +81,11 @@ def _create_job_workflows(clients, prefix: str) -> str:
     )
     sfn = clients("stepfunctions")
     arn = ""
-    for machine in asl.MACHINES.values():
+    for machine in registry.MACHINES.values():
         arn = sfn.create_state_machine(
-            name=machine.name(prefix), definition=asl.render(machine, function_arn), roleArn=role_arn, type="STANDARD"
+            name=machine.name(prefix), definition=machine.render(function_arn), roleArn=role_arn, type="STANDARD"
         )["stateMachineArn"]
-    return arn.rsplit(":", 1)[0] + ":" + asl.machine_name_prefix(prefix)
+    return arn.rsplit(":", 1)[0] + ":" + contract.job_machine_name_prefix(prefix)
 
 
 class Layer0:

@@ -1,6 +1,6 @@
 """A local API Gateway: HTTP in, REST v1 proxy events out, as the deployed REST API does it.
 
-For each request it finds the route in `infra/contract.py` (an unknown one gets the gateway's own
+For each request it finds the route in `functions/layer0/contract.py` (an unknown one gets the gateway's own
 404), runs the REQUEST authorizer on routes that need the token, then the API handler, and writes
 the handler's answer back. Each function is imported once and serves one request at a time, like a
 warm Lambda container.
@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 from urllib.parse import parse_qs, urlsplit
 
-from infra import contract
+from layer0 import contract
 
 ACCOUNT = "123456789012"
 REGION = "us-west-2"

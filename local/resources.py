@@ -1,4 +1,4 @@
-"""The stack's resources, created in moto from the definitions CDK uses (infra/contract.py).
+"""The stack's resources, created in moto from the definitions CDK uses (functions/layer0/contract.py).
 
 `create_stack_resources` makes what `cdk deploy` makes for the API to work: the tables, the auth
 secret, a VPC with public and private subnets, the ECS instance role and profile, the log group,
@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 
-from infra import contract
+from layer0 import contract
 
 REGION = "us-west-2"
 AZS = ("us-west-2a", "us-west-2b")

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from aws_lambda_powertools import Logger
 
+from handlers.observability import domain_logs_through
 from layer0 import environments, scaler
 
 logger = Logger(service="layer0-scaler")
+domain_logs_through(logger)
 
 
 def handler(event: dict, context) -> dict:
@@ -16,13 +18,14 @@ def handler(event: dict, context) -> dict:
     targets = [environment_id] if environment_id else [s.environment_id for s in environments.list_all()]
     results: dict[str, dict] = {}
     for target in targets:
+        logger.append_keys(environment_id=target)
         try:
             info = scaler.run(target)
         except Exception as error:  # noqa: BLE001 - one environment's failure must not stop the others
-            logger.exception("Scaling failed", extra={"environment_id": target})
+            logger.exception("Scaling failed")
             results[target] = {"error": str(error)}
             continue
         if info.errors:
-            logger.warning("Scaled with errors", extra={"environment_id": target, "errors": info.errors})
+            logger.warning("Scaled with errors", extra={"errors": info.errors})
         results[target] = info.model_dump()
     return results

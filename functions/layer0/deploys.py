@@ -24,7 +24,7 @@ from botocore.model import OperationModel, Shape
 from botocore.validate import ParamValidator
 
 from layer0 import aws, ids, settings
-from layer0.errors import ErrorCode, Layer0Error, missing_parameter
+from layer0.errors import ErrorCode, Layer0Error, aws_error_code, aws_error_message, missing_parameter
 from layer0.models import CreateDeployRequest, Deploy, DeploySummary, Tag
 from layer0.stores import tags as tag_store
 
@@ -52,12 +52,6 @@ def not_found(deploy_id: str) -> Layer0Error:
     return Layer0Error(ErrorCode.DeployDoesNotExist, f"Deploy with id '{deploy_id}' does not exist")
 
 
-def _code(error: ClientError) -> str:
-    return error.response.get("Error", {}).get("Code", "")
-
-
-def _message(error: ClientError) -> str:
-    return error.response.get("Error", {}).get("Message", "")
 
 
 # --- botocore's model of ECS ---------------------------------------------------------------------------------------
@@ -242,9 +236,18 @@ def task_definition(deploy_id: str) -> dict:
             "taskDefinition"
         ]
     except ClientError as error:
-        if _code(error) in _BAD_INPUT_CODES:
+        if aws_error_code(error) in _BAD_INPUT_CODES:
             raise not_found(deploy_id) from None
         raise
+
+
+def active_task_definition(deploy_id: str) -> dict:
+    """The deploy's task definition, for a new service, deployment or task; 404 with code 23 when there is none, or
+    when it was deleted: ECS starts nothing new on an INACTIVE task definition."""
+    found = task_definition(deploy_id)
+    if found.get("status") == "INACTIVE":
+        raise not_found(deploy_id)
+    return found
 
 
 # --- routes ----------------------------------------------------------------------------------------------------------
@@ -259,8 +262,8 @@ def create(request: CreateDeployRequest) -> Deploy:
     try:
         registered = ecs.register_task_definition(**parameters)["taskDefinition"]
     except ClientError as error:
-        if _code(error) in _BAD_INPUT_CODES:
-            raise Layer0Error(ErrorCode.InvalidJSON, f"Invalid deploy: {_message(error)}") from None
+        if aws_error_code(error) in _BAD_INPUT_CODES:
+            raise Layer0Error(ErrorCode.InvalidJSON, f"Invalid deploy: {aws_error_message(error)}") from None
         raise
     deploy_id = ids.deploy_id(registered["taskDefinitionArn"])
     version = str(registered["revision"])
@@ -341,7 +344,7 @@ def delete(deploy_id: str) -> None:
     try:
         aws.client("ecs").deregister_task_definition(taskDefinition=definition["taskDefinitionArn"])
     except ClientError as error:
-        if _code(error) in _BAD_INPUT_CODES:
+        if aws_error_code(error) in _BAD_INPUT_CODES:
             raise unknown from None
         raise
     tag_store.delete_entity(ENTITY_TYPE, ids.deploy_id(definition["taskDefinitionArn"]))

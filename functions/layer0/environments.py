@@ -22,9 +22,9 @@ import logging
 
 from botocore.exceptions import ClientError
 
-from layer0 import aws, ids, jobs, scaler, settings
+from layer0 import aws, ids, jobs, scaler, security_groups, settings
 from layer0 import user_data as templates
-from layer0.errors import ErrorCode, Layer0Error, Retryable, missing_parameter
+from layer0.errors import ErrorCode, Layer0Error, Retryable, aws_error_code, aws_error_message, missing_parameter
 from layer0.models import (
     CreateEnvironmentRequest,
     Environment,
@@ -55,12 +55,6 @@ def _sg_name(environment_id: str) -> str:
     return f"{_ecs_id(environment_id)}-env"
 
 
-def _code(error: ClientError) -> str:
-    return error.response.get("Error", {}).get("Code", "")
-
-
-def _message(error: ClientError) -> str:
-    return error.response.get("Error", {}).get("Message", "")
 
 
 def not_found(environment_id: str) -> Layer0Error:
@@ -70,14 +64,8 @@ def not_found(environment_id: str) -> Layer0Error:
 # --- reading AWS ----------------------------------------------------------------------------------------------------
 
 
-def _security_group(environment_id: str) -> dict | None:
-    groups = aws.client("ec2").describe_security_groups(
-        Filters=[
-            {"Name": "group-name", "Values": [_sg_name(environment_id)]},
-            {"Name": "vpc-id", "Values": [settings.get().vpc_id]},
-        ]
-    )["SecurityGroups"]
-    return groups[0] if groups else None
+def security_group(environment_id: str) -> dict | None:
+    return security_groups.find(_sg_name(environment_id))
 
 
 def _auto_scaling_group(environment_id: str) -> dict | None:
@@ -94,27 +82,29 @@ def _launch_template_data(environment_id: str) -> dict:
             LaunchTemplateName=_ecs_id(environment_id), Versions=["$Latest"]
         )["LaunchTemplateVersions"]
     except ClientError as error:
-        if _code(error).startswith("InvalidLaunchTemplate"):
+        if aws_error_code(error).startswith("InvalidLaunchTemplate"):
             return {}
         raise
     return versions[0]["LaunchTemplateData"] if versions else {}
 
 
-def _cluster_active(environment_id: str) -> bool:
+def cluster_active(environment_id: str) -> bool:
+    """Whether the environment's cluster exists and is ACTIVE (a deleted one stays INACTIVE for a while)."""
     clusters = aws.client("ecs").describe_clusters(clusters=[_ecs_id(environment_id)])["clusters"]
     return any(c.get("status") == "ACTIVE" for c in clusters)
 
 
-def _links(tags: list[Tag]) -> list[str]:
-    links = {t.value for t in tags if t.key.startswith(LINK_PREFIX) or t.key == LEGACY_LINK_KEY}
-    return sorted(v for v in links if v)
+def linked_ids(tags: list[Tag]) -> list[str]:
+    """The ids of the environments that an environment's tags link it to."""
+    linked = {t.value for t in tags if t.key.startswith(LINK_PREFIX) or t.key == LEGACY_LINK_KEY}
+    return sorted(v for v in linked if v)
 
 
 def _model(environment_id: str, tags: list[Tag]) -> Environment:
     values = {t.key: t.value for t in tags}
     group = _auto_scaling_group(environment_id)
     template = _launch_template_data(environment_id)
-    security_group = _security_group(environment_id)
+    security_group = security_group(environment_id)
     return Environment(
         environment_id=environment_id,
         environment_name=values.get("name", ""),
@@ -123,7 +113,7 @@ def _model(environment_id: str, tags: list[Tag]) -> Environment:
         security_group_id=security_group["GroupId"] if security_group else "",
         operating_system=values.get("os", ""),
         ami_id=template.get("ImageId", ""),
-        links=_links(tags),
+        links=linked_ids(tags),
     )
 
 
@@ -131,7 +121,7 @@ def _model(environment_id: str, tags: list[Tag]) -> Environment:
 
 
 def get(environment_id: str) -> Environment:
-    if not _cluster_active(environment_id):
+    if not cluster_active(environment_id):
         raise not_found(environment_id)
     return _model(environment_id, tag_store.select_by_type_and_id(ENTITY_TYPE, environment_id))
 
@@ -139,7 +129,7 @@ def get(environment_id: str) -> Environment:
 def start_delete(environment_id: str) -> Job:
     """Start the delete-environment job (type 1). A delete that failed part-way can be started again:
     the environment counts as present while its cluster is active or its tags remain."""
-    if not (tag_store.select_by_type_and_id(ENTITY_TYPE, environment_id) or _cluster_active(environment_id)):
+    if not (tag_store.select_by_type_and_id(ENTITY_TYPE, environment_id) or cluster_active(environment_id)):
         raise not_found(environment_id)
     return jobs.create(jobs.JobType.DeleteEnvironment, environment_id)
 
@@ -327,7 +317,7 @@ def _roll_back(environment_id: str) -> None:
 
 
 def update_min_count(environment_id: str, min_count: int) -> Environment:
-    if not _cluster_active(environment_id):
+    if not cluster_active(environment_id):
         raise not_found(environment_id)
     group = _auto_scaling_group(environment_id)
     if group is None:
@@ -356,7 +346,7 @@ def _allow(ec2, group_id: str, source_group_id: str) -> None:
             GroupId=group_id, IpPermissions=[{"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": source_group_id}]}]
         )
     except ClientError as error:
-        if _code(error) != "InvalidPermission.Duplicate":
+        if aws_error_code(error) != "InvalidPermission.Duplicate":
             raise
 
 
@@ -367,7 +357,7 @@ def link(source_id: str, dest_id: str) -> None:
         raise Layer0Error(ErrorCode.InvalidEnvironmentID, f"Environment '{source_id}' cannot be linked to itself")
     groups = {}
     for environment_id in (source_id, dest_id):
-        group = _security_group(environment_id)
+        group = security_group(environment_id)
         if group is None:
             raise Layer0Error(
                 ErrorCode.EnvironmentDoesNotExist, f"Security group for environment '{environment_id}' does not exist"
@@ -391,13 +381,13 @@ def _revoke(ec2, group: dict, source_group_id: str) -> None:
         try:
             ec2.revoke_security_group_ingress(GroupId=group["GroupId"], IpPermissions=permissions)
         except ClientError as error:
-            if _code(error) not in ("InvalidPermission.NotFound", "InvalidGroup.NotFound"):
+            if aws_error_code(error) not in ("InvalidPermission.NotFound", "InvalidGroup.NotFound"):
                 raise
 
 
 def unlink(source_id: str, dest_id: str) -> None:
     """Revoke the rules both ways and forget the link; a side whose group is gone is skipped."""
-    source, dest = _security_group(source_id), _security_group(dest_id)
+    source, dest = security_group(source_id), security_group(dest_id)
     if source and dest:
         ec2 = aws.client("ec2")
         _revoke(ec2, source, dest["GroupId"])
@@ -411,101 +401,8 @@ def unlink(source_id: str, dest_id: str) -> None:
             tag_store.delete(ENTITY_TYPE, here, LEGACY_LINK_KEY)
 
 
-# --- the delete-environment steps (job type 1) ---------------------------------------------------------------------
-# Each takes the environment id, returns a JSON-serializable dict, and may be run again after any failure.
-
-
-def unlink_all(environment_id: str) -> dict:
-    links = _links(tag_store.select_by_type_and_id(ENTITY_TYPE, environment_id))
-    for other in links:
-        unlink(environment_id, other)
-    return {"unlinked": links}
-
-
-def _services(cluster: str) -> list[str]:
-    """The cluster's ACTIVE services (a deleted one stays listed while it drains)."""
-    ecs = aws.client("ecs")
-    try:
-        arns = [arn for page in ecs.get_paginator("list_services").paginate(cluster=cluster) for arn in page["serviceArns"]]
-        return [
-            service["serviceArn"]
-            for start in range(0, len(arns), 10)
-            for service in ecs.describe_services(cluster=cluster, services=arns[start : start + 10])["services"]
-            if service.get("status") == "ACTIVE"
-        ]
-    except ecs.exceptions.ClusterNotFoundException:
-        return []
-
-
-def _tasks(cluster: str) -> list[str]:
-    ecs = aws.client("ecs")
-    try:
-        return [
-            arn
-            for page in ecs.get_paginator("list_tasks").paginate(cluster=cluster, desiredStatus="RUNNING")
-            for arn in page["taskArns"]
-        ]
-    except ecs.exceptions.ClusterNotFoundException:
-        return []
-
-
-def _load_balancers(environment_id: str) -> list[str]:
-    """Layer0 ids of the environment's load balancers: those whose tags put them in this environment (even if
-    AWS no longer knows them, so that their tags go too), and any `l0-<prefix>-` classic ELB or ALB in its
-    security group (one whose tags were lost). Load balancers not named by Layer0 are not Layer0's to delete."""
-    from layer0 import load_balancers  # imported where used, as services and tasks are below
-
-    found = {
-        t.entity_id
-        for t in tag_store.select_by_type(load_balancers.ENTITY_TYPE)
-        if t.key == "environment_id" and t.value == environment_id
-    }
-    group = _security_group(environment_id)
-    if group is not None:
-        prefix = settings.get().aws_name_prefix
-        for page in aws.client("elb").get_paginator("describe_load_balancers").paginate():
-            for lb in page["LoadBalancerDescriptions"]:
-                if lb["LoadBalancerName"].startswith(prefix) and group["GroupId"] in lb.get("SecurityGroups", []):
-                    found.add(ids.layer0_id(lb["LoadBalancerName"]))
-        for page in aws.client("elbv2").get_paginator("describe_load_balancers").paginate():
-            for lb in page["LoadBalancers"]:
-                if lb["LoadBalancerName"].startswith(prefix) and group["GroupId"] in lb.get("SecurityGroups", []):
-                    found.add(ids.layer0_id(lb["LoadBalancerName"]))
-    return sorted(found)
-
-
-def list_dependencies(environment_id: str) -> dict:
-    cluster = _ecs_id(environment_id)
-    dependencies = (
-        [{"kind": "service", "id": arn} for arn in _services(cluster)]
-        + [{"kind": "load_balancer", "id": lb} for lb in _load_balancers(environment_id)]
-        + [{"kind": "task", "id": arn} for arn in _tasks(cluster)]
-    )
-    return {"dependencies": dependencies}
-
-
-def delete_dependency(environment_id: str, kind: str, id: str) -> dict:  # noqa: A002 - the workflow's field name
-    if kind == "service":
-        # The delete-service job's steps: scale to 0, stop its tasks, delete it, forget its tags and name.
-        from layer0 import services
-
-        services.delete_in_environment(environment_id, ids.layer0_id(id.rsplit("/", 1)[-1]))
-    elif kind == "task":
-        from layer0 import tasks  # tasks imports this module
-
-        tasks.stop(environment_id, id, "Layer0: environment deleted")
-        # The Layer0 task whose `arn` tag names this ECS task goes with it.
-        for tag in tag_store.select_by_type("task"):
-            if tag.key == "arn" and tag.value == id:
-                tag_store.delete_entity("task", tag.entity_id)
-    elif kind == "load_balancer":
-        # The delete-load-balancer job's steps; Retryable while its public group's ENIs detach (the Map retries).
-        from layer0 import load_balancers
-
-        load_balancers.delete_now(id)
-    else:
-        raise ValueError(f"Unknown dependency kind '{kind}'")
-    return {"deleted": {"kind": kind, "id": id}}
+# --- deleting: the delete-environment job's steps (layer0.workflows.delete_environment), and a failed create's
+# rollback. Each takes the environment id, returns a JSON-serializable dict, and may be run again after any failure.
 
 
 _ASG_GONE = ("not found", "is pending delete")
@@ -518,7 +415,7 @@ def delete_autoscaling_group(environment_id: str) -> dict:
         autoscaling.update_auto_scaling_group(AutoScalingGroupName=name, MinSize=0, MaxSize=0, DesiredCapacity=0)
         autoscaling.delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)
     except ClientError as error:
-        if not any(text in _message(error) for text in _ASG_GONE):
+        if not any(text in aws_error_message(error) for text in _ASG_GONE):
             raise
         return {"deleted": False}
     return {"deleted": True}
@@ -531,41 +428,14 @@ def delete_launch_template(environment_id: str) -> dict:
         ec2.describe_launch_templates(LaunchTemplateNames=[name])
         ec2.delete_launch_template(LaunchTemplateName=name)
     except ClientError as error:
-        if not _code(error).startswith("InvalidLaunchTemplate"):
+        if not aws_error_code(error).startswith("InvalidLaunchTemplate"):
             raise
         return {"deleted": False}
     return {"deleted": True}
 
 
-def instances_gone(environment_id: str) -> dict:
-    """Whether no instance of the environment is left that is not terminated (its ENIs hold the group)."""
-    name = _ecs_id(environment_id)
-    ec2 = aws.client("ec2")
-    left = set()
-    for key in ("tag:aws:autoscaling:groupName", "tag:Name"):
-        for page in ec2.get_paginator("describe_instances").paginate(
-            Filters=[
-                {"Name": key, "Values": [name]},
-                {"Name": "instance-state-name", "Values": ["pending", "running", "shutting-down", "stopping", "stopped"]},
-            ]
-        ):
-            left |= {i["InstanceId"] for r in page["Reservations"] for i in r["Instances"]}
-    return {"gone": not left, "instances": sorted(left)}
-
-
 def delete_security_group(environment_id: str) -> dict:
-    group = _security_group(environment_id)
-    if group is None:
-        return {"deleted": False}
-    try:
-        aws.client("ec2").delete_security_group(GroupId=group["GroupId"])
-    except ClientError as error:
-        if _code(error) == "InvalidGroup.NotFound":
-            return {"deleted": False}
-        if _code(error) == "DependencyViolation":
-            raise Retryable(f"Security group {group['GroupId']} is still in use: {_message(error)}") from error
-        raise
-    return {"deleted": True}
+    return {"deleted": security_groups.delete(_sg_name(environment_id))}
 
 
 def delete_cluster(environment_id: str) -> dict:
@@ -581,13 +451,5 @@ def delete_cluster(environment_id: str) -> dict:
 
 
 def delete_tags(environment_id: str) -> dict:
-    """The environment's tags and its name claim (found by id, so a rerun after the tags went still finds it)."""
-    claims = [
-        t.entity_id
-        for t in tag_store.select_by_type(NAME_CLAIM_TYPE)
-        if t.key == "environment_id" and t.value == environment_id
-    ]
-    for name in claims:
-        tag_store.release(NAME_CLAIM_TYPE, name, "environment_id", environment_id)
-    tag_store.delete_entity(ENTITY_TYPE, environment_id)
-    return {"released": claims}
+    """The environment's tags and its name claim."""
+    return {"released": tag_store.delete_with_claims(ENTITY_TYPE, environment_id, NAME_CLAIM_TYPE, "environment_id")}

@@ -86,6 +86,34 @@ class Retryable(Exception):
     """
 
 
+class Throttled(Exception):
+    """AWS throttled a step's call beyond the client layer's retries. The state machine retries it with backoff."""
+
+
+class AwsServerError(Exception):
+    """AWS answered a step's call with a 5xx beyond the client layer's retries: transient, and every step is
+    idempotent, so the state machine retries it with backoff like throttling."""
+
+
+def aws_error_code(error: ClientError) -> str:
+    """The AWS error code of a failed call (`""` when AWS gave none)."""
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def aws_error_message(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Message", ""))
+
+
+def is_throttling(error: Exception) -> bool:
+    if isinstance(error, ClientError):
+        return aws_error_code(error) in THROTTLING_ERROR_CODES
+    return isinstance(error, Layer0Error) and error.code == ErrorCode.Throttled
+
+
+def is_aws_server_error(error: Exception) -> bool:
+    return isinstance(error, ClientError) and error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500
+
+
 def missing_parameter(name: str) -> Layer0Error:
     return Layer0Error(ErrorCode.MissingParameter, f"Parameter '{name}' is required")
 
@@ -93,9 +121,8 @@ def missing_parameter(name: str) -> Layer0Error:
 def from_aws(error: Exception) -> Layer0Error:
     """Translate an AWS failure that survived the client layer's retries (SPEC §2.2, step 3)."""
     if isinstance(error, ClientError):
-        info = error.response.get("Error", {})
-        aws_code = info.get("Code", "Unknown")
-        message = f"AWS Error: {info.get('Message', '')} (code '{aws_code}')"
+        aws_code = aws_error_code(error) or "Unknown"
+        message = f"AWS Error: {aws_error_message(error)} (code '{aws_code}')"
         if aws_code in THROTTLING_ERROR_CODES:
             return Layer0Error(ErrorCode.Throttled, message)
         return Layer0Error(ErrorCode.UnexpectedError, message)

@@ -1,7 +1,7 @@
 """Jobs (SPEC §2.5, §3.7; DESIGN §4): a row in the job table plus one Step Functions execution named by the job id.
 
 The API writes the row (pending) and starts the execution of the job type's state machine; the machine sets the
-job in progress, completed or error itself (workflow steps `job.set_status` / `job.set_error`, layer0.steps).
+job in progress, completed or error itself (the steps of layer0.workflows.frame).
 `task_id` is the job id, so `l0 job logs <id>` reads `GET /task/<job id>/logs`: the execution history.
 """
 
@@ -10,51 +10,24 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import time
-from enum import IntEnum
 
 from botocore.exceptions import ClientError
 
 from layer0 import aws, ids, settings
-from layer0.errors import ErrorCode, Layer0Error
-from layer0.models import Job, LogFile, Tag
+from layer0.contract import JobStatus, JobType
+from layer0.errors import ErrorCode, Layer0Error, aws_error_code
+from layer0.models import Job, LogFile, Tag, rfc3339
 from layer0.stores import jobs as job_store
 from layer0.stores import tags as tag_store
 
 TTL_SECONDS = 6 * 3600
 
 
-class JobType(IntEnum):
-    DeleteEnvironment = 1
-    DeleteService = 2
-    DeleteLoadBalancer = 3
-    DeleteTask = 4
-    CreateTask = 5
-    Rollout = 6
-
-
-class JobStatus(IntEnum):
-    Pending = 1
-    InProgress = 2
-    Completed = 3
-    Error = 4
-
-
-# Job type -> the slug of its state machine `l0-<prefix>-job-<slug>` (infra/workflows/asl.py SLUGS, same table).
-MACHINE_SLUGS: dict[JobType, str] = {
-    JobType.DeleteEnvironment: "delete-environment",
-    JobType.DeleteService: "delete-service",
-    JobType.DeleteLoadBalancer: "delete-load-balancer",
-    JobType.DeleteTask: "delete-task",
-    JobType.CreateTask: "create-task",
-    JobType.Rollout: "rollout",
-}
-
-
 def state_machine_arn(job_type: JobType | int) -> str:
     prefix = settings.get().job_state_machine_prefix
     if not prefix:
         raise Layer0Error(ErrorCode.UnexpectedError, "LAYER0_JOB_STATE_MACHINE_PREFIX is not set")
-    return prefix + MACHINE_SLUGS[JobType(job_type)]
+    return prefix + JobType(job_type).slug
 
 
 def execution_arn(job: Job) -> str:
@@ -64,10 +37,6 @@ def execution_arn(job: Job) -> str:
 
 def _now() -> _dt.datetime:
     return _dt.datetime.now(_dt.timezone.utc)
-
-
-def _rfc3339(moment: _dt.datetime) -> str:
-    return moment.astimezone(_dt.timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def create(job_type: JobType | int, request: str) -> Job:
@@ -80,7 +49,7 @@ def create(job_type: JobType | int, request: str) -> Job:
         job_status=int(JobStatus.Pending),
         job_type=int(job_type),
         request=request,
-        time_created=_rfc3339(_now()),
+        time_created=rfc3339(_now()),
         time_to_exist=int(time.time()) + TTL_SECONDS,
         meta={},
     )
@@ -118,7 +87,7 @@ def get(job_id: str) -> Job:
     try:
         described = aws.client("stepfunctions").describe_execution(executionArn=execution_arn(job))
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in ("ExecutionDoesNotExist", "StateMachineDoesNotExist"):
+        if aws_error_code(error) in ("ExecutionDoesNotExist", "StateMachineDoesNotExist"):
             return job
         raise
     if described.get("status") not in _ENDED_WITHOUT_MARK:
@@ -143,7 +112,7 @@ def delete(job_id: str) -> None:
         sfn.stop_execution(executionArn=execution_arn(job), error="Layer0.JobDeleted", cause="DELETE /job/" + job_id)
     except ClientError as error:
         # Never started (or already purged); a finished execution is not an error to StopExecution.
-        if error.response.get("Error", {}).get("Code") not in ("ExecutionDoesNotExist", "StateMachineDoesNotExist"):
+        if aws_error_code(error) not in ("ExecutionDoesNotExist", "StateMachineDoesNotExist"):
             raise
     _forget(job_id)
 
@@ -226,7 +195,7 @@ def logs(job_id: str, tail: int = 0, start: _dt.datetime | None = None, end: _dt
     try:
         events = _history(execution)
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "ExecutionDoesNotExist":
+        if aws_error_code(error) != "ExecutionDoesNotExist":
             raise
         events = []
     selected = []

@@ -12,7 +12,7 @@ import datetime as _dt
 from botocore.exceptions import ClientError
 
 from layer0 import aws, settings
-from layer0.errors import ErrorCode, Layer0Error
+from layer0.errors import ErrorCode, Layer0Error, aws_error_code
 from layer0.models import LogFile
 
 TIME_FORMAT = "%Y-%m-%d %H:%M"
@@ -127,7 +127,7 @@ def for_tasks(
     try:
         streams = _streams(group)
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+        if aws_error_code(error) == "ResourceNotFoundException":
             return []  # no log group (yet): no logs, not a server error
         raise
     bounds = _bounds(start, end)
@@ -139,7 +139,7 @@ def for_tasks(
         try:
             lines = _messages(group, stream, tail, bounds)
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            if aws_error_code(error) == "ResourceNotFoundException":
                 continue  # the stream went away between listing and reading
             raise
         files.append(LogFile(name=parts[1], lines=lines))

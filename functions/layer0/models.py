@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as _dt
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
@@ -24,6 +25,18 @@ def _decode_base64(value: Any) -> bytes:
         return base64.b64decode(value, validate=True)
     except binascii.Error as exc:
         raise ValueError(f"illegal base64 data: {exc}") from exc
+
+
+def rfc3339(moment: object) -> str:
+    """Go's RFC3339Nano, as Layer0 wrote every time.Time (a job's time_created, a deployment's created and
+    updated) and as its clients parse it: UTC, `Z`, fractional seconds without trailing zeros."""
+    if not isinstance(moment, _dt.datetime):
+        return str(moment or "")
+    utc = moment.astimezone(_dt.timezone.utc) if moment.tzinfo else moment
+    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
+    if utc.microsecond:
+        text += "." + f"{utc.microsecond:06d}".rstrip("0")
+    return text + "Z"
 
 
 # A Go `[]byte` field: base64 in JSON, bytes in Python.

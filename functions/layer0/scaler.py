@@ -16,13 +16,16 @@ from __future__ import annotations
 import datetime
 import functools
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 
 from layer0 import aws, ids, jobs, settings
-from layer0.errors import ErrorCode, Layer0Error
+from layer0.errors import ErrorCode, Layer0Error, aws_error_code
 from layer0.models import ResourceConsumer, ResourceProvider, ScalerRunInfo
 from layer0.stores import jobs as job_store
+
+logger = logging.getLogger(__name__)
 
 # Debounced runs (SPEC §3.8 trigger b): at most one per environment per window, this long after the request.
 DEBOUNCE_SECONDS = 10
@@ -124,7 +127,7 @@ def instance_memory(instance_type: str) -> int | None:
     try:
         found = ec2.describe_instance_types(InstanceTypes=[instance_type])["InstanceTypes"]
     except ec2.exceptions.ClientError as error:
-        if error.response["Error"]["Code"] == "InvalidInstanceType":
+        if aws_error_code(error) == "InvalidInstanceType":
             return None
         raise
     return found[0]["MemoryInfo"]["SizeInMiB"] if found else None
@@ -336,3 +339,12 @@ def request_run(environment_id: str, now=time.time) -> bool:
     except scheduler.exceptions.ConflictException:
         return False
     return True
+
+
+def request_run_soon(environment_id: str) -> None:
+    """`request_run`, best effort: the scaler also runs hourly, so a failure to schedule an early run delays a
+    change's capacity, it does not fail the change."""
+    try:
+        request_run(environment_id)
+    except Exception:  # noqa: BLE001 - the caller's change itself succeeded
+        logger.exception("Could not schedule a scaler run for environment %s", environment_id)

@@ -8,23 +8,22 @@ concurrent creates with one name make one service; a duplicate is 400 with code 
 
 Create, scale and update answer 200 with the Service, as Layer0 does, and start a rollout job (type 6) that
 follows the deployment they started until it is steady (job completed) or failed (job error, with the stopped
-tasks' reasons). Deleting a service is job type 2: scale to 0, stop its tasks (the original never managed to),
-delete it, and forget its tags and name. The job steps are at the end of this module; each is idempotent.
+tasks' reasons; layer0.workflows.rollout). Deleting a service is job type 2 (layer0.workflows.delete_service): scale
+to 0, stop its tasks (the original never managed to), delete it, and forget its tags and name.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import logging
 import time
 
 from botocore.exceptions import ClientError
 
-from layer0 import aws, deploys, ids, jobs, scaler, settings, tasks
+from layer0 import aws, deploys, environments, ids, jobs, scaler, settings, tasks
 from layer0 import load_balancers as lbs
 from layer0 import logs as log_store
-from layer0.errors import ErrorCode, Layer0Error, missing_parameter
+from layer0.errors import ErrorCode, Layer0Error, aws_error_code, aws_error_message, missing_parameter
 from layer0.models import (
     CreateServiceRequest,
     Deployment,
@@ -33,6 +32,7 @@ from layer0.models import (
     Service,
     ServiceSummary,
     Tag,
+    rfc3339,
 )
 from layer0.stores import tags as tag_store
 
@@ -57,25 +57,10 @@ IAM_PROPAGATION_MESSAGE = "unable to assume role"
 CREATE_ATTEMPTS = 3
 CREATE_RETRY_SECONDS = 2.0
 
-# ECS stop codes that say a deployment's task failed (used once a deployment is no longer listed).
-FAILED_STOP_CODES = ("TaskFailedToStart", "EssentialContainerExited")
-
-
-class RolloutFailed(Exception):
-    """A deployment failed (the circuit breaker tripped). Its message names the stopped tasks' reasons; the
-    rollout job ends in error with it."""
-
-
 def _cluster(environment_id: str) -> str:
     return ids.aws_name(environment_id)
 
 
-def _code(error: ClientError) -> str:
-    return error.response.get("Error", {}).get("Code", "")
-
-
-def _message(error: ClientError) -> str:
-    return error.response.get("Error", {}).get("Message", "")
 
 
 def not_found(service_id: str) -> Layer0Error:
@@ -95,17 +80,6 @@ def _grouped(entity_type: str) -> dict[str, dict[str, str]]:
     for tag in tag_store.select_by_type(entity_type):
         grouped.setdefault(tag.entity_id, {})[tag.key] = tag.value
     return grouped
-
-
-def _rfc3339(moment) -> str:
-    """Go's RFC3339Nano (what Layer0 wrote for time.Time): UTC, `Z`, fractional seconds without trailing zeros."""
-    if not isinstance(moment, _dt.datetime):
-        return str(moment or "")
-    utc = moment.astimezone(_dt.timezone.utc) if moment.tzinfo else moment
-    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
-    if utc.microsecond:
-        text += "." + f"{utc.microsecond:06d}".rstrip("0")
-    return text + "Z"
 
 
 # --- reading ECS ----------------------------------------------------------------------------------------------------
@@ -130,7 +104,7 @@ def _service_names(cluster: str) -> list[str]:
     return [name for name in names if name.startswith(prefix)]
 
 
-def _describe_any(environment_id: str, service_id: str) -> dict | None:
+def describe_any(environment_id: str, service_id: str) -> dict | None:
     """The ECS service whatever its status (ACTIVE, DRAINING or INACTIVE), or None."""
     ecs = aws.client("ecs")
     try:
@@ -142,7 +116,7 @@ def _describe_any(environment_id: str, service_id: str) -> dict | None:
 
 def _describe(environment_id: str, service_id: str) -> dict | None:
     """The ECS service if it is ACTIVE: a deleted one stays describable for a while, DRAINING then INACTIVE."""
-    service = _describe_any(environment_id, service_id)
+    service = describe_any(environment_id, service_id)
     return service if service and service.get("status") == "ACTIVE" else None
 
 
@@ -155,24 +129,10 @@ def _search_environment(service_id: str) -> str | None:
     return None
 
 
-def _locate(service_id: str) -> tuple[str | None, dict[str, str]]:
+def locate(service_id: str) -> tuple[str | None, dict[str, str]]:
     """(environment id or None, the service's tags)."""
     values = _tag_values(ENTITY_TYPE, service_id)
     return values.get("environment_id") or _search_environment(service_id), values
-
-
-def _cluster_active(environment_id: str) -> bool:
-    clusters = aws.client("ecs").describe_clusters(clusters=[_cluster(environment_id)])["clusters"]
-    return any(c.get("status") == "ACTIVE" for c in clusters)
-
-
-def _task_definition(deploy_id: str) -> dict:
-    """The deploy's ECS taskDefinition, or 404 with code 23. A deleted (INACTIVE) one counts as missing: ECS starts no
-    new service or deployment on it."""
-    found = deploys.task_definition(deploy_id)
-    if found.get("status") == "INACTIVE":
-        raise deploys.not_found(deploy_id)
-    return found
 
 
 # --- the model ------------------------------------------------------------------------------------------------------
@@ -187,7 +147,7 @@ def _deployment(deployment: dict, deploy_tags: dict[str, str]) -> Deployment:
     deploy_id = ids.deploy_id(deployment.get("taskDefinition", ""))
     name, version = _deploy_parts(deploy_id)
     return Deployment(
-        created=_rfc3339(deployment.get("createdAt")),
+        created=rfc3339(deployment.get("createdAt")),
         deploy_id=deploy_id,
         deploy_name=deploy_tags.get("name") or name,
         deploy_version=deploy_tags.get("version") or version,
@@ -195,7 +155,7 @@ def _deployment(deployment: dict, deploy_tags: dict[str, str]) -> Deployment:
         pending_count=deployment.get("pendingCount", 0),
         running_count=deployment.get("runningCount", 0),
         status=deployment.get("status", ""),
-        updated=_rfc3339(deployment.get("updatedAt")),
+        updated=rfc3339(deployment.get("updatedAt")),
         deployment_id=deployment.get("id", ""),
     )
 
@@ -224,7 +184,7 @@ def _model(service: dict, environment_id: str, values: dict[str, str]) -> Servic
     )
 
 
-def _primary_deployment_id(service: dict) -> str:
+def primary_deployment_id(service: dict) -> str:
     primary = [d for d in service.get("deployments", []) if d.get("status") == "PRIMARY"]
     return primary[0]["id"] if primary else ""
 
@@ -233,24 +193,16 @@ def _start_rollout(service_id: str, environment_id: str, service: dict) -> Job:
     request = {
         "service_id": service_id,
         "environment_id": environment_id,
-        "deployment_id": _primary_deployment_id(service),
+        "deployment_id": primary_deployment_id(service),
     }
     return jobs.create(jobs.JobType.Rollout, json.dumps(request))
-
-
-def _request_scaler_run(environment_id: str) -> None:
-    """The debounced scaler run (SPEC §3.8 b). If it cannot be scheduled, the hourly run still scales."""
-    try:
-        scaler.request_run(environment_id)
-    except Exception:  # noqa: BLE001 - the service change itself succeeded
-        logger.exception("Could not schedule a scaler run for environment %s", environment_id)
 
 
 # --- routes ---------------------------------------------------------------------------------------------------------
 
 
 def get(service_id: str) -> Service:
-    environment_id, values = _locate(service_id)
+    environment_id, values = locate(service_id)
     service = _describe(environment_id, service_id) if environment_id else None
     if service is None:
         raise not_found(service_id)
@@ -321,11 +273,11 @@ def _create_ecs_service(params: dict, environment_id: str) -> dict:
         try:
             return ecs.create_service(**params)["service"]
         except ClientError as error:
-            if _code(error) == "ClusterNotFoundException":
+            if aws_error_code(error) == "ClusterNotFoundException":
                 raise _environment_not_found(environment_id) from None
-            if "was not idempotent" in _message(error):
-                raise Layer0Error(ErrorCode.InvalidServiceID, _message(error)) from None
-            if IAM_PROPAGATION_MESSAGE in _message(error).lower() and attempt < CREATE_ATTEMPTS:
+            if "was not idempotent" in aws_error_message(error):
+                raise Layer0Error(ErrorCode.InvalidServiceID, aws_error_message(error)) from None
+            if IAM_PROPAGATION_MESSAGE in aws_error_message(error).lower() and attempt < CREATE_ATTEMPTS:
                 logger.info("CreateService: the load balancer role is not usable yet (attempt %d)", attempt)
                 time.sleep(CREATE_RETRY_SECONDS)
                 continue
@@ -336,9 +288,9 @@ def _create_ecs_service(params: dict, environment_id: str) -> dict:
 def create(request: CreateServiceRequest) -> tuple[Service, Job]:
     _validate(request)
     environment_id, name, deploy_id = request.environment_id, request.service_name, request.deploy_id
-    if not _cluster_active(environment_id):
+    if not environments.cluster_active(environment_id):
         raise _environment_not_found(environment_id)
-    task_definition = _task_definition(deploy_id)
+    task_definition = deploys.active_task_definition(deploy_id)
     load_balancers, role = [], None
     if request.load_balancer_id:
         load_balancers, role = lbs.service_attachment(request.load_balancer_id, task_definition)
@@ -386,13 +338,13 @@ def create(request: CreateServiceRequest) -> tuple[Service, Job]:
         tag_store.delete_entity(ENTITY_TYPE, service_id)
         tag_store.release(NAME_CLAIM_TYPE, claim, "service_id", service_id)
         raise
-    _request_scaler_run(environment_id)
+    scaler.request_run_soon(environment_id)
     return _model(created, environment_id, values), job
 
 
 def _existing(service_id: str) -> tuple[str, dict, dict[str, str]]:
     """(environment id, ECS service, tags) of an active service, or 404 with code 28."""
-    environment_id, values = _locate(service_id)
+    environment_id, values = locate(service_id)
     service = _describe(environment_id, service_id) if environment_id else None
     if service is None:
         raise not_found(service_id)
@@ -408,7 +360,7 @@ def scale(service_id: str, desired_count: int) -> tuple[Service, Job]:
             cluster=_cluster(environment_id), service=ids.aws_name(service_id), desiredCount=desired_count
         )["service"]
     job = _start_rollout(service_id, environment_id, service)
-    _request_scaler_run(environment_id)
+    scaler.request_run_soon(environment_id)
     return _model(service, environment_id, values), job
 
 
@@ -416,7 +368,7 @@ def update_deploy(service_id: str, deploy_id: str) -> tuple[Service, Job]:
     if not deploy_id:
         raise missing_parameter("deploy_id")
     environment_id, _service, values = _existing(service_id)
-    _task_definition(deploy_id)
+    deploys.active_task_definition(deploy_id)
     ecs = aws.client("ecs")
     try:
         service = ecs.update_service(
@@ -429,21 +381,21 @@ def update_deploy(service_id: str, deploy_id: str) -> tuple[Service, Job]:
     except (ecs.exceptions.ServiceNotFoundException, ecs.exceptions.ServiceNotActiveException):
         raise not_found(service_id) from None
     job = _start_rollout(service_id, environment_id, service)
-    _request_scaler_run(environment_id)
+    scaler.request_run_soon(environment_id)
     return _model(service, environment_id, values), job
 
 
 def start_delete(service_id: str) -> Job:
     """Start the delete-service job (type 2). A delete that failed part-way can be started again: the service
     counts as present while it is active in ECS or its tags remain."""
-    environment_id, values = _locate(service_id)
+    environment_id, values = locate(service_id)
     active = _describe(environment_id, service_id) if environment_id else None
     if not values and active is None:
         raise not_found(service_id)
     return jobs.create(jobs.JobType.DeleteService, service_id)
 
 
-def _task_arns(environment_id: str, service: dict, statuses: tuple[str, ...]) -> list[str]:
+def task_arns(environment_id: str, service: dict, statuses: tuple[str, ...]) -> list[str]:
     """ARNs of the tasks every deployment of the service started (ECS sets startedBy to the deployment id)."""
     ecs = aws.client("ecs")
     arns: list[str] = []
@@ -461,155 +413,4 @@ def _task_arns(environment_id: str, service: dict, statuses: tuple[str, ...]) ->
 
 def logs(service_id: str, tail: int = 0, start=None, end=None) -> list[LogFile]:
     environment_id, service, _values = _existing(service_id)
-    return log_store.for_tasks(_task_arns(environment_id, service, ("RUNNING", "STOPPED")), tail, start, end)
-
-
-# --- the rollout steps (job type 6) ---------------------------------------------------------------------------------
-
-
-def _stopped_reasons(environment_id: str, deployment_id: str, stop_codes: tuple[str, ...] | None = None) -> list[str]:
-    """The distinct stoppedReasons of the deployment's stopped tasks (only those with one of `stop_codes`)."""
-    ecs = aws.client("ecs")
-    cluster = _cluster(environment_id)
-    try:
-        arns = [
-            arn
-            for page in ecs.get_paginator("list_tasks").paginate(
-                cluster=cluster, startedBy=deployment_id, desiredStatus="STOPPED"
-            )
-            for arn in page["taskArns"]
-        ]
-    except ecs.exceptions.ClusterNotFoundException:
-        return []
-    reasons: list[str] = []
-    for start in range(0, len(arns), 100):
-        for task in ecs.describe_tasks(cluster=cluster, tasks=arns[start : start + 100])["tasks"]:
-            if stop_codes is not None and task.get("stopCode") not in stop_codes:
-                continue
-            reason = task.get("stoppedReason") or ""
-            details = [
-                c["reason"] for c in task.get("containers", []) if c.get("reason") and c["reason"] not in reason
-            ]
-            text = "; ".join(part for part in [reason, *details] if part)
-            if text:
-                reasons.append(text)
-    return list(dict.fromkeys(reasons))
-
-
-def _failed(service_id: str, deployment: dict | None, deployment_id: str, reasons: list[str]) -> RolloutFailed:
-    what = (deployment or {}).get("rolloutStateReason") or f"Deployment {deployment_id} failed."
-    detail = "; ".join(reasons) if reasons else "no stopped task gave a reason"
-    return RolloutFailed(f"Service '{service_id}': {what} Stopped tasks: {detail}")
-
-
-def rollout_state(service_id: str, environment_id: str, deployment_id: str) -> dict:
-    """Where the deployment `deployment_id` of the service is: `{"state": "steady" | "in_progress", ...}`.
-
-    Raises RolloutFailed once ECS marks it FAILED. A deployment that is no longer the PRIMARY one was superseded
-    (by a newer update, or a rollback): this rollout is over, completed (`"superseded": true`).
-    """
-    service = _describe_any(environment_id, service_id)
-    if service is None or service.get("status") != "ACTIVE":
-        return {"state": "steady", "superseded": True, "message": f"Service '{service_id}' no longer exists"}
-    deployments = service.get("deployments", [])
-    tracked = next((d for d in deployments if d.get("id") == deployment_id), None)
-    if tracked is not None and tracked.get("rolloutState") == "FAILED":
-        raise _failed(service_id, tracked, deployment_id, _stopped_reasons(environment_id, deployment_id))
-    if tracked is None:
-        # A failed deployment leaves the list once the rollback is steady: its failed tasks tell.
-        failed_tasks = _stopped_reasons(environment_id, deployment_id, FAILED_STOP_CODES)
-        if failed_tasks:
-            raise _failed(service_id, None, deployment_id, failed_tasks)
-        return {
-            "state": "steady",
-            "superseded": True,
-            "message": f"Deployment {deployment_id} is gone: a newer deployment replaced it",
-        }
-    if tracked.get("status") != "PRIMARY":
-        primary = _primary_deployment_id(service)
-        return {
-            "state": "steady",
-            "superseded": True,
-            "message": f"Deployment {deployment_id} was superseded by deployment {primary}",
-        }
-    counts = {"running_count": tracked.get("runningCount", 0), "desired_count": tracked.get("desiredCount", 0)}
-    if (
-        len(deployments) == 1
-        and counts["running_count"] == counts["desired_count"]
-        and tracked.get("rolloutState") != "IN_PROGRESS"
-    ):
-        return {"state": "steady", "superseded": False, **counts}
-    return {"state": "in_progress", "deployments": len(deployments), **counts}
-
-
-# --- the delete-service steps (job type 2) --------------------------------------------------------------------------
-# Each may be run again after any failure; a service or cluster that is already gone is not an error.
-
-
-def locate(service_id: str) -> dict:
-    """`{"environment_id": <id or None>}`: None when nothing is left of the service in ECS or the tags."""
-    environment_id, _values = _locate(service_id)
-    return {"environment_id": environment_id}
-
-
-def scale_to_zero(service_id: str, environment_id: str | None) -> dict:
-    """Desired count 0 first, so that ECS does not replace the tasks stopped next."""
-    if not environment_id:
-        return {"scaled": False}
-    ecs = aws.client("ecs")
-    try:
-        ecs.update_service(cluster=_cluster(environment_id), service=ids.aws_name(service_id), desiredCount=0)
-    except (
-        ecs.exceptions.ServiceNotFoundException,
-        ecs.exceptions.ServiceNotActiveException,
-        ecs.exceptions.ClusterNotFoundException,
-    ):
-        return {"scaled": False}
-    return {"scaled": True}
-
-
-def stop_tasks(service_id: str, environment_id: str | None) -> dict:
-    """Stop the running tasks of every deployment of the service, reason "Service deleted by User"."""
-    if not environment_id:
-        return {"stopped": []}
-    service = _describe_any(environment_id, service_id)
-    if service is None:
-        return {"stopped": []}
-    arns = _task_arns(environment_id, service, ("RUNNING",))
-    return {"stopped": [arn for arn in arns if tasks.stop(environment_id, arn, STOP_REASON)]}
-
-
-def delete_ecs_service(service_id: str, environment_id: str | None) -> dict:
-    if not environment_id:
-        return {"deleted": False}
-    ecs = aws.client("ecs")
-    try:
-        ecs.delete_service(cluster=_cluster(environment_id), service=ids.aws_name(service_id), force=True)
-    except (
-        ecs.exceptions.ServiceNotFoundException,
-        ecs.exceptions.ServiceNotActiveException,
-        ecs.exceptions.ClusterNotFoundException,
-    ):
-        return {"deleted": False}
-    return {"deleted": True}
-
-
-def delete_tags(service_id: str) -> dict:
-    """The service's tags and its name claim (found by id, so a rerun after the tags went still finds it)."""
-    claims = [
-        t.entity_id for t in tag_store.select_by_type(NAME_CLAIM_TYPE) if t.key == "service_id" and t.value == service_id
-    ]
-    for claim in claims:
-        tag_store.release(NAME_CLAIM_TYPE, claim, "service_id", service_id)
-    tag_store.delete_entity(ENTITY_TYPE, service_id)
-    return {"released": claims}
-
-
-def delete_in_environment(environment_id: str, service_id: str) -> dict:
-    """Every delete step for a service whose environment is known (the delete-environment job's dependencies)."""
-    return {
-        **scale_to_zero(service_id, environment_id),
-        **stop_tasks(service_id, environment_id),
-        **delete_ecs_service(service_id, environment_id),
-        **delete_tags(service_id),
-    }
+    return log_store.for_tasks(task_arns(environment_id, service, ("RUNNING", "STOPPED")), tail, start, end)

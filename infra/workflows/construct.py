@@ -1,7 +1,7 @@
-"""CDK for the job workflows: one Standard state machine per built job type, from infra/workflows/asl.py.
+"""CDK for the job workflows: one Standard state machine per job type that has one, from layer0.workflows.
 
-The ASL is the builder's JSON, unchanged (`DefinitionBody.from_string`); the workflow-step function's ARN goes in
-through `definition_substitutions`, as local mode and the tests fill it in with `asl.render`.
+The ASL is the workflow module's JSON, unchanged (`DefinitionBody.from_string`); the workflow-step function's ARN
+goes in through `definition_substitutions`, as local mode and the tests fill it in with `JobMachine.render`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.config import Config
-from infra.workflows import asl
+from layer0 import contract
+from layer0.workflows import asl, registry
 
 EXECUTION_LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 
@@ -60,17 +61,17 @@ class Workflows(Construct):
         self.state_machine_prefix = stack.format_arn(
             service="states",
             resource="stateMachine",
-            resource_name=asl.machine_name_prefix(config.prefix),
+            resource_name=contract.job_machine_name_prefix(config.prefix),
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
         self.machines: dict[int, sfn.StateMachine] = {}
-        for job_type, machine in asl.MACHINES.items():
+        for job_type, machine in registry.MACHINES.items():
             self.machines[job_type] = sfn.StateMachine(
                 self,
-                f"Job{job_type}",
+                f"Job{int(job_type)}",
                 state_machine_name=machine.name(config.prefix),
                 state_machine_type=sfn.StateMachineType.STANDARD,
-                definition_body=sfn.DefinitionBody.from_string(asl.definition_string(machine)),
+                definition_body=sfn.DefinitionBody.from_string(machine.definition_string()),
                 definition_substitutions={asl.STEP_FUNCTION_ARN_KEY: step_function.function_arn},
                 role=self.role,
                 logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
@@ -91,7 +92,7 @@ class Workflows(Construct):
                 resource_name=f"{machine.name(self._config.prefix)}:*",
                 arn_format=ArnFormat.COLON_RESOURCE_NAME,
             )
-            for machine in asl.MACHINES.values()
+            for machine in registry.MACHINES.values()
         ]
 
     def grant_jobs(self, function: lambda_.IFunction) -> None:
@@ -115,7 +116,7 @@ class Workflows(Construct):
         # cdk-nag writes unresolved pseudo parameters as <AWS::Region>; a concrete env shows its values.
         region = "<AWS::Region>" if Token.is_unresolved(stack.region) else stack.region
         account = "<AWS::AccountId>" if Token.is_unresolved(stack.account) else stack.account
-        for machine in asl.MACHINES.values():
+        for machine in registry.MACHINES.values():
             name = machine.name(self._config.prefix)
             finding = (
                 f"AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:{region}:"

@@ -1,9 +1,9 @@
-"""The API function, the local gateway and CDK agree on the routes and the CORS policy."""
+"""The API function serves the contract's routes."""
 
 import re
 
 from handlers import api
-from infra import contract
+from layer0 import contract
 
 
 def test_the_api_function_serves_exactly_the_contract_routes():
@@ -11,13 +11,6 @@ def test_the_api_function_serves_exactly_the_contract_routes():
     # Powertools writes a path parameter as <name>, API Gateway as {name}.
     served = {re.sub(r"<(\w+)>", r"{\1}", key) for key in api.app._route_keys}
     assert served == expected
-
-
-def test_the_api_function_uses_the_contract_cors_policy():
-    assert api.CORS._allowed_origins == [contract.CORS_ALLOW_ORIGIN]
-    assert set(contract.CORS_ALLOW_HEADERS) <= api.CORS.allow_headers
-    assert api.CORS.expose_headers == list(contract.CORS_EXPOSE_HEADERS)
-    assert api.CORS.allow_credentials is False
 
 
 def test_open_routes_are_only_health_and_config():

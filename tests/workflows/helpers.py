@@ -1,5 +1,5 @@
 """The job machines in moto, as local mode creates them: the workflow-step function and one machine per job type,
-built by infra/workflows/asl.py (the builder CDK synthesizes from) with the function's ARN substituted."""
+built by functions/layer0/workflows/ (the builder CDK synthesizes from) with the function's ARN substituted."""
 
 from __future__ import annotations
 

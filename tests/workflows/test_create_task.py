@@ -1,4 +1,4 @@
-"""Job type 5 end to end in moto: the create-task machine (infra/workflows/asl.py) running layer0.tasks.run through
+"""Job type 5 end to end in moto: the create-task machine (functions/layer0/workflows/) running layer0.tasks.run through
 the workflow-step function, against environments with (or without) container instances registered by the local
 ECS agent simulation."""
 

@@ -1,4 +1,4 @@
-"""Job type 1 end to end in moto: the delete-environment machine (infra/workflows/asl.py) running the real
+"""Job type 1 end to end in moto: the delete-environment machine (functions/layer0/workflows/) running the real
 environment steps (layer0.environments) through the workflow-step function. Nothing is stubbed."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Job state machines run in moto, built by the same builder CDK synthesizes from (infra/workflows/asl.py).
+"""Job state machines run in moto, built by the same builder CDK synthesizes from (functions/layer0/workflows/).
 
 The environment steps are stubbed here (tests only): these tests are about the job engine, not environments.
 """

@@ -1,4 +1,4 @@
-"""Rollouts (job type 6) end to end in moto: the ROLLOUT machine (infra/workflows/asl.py) running
+"""Rollouts (job type 6) end to end in moto: the ROLLOUT machine (functions/layer0/workflows/) running
 layer0.services.rollout_state through the workflow-step function.
 
 moto's ECS keeps one deployment per service and never moves it, so these tests move it themselves in moto's

@@ -9,18 +9,18 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig
 from aws_lambda_powertools.logging import correlation_paths
 
+from handlers.observability import domain_logs_through
 from handlers.api import admin, deploys, docs, environments, errors, jobs, load_balancers, services, tags, tasks
-from layer0 import settings
+from layer0 import contract, settings
 
 logger = Logger(service="layer0-api")
 tracer = Tracer(service="layer0-api")
+domain_logs_through(logger)
 
-# The CORS policy of infra/contract.py (the asset does not ship infra/, so it is restated here;
-# tests/unit/test_contract.py checks both agree).
 CORS = CORSConfig(
-    allow_origin="*",
-    allow_headers=["Origin", "Content-Type", "X-Auth-Token", "Authorization", "Idempotency-Key"],
-    expose_headers=["Version", "Location", "X-JobID"],
+    allow_origin=contract.CORS_ALLOW_ORIGIN,
+    allow_headers=list(contract.CORS_ALLOW_HEADERS),
+    expose_headers=list(contract.CORS_EXPOSE_HEADERS),
 )
 
 app = APIGatewayRestResolver(enable_validation=True, cors=CORS)

@@ -22,7 +22,7 @@ def error_response(error: Layer0Error) -> Response:
     return Response(status_code=error.status, content_type="application/json", body=json.dumps(error.body()))
 
 
-# API Gateway's own answer (infra/contract.py NOT_AUTHORIZED) when the token is missing or wrong.
+# API Gateway's own answer (layer0.contract NOT_AUTHORIZED) when the token is missing or wrong.
 NOT_AUTHORIZED = {
     401: {
         "description": "No token, or a wrong one: `401: Not Authorized`",

@@ -14,16 +14,14 @@ half-created. Environment delete runs the same steps for each of its load balanc
 
 from __future__ import annotations
 
-import importlib
 import logging
-from types import ModuleType
 
 from botocore.exceptions import ClientError
 
-from layer0 import aws, ids, jobs, settings
-from layer0.errors import ErrorCode, Layer0Error, Retryable, missing_parameter
-from layer0.load_balancers import inputs
-from layer0.load_balancers.backend import Attachment, Observed, Spec, not_found
+from layer0 import aws, ids, jobs, security_groups, settings
+from layer0.errors import ErrorCode, Layer0Error, Retryable, aws_error_code, aws_error_message, missing_parameter
+from layer0.load_balancers import application, classic, inputs
+from layer0.load_balancers.backend import Attachment, Backend, Observed, Spec, not_found
 from layer0.load_balancers.inputs import APPLICATION, CLASSIC
 from layer0.models import (
     CreateLoadBalancerRequest,
@@ -57,16 +55,14 @@ __all__ = [
 ]  # fmt: skip
 
 
-def _backend(kind: str) -> ModuleType:
-    return importlib.import_module(f"layer0.load_balancers.{kind}")
+# Each type's backend; mypy checks both modules against the Backend protocol.
+BACKENDS: dict[str, Backend] = {CLASSIC: classic, APPLICATION: application}
 
 
-def _code(error: ClientError) -> str:
-    return error.response.get("Error", {}).get("Code", "")
+def _backend(kind: str) -> Backend:
+    return BACKENDS[kind]
 
 
-def _message(error: ClientError) -> str:
-    return error.response.get("Error", {}).get("Message", "")
 
 
 def _values(load_balancer_id: str) -> dict[str, str]:
@@ -87,21 +83,12 @@ def _claim_id(environment_id: str, name: str) -> str:
 
 def _as_bad_request(error: ClientError) -> Exception:
     """AWS refusing the request's content is the caller's 400; anything else stays as it is."""
-    if _code(error) in BAD_REQUEST_CODES:
-        return inputs.bad_input(f"AWS refused the load balancer: {_message(error)} (code '{_code(error)}')")
+    if aws_error_code(error) in BAD_REQUEST_CODES:
+        return inputs.bad_input(f"AWS refused the load balancer: {aws_error_message(error)} (code '{aws_error_code(error)}')")
     return error
 
 
 # --- security groups ------------------------------------------------------------------------------------------------
-
-
-def _group(name: str) -> dict | None:
-    filters = [{"Name": "group-name", "Values": [name]}]
-    vpc_id = settings.get().vpc_id
-    if vpc_id:
-        filters.append({"Name": "vpc-id", "Values": [vpc_id]})
-    groups = aws.client("ec2").describe_security_groups(Filters=filters)["SecurityGroups"]
-    return groups[0] if groups else None
 
 
 def _public_group_name(load_balancer_id: str) -> str:
@@ -109,7 +96,7 @@ def _public_group_name(load_balancer_id: str) -> str:
 
 
 def _environment_group_id(environment_id: str) -> str:
-    group = _group(f"{ids.aws_name(environment_id)}-env")
+    group = security_groups.find(f"{ids.aws_name(environment_id)}-env")
     if group is None:
         raise Layer0Error(ErrorCode.InvalidEnvironmentID, f"Environment with id '{environment_id}' does not exist")
     return group["GroupId"]
@@ -136,7 +123,7 @@ def _reconcile_ingress(group: dict, host_ports: list[int]) -> None:
 def _public_group(load_balancer_id: str, host_ports: list[int]) -> str:
     """Create (or find) the public load balancer's own group and open its listener ports."""
     name = _public_group_name(load_balancer_id)
-    group = _group(name)
+    group = security_groups.find(name)
     if group is None:
         # The Name tag is what the functions' IAM policy scopes security-group writes by (infra/environments.py).
         params = {
@@ -331,7 +318,7 @@ def update_ports(load_balancer_id: str, ports: list[Port]) -> LoadBalancer:
         except ClientError as error:
             raise _as_bad_request(error) from None
     if observed.is_public:
-        group = _group(_public_group_name(load_balancer_id))
+        group = security_groups.find(_public_group_name(load_balancer_id))
         if group is not None:
             _reconcile_ingress(group, [listener.host_port for listener in requested])
     # Only the listeners changed: the answer is what was read, with the requested ones (no second describe).
@@ -344,7 +331,7 @@ def _update(load_balancer_id: str, change) -> LoadBalancer:
     try:
         change(_backend(kind), kind)
     except ClientError as error:
-        if _code(error) in ("LoadBalancerNotFound", "AccessPointNotFound"):
+        if aws_error_code(error) in ("LoadBalancerNotFound", "AccessPointNotFound"):
             raise not_found(load_balancer_id) from None
         raise _as_bad_request(error) from None
     return get(load_balancer_id)
@@ -389,7 +376,7 @@ def start_delete(load_balancer_id: str) -> Job:
     return jobs.create(jobs.JobType.DeleteLoadBalancer, load_balancer_id)
 
 
-def _backends_for_delete(load_balancer_id: str) -> list[ModuleType]:
+def _backends_for_delete(load_balancer_id: str) -> list[Backend]:
     """The tagged type's backend; both when the tags are gone (an untagged `l0-<prefix>-` load balancer)."""
     values = _values(load_balancer_id)
     if TYPE_TAG in values:
@@ -415,31 +402,12 @@ def delete_load_balancer(load_balancer_id: str) -> dict:
 def delete_security_group(load_balancer_id: str) -> dict:
     """The public load balancer's own group. Its network interfaces detach some time after the load balancer
     is deleted: `Retryable` until then (the machine retries it)."""
-    group = _group(_public_group_name(load_balancer_id))
-    if group is None:
-        return {"deleted_security_group": False}
-    try:
-        aws.client("ec2").delete_security_group(GroupId=group["GroupId"])
-    except ClientError as error:
-        if _code(error) == "InvalidGroup.NotFound":
-            return {"deleted_security_group": False}
-        if _code(error) == "DependencyViolation":
-            raise Retryable(f"Security group {group['GroupId']} is still in use: {_message(error)}") from error
-        raise
-    return {"deleted_security_group": True}
+    return {"deleted_security_group": security_groups.delete(_public_group_name(load_balancer_id))}
 
 
 def delete_tags(load_balancer_id: str) -> dict:
-    """The load balancer's tags and its name claim (found by id, so a rerun after the tags went still finds it)."""
-    claims = [
-        t.entity_id
-        for t in tag_store.select_by_type(NAME_CLAIM_TYPE)
-        if t.key == "load_balancer_id" and t.value == load_balancer_id
-    ]
-    for claim in claims:
-        tag_store.release(NAME_CLAIM_TYPE, claim, "load_balancer_id", load_balancer_id)
-    tag_store.delete_entity(ENTITY_TYPE, load_balancer_id)
-    return {"released": claims}
+    """The load balancer's tags and its name claim."""
+    return {"released": tag_store.delete_with_claims(ENTITY_TYPE, load_balancer_id, NAME_CLAIM_TYPE, "load_balancer_id")}
 
 
 def delete_now(load_balancer_id: str, retry_security_group: bool = True) -> dict:

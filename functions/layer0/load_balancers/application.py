@@ -24,6 +24,7 @@ import re
 from botocore.exceptions import ClientError
 
 from layer0 import aws, ids, settings
+from layer0.errors import aws_error_code
 from layer0.load_balancers import inputs
 from layer0.load_balancers.backend import (
     Attachment,
@@ -52,9 +53,6 @@ _PLAIN_NAME = re.compile(r"^[A-Za-z0-9]{12}-\d{1,5}$")
 _TAG_BATCH = 20  # DescribeTags takes at most 20 ARNs
 
 
-def _code(error: ClientError) -> str:
-    return error.response.get("Error", {}).get("Code", "")
-
 
 def _elbv2():
     return aws.client("elbv2")
@@ -80,7 +78,7 @@ def _load_balancer(load_balancer_id: str) -> dict | None:
     try:
         found = _elbv2().describe_load_balancers(Names=[ids.aws_name(load_balancer_id)])["LoadBalancers"]
     except ClientError as error:
-        if _code(error) == "LoadBalancerNotFound":
+        if aws_error_code(error) == "LoadBalancerNotFound":
             return None
         raise
     found = [lb for lb in found if lb.get("Type") == TYPE]
@@ -148,7 +146,7 @@ def _attached_target_groups(load_balancer_arn: str) -> dict[str, dict]:
         found = _elbv2().describe_target_groups(LoadBalancerArn=load_balancer_arn)["TargetGroups"]
     except ClientError as error:
         # moto answers "none" with TargetGroupNotFound; a load balancer gone meanwhile has none either.
-        if _code(error) in ("TargetGroupNotFound", "LoadBalancerNotFound"):
+        if aws_error_code(error) in ("TargetGroupNotFound", "LoadBalancerNotFound"):
             return {}
         raise
     return {group["TargetGroupArn"]: group for group in found}
@@ -163,7 +161,7 @@ def _all_target_groups(load_balancer_id: str, load_balancer: dict | None, listen
     try:
         groups.update(_target_groups_by_arn(referenced))
     except ClientError as error:
-        if _code(error) != "TargetGroupNotFound":
+        if aws_error_code(error) != "TargetGroupNotFound":
             raise
     return groups
 
@@ -425,7 +423,7 @@ def _delete_listener(listener_arn: str) -> bool:
     try:
         _elbv2().delete_listener(ListenerArn=listener_arn)
     except ClientError as error:
-        if _code(error) == "ListenerNotFound":
+        if aws_error_code(error) == "ListenerNotFound":
             return False
         raise
     return True
@@ -435,7 +433,7 @@ def _delete_target_group(target_group_arn: str) -> bool:
     try:
         _elbv2().delete_target_group(TargetGroupArn=target_group_arn)
     except ClientError as error:
-        if _code(error) == "TargetGroupNotFound":
+        if aws_error_code(error) == "TargetGroupNotFound":
             return False
         raise
     return True
@@ -457,7 +455,7 @@ def delete_load_balancer(load_balancer_id: str) -> dict:
         try:
             _elbv2().delete_load_balancer(LoadBalancerArn=load_balancer["LoadBalancerArn"])
         except ClientError as error:
-            if _code(error) != "LoadBalancerNotFound":
+            if aws_error_code(error) != "LoadBalancerNotFound":
                 raise
             load_balancer = None
     return {"deleted_application_load_balancer": load_balancer is not None}

@@ -12,6 +12,7 @@ import json
 from botocore.exceptions import ClientError
 
 from layer0 import aws, ids, settings
+from layer0.errors import aws_error_code
 from layer0.load_balancers import inputs
 from layer0.load_balancers.backend import (
     Attachment,
@@ -30,9 +31,6 @@ ECS_TRUST_POLICY = {
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs.amazonaws.com"}, "Action": "sts:AssumeRole"}],
 }
 
-
-def _code(error: ClientError) -> str:
-    return error.response.get("Error", {}).get("Code", "")
 
 
 def role_name(load_balancer_id: str) -> str:
@@ -121,7 +119,7 @@ def _description(load_balancer_id: str) -> dict | None:
     try:
         found = aws.client("elb").describe_load_balancers(LoadBalancerNames=[ids.aws_name(load_balancer_id)])
     except ClientError as error:
-        if _code(error) in NOT_FOUND_CODES:
+        if aws_error_code(error) in NOT_FOUND_CODES:
             return None
         raise
     descriptions = found["LoadBalancerDescriptions"]
@@ -189,7 +187,7 @@ def _call(load_balancer_id: str, operation: str, **params) -> None:
     try:
         getattr(aws.client("elb"), operation)(LoadBalancerName=ids.aws_name(load_balancer_id), **params)
     except ClientError as error:
-        if _code(error) in NOT_FOUND_CODES:
+        if aws_error_code(error) in NOT_FOUND_CODES:
             raise not_found(load_balancer_id) from None
         raise
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from botocore.exceptions import ClientError
 
 from layer0 import aws, settings
-from layer0.errors import ErrorCode, Layer0Error
+from layer0.errors import ErrorCode, Layer0Error, aws_error_code
 from layer0.models import HealthCheck, Port
 
 CLASSIC = "classic"
@@ -93,7 +93,7 @@ def _certificate_exists(arn: str) -> bool:
             aws.client("acm").describe_certificate(CertificateArn=arn)
             return True
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in ("ResourceNotFoundException", "ValidationException"):
+        if aws_error_code(error) in ("ResourceNotFoundException", "ValidationException"):
             return False
         raise
     return False

@@ -125,3 +125,14 @@ def release(entity_type: str, entity_id: str, key: str, value: str) -> None:
         )
     except dynamodb.exceptions.ConditionalCheckFailedException:
         pass
+
+
+def delete_with_claims(entity_type: str, entity_id: str, claim_type: str, claim_key: str) -> list[str]:
+    """Forget an entity: release every name claim (`claim_type` items whose `claim_key` is `entity_id`; found by
+    id, so a rerun after the entity's tags went still finds them), then delete its tags. Returns the released
+    claims."""
+    claims = [t.entity_id for t in select_by_type(claim_type) if t.key == claim_key and t.value == entity_id]
+    for claim in claims:
+        release(claim_type, claim, claim_key, entity_id)
+    delete_entity(entity_type, entity_id)
+    return claims

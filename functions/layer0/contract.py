@@ -1,16 +1,19 @@
-"""The parts of the deployment that CDK and local mode must agree on, as plain data.
+"""The contract every part of Layer0 shares, as plain data: written once, here, inside the Lambda asset.
 
-CDK (infra/) builds API Gateway methods, gateway responses and DynamoDB tables from these
-definitions; local mode (local/) builds its gateway and its moto resources from the same ones.
-This module must not import aws_cdk, so that local mode starts without it.
+The functions read it at run time; CDK (infra/) builds API Gateway methods, gateway responses, tables and state
+machine names from it; local mode (local/) builds its gateway and its moto resources from it. It imports only
+the standard library.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
 
 API_HANDLER = "handlers.api.handler"
 AUTHORIZER_HANDLER = "handlers.authorizer.handler"
+STEP_HANDLER = "handlers.steps.handler"
+SCALER_HANDLER = "handlers.scaler.handler"
 
 
 @dataclass(frozen=True)
@@ -143,3 +146,45 @@ TABLES: tuple[Table, ...] = (TAG_TABLE, JOB_TABLE, IDEMPOTENCY_TABLE)
 
 # The auth secret is JSON {"username": ..., "password": ...}; the token is base64("username:password").
 SECRET_USERNAME = "layer0"
+
+
+class JobType(IntEnum):
+    """Layer0's job types (docs/compatibility.md#jobs): 1-5 are the original's, 6 and up are ours."""
+
+    DeleteEnvironment = 1
+    DeleteService = 2
+    DeleteLoadBalancer = 3
+    DeleteTask = 4
+    CreateTask = 5
+    Rollout = 6
+
+    @property
+    def slug(self) -> str:
+        """The job type's state machine is `l0-<prefix>-job-<slug>`."""
+        return JOB_SLUGS[self]
+
+
+JOB_SLUGS: dict[JobType, str] = {
+    JobType.DeleteEnvironment: "delete-environment",
+    JobType.DeleteService: "delete-service",
+    JobType.DeleteLoadBalancer: "delete-load-balancer",
+    JobType.DeleteTask: "delete-task",
+    JobType.CreateTask: "create-task",
+    JobType.Rollout: "rollout",
+}
+
+
+class JobStatus(IntEnum):
+    Pending = 1
+    InProgress = 2
+    Completed = 3
+    Error = 4
+
+
+def job_machine_name_prefix(prefix: str) -> str:
+    """`l0-<prefix>-job-`: the start of every job state machine's name."""
+    return f"l0-{prefix}-job-"
+
+
+def job_machine_name(prefix: str, job_type: JobType) -> str:
+    return job_machine_name_prefix(prefix) + job_type.slug

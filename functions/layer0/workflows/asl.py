@@ -1,0 +1,153 @@
+"""The building blocks of the job state machines (JSONPath ASL), as plain data.
+
+Every step of a job is a Lambda task of the one workflow-step function (functions/handlers/steps.py), whose payload
+is `{"step": <name>, "job_id": ..., "args": {...}}`. A workflow module registers its step functions by reference
+on its `Workflow` (`@WORKFLOW.step`), and builds its Task states from the same references (`WORKFLOW.task(fn)`), so
+a step's name is written once: `<namespace>.<function name>`. The handler calls `fn(**args)`.
+
+- The function's ARN is the placeholder `${StepFunctionArn}`: CDK fills it with `definition_substitutions`, local
+  mode and the tests with `render(...)`.
+- Every Task state has `TimeoutSeconds` and retries throttling and transient Lambda errors with backoff;
+  `Retryable` ("not yet", layer0.errors) is retried too, with a per-step policy.
+- Waiting is done by the machine (Wait -> Task -> Choice), never by a sleep inside a Lambda.
+
+This module imports nothing from aws_cdk or the domain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from layer0.errors import AwsServerError, Retryable, Throttled
+
+# The placeholder for the workflow-step function's ARN (CloudFormation DefinitionSubstitutions syntax).
+STEP_FUNCTION_ARN_KEY = "StepFunctionArn"
+STEP_FUNCTION_ARN = "${%s}" % STEP_FUNCTION_ARN_KEY
+LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
+
+# The workflow-step function's own timeout; a task waits a little longer before it calls the attempt lost.
+STEP_FUNCTION_TIMEOUT_SECONDS = 60
+TASK_TIMEOUT_SECONDS = 90
+
+# Errors worth another attempt: AWS throttling or 5xx surviving the client's retries (the step handler raises
+# `Throttled` or `AwsServerError`), Lambda's own transient failures, and an attempt that timed out.
+TRANSIENT_ERRORS = (
+    Throttled.__name__,
+    AwsServerError.__name__,
+    "Lambda.TooManyRequestsException",
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "States.Timeout",
+)
+TRANSIENT_RETRY = {"ErrorEquals": list(TRANSIENT_ERRORS), "IntervalSeconds": 2, "BackoffRate": 2.0, "MaxAttempts": 6}
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a step retries `Retryable` ("this cannot finish yet")."""
+
+    interval_seconds: int = 10
+    max_attempts: int = 6
+    backoff_rate: float = 1.5
+    max_delay_seconds: int | None = None  # caps the backoff's growth (ASL MaxDelaySeconds)
+
+    def asl(self) -> dict:
+        retrier: dict[str, Any] = {
+            "ErrorEquals": [Retryable.__name__],
+            "IntervalSeconds": self.interval_seconds,
+            "BackoffRate": self.backoff_rate,
+            "MaxAttempts": self.max_attempts,
+        }
+        if self.max_delay_seconds is not None:
+            retrier["MaxDelaySeconds"] = self.max_delay_seconds
+        return retrier
+
+
+DEFAULT_RETRYABLE = RetryPolicy()
+# A security group is in use until the network interfaces of what used it detach: 50 tries, 10 s apart
+# (docs/compatibility.md#load-balancers).
+SECURITY_GROUP_RETRY = RetryPolicy(interval_seconds=10, max_attempts=50, backoff_rate=1.0)
+
+StepFunction = Callable[..., Any]
+F = TypeVar("F", bound=StepFunction)
+
+
+class Workflow:
+    """The steps of one workflow, each named `<namespace>.<function name>`: the name its Task states send."""
+
+    def __init__(self, namespace: str) -> None:
+        self.namespace = namespace
+        self.steps: dict[str, StepFunction] = {}
+
+    def step(self, function: F) -> F:
+        """Register `function` as a step (usable as a decorator); returns it unchanged."""
+        name = f"{self.namespace}.{function.__name__}"
+        if self.steps.get(name, function) is not function:
+            raise ValueError(f"Two steps are named {name}")
+        self.steps[name] = function
+        return function
+
+    def name_of(self, function: StepFunction) -> str:
+        for name, registered in self.steps.items():
+            if registered is function:
+                return name
+        raise KeyError(f"{function.__qualname__} is not a step of workflow {self.namespace}")
+
+    def task(
+        self,
+        function: StepFunction,
+        *,
+        args: dict | None = None,
+        result_path: str | None = None,
+        next_state: str | None = None,
+        retryable: RetryPolicy | None = DEFAULT_RETRYABLE,
+        timeout_seconds: int = TASK_TIMEOUT_SECONDS,
+    ) -> dict:
+        """A Task state that runs the registered step `function` with `args`."""
+        return step_task(
+            self.name_of(function),
+            args=args,
+            result_path=result_path,
+            next_state=next_state,
+            retryable=retryable,
+            timeout_seconds=timeout_seconds,
+        )
+
+
+def step_task(
+    step: str,
+    *,
+    args: dict | None = None,
+    result_path: str | None = None,
+    next_state: str | None = None,
+    retryable: RetryPolicy | None = DEFAULT_RETRYABLE,
+    timeout_seconds: int = TASK_TIMEOUT_SECONDS,
+) -> dict:
+    """A Task state that runs the workflow step named `step` (prefer `Workflow.task`).
+
+    `args` is a Parameters-style dict (keys ending in `.$` are JSONPaths) that becomes the step's keyword
+    arguments. The step's JSON result is placed at `result_path` (None: discarded, the state's input passes through).
+    """
+    payload: dict[str, Any] = {"step": step, "job_id.$": "$.job_id", "args": args or {}}
+    state: dict[str, Any] = {
+        "Type": "Task",
+        "Comment": f"workflow step {step}",
+        "Resource": LAMBDA_INVOKE,
+        "Parameters": {"FunctionName": STEP_FUNCTION_ARN, "Payload": payload},
+        "TimeoutSeconds": timeout_seconds,
+        "Retry": [dict(TRANSIENT_RETRY)] + ([retryable.asl()] if retryable else []),
+    }
+    if result_path is None:
+        state["ResultPath"] = None
+    else:
+        state["ResultSelector"] = {"value.$": "$.Payload"}
+        state["ResultPath"] = result_path
+    if next_state is None:
+        state["End"] = True
+    else:
+        state["Next"] = next_state
+    return state
+

@@ -1,0 +1,198 @@
+"""Job type 5, create task: start one ECS task of a deploy, waiting for room in its environment.
+
+`POST /task` checks the request and starts the job (layer0.tasks.start_create); its request is the
+CreateTaskRequest's JSON. The one state, RunTask, starts the task, tags it and sets the job's `meta.task_id`.
+While the environment has no room, the step raises `Retryable` and the machine tries again while the scaler adds
+instances (it counts pending create-task jobs as consumers), for up to 24 hours.
+"""
+
+from __future__ import annotations
+
+from botocore.exceptions import ClientError
+
+from layer0 import aws, ids, scaler, settings, tasks
+from layer0.contract import JobType
+from layer0.errors import ErrorCode, Layer0Error, Retryable, aws_error_code, aws_error_message
+from layer0.models import CreateTaskRequest, Tag
+from layer0.stores import jobs as job_store
+from layer0.stores import tags as tag_store
+from layer0.workflows import asl
+from layer0.workflows.frame import JobMachine
+
+WORKFLOW = asl.Workflow("task")
+
+# RunTask failure reasons that mean "no container instance has room (yet)": the scaler can fix these.
+CAPACITY_REASON_PREFIX = "RESOURCE:"
+
+
+class TaskNotStarted(Exception):
+    """ECS refused to start the task for a reason more instances would not fix. Fails the job."""
+
+
+def _overrides(request: CreateTaskRequest) -> dict:
+    return {
+        "containerOverrides": [
+            {
+                "name": override.container_name,
+                "environment": [{"name": key, "value": value} for key, value in override.environment_overrides.items()],
+            }
+            for override in request.container_overrides
+        ]
+    }
+
+
+def _has_container_instances(cluster: str) -> bool:
+    """Whether the cluster has an active container instance; a cluster that is gone fails the job."""
+    ecs = aws.client("ecs")
+    try:
+        if ecs.list_container_instances(cluster=cluster, status="ACTIVE", maxResults=1)["containerInstanceArns"]:
+            return True
+        active = any(c.get("status") == "ACTIVE" for c in ecs.describe_clusters(clusters=[cluster])["clusters"])
+    except ecs.exceptions.ClusterNotFoundException:
+        active = False
+    if not active:
+        raise TaskNotStarted(f"Failed to start task: cluster {cluster} does not exist")
+    return False
+
+
+def _no_room(request: CreateTaskRequest, reason: str) -> Retryable:
+    scaler.request_run_soon(request.environment_id)
+    return Retryable(f"Failed to start task: {reason}")
+
+
+# A job tag counting the job's RunTask calls that placed nothing: each call's client token is `<job id>-<count>`.
+RUN_ATTEMPT_KEY = "run_attempt"
+
+
+def _run_attempt(job_id: str) -> int:
+    for tag in tag_store.select_by_type_and_id("job", job_id):
+        if tag.key == RUN_ATTEMPT_KEY and tag.value.isdigit():
+            return int(tag.value)
+    return 0
+
+
+def _placed_nothing(job_id: str, attempt: int) -> None:
+    tag_store.insert(Tag(entity_type="job", entity_id=job_id, key=RUN_ATTEMPT_KEY, value=str(attempt + 1)))
+
+
+def _run_task(job_id: str, request: CreateTaskRequest) -> str:
+    """RunTask, once per job; returns the task's ARN.
+
+    The client token makes a repeat of a call that started the task (the step failed before it tagged the task)
+    answer with that task instead of starting another. A call that placed nothing moves the job to a new token,
+    so that the next attempt is a new request, not the repeat of a failed one.
+    """
+    cluster = ids.aws_name(request.environment_id)
+    if not _has_container_instances(cluster):
+        raise _no_room(request, f"RESOURCE:INSTANCES (environment '{request.environment_id}' has no instances yet)")
+    ecs = aws.client("ecs")
+    attempt = _run_attempt(job_id)
+    try:
+        response = ecs.run_task(
+            cluster=cluster,
+            taskDefinition=ids.task_definition(request.deploy_id),
+            count=1,
+            startedBy=settings.get().aws_name_prefix,
+            placementStrategy=[{"type": "binpack", "field": "memory"}],
+            overrides=_overrides(request),
+            clientToken=f"{job_id}-{attempt}",
+        )
+    except ClientError as error:
+        if "No Container Instances were found" in aws_error_message(error):
+            raise _no_room(request, "RESOURCE:INSTANCES (no container instances)") from None
+        if aws_error_code(error) in ("InvalidParameterException", "ClientException", "ClusterNotFoundException"):
+            raise TaskNotStarted(f"Failed to start task: {aws_error_message(error)}") from None
+        raise
+    started = response.get("tasks", [])
+    if started:
+        return started[0]["taskArn"]
+    _placed_nothing(job_id, attempt)
+    reasons = [failure.get("reason", "") for failure in response.get("failures", [])]
+    if reasons and not all(reason.startswith(CAPACITY_REASON_PREFIX) for reason in reasons):
+        raise TaskNotStarted("Failed to start task: " + ", ".join(reasons))
+    # Failures RESOURCE:*, or (moto) no task and no failure: no instance has room.
+    raise _no_room(request, ", ".join(reasons) or "RESOURCE:MEMORY (no container instance has room)")
+
+
+def _tag(task_id: str, request: CreateTaskRequest, arn: str) -> None:
+    # `arn` first: once it is there, a rerun knows the task was started.
+    values = {
+        "arn": arn,
+        "name": request.task_name,
+        "environment_id": request.environment_id,
+        "deploy_id": request.deploy_id,
+    }
+    for key, value in values.items():
+        tag_store.insert(Tag(entity_type=tasks.ENTITY_TYPE, entity_id=task_id, key=key, value=value))
+
+
+@WORKFLOW.step
+def run(job_id: str, request: str) -> dict:
+    """The job's step: start the task, tag it, set the job's `meta.task_id`. Idempotent: a rerun
+    finds the task by its tags (the task id comes from the job id) and starts no second one."""
+    parsed = CreateTaskRequest.model_validate_json(request)
+    task_id = tasks.task_id_for(parsed.task_name, job_id)
+    arn = tasks.tag_values(task_id).get("arn") or _run_task(job_id, parsed)
+    _tag(task_id, parsed, arn)
+    try:
+        job = job_store.get(job_id)
+        if job.meta.get("task_id") != task_id:
+            job_store.set_meta(job_id, {**job.meta, "task_id": task_id})
+    except Layer0Error as error:
+        if error.code != ErrorCode.JobDoesNotExist:
+            raise
+        # The job was deleted while it ran; the task it started is a task like any other.
+    return {"task_id": task_id, "task_arn": arn}
+
+
+# --- the state machine ---------------------------------------------------------------------------------------------
+
+# While the environment has no room for the task, the step raises Retryable and the machine tries again while the
+# scaler adds instances: for up to this long (the original: every 10 s for 24 h).
+TASK_CAPACITY_RETRY_HOURS = 24.0
+# Every 10 s at first, then slower, up to once a minute: a Standard execution's history holds at most 25,000 events
+# and each attempt adds three, so 24 h of attempts every 10 s (8,640) would end the execution; this needs ~1,450.
+TASK_CAPACITY_RETRY_FIRST_SECONDS = 10
+TASK_CAPACITY_RETRY_BACKOFF = 1.2
+TASK_CAPACITY_RETRY_MAX_DELAY_SECONDS = 60
+
+
+def capacity_retry(hours: float = TASK_CAPACITY_RETRY_HOURS) -> asl.RetryPolicy:
+    """The Retryable policy of the run step: enough attempts that their delays add up to `hours`."""
+    remaining = hours * 3600
+    delay = float(TASK_CAPACITY_RETRY_FIRST_SECONDS)
+    attempts = 0
+    while remaining > 0:
+        attempts += 1
+        remaining -= min(delay, TASK_CAPACITY_RETRY_MAX_DELAY_SECONDS)
+        delay *= TASK_CAPACITY_RETRY_BACKOFF
+    return asl.RetryPolicy(
+        interval_seconds=TASK_CAPACITY_RETRY_FIRST_SECONDS,
+        max_attempts=max(attempts, 1),
+        backoff_rate=TASK_CAPACITY_RETRY_BACKOFF,
+        max_delay_seconds=TASK_CAPACITY_RETRY_MAX_DELAY_SECONDS,
+    )
+
+
+def machine(capacity_retry_hours: float = TASK_CAPACITY_RETRY_HOURS) -> JobMachine:
+    body = {
+        "StartAt": "RunTask",
+        "States": {
+            "RunTask": WORKFLOW.task(
+                run,
+                args={"job_id.$": "$.job_id", "request.$": "$.request"},
+                result_path="$.task",
+                retryable=capacity_retry(capacity_retry_hours),
+            )
+        },
+    }
+    return JobMachine(
+        job_type=JobType.CreateTask,
+        body=body,
+        # The retries, plus an hour for the steps themselves.
+        timeout_seconds=int(capacity_retry_hours * 3600) + 3600,
+        description="Layer0 job type 5: start a task, waiting for room in its environment",
+    )
+
+
+MACHINE = machine()
