@@ -26,11 +26,9 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
-from benchmarks import _stack  # noqa: F401 - puts functions/ and the repository on sys.path
-
-ROOT = Path(__file__).resolve().parent.parent
+from benchmarks import bootstrap
+from benchmarks.common import in_process_stack
 
 
 @dataclass(frozen=True)
@@ -42,7 +40,6 @@ class Section:
 
 def leak_section(quick: bool) -> str:
     from benchmarks import leak
-    from benchmarks._stack import in_process_stack
 
     invocations = 2_000 if quick else 10_000
     with in_process_stack():
@@ -84,7 +81,6 @@ def cold_start_section(quick: bool) -> str:
 
 def calls_section(quick: bool) -> str:
     from benchmarks import admin_calls, calls, load_balancer_calls, workload_calls
-    from benchmarks._stack import in_process_stack
     from layer0.contract import ROUTES
 
     # Each module on a fresh estate, so that its list cases hold exactly what it makes.
@@ -181,7 +177,12 @@ def figures(text: str) -> dict[str, str]:
 def _commit() -> str:
     try:
         done = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10, check=False
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=bootstrap.ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
         )
     except OSError:
         return "unknown"
@@ -249,4 +250,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    bootstrap.paths()
     sys.exit(main())

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from benchmarks.calls import JOB_MACHINE_PREFIX, CallCounter, Row
+from benchmarks.common import CallCounter, Row, create_environment, handler_answer, job_machines, names, rows_table
 
 # The original's counts (SPEC §2.3, §1.6, §1.7, §3.7, §3.8; the tag store as in calls.py: an insert is a
 # conditional PutItem, plus GetItem + UpdateItem when the item exists).
@@ -76,23 +76,18 @@ def uncovered(row_names) -> list[str]:
 
 def _request(method: str, path: str, body: dict | None = None, query: dict | None = None) -> dict:
     """One request through the API handler; any 2xx answer (the docs are HTML, /admin/sql is 204)."""
-    from benchmarks.workload_calls import handler_answer
-
     return handler_answer(method, path, body, query)
 
 
 def _waiting_job_machine():
     """A machine that only waits, under the delete-environment machine's name: the job stays running while its
     routes are counted; made uncounted."""
-    from benchmarks._stack import job_machines
-
     definition = {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": _WAIT_SECONDS, "End": True}}}
     return job_machines(("delete-environment",), definition)
 
 
 def measure(counter: CallCounter) -> list[Row]:
     """Every route of ORIGINAL, in its order. The stack must be up."""
-    from benchmarks.workload_calls import _environment
     from local import moto_patches
 
     rows: list[Row] = []
@@ -111,7 +106,7 @@ def measure(counter: CallCounter) -> list[Row]:
         counted("GET /admin/version", lambda: _request("GET", "/admin/version"))
         counted("GET /admin/config", lambda: _request("GET", "/admin/config"))
         counted("POST /admin/sql", lambda: _request("POST", "/admin/sql", {"version": ""}))
-        environment_id = _environment("bench-admin")
+        environment_id = create_environment("bench-admin")
         counted("PUT /admin/scale/{id}", lambda: _request("PUT", f"/admin/scale/{environment_id}", ""))
         tag = {"entity_type": "environment", "entity_id": environment_id, "key": "bench", "value": "yes"}
         counted("POST /tag", lambda: _request("POST", "/tag", tag))
@@ -120,7 +115,7 @@ def measure(counter: CallCounter) -> list[Row]:
         counted("GET /openapi.json", lambda: _request("GET", "/openapi.json"))
         counted("GET /swagger", lambda: _request("GET", "/swagger"))
         with _waiting_job_machine():
-            job_id = _request("DELETE", f"/environment/{_environment('bench-admin-job')}")["headers"]["X-JobID"]
+            job_id = _request("DELETE", f"/environment/{create_environment('bench-admin-job')}")["headers"]["X-JobID"]
             counted("GET /job", lambda: _request("GET", "/job"))
             counted("GET /job/{id}", lambda: _request("GET", f"/job/{job_id}"))
             counted("GET /task/{id}/logs (a job's id)", lambda: _request("GET", f"/task/{job_id}/logs", query={"tail": "10"}))
@@ -131,8 +126,6 @@ def measure(counter: CallCounter) -> list[Row]:
 
 
 def report(rows: list[Row]) -> str:
-    from benchmarks.calls import names, rows_table
-
     lines = [rows_table(rows, "SPEC §1.6/§1.7/§2.3/§3.7/§3.8"), "", "Our calls, in order:", ""]
     lines += [f"- {r.operation}: {names(r.calls) or 'none'}" for r in rows]
     total = sum(len(r.calls) for r in rows)

@@ -3,10 +3,11 @@
 This module counts the environment operations; benchmarks.workload_calls counts every deploy, service and task
 route on a fresh estate, and its report is printed after this one.
 
-Runs against moto in process with the stack's resources (benchmarks._stack). Every client the client layer
-creates (`layer0.aws._new_client`, lazily, on first use) gets a botocore `before-call` handler, which fires once
-per API call (not per retry), so a call counts once however often botocore retries it. Calls are counted as
-`service.Operation`; DynamoDB calls (the tag and job tables) are shown apart from the calls on AWS resources.
+Runs against moto in process with the stack's resources (benchmarks.common.in_process_stack). Every client the
+client layer creates (`layer0.aws._new_client`, lazily, on first use) gets a botocore `before-call` handler, which
+fires once per API call (not per retry), so a call counts once however often botocore retries it
+(benchmarks.common.CallCounter). Calls are counted as `service.Operation`; DynamoDB calls (the tag and job tables)
+are shown apart from the calls on AWS resources.
 
 The operations are driven through the domain functions (layer0.environments): create (linux, min count 0), get,
 list, update min count (0 -> 1), link, unlink and delete. Delete is two rows: `DELETE /environment/{id}`
@@ -26,109 +27,15 @@ with the number of environments except by pages of 100 clusters.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-DYNAMODB = "dynamodb"
+from benchmarks import bootstrap
+from benchmarks.common import DYNAMODB, CallCounter, Row, by_service, in_process_stack, job_machines, names, rows_table
+
 LIST_SIZES = (1, 10, 30)
-JOB_MACHINE_PREFIX = "l0-l0-job-"
 INSTANCE_POLLS = 50
-
-
-class CallCounter:
-    """Counts `service.Operation` for every call made through the client layer while `measure()` is open.
-
-    `install()` wraps `layer0.aws._new_client`, so that a client created later (lazily) is counted too, and
-    registers on the clients that already exist; `uninstall()` undoes both.
-    """
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._calls: list[str] | None = None
-        self._clients: list = []
-        self._original_new_client = None
-
-    def _before_call(self, model=None, **_kwargs) -> None:
-        # botocore `before-call`: once per API call (retries resend the request, they do not call again).
-        # Must return None: anything else is taken as the response.
-        if model is None:
-            return None
-        with self._lock:
-            if self._calls is not None:
-                self._calls.append(f"{model.service_model.service_name}.{model.name}")
-        return None
-
-    def _watch(self, client) -> None:
-        client.meta.events.register("before-call", self._before_call, unique_id=f"benchmarks.calls.{id(self)}")
-        self._clients.append(client)
-
-    def install(self) -> None:
-        from layer0 import aws
-
-        original = self._original_new_client = aws._new_client
-
-        def counted_new_client(service: str):
-            client = original(service)
-            self._watch(client)
-            return client
-
-        aws._new_client = counted_new_client
-        with aws._lock:
-            for client in list(aws._clients.values()):
-                self._watch(client)
-
-    def uninstall(self) -> None:
-        from layer0 import aws
-
-        if self._original_new_client is not None:
-            aws._new_client = self._original_new_client
-            self._original_new_client = None
-        for client in self._clients:
-            client.meta.events.unregister("before-call", unique_id=f"benchmarks.calls.{id(self)}")
-        self._clients.clear()
-
-    def __enter__(self) -> "CallCounter":
-        self.install()
-        return self
-
-    def __exit__(self, *_exc) -> None:
-        self.uninstall()
-
-    @contextlib.contextmanager
-    def measure(self):
-        """Yields the list that receives the calls made inside the block."""
-        calls: list[str] = []
-        with self._lock:
-            self._calls = calls
-        try:
-            yield calls
-        finally:
-            with self._lock:
-                self._calls = None
-
-
-@dataclass
-class Row:
-    operation: str
-    calls: list[str]
-    original_aws: str  # e.g. "8: ecs 1, ec2 3, autoscaling 4"
-    original_dynamodb: int | str
-    derivation: str
-
-    @property
-    def aws(self) -> Counter:
-        return Counter(c.split(".", 1)[0] for c in self.calls if not c.startswith(DYNAMODB + "."))
-
-    @property
-    def dynamodb(self) -> int:
-        return sum(c.startswith(DYNAMODB + ".") for c in self.calls)
-
-    @property
-    def operations(self) -> Counter:
-        return Counter(c.split(".", 1)[1] for c in self.calls)
 
 
 @dataclass
@@ -212,8 +119,6 @@ def _request(name: str, min_count: int = 0):
 def _stand_in_job_machine():
     """A Pass machine where the API starts delete-environment jobs, so that `start_delete` runs as in the API
     while the job's steps are driven here; made uncounted."""
-    from benchmarks._stack import job_machines
-
     return job_machines(("delete-environment",))
 
 
@@ -318,28 +223,6 @@ def measure(list_sizes: tuple[int, ...] = LIST_SIZES) -> Result:
     return result
 
 
-def by_service(counts: Counter) -> str:
-    return ", ".join(f"{service} {n}" for service, n in counts.items()) or "0"
-
-
-def names(calls: list[str]) -> str:
-    counts = Counter(calls)
-    return ", ".join(f"{name} x{n}" if n > 1 else name for name, n in counts.items())
-
-
-def rows_table(rows: list[Row], source: str) -> str:
-    lines = [
-        f"| operation | our AWS calls | our DynamoDB calls | original AWS calls | original DynamoDB calls | original, from {source} |",
-        "|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r.operation} | {sum(r.aws.values())}: {by_service(r.aws)} | {r.dynamodb} "
-            f"| {r.original_aws} | {r.original_dynamodb} | {r.derivation} |"
-        )
-    return "\n".join(lines)
-
-
 def report(result: Result) -> str:
     lines = [rows_table(result.rows, "SPEC §3.1/§3.7")]
     lines += ["", "Our calls, in order:", ""]
@@ -365,8 +248,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=list(LIST_SIZES), help="environment counts to list")
     args = parser.parse_args(argv)
 
-    from benchmarks._stack import in_process_stack
-
     from benchmarks import load_balancer_calls, workload_calls
 
     with in_process_stack():
@@ -387,4 +268,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    bootstrap.paths()
     raise SystemExit(main())

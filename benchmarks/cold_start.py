@@ -28,12 +28,9 @@ import subprocess
 import sys
 import urllib.request
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from benchmarks import _stack  # noqa: F401 - puts functions/ and the repository on sys.path
+from benchmarks import bootstrap
 
-ROOT = Path(__file__).resolve().parent.parent
-FUNCTIONS = ROOT / "functions"
 RUNS = 5
 TOP_IMPORTS = 10
 MARKER = "COLD-START-RESULT "
@@ -149,7 +146,7 @@ def moto_server():
             # As local mode runs the functions: no X-Ray daemon to send traces to.
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_SERVICE_NAME": "layer0-bench",
-            "PYTHONPATH": str(FUNCTIONS),
+            "PYTHONPATH": str(bootstrap.FUNCTIONS),
         }
     finally:
         # moto's backends live in this process: empty them for whatever runs next here.
@@ -167,7 +164,7 @@ def _event() -> str:
 def _child(environment: dict[str, str], mode: str, event: str, importtime: bool = False) -> tuple[dict, str]:
     command = [sys.executable] + (["-X", "importtime"] if importtime else []) + ["-c", CHILD, mode, event]
     done = subprocess.run(
-        command, env=environment, cwd=FUNCTIONS, capture_output=True, text=True, timeout=300, check=False
+        command, env=environment, cwd=bootstrap.FUNCTIONS, capture_output=True, text=True, timeout=300, check=False
     )
     lines = [line for line in done.stdout.splitlines() if line.startswith(MARKER)]
     if done.returncode != 0 or not lines:
@@ -254,4 +251,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    bootstrap.paths()
     raise SystemExit(main())

@@ -18,6 +18,9 @@ from dataclasses import dataclass, field
 
 import psutil
 
+from benchmarks import bootstrap
+from benchmarks.common import in_process_stack
+
 WARMUP = 200
 WINDOW = 1_000
 
@@ -136,8 +139,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--invocations", type=int, default=10_000)
     args = parser.parse_args(argv)
 
-    from benchmarks._stack import in_process_stack
-
     with in_process_stack():
         result = drive(args.invocations)
     print("| invocations | CPU per invocation (ms) |")
@@ -154,4 +155,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    bootstrap.paths()
     raise SystemExit(main())

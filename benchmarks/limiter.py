@@ -20,6 +20,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from benchmarks import bootstrap
+from benchmarks.common import in_process_stack
+
 CALLERS = 8
 RATE = 20.0
 BURST = 1
@@ -104,7 +107,6 @@ def measure_client(callers: int = CALLERS, seconds: float = SECONDS) -> RateResu
 
 def measure(rate: float = RATE, burst: int = BURST, callers: int = CALLERS, seconds: float = SECONDS) -> list[RateResult]:
     """Both measurements; brings up its own in-process stack with the rate, and restores the settings after."""
-    from benchmarks._stack import in_process_stack
     from layer0 import aws, settings
 
     saved = {name: os.environ.get(name) for name in ("LAYER0_AWS_RATE", "LAYER0_AWS_BURST")}
@@ -154,4 +156,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    bootstrap.paths()
     raise SystemExit(main())

@@ -11,8 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from benchmarks.calls import CallCounter, Row
-from benchmarks.workload_calls import _call, _environment
+from benchmarks.common import (
+    CallCounter,
+    Row,
+    by_service,
+    call_api,
+    create_environment,
+    names,
+    rows_table,
+    stand_in_job_machines,
+)
 
 TYPES = ("classic", "application")
 LIST_SIZES = (1, 10)
@@ -92,22 +100,22 @@ def measure_routes(counter: CallCounter, kind: str, environment_id: str) -> list
         rows.append(Row(f"{operation} ({kind})", list(calls), original_aws, original_dynamodb, derivation))
         return answer
 
-    _call("POST", "/loadbalancer", _body(environment_id, f"warm-{kind}", kind))  # warms every code path
-    created = counted("POST /loadbalancer", lambda: _call("POST", "/loadbalancer", _body(environment_id, f"web-{kind}", kind)))
+    call_api("POST", "/loadbalancer", _body(environment_id, f"warm-{kind}", kind))  # warms every code path
+    created = counted("POST /loadbalancer", lambda: call_api("POST", "/loadbalancer", _body(environment_id, f"web-{kind}", kind)))
     lb = created["body"]["load_balancer_id"]
-    counted("GET /loadbalancer/{id}", lambda: _call("GET", f"/loadbalancer/{lb}"))
+    counted("GET /loadbalancer/{id}", lambda: call_api("GET", f"/loadbalancer/{lb}"))
     ports = created["body"]["ports"] + [{"host_port": 8000, "container_port": 8000, "protocol": "http"}]
-    counted("PUT /loadbalancer/{id}/ports", lambda: _call("PUT", f"/loadbalancer/{lb}/ports", {"ports": ports}))
+    counted("PUT /loadbalancer/{id}/ports", lambda: call_api("PUT", f"/loadbalancer/{lb}/ports", {"ports": ports}))
     check = {"target": "HTTP:80/health", "interval": 45, "timeout": 10, "healthy_threshold": 5, "unhealthy_threshold": 3}
     counted(
         "PUT /loadbalancer/{id}/healthcheck",
-        lambda: _call("PUT", f"/loadbalancer/{lb}/healthcheck", {"health_check": check}),
+        lambda: call_api("PUT", f"/loadbalancer/{lb}/healthcheck", {"health_check": check}),
     )
     counted(
-        "PUT /loadbalancer/{id}/idletimeout", lambda: _call("PUT", f"/loadbalancer/{lb}/idletimeout", {"health_check": 120})
+        "PUT /loadbalancer/{id}/idletimeout", lambda: call_api("PUT", f"/loadbalancer/{lb}/idletimeout", {"health_check": 120})
     )
-    counted("PUT /loadbalancer/{id}/crosszone", lambda: _call("PUT", f"/loadbalancer/{lb}/crosszone", {"cross_zone": False}))
-    job = counted("DELETE /loadbalancer/{id}", lambda: _call("DELETE", f"/loadbalancer/{lb}"))["headers"]["X-JobID"]
+    counted("PUT /loadbalancer/{id}/crosszone", lambda: call_api("PUT", f"/loadbalancer/{lb}/crosszone", {"cross_zone": False}))
+    job = counted("DELETE /loadbalancer/{id}", lambda: call_api("DELETE", f"/loadbalancer/{lb}"))["headers"]["X-JobID"]
     counted("delete-load-balancer job (type 3)", lambda: _run_delete_job(job, lb))
     return rows
 
@@ -123,10 +131,10 @@ def measure_list(counter: CallCounter, environment_id: str, sizes: tuple[int, ..
         while made < size:
             body = _body(environment_id, f"list{made}", "classic")
             body["ports"] = body["ports"][:1]
-            _call("POST", "/loadbalancer", body)
+            call_api("POST", "/loadbalancer", body)
             made += 1
         with counter.measure() as calls:
-            answer = _call("GET", "/loadbalancer")["body"]
+            answer = call_api("GET", "/loadbalancer")["body"]
         if len(answer) != size:
             raise AssertionError(f"GET /loadbalancer listed {len(answer)}, wanted {size}")
         found[size] = list(calls)
@@ -135,18 +143,14 @@ def measure_list(counter: CallCounter, environment_id: str, sizes: tuple[int, ..
 
 def measure(counter: CallCounter, sizes: tuple[int, ...] = LIST_SIZES) -> tuple[list[Row], dict[int, list[str]]]:
     """Every route of both types, then the list sizes. The stack must be up."""
-    from benchmarks.workload_calls import _stand_in_job_machines
-
     _upload_certificate()
-    with _stand_in_job_machines():
-        environment_id = _environment("bench-lbs")
+    with stand_in_job_machines():
+        environment_id = create_environment("bench-lbs")
         rows = [row for kind in TYPES for row in measure_routes(counter, kind, environment_id)]
         return rows, measure_list(counter, environment_id, sizes)
 
 
 def report(rows: list[Row], lists: dict[int, list[str]]) -> str:
-    from benchmarks.calls import by_service, names, rows_table
-
     lines = [rows_table(rows, "SPEC §3.3"), "", "Our calls, in order:", ""]
     lines += [f"- {r.operation}: {names(r.calls)}" for r in rows]
     original_aws, original_dynamodb, derivation = ORIGINAL["GET /loadbalancer"]

@@ -29,16 +29,22 @@ The report ends with `key=value` figures: errors, and per List route the max/min
 from __future__ import annotations
 
 import argparse
-import base64
 import contextlib
 import math
 import os
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
-FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
+from benchmarks import bootstrap
+from benchmarks.common import (
+    dockerrun,
+    in_process_stack,
+    register_instances,
+    run_create_task_job,
+    stand_in_job_machines,
+)
+
 DEPLOY_FIXTURE = "Task.Dockerrun.aws.json"  # no host ports: any number of copies fits one instance
 INSTANCE_SIZE = "t2.micro"  # the module's size; 1024 MiB holds the ~6 copies (100 MiB each) one environment gets
 GET_REQUESTS = 50
@@ -134,10 +140,6 @@ class StressResult:
         return sum(timing.errors for timing in self.routes.values())
 
 
-def _dockerrun() -> str:
-    return base64.b64encode((FIXTURES / DEPLOY_FIXTURE).read_bytes()).decode()
-
-
 class _Client:
     """HTTP to the local gateway, with the token; `ok` raises on any non-2xx answer (set-up must not fail)."""
 
@@ -201,7 +203,6 @@ def _set_rate(rate: float) -> None:
 
 def build(client: _Client, sizes: Case) -> dict[str, list[str]]:
     """The case's estate, over HTTP; returns the ids of each kind of entity."""
-    from benchmarks.workload_calls import _register_instances, _run_create_task_job
     from layer0 import jobs
 
     made: dict[str, list[str]] = {kind: [] for kind in ("environments", "load_balancers", "deploys", "services", "tasks")}
@@ -209,16 +210,16 @@ def build(client: _Client, sizes: Case) -> dict[str, list[str]]:
         body = {"environment_name": f"stress{n}", "operating_system": "linux", "instance_size": INSTANCE_SIZE,
                 "min_cluster_count": 1}  # fmt: skip
         made["environments"].append(client.ok("POST", "/environment", body).json()["environment_id"])
-    _register_instances()
+    register_instances()
     envs = made["environments"]
     for n in range(sizes.load_balancers):
         body = {"load_balancer_name": f"stresslb{n}", "environment_id": envs[n % len(envs)], "is_public": True,
                 "ports": [{"host_port": 80, "container_port": 80, "protocol": "http"}],
                 "load_balancer_type": "classic"}  # fmt: skip
         made["load_balancers"].append(client.ok("POST", "/loadbalancer", body).json()["load_balancer_id"])
-    dockerrun = _dockerrun()
+    dockerrun_body = dockerrun(DEPLOY_FIXTURE)
     for n in range(sizes.deploys):
-        body = {"deploy_name": f"stress{n % sizes.deploy_families}", "dockerrun": dockerrun}
+        body = {"deploy_name": f"stress{n % sizes.deploy_families}", "dockerrun": dockerrun_body}
         made["deploys"].append(client.ok("POST", "/deploy", body).json()["deploy_id"])
     deploys = made["deploys"]
     for n in range(sizes.services):
@@ -229,7 +230,7 @@ def build(client: _Client, sizes: Case) -> dict[str, list[str]]:
         body = {"task_name": f"tt{n}", "environment_id": envs[n % len(envs)], "deploy_id": deploys[n % len(deploys)],
                 "container_overrides": []}  # fmt: skip
         job_id = client.ok("POST", "/task", body).headers["X-JobID"]
-        made["tasks"].append(_run_create_task_job(job_id, jobs.get(job_id).request))
+        made["tasks"].append(run_create_task_job(job_id, jobs.get(job_id).request))
     return made
 
 
@@ -274,12 +275,11 @@ def run_in_stack(
     token: str, case: str, sizes: Case, get_requests: int, list_requests: int, aws_rate: float = LIFTED_RATE
 ) -> StressResult:
     """One case against the stack that is up (moto active, settings set): build over HTTP, then time the routes."""
-    from benchmarks.workload_calls import _stand_in_job_machines
     from local import moto_patches
 
     moto_patches.apply()  # local mode runs with them (RunTask placement, task states)
     try:
-        with _quiet_gateway(), _gateway(token) as client, _stand_in_job_machines():
+        with _quiet_gateway(), _gateway(token) as client, stand_in_job_machines():
             _set_rate(LIFTED_RATE)
             started = time.monotonic()
             made = build(client, sizes)
@@ -300,7 +300,6 @@ def run(case: str | Case, requests_per_route: int | None = None, aws_rate: float
     a number means that many for every route. `aws_rate` is the client layer's rate while measuring (set-up always
     runs with it lifted).
     """
-    from benchmarks._stack import in_process_stack
     from layer0 import aws, settings
 
     sizes = CASES[case] if isinstance(case, str) else case
@@ -386,4 +385,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    bootstrap.paths()
     raise SystemExit(main())

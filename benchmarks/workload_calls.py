@@ -13,15 +13,23 @@ the original), never with services or tasks.
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Callable
-from pathlib import Path
 
-from benchmarks.calls import JOB_MACHINE_PREFIX, CallCounter, Row
+from benchmarks.common import (
+    CallCounter,
+    Row,
+    by_service,
+    call_api,
+    create_environment,
+    dockerrun,
+    names,
+    register_instances,
+    rows_table,
+    run_create_task_job,
+    stand_in_job_machines,
+)
 
-FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
-JOB_SLUGS = ("delete-environment", "delete-service", "delete-load-balancer", "create-task", "rollout")
 LIST_CASE_MIN = (1, 1, 1)  # environments, services, tasks
 LIST_CASE_MAX = (30, 50, 100)
 
@@ -66,80 +74,13 @@ LIST_ORIGINAL = {
 }
 
 
-def _dockerrun(fixture: str) -> str:
-    return base64.b64encode((FIXTURES / fixture).read_bytes()).decode()
-
-
-def handler_answer(method: str, path: str, body: dict | None = None, query: dict | None = None) -> dict:
-    """One request through the API handler, as the local gateway sends it: `{"status", "body" (text), "headers"}`;
-    any answer but a 2xx is an AssertionError."""
-    from handlers import api
-    from local.gateway import LambdaContext, proxy_event
-
-    event = proxy_event(
-        method,
-        path,
-        query={key: [value] for key, value in (query or {}).items()},
-        body=json.dumps(body).encode() if body is not None else b"",
-        headers={"Accept": "application/json", "Content-Type": "application/json"},
-    )
-    response = api.handler(event, LambdaContext("l0-bench-api"))
-    if not 200 <= response["statusCode"] < 300:
-        raise AssertionError(f"{method} {path} answered {response['statusCode']}: {response.get('body')}")
-    headers = {key: values[0] for key, values in (response.get("multiValueHeaders") or {}).items()}
-    headers.update(response.get("headers") or {})
-    return {"status": response["statusCode"], "body": response.get("body"), "headers": headers}
-
-
-def _call(method: str, path: str, body: dict | None = None, query: dict | None = None) -> dict:
-    """A JSON route: `{"body" (parsed), "headers"}`."""
-    answer = handler_answer(method, path, body, query)
-    return {"body": json.loads(answer["body"]) if answer["body"] else None, "headers": answer["headers"]}
-
-
-def _stand_in_job_machines():
-    """Pass machines under every job machine's name, so routes start jobs as in the API; made uncounted."""
-    from benchmarks._stack import job_machines
-
-    return job_machines(JOB_SLUGS)
-
-
-def _register_instances() -> None:
-    """One pass of the local ECS agent simulation: the environments' instances join their clusters."""
-    import boto3
-
-    from layer0 import settings
-    from local.agent import Agent
-
-    region = settings.get().region
-    Agent(lambda service: boto3.client(service, region_name=region), settings.get().prefix).sync_once()
-
-
-def _environment(name: str) -> str:
-    from layer0 import environments
-    from layer0.models import CreateEnvironmentRequest
-
-    request = CreateEnvironmentRequest(environment_name=name, operating_system="linux", min_cluster_count=1)
-    return environments.create(request).environment_id
-
-
-def _run_create_task_job(job_id: str, request: str) -> str:
-    from layer0 import jobs
-    from layer0.workflows import registry
-
-    registry.run("job.set_status", {"job_id": job_id, "status": 2})
-    registry.run("task.run", {"job_id": job_id, "request": request})
-    registry.run("job.set_status", {"job_id": job_id, "status": 3})
-    return jobs.get(job_id).meta["task_id"]
-
-
 def _create_task(environment_id: str, deploy_id: str, name: str) -> tuple[str, str]:
     """POST /task, then its job's steps: (job id, task id)."""
     request = {"task_name": name, "environment_id": environment_id, "deploy_id": deploy_id, "container_overrides": []}
-    job_id = _call("POST", "/task", request)["headers"]["X-JobID"]
+    job_id = call_api("POST", "/task", request)["headers"]["X-JobID"]
     from layer0 import jobs
 
-    return job_id, _run_create_task_job(job_id, jobs.get(job_id).request)
+    return job_id, run_create_task_job(job_id, jobs.get(job_id).request)
 
 
 def _run_delete_service_job(job_id: str, service_id: str) -> None:
@@ -172,62 +113,62 @@ def measure_routes(counter: CallCounter) -> list[Row]:
         rows.append(Row(operation, list(calls), original_aws, original_dynamodb, derivation))
         return answer
 
-    environment_id = _environment("bench-work")
-    _register_instances()
+    environment_id = create_environment("bench-work")
+    register_instances()
     deploy = counted(
         "POST /deploy",
-        lambda: _call("POST", "/deploy", {"deploy_name": "guestbook", "dockerrun": _dockerrun("Service.Dockerrun.aws.json")}),
+        lambda: call_api("POST", "/deploy", {"deploy_name": "guestbook", "dockerrun": dockerrun("Service.Dockerrun.aws.json")}),
     )["body"]["deploy_id"]
-    counted("GET /deploy/{id}", lambda: _call("GET", f"/deploy/{deploy}"))
-    counted("GET /deploy", lambda: _call("GET", "/deploy"))
+    counted("GET /deploy/{id}", lambda: call_api("GET", f"/deploy/{deploy}"))
+    counted("GET /deploy", lambda: call_api("GET", "/deploy"))
 
-    service_id = _call(
+    service_id = call_api(
         "POST", "/service", {"service_name": "web", "environment_id": environment_id, "deploy_id": deploy}
     )["body"]["service_id"]
     # Counted on a second service, so that the first has warmed every code path.
     counted(
         "POST /service",
-        lambda: _call("POST", "/service", {"service_name": "web2", "environment_id": environment_id, "deploy_id": deploy}),
+        lambda: call_api("POST", "/service", {"service_name": "web2", "environment_id": environment_id, "deploy_id": deploy}),
     )
-    counted("GET /service/{id}", lambda: _call("GET", f"/service/{service_id}"))
-    counted("PUT /service/{id}/scale", lambda: _call("PUT", f"/service/{service_id}/scale", {"desired_count": 2}))
-    second = _call("POST", "/deploy", {"deploy_name": "guestbook", "dockerrun": _dockerrun("Service.Dockerrun.aws.json")})
+    counted("GET /service/{id}", lambda: call_api("GET", f"/service/{service_id}"))
+    counted("PUT /service/{id}/scale", lambda: call_api("PUT", f"/service/{service_id}/scale", {"desired_count": 2}))
+    second = call_api("POST", "/deploy", {"deploy_name": "guestbook", "dockerrun": dockerrun("Service.Dockerrun.aws.json")})
     updated = counted(
         "PUT /service/{id}/deploy",
-        lambda: _call("PUT", f"/service/{service_id}/deploy", {"deploy_id": second["body"]["deploy_id"]}),
+        lambda: call_api("PUT", f"/service/{service_id}/deploy", {"deploy_id": second["body"]["deploy_id"]}),
     )
     counted("rollout job (type 6), one poll", lambda: _rollout_poll(updated["headers"]["X-JobID"]))
-    counted("GET /service/{id}/logs", lambda: _call("GET", f"/service/{service_id}/logs", query={"tail": "10"}))
-    job = counted("DELETE /service/{id}", lambda: _call("DELETE", f"/service/{service_id}"))["headers"]["X-JobID"]
+    counted("GET /service/{id}/logs", lambda: call_api("GET", f"/service/{service_id}/logs", query={"tail": "10"}))
+    job = counted("DELETE /service/{id}", lambda: call_api("DELETE", f"/service/{service_id}"))["headers"]["X-JobID"]
     counted("delete-service job (type 2)", lambda: _run_delete_service_job(job, service_id))
 
-    alpine = _call("POST", "/deploy", {"deploy_name": "alpine", "dockerrun": _dockerrun("Task.Dockerrun.aws.json")})
+    alpine = call_api("POST", "/deploy", {"deploy_name": "alpine", "dockerrun": dockerrun("Task.Dockerrun.aws.json")})
     alpine_id = alpine["body"]["deploy_id"]
     request = {"task_name": "job1", "environment_id": environment_id, "deploy_id": alpine_id, "container_overrides": []}
-    job = counted("POST /task", lambda: _call("POST", "/task", request))["headers"]["X-JobID"]
+    job = counted("POST /task", lambda: call_api("POST", "/task", request))["headers"]["X-JobID"]
     from layer0 import jobs
 
-    task_id = counted("create-task job (type 5)", lambda: _run_create_task_job(job, jobs.get(job).request))
-    counted("GET /task/{id}", lambda: _call("GET", f"/task/{task_id}"))
-    counted("GET /task/{id}/logs", lambda: _call("GET", f"/task/{task_id}/logs", query={"tail": "10"}))
-    counted("DELETE /task/{id}", lambda: _call("DELETE", f"/task/{task_id}"))
-    counted("DELETE /deploy/{id}", lambda: _call("DELETE", f"/deploy/{alpine_id}"))
+    task_id = counted("create-task job (type 5)", lambda: run_create_task_job(job, jobs.get(job).request))
+    counted("GET /task/{id}", lambda: call_api("GET", f"/task/{task_id}"))
+    counted("GET /task/{id}/logs", lambda: call_api("GET", f"/task/{task_id}/logs", query={"tail": "10"}))
+    counted("DELETE /task/{id}", lambda: call_api("DELETE", f"/task/{task_id}"))
+    counted("DELETE /deploy/{id}", lambda: call_api("DELETE", f"/deploy/{alpine_id}"))
     return rows
 
 
 def _fill(environments: int, services: int, tasks: int, made: dict) -> None:
     """Grow the Layer0 estate to these counts (round-robin over the environments)."""
     while len(made["environments"]) < environments:
-        made["environments"].append(_environment(f"bench-list-{len(made['environments'])}"))
-    _register_instances()
+        made["environments"].append(create_environment(f"bench-list-{len(made['environments'])}"))
+    register_instances()
     if "deploy" not in made:
-        made["deploy"] = _call(
-            "POST", "/deploy", {"deploy_name": "lister", "dockerrun": _dockerrun("Task.Dockerrun.aws.json")}
+        made["deploy"] = call_api(
+            "POST", "/deploy", {"deploy_name": "lister", "dockerrun": dockerrun("Task.Dockerrun.aws.json")}
         )["body"]["deploy_id"]
     envs = made["environments"]
     while made["services"] < services:
         n = made["services"]
-        _call("POST", "/service", {"service_name": f"s{n}", "environment_id": envs[n % len(envs)], "deploy_id": made["deploy"]})
+        call_api("POST", "/service", {"service_name": f"s{n}", "environment_id": envs[n % len(envs)], "deploy_id": made["deploy"]})
         made["services"] += 1
     while made["tasks"] < tasks:
         n = made["tasks"]
@@ -246,7 +187,7 @@ def measure_lists(
         _fill(*case, made)
         for route, path in (("GET /service", "/service"), ("GET /task", "/task")):
             with counter.measure() as calls:
-                answer = _call("GET", path)["body"]
+                answer = call_api("GET", path)["body"]
             wanted = case[1] if route == "GET /service" else case[2]
             if len(answer) != wanted:
                 raise AssertionError(f"{route} listed {len(answer)}, wanted {wanted}")
@@ -262,7 +203,7 @@ def measure(
 
     moto_patches.apply()
     try:
-        with _stand_in_job_machines():
+        with stand_in_job_machines():
             lists = measure_lists(counter, cases)  # first: the list cases hold exactly what they make
             return measure_routes(counter), lists
     finally:
@@ -270,8 +211,6 @@ def measure(
 
 
 def report(rows: list[Row], lists: dict) -> str:
-    from benchmarks.calls import by_service, names, rows_table
-
     lines = [rows_table(rows, "SPEC §3.2/§3.4/§3.5/§3.6/§3.7"), "", "Our calls, in order:", ""]
     lines += [f"- {r.operation}: {names(r.calls)}" for r in rows]
     lines += [

@@ -8,8 +8,8 @@ import pytest
 
 from benchmarks import __main__ as report
 from benchmarks import admin_calls, calls, cold_start, limiter, load_balancer_calls, workload_calls
-from infra.contract import ROUTES
 from layer0 import aws, settings
+from layer0.contract import ROUTES
 
 
 def test_the_report_runs_the_cold_start_section_and_sums_up_its_figures():
