@@ -88,10 +88,13 @@ def calls_section(quick: bool) -> str:
         environments = calls.measure((1, 5) if quick else calls.LIST_SIZES)
     with in_process_stack(), calls.CallCounter() as counter:
         workload_rows, workload_lists = workload_calls.measure(
-            counter, cases=((1, 1, 1), (2, 4, 4)) if quick else (workload_calls.LIST_CASE_MIN, workload_calls.LIST_CASE_MAX)
+            counter,
+            cases=((1, 1, 1), (2, 4, 4)) if quick else (workload_calls.LIST_CASE_MIN, workload_calls.LIST_CASE_MAX),
         )
     with in_process_stack(), calls.CallCounter() as counter:
-        lb_rows, lb_lists = load_balancer_calls.measure(counter, sizes=(1, 3) if quick else load_balancer_calls.LIST_SIZES)
+        lb_rows, lb_lists = load_balancer_calls.measure(
+            counter, sizes=(1, 3) if quick else load_balancer_calls.LIST_SIZES
+        )
     with in_process_stack(), calls.CallCounter() as counter:
         admin_rows = admin_calls.measure(counter)
 
@@ -195,7 +198,7 @@ def header(quick: bool) -> str:
         [
             "# Layer0-serverless benchmark report",
             "",
-            f"- generated {_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M} UTC, commit {_commit()}"
+            f"- generated {_dt.datetime.now(_dt.UTC):%Y-%m-%d %H:%M} UTC, commit {_commit()}"
             + (", **--quick** (smaller sizes: not the issue's figures)" if quick else ""),
             f"- Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs, "
             f"load average at start {load}",
@@ -237,9 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m benchmarks", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a fast check of the report")
-    parser.add_argument(
-        "--sections", default="abcde", help="which sections to run, e.g. `be` or `b,e` (default: all)"
-    )
+    parser.add_argument("--sections", default="abcde", help="which sections to run, e.g. `be` or `b,e` (default: all)")
     args = parser.parse_args(argv)
     unknown = set(args.sections.replace(",", "")) - {s.key for s in SECTIONS}
     if unknown:

@@ -21,27 +21,43 @@ ORIGINAL = {
     "GET /health": ("0", 0, "static answer"),
     "GET /admin/version": ("0", 0, "build-stamped version"),
     "GET /admin/config": ("0", 0, "APIConfig from the process's settings"),
-    "POST /admin/sql": ("0 (store Init: not in SPEC)", "15 (21 once the tags exist)",
-                        "re-init the stores, then seed the default tags (§1.7): 7 inserts on 3 items, the first of each "
-                        "item a PutItem, each later one PutItem (fails) + GetItem + UpdateItem = 3 x 1 + 4 x 3"),
-    "PUT /admin/scale/{id}": ("≥ 5: ecs ≥ 4, autoscaling ≥ 1", "≥ 1",
-                              "§3.8 on an environment with no services or tasks: ListContainerInstances (+ Describe if "
-                              "any); the environment's services (ListServices) and tasks (ListTasks RUNNING + STOPPED); "
-                              "CreateTask jobs (job Scan); ScaleTo: DescribeAutoScalingGroups (+ SetDesiredCapacity "
-                              "on a change); the instance type's memory from a built-in table"),
-    "POST /tag": ("0", "1 (3 when the entity has tags)", "insert: conditional PutItem; when the item exists PutItem "
-                  "(fails) + GetItem + UpdateItem"),
+    "POST /admin/sql": (
+        "0 (store Init: not in SPEC)",
+        "15 (21 once the tags exist)",
+        "re-init the stores, then seed the default tags (§1.7): 7 inserts on 3 items, the first of each "
+        "item a PutItem, each later one PutItem (fails) + GetItem + UpdateItem = 3 x 1 + 4 x 3",
+    ),
+    "PUT /admin/scale/{id}": (
+        "≥ 5: ecs ≥ 4, autoscaling ≥ 1",
+        "≥ 1",
+        "§3.8 on an environment with no services or tasks: ListContainerInstances (+ Describe if "
+        "any); the environment's services (ListServices) and tasks (ListTasks RUNNING + STOPPED); "
+        "CreateTask jobs (job Scan); ScaleTo: DescribeAutoScalingGroups (+ SetDesiredCapacity "
+        "on a change); the instance type's memory from a built-in table",
+    ),
+    "POST /tag": (
+        "0",
+        "1 (3 when the entity has tags)",
+        "insert: conditional PutItem; when the item exists PutItem (fails) + GetItem + UpdateItem",
+    ),
     "GET /tag": ("0", 1, "SelectByType: Query (GetItem when `id` is given)"),
     "DELETE /tag": ("0", 2, "GetItem; UpdateItem (DeleteItem when the last key goes)"),
     "GET /openapi.json": ("0", 0, "the original's /apidocs.json: static"),
     "GET /swagger": ("0", 0, "the original's /apidocs/: static"),
     "GET /job": ("0", 1, "job table Scan"),
     "GET /job/{id}": ("0", 1, "job GetItem"),
-    "GET /task/{id}/logs (a job's id)": ("≥ 2: logs ≥ 2", 1, "the job's runner task's logs: task tags GetItem; "
-                                         "DescribeLogStreams (per 50 streams); GetLogEvents per stream"),
-    "DELETE /job/{id}": ("1: ecs 1", 15, "job GetItem; delete its runner task as DELETE /task/{id} (task tags GetItem; "
-                         "StopTask; deleteEntityTags, 4 keys = 9); job DeleteItem; job tags (GetItem; GetItem + "
-                         "DeleteItem) = 1 + 10 + 1 + 3"),
+    "GET /task/{id}/logs (a job's id)": (
+        "≥ 2: logs ≥ 2",
+        1,
+        "the job's runner task's logs: task tags GetItem; DescribeLogStreams (per 50 streams); GetLogEvents per stream",
+    ),
+    "DELETE /job/{id}": (
+        "1: ecs 1",
+        15,
+        "job GetItem; delete its runner task as DELETE /task/{id} (task tags GetItem; "
+        "StopTask; deleteEntityTags, 4 keys = 9); job DeleteItem; job tags (GetItem; GetItem + "
+        "DeleteItem) = 1 + 10 + 1 + 3",
+    ),
 }
 
 # Row names of benchmarks.calls (environments) that are not route names.
@@ -118,7 +134,10 @@ def measure(counter: CallCounter) -> list[Row]:
             job_id = _request("DELETE", f"/environment/{create_environment('bench-admin-job')}")["headers"]["X-JobID"]
             counted("GET /job", lambda: _request("GET", "/job"))
             counted("GET /job/{id}", lambda: _request("GET", f"/job/{job_id}"))
-            counted("GET /task/{id}/logs (a job's id)", lambda: _request("GET", f"/task/{job_id}/logs", query={"tail": "10"}))
+            counted(
+                "GET /task/{id}/logs (a job's id)",
+                lambda: _request("GET", f"/task/{job_id}/logs", query={"tail": "10"}),
+            )
             counted("DELETE /job/{id}", lambda: _request("DELETE", f"/job/{job_id}"))
     finally:
         moto_patches.revert_ecs()

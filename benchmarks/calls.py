@@ -236,7 +236,9 @@ def report(result: Result) -> str:
     for size, calls in sorted(result.list_calls.items()):
         aws_calls = Counter(c.split(".", 1)[0] for c in calls if not c.startswith(DYNAMODB + "."))
         dynamodb = sum(c.startswith(DYNAMODB + ".") for c in calls)
-        lines.append(f"| {size} environments | {sum(aws_calls.values())}: {by_service(aws_calls)} | {dynamodb} | {names(calls)} |")
+        lines.append(
+            f"| {size} environments | {sum(aws_calls.values())}: {by_service(aws_calls)} | {dynamodb} | {names(calls)} |"
+        )
     lines.append("")
     lines.append(f"measured in {result.seconds:.1f} s")
     lines.append(" ".join(f"list_calls_{size}={len(calls)}" for size, calls in sorted(result.list_calls.items())))
@@ -253,12 +255,10 @@ def main(argv: list[str] | None = None) -> int:
     with in_process_stack():
         result = measure(tuple(args.sizes))
     # A fresh estate, so that the list cases hold exactly the environments they make.
-    with in_process_stack():
-        with CallCounter() as counter:
-            rows, lists = workload_calls.measure(counter)
-    with in_process_stack():
-        with CallCounter() as counter:
-            lb_rows, lb_lists = load_balancer_calls.measure(counter)
+    with in_process_stack(), CallCounter() as counter:
+        rows, lists = workload_calls.measure(counter)
+    with in_process_stack(), CallCounter() as counter:
+        lb_rows, lb_lists = load_balancer_calls.measure(counter)
     print(report(result))
     print()
     print(workload_calls.report(rows, lists))

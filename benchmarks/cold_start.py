@@ -151,7 +151,9 @@ def moto_server():
     finally:
         # moto's backends live in this process: empty them for whatever runs next here.
         with contextlib.suppress(OSError):
-            urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10).close()
+            urllib.request.urlopen(
+                urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10
+            ).close()
         server.stop()
 
 
@@ -233,7 +235,9 @@ def report(result: ColdStartResult) -> str:
         "|---|---|---|---|",
     ]
     for item in result.slowest_imports:
-        lines.append(f"| `{item.module}` | {item.depth} | {item.cumulative_us / 1000:.1f} | {item.self_us / 1000:.1f} |")
+        lines.append(
+            f"| `{item.module}` | {item.depth} | {item.cumulative_us / 1000:.1f} | {item.self_us / 1000:.1f} |"
+        )
     lines += [
         "",
         f"cold_start_ratio={result.ratio:.2f} handler_import_ms={median_ms(result.handler_import_s):.0f} "

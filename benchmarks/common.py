@@ -152,7 +152,7 @@ class CallCounter:
             client.meta.events.unregister("before-call", unique_id=f"benchmarks.calls.{id(self)}")
         self._clients.clear()
 
-    def __enter__(self) -> "CallCounter":
+    def __enter__(self) -> CallCounter:
         self.install()
         return self
 

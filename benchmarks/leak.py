@@ -150,7 +150,9 @@ def main(argv: list[str] | None = None) -> int:
         f"objects still alive after a full collection: {result.live_objects_delta:+d} outside moto, "
         f"{result.live_moto_objects_delta:+d} inside moto (moto's own instance records, dropped between windows)"
     )
-    print(f"threads_delta={result.threads_delta} rss_growth_mb={result.rss_growth_mb:.1f} cpu_ratio={result.cpu_ratio:.2f}")
+    print(
+        f"threads_delta={result.threads_delta} rss_growth_mb={result.rss_growth_mb:.1f} cpu_ratio={result.cpu_ratio:.2f}"
+    )
     return 0
 
 

@@ -81,7 +81,9 @@ def hammer(call: Callable[[], object], callers: int, seconds: float) -> tuple[in
     return counts["calls"], counts["last_end"] - began, counts["errors"]
 
 
-def measure_bucket(rate: float = RATE, burst: int = BURST, callers: int = CALLERS, seconds: float = SECONDS) -> RateResult:
+def measure_bucket(
+    rate: float = RATE, burst: int = BURST, callers: int = CALLERS, seconds: float = SECONDS
+) -> RateResult:
     """The token bucket alone: the limiter's own accuracy."""
     from layer0.aws import TokenBucket
 
@@ -101,11 +103,19 @@ def measure_client(callers: int = CALLERS, seconds: float = SECONDS) -> RateResu
     key = {"EntityType": {"S": "environment"}, "EntityID": {"S": "bench-limiter"}}
     calls, elapsed, errors = hammer(lambda: dynamodb.get_item(TableName=table, Key=key), callers, seconds)
     return RateResult(
-        "client layer: DynamoDB GetItem, moto in process", config.aws_rate, config.aws_burst, callers, calls, elapsed, errors
+        "client layer: DynamoDB GetItem, moto in process",
+        config.aws_rate,
+        config.aws_burst,
+        callers,
+        calls,
+        elapsed,
+        errors,
     )
 
 
-def measure(rate: float = RATE, burst: int = BURST, callers: int = CALLERS, seconds: float = SECONDS) -> list[RateResult]:
+def measure(
+    rate: float = RATE, burst: int = BURST, callers: int = CALLERS, seconds: float = SECONDS
+) -> list[RateResult]:
     """Both measurements; brings up its own in-process stack with the rate, and restores the settings after."""
     from layer0 import aws, settings
 

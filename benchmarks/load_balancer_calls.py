@@ -30,24 +30,39 @@ CERTIFICATE_NAME = "l0-l0-bench"
 # GetItem + UpdateItem when the item exists; populate reads the LB's and its environment's tags). Classic only: the
 # original had no ALB. Public LB, 2 subnets, ports 80 + 443 with a certificate name.
 ORIGINAL = {
-    "POST /loadbalancer": ("≥ 14: iam 4, ec2 6, elb 4", 7, "ListServerCertificates; CreateRole; GetUser; "
-                           "PutRolePolicy; public SG: DescribeSecurityGroups, CreateSecurityGroup, DescribeSecurityGroups "
-                           "(wait), AuthorizeSecurityGroupIngress; env SG DescribeSecurityGroups; DescribeSubnets per "
-                           "subnet (2); CreateLoadBalancer; ConfigureHealthCheck; ModifyLoadBalancerAttributes x2. "
-                           "DynamoDB: name Query; tags name, environment_id (1 + 3); populate 2"),
-    "GET /loadbalancer/{id}": ("2: elb 2", 3, "DescribeLoadBalancers; DescribeLoadBalancerAttributes. DynamoDB: "
-                               "populate LB, environment; services Query"),
-    "PUT /loadbalancer/{id}/ports": ("≥ 6: elb 4, ec2 2", 3, "Get (2); DeleteLoadBalancerListeners; "
-                                     "CreateLoadBalancerListeners; public: DescribeSecurityGroups, Authorize/Revoke. "
-                                     "DynamoDB: populate"),
+    "POST /loadbalancer": (
+        "≥ 14: iam 4, ec2 6, elb 4",
+        7,
+        "ListServerCertificates; CreateRole; GetUser; "
+        "PutRolePolicy; public SG: DescribeSecurityGroups, CreateSecurityGroup, DescribeSecurityGroups "
+        "(wait), AuthorizeSecurityGroupIngress; env SG DescribeSecurityGroups; DescribeSubnets per "
+        "subnet (2); CreateLoadBalancer; ConfigureHealthCheck; ModifyLoadBalancerAttributes x2. "
+        "DynamoDB: name Query; tags name, environment_id (1 + 3); populate 2",
+    ),
+    "GET /loadbalancer/{id}": (
+        "2: elb 2",
+        3,
+        "DescribeLoadBalancers; DescribeLoadBalancerAttributes. DynamoDB: populate LB, environment; services Query",
+    ),
+    "PUT /loadbalancer/{id}/ports": (
+        "≥ 6: elb 4, ec2 2",
+        3,
+        "Get (2); DeleteLoadBalancerListeners; "
+        "CreateLoadBalancerListeners; public: DescribeSecurityGroups, Authorize/Revoke. "
+        "DynamoDB: populate",
+    ),
     "PUT /loadbalancer/{id}/healthcheck": ("3: elb 3", 3, "ConfigureHealthCheck; Get (2). DynamoDB: populate"),
     "PUT /loadbalancer/{id}/idletimeout": ("3: elb 3", 3, "ModifyLoadBalancerAttributes; Get (2). DynamoDB: populate"),
     "PUT /loadbalancer/{id}/crosszone": ("3: elb 3", 3, "ModifyLoadBalancerAttributes; Get (2). DynamoDB: populate"),
     "DELETE /loadbalancer/{id}": ("2: ecs 2", 16, "CreateJob; no existence check"),
-    "delete-load-balancer job (type 3)": ("≥ 8: iam 5, elb 1, ec2 2", 8, "ListRolePolicies; DeleteRolePolicy; "
-                                          "ListRolePolicies (wait); DeleteRole; ListRolePolicies (wait); "
-                                          "DeleteLoadBalancer; DescribeSecurityGroups; DeleteSecurityGroup (retried). "
-                                          "DynamoDB: job GetItem + UpdateItem; delete tags (1 + 2 x 2); status"),
+    "delete-load-balancer job (type 3)": (
+        "≥ 8: iam 5, elb 1, ec2 2",
+        8,
+        "ListRolePolicies; DeleteRolePolicy; "
+        "ListRolePolicies (wait); DeleteRole; ListRolePolicies (wait); "
+        "DeleteLoadBalancer; DescribeSecurityGroups; DeleteSecurityGroup (retried). "
+        "DynamoDB: job GetItem + UpdateItem; delete tags (1 + 2 x 2); status",
+    ),
     "GET /loadbalancer": ("1: elb 1", "N", "DescribeLoadBalancers (first page only). DynamoDB: populate per LB"),
 }
 
@@ -82,8 +97,13 @@ def _body(environment_id: str, name: str, kind: str) -> dict:
             {"host_port": 80, "container_port": 80, "protocol": "http"},
             {"host_port": 443, "container_port": 80, "protocol": "https", "certificate_name": CERTIFICATE_NAME},
         ],
-        "health_check": {"target": "HTTP:80/", "interval": 30, "timeout": 5, "healthy_threshold": 2,
-                         "unhealthy_threshold": 2},  # fmt: skip
+        "health_check": {
+            "target": "HTTP:80/",
+            "interval": 30,
+            "timeout": 5,
+            "healthy_threshold": 2,
+            "unhealthy_threshold": 2,
+        },  # fmt: skip
         "idle_timeout": 60,
         "cross_zone": True,
         "load_balancer_type": kind,
@@ -101,26 +121,40 @@ def measure_routes(counter: CallCounter, kind: str, environment_id: str) -> list
         return answer
 
     call_api("POST", "/loadbalancer", _body(environment_id, f"warm-{kind}", kind))  # warms every code path
-    created = counted("POST /loadbalancer", lambda: call_api("POST", "/loadbalancer", _body(environment_id, f"web-{kind}", kind)))
+    created = counted(
+        "POST /loadbalancer", lambda: call_api("POST", "/loadbalancer", _body(environment_id, f"web-{kind}", kind))
+    )
     lb = created["body"]["load_balancer_id"]
     counted("GET /loadbalancer/{id}", lambda: call_api("GET", f"/loadbalancer/{lb}"))
     ports = created["body"]["ports"] + [{"host_port": 8000, "container_port": 8000, "protocol": "http"}]
     counted("PUT /loadbalancer/{id}/ports", lambda: call_api("PUT", f"/loadbalancer/{lb}/ports", {"ports": ports}))
-    check = {"target": "HTTP:80/health", "interval": 45, "timeout": 10, "healthy_threshold": 5, "unhealthy_threshold": 3}
+    check = {
+        "target": "HTTP:80/health",
+        "interval": 45,
+        "timeout": 10,
+        "healthy_threshold": 5,
+        "unhealthy_threshold": 3,
+    }
     counted(
         "PUT /loadbalancer/{id}/healthcheck",
         lambda: call_api("PUT", f"/loadbalancer/{lb}/healthcheck", {"health_check": check}),
     )
     counted(
-        "PUT /loadbalancer/{id}/idletimeout", lambda: call_api("PUT", f"/loadbalancer/{lb}/idletimeout", {"health_check": 120})
+        "PUT /loadbalancer/{id}/idletimeout",
+        lambda: call_api("PUT", f"/loadbalancer/{lb}/idletimeout", {"health_check": 120}),
     )
-    counted("PUT /loadbalancer/{id}/crosszone", lambda: call_api("PUT", f"/loadbalancer/{lb}/crosszone", {"cross_zone": False}))
+    counted(
+        "PUT /loadbalancer/{id}/crosszone",
+        lambda: call_api("PUT", f"/loadbalancer/{lb}/crosszone", {"cross_zone": False}),
+    )
     job = counted("DELETE /loadbalancer/{id}", lambda: call_api("DELETE", f"/loadbalancer/{lb}"))["headers"]["X-JobID"]
     counted("delete-load-balancer job (type 3)", lambda: _run_delete_job(job, lb))
     return rows
 
 
-def measure_list(counter: CallCounter, environment_id: str, sizes: tuple[int, ...] = LIST_SIZES) -> dict[int, list[str]]:
+def measure_list(
+    counter: CallCounter, environment_id: str, sizes: tuple[int, ...] = LIST_SIZES
+) -> dict[int, list[str]]:
     """`GET /loadbalancer` with `size` classic load balancers (after the routes' warm-up ones are gone)."""
     from layer0 import load_balancers
 

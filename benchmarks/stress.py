@@ -165,7 +165,6 @@ def _gateway(token: str):
     """The local gateway on a free port, on a thread, as tests/api/conftest.py serves it; yields its client."""
     from handlers import api as api_function
     from handlers import authorizer
-
     from layer0 import settings
     from local.gateway import Gateway, http_server
 
@@ -205,7 +204,9 @@ def build(client: _Client, sizes: Case) -> dict[str, list[str]]:
     """The case's estate, over HTTP; returns the ids of each kind of entity."""
     from layer0 import jobs
 
-    made: dict[str, list[str]] = {kind: [] for kind in ("environments", "load_balancers", "deploys", "services", "tasks")}
+    made: dict[str, list[str]] = {
+        kind: [] for kind in ("environments", "load_balancers", "deploys", "services", "tasks")
+    }
     for n in range(sizes.environments):
         body = {"environment_name": f"stress{n}", "operating_system": "linux", "instance_size": INSTANCE_SIZE,
                 "min_cluster_count": 1}  # fmt: skip
@@ -251,7 +252,9 @@ def _timed(client: _Client, path: str, timing: RouteTiming, wanted: set[str] | N
             timing.error(f"GET {path}: {len(missing)} of the case's {len(wanted)} missing, e.g. {sorted(missing)[0]}")
 
 
-def measure(client: _Client, made: dict[str, list[str]], get_requests: int, list_requests: int) -> dict[str, RouteTiming]:
+def measure(
+    client: _Client, made: dict[str, list[str]], get_requests: int, list_requests: int
+) -> dict[str, RouteTiming]:
     routes: dict[str, RouteTiming] = {}
     for route in ROUTE_ORDER:
         timing = routes[route] = RouteTiming(route)
@@ -345,7 +348,9 @@ def report(results: list[StressResult]) -> str:
             "|---|---|---|---|---|",
         ]
         for route, timing in result.routes.items():
-            lines.append(f"| {route} | {len(timing.seconds)} | {timing.errors} | {_ms(timing.p50)} | {_ms(timing.p99)} |")
+            lines.append(
+                f"| {route} | {len(timing.seconds)} | {timing.errors} | {_ms(timing.p50)} | {_ms(timing.p99)} |"
+            )
         for timing in result.routes.values():
             lines += [f"- {timing.route} error: {sample}" for sample in timing.error_samples]
         lines.append("")

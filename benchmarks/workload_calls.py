@@ -38,39 +38,77 @@ LIST_CASE_MAX = (30, 50, 100)
 # per key; "populate" reads the entity's tags and its environment's and deploys' tags, one GetItem each).
 # CreateJob (§3.7) = RegisterTaskDefinition + RunTask in environment `api`, and 16 DynamoDB calls.
 ORIGINAL = {
-    "POST /deploy": ("1: ecs 1", 4, "RegisterTaskDefinition. DynamoDB: tag name PutItem; tag version PutItem "
-                     "(fails) + GetItem + UpdateItem"),
+    "POST /deploy": (
+        "1: ecs 1",
+        4,
+        "RegisterTaskDefinition. DynamoDB: tag name PutItem; tag version PutItem (fails) + GetItem + UpdateItem",
+    ),
     "GET /deploy/{id}": ("1: ecs 1", 1, "DescribeTaskDefinition. DynamoDB: populate GetItem"),
-    "GET /deploy": ("1 + F: ecs", "N", "ListTaskDefinitionFamilies; ListTaskDefinitions per family (F). "
-                    "DynamoDB: one GetItem per deploy (N)"),
+    "GET /deploy": (
+        "1 + F: ecs",
+        "N",
+        "ListTaskDefinitionFamilies; ListTaskDefinitions per family (F). DynamoDB: one GetItem per deploy (N)",
+    ),
     "DELETE /deploy/{id}": ("1: ecs 1", 5, "DeregisterTaskDefinition. DynamoDB: deleteEntityTags, 2 keys"),
-    "POST /service": ("1: ecs 1", 8, "CreateService (no load balancer). DynamoDB: duplicate-name Query; tags name, "
-                      "environment_id (1 + 3); populate: service, environment, deploy GetItem"),
+    "POST /service": (
+        "1: ecs 1",
+        8,
+        "CreateService (no load balancer). DynamoDB: duplicate-name Query; tags name, "
+        "environment_id (1 + 3); populate: service, environment, deploy GetItem",
+    ),
     "GET /service/{id}": ("1: ecs 1", 4, "DescribeServices. DynamoDB: environment lookup GetItem; populate 3"),
-    "PUT /service/{id}/scale": ("3: ecs 3", 5, "DescribeServices; UpdateService(desiredCount); Get: DescribeServices. "
-                                "DynamoDB: environment lookup; Get: lookup + populate 3"),
-    "PUT /service/{id}/deploy": ("2: ecs 2", 5, "UpdateService(taskDefinition); Get: DescribeServices. DynamoDB: "
-                                 "environment lookup; Get: lookup + populate 3"),
+    "PUT /service/{id}/scale": (
+        "3: ecs 3",
+        5,
+        "DescribeServices; UpdateService(desiredCount); Get: DescribeServices. "
+        "DynamoDB: environment lookup; Get: lookup + populate 3",
+    ),
+    "PUT /service/{id}/deploy": (
+        "2: ecs 2",
+        5,
+        "UpdateService(taskDefinition); Get: DescribeServices. DynamoDB: environment lookup; Get: lookup + populate 3",
+    ),
     "rollout job (type 6), one poll": ("— (new)", "—", "the original had no rollout job; the CLI polled GET /service"),
-    "GET /service/{id}/logs": ("≥ 4: ecs 3, logs ≥ 2", 4, "Get: DescribeServices; ListTasks RUNNING + STOPPED per "
-                               "deployment; DescribeLogStreams (per 50 streams); GetLogEvents per stream"),
+    "GET /service/{id}/logs": (
+        "≥ 4: ecs 3, logs ≥ 2",
+        4,
+        "Get: DescribeServices; ListTasks RUNNING + STOPPED per "
+        "deployment; DescribeLogStreams (per 50 streams); GetLogEvents per stream",
+    ),
     "DELETE /service/{id}": ("2: ecs 2", 16, "CreateJob; no existence check"),
-    "delete-service job (type 2)": ("≥ 5: ecs", 14, "runner: job GetItem + UpdateItem; Get: DescribeServices (+4 "
-                                    "DynamoDB); ListTasks x2 per deployment; StopTask per task (always failed); "
-                                    "UpdateService(0); DeleteService; delete tags (7); UpdateItem status"),
+    "delete-service job (type 2)": (
+        "≥ 5: ecs",
+        14,
+        "runner: job GetItem + UpdateItem; Get: DescribeServices (+4 "
+        "DynamoDB); ListTasks x2 per deployment; StopTask per task (always failed); "
+        "UpdateService(0); DeleteService; delete tags (7); UpdateItem status",
+    ),
     "POST /task": ("2: ecs 2", 16, "CreateJob (validation happens in the runner)"),
-    "create-task job (type 5)": ("1: ecs 1", 14, "runner: job GetItem + UpdateItem; RunTask; tags name, "
-                                 "environment_id, deploy_id, arn (1 + 3 x 3); meta UpdateItem; status UpdateItem"),
+    "create-task job (type 5)": (
+        "1: ecs 1",
+        14,
+        "runner: job GetItem + UpdateItem; RunTask; tags name, "
+        "environment_id, deploy_id, arn (1 + 3 x 3); meta UpdateItem; status UpdateItem",
+    ),
     "GET /task/{id}": ("1: ecs 1", 3, "DescribeTasks. DynamoDB: task tags GetItem; populate environment, deploy"),
-    "GET /task/{id}/logs": ("≥ 2: logs ≥ 2", 1, "task tags GetItem; DescribeLogStreams (per 50 streams); "
-                            "GetLogEvents per stream"),
+    "GET /task/{id}/logs": (
+        "≥ 2: logs ≥ 2",
+        1,
+        "task tags GetItem; DescribeLogStreams (per 50 streams); GetLogEvents per stream",
+    ),
     "DELETE /task/{id}": ("1: ecs 1", 10, "task tags GetItem; StopTask; deleteEntityTags, 4 keys"),
 }
 LIST_ORIGINAL = {
-    "GET /service": ("1 + E: ecs", "≥ 2", "ListClusters; ListServices per environment (E). DynamoDB: service and "
-                     "environment Query"),
-    "GET /task": ("1 + 2E: ecs", "≥ 2", "ListClusters; ListTasks RUNNING and STOPPED per environment (E). DynamoDB: "
-                  "task and environment Query"),
+    "GET /service": (
+        "1 + E: ecs",
+        "≥ 2",
+        "ListClusters; ListServices per environment (E). DynamoDB: service and environment Query",
+    ),
+    "GET /task": (
+        "1 + 2E: ecs",
+        "≥ 2",
+        "ListClusters; ListTasks RUNNING and STOPPED per environment (E). DynamoDB: task and environment Query",
+    ),
 }
 
 
@@ -117,7 +155,9 @@ def measure_routes(counter: CallCounter) -> list[Row]:
     register_instances()
     deploy = counted(
         "POST /deploy",
-        lambda: call_api("POST", "/deploy", {"deploy_name": "guestbook", "dockerrun": dockerrun("Service.Dockerrun.aws.json")}),
+        lambda: call_api(
+            "POST", "/deploy", {"deploy_name": "guestbook", "dockerrun": dockerrun("Service.Dockerrun.aws.json")}
+        ),
     )["body"]["deploy_id"]
     counted("GET /deploy/{id}", lambda: call_api("GET", f"/deploy/{deploy}"))
     counted("GET /deploy", lambda: call_api("GET", "/deploy"))
@@ -128,11 +168,15 @@ def measure_routes(counter: CallCounter) -> list[Row]:
     # Counted on a second service, so that the first has warmed every code path.
     counted(
         "POST /service",
-        lambda: call_api("POST", "/service", {"service_name": "web2", "environment_id": environment_id, "deploy_id": deploy}),
+        lambda: call_api(
+            "POST", "/service", {"service_name": "web2", "environment_id": environment_id, "deploy_id": deploy}
+        ),
     )
     counted("GET /service/{id}", lambda: call_api("GET", f"/service/{service_id}"))
     counted("PUT /service/{id}/scale", lambda: call_api("PUT", f"/service/{service_id}/scale", {"desired_count": 2}))
-    second = call_api("POST", "/deploy", {"deploy_name": "guestbook", "dockerrun": dockerrun("Service.Dockerrun.aws.json")})
+    second = call_api(
+        "POST", "/deploy", {"deploy_name": "guestbook", "dockerrun": dockerrun("Service.Dockerrun.aws.json")}
+    )
     updated = counted(
         "PUT /service/{id}/deploy",
         lambda: call_api("PUT", f"/service/{service_id}/deploy", {"deploy_id": second["body"]["deploy_id"]}),
@@ -168,7 +212,11 @@ def _fill(environments: int, services: int, tasks: int, made: dict) -> None:
     envs = made["environments"]
     while made["services"] < services:
         n = made["services"]
-        call_api("POST", "/service", {"service_name": f"s{n}", "environment_id": envs[n % len(envs)], "deploy_id": made["deploy"]})
+        call_api(
+            "POST",
+            "/service",
+            {"service_name": f"s{n}", "environment_id": envs[n % len(envs)], "deploy_id": made["deploy"]},
+        )
         made["services"] += 1
     while made["tasks"] < tasks:
         n = made["tasks"]
@@ -227,6 +275,8 @@ def report(rows: list[Row], lists: dict) -> str:
                 f"| {row.dynamodb} | {original_aws} | {original_dynamodb} | {derivation} |"
             )
     summary = " ".join(
-        f"{route.split()[-1].strip('/')}_calls_{case[0]}={len(calls)}" for route, cases in lists.items() for case, calls in cases.items()
+        f"{route.split()[-1].strip('/')}_calls_{case[0]}={len(calls)}"
+        for route, cases in lists.items()
+        for case, calls in cases.items()
     )
     return "\n".join(lines + ["", summary])

@@ -11,8 +11,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from layer0 import contract
 from infra.config import Config
+from layer0 import contract
 
 STAGE_NAME = "api"
 AUTHORIZER_CACHE_TTL = Duration.seconds(300)

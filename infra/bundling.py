@@ -48,7 +48,16 @@ REQUIREMENTS = FUNCTIONS_DIR / "requirements.txt"
 CACHE_ROOT = ROOT / ".build"
 
 # Never copied from functions/ into the asset.
-EXCLUDED_NAMES = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".venv", "venv", "tests", "requirements.txt"}
+EXCLUDED_NAMES = {
+    "__pycache__",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".venv",
+    "venv",
+    "tests",
+    "requirements.txt",
+}
 EXCLUDED_SUFFIXES = (".pyc", ".pyo")
 # Dropped from the installed dependencies: console scripts carry this machine's interpreter path.
 DEPENDENCY_JUNK = ("bin",)

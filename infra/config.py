@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = ROOT / "functions"
@@ -96,7 +97,7 @@ class Config:
         return f"{self.name}-{suffix}"
 
     @classmethod
-    def from_context(cls, get: Callable[[str], Any]) -> "Config":
+    def from_context(cls, get: Callable[[str], Any]) -> Config:
         """Build from a context getter such as `app.node.try_get_context`."""
         defaults = cls()
         prefix = _text(get("prefix"), defaults.prefix)

@@ -10,8 +10,8 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from layer0 import contract
 from infra.config import Config
+from layer0 import contract
 
 # Layer0 state that an operator would hate to lose; the idempotency records expire within hours anyway.
 RETAINED_TABLES = {contract.TAG_TABLE.name_suffix, contract.JOB_TABLE.name_suffix}
@@ -69,8 +69,7 @@ class Data(Construct):
             "AuthSecret",
             secret_name=config.resource_name("auth"),
             description=(
-                f"Layer0 {config.prefix}: API credentials. The token clients send is "
-                "base64(username + ':' + password)."
+                f"Layer0 {config.prefix}: API credentials. The token clients send is base64(username + ':' + password)."
             ),
             generate_secret_string=secretsmanager.SecretStringGenerator(
                 secret_string_template=json.dumps({"username": contract.SECRET_USERNAME}),

@@ -65,7 +65,11 @@ class EnvironmentsPolicy(Construct):
 
         def arn(service: str, resource: str, name: str, *, account: bool = True, sep=ArnFormat.SLASH_RESOURCE_NAME):
             return stack.format_arn(
-                service=service, resource=resource, resource_name=name, arn_format=sep, **({} if account else {"account": ""})
+                service=service,
+                resource=resource,
+                resource_name=name,
+                arn_format=sep,
+                **({} if account else {"account": ""}),
             )
 
         security_groups = arn("ec2", "security-group", "*")
@@ -82,7 +86,12 @@ class EnvironmentsPolicy(Construct):
             ),
             iam.PolicyStatement(
                 sid="Clusters",
-                actions=["ecs:CreateCluster", "ecs:DeleteCluster", "ecs:DescribeClusters", "ecs:ListContainerInstances"],
+                actions=[
+                    "ecs:CreateCluster",
+                    "ecs:DeleteCluster",
+                    "ecs:DescribeClusters",
+                    "ecs:ListContainerInstances",
+                ],
                 resources=[arn("ecs", "cluster", names)],
             ),
             iam.PolicyStatement(
@@ -160,7 +169,14 @@ class EnvironmentsPolicy(Construct):
                     "autoscaling:TerminateInstanceInAutoScalingGroup",
                     "autoscaling:CreateOrUpdateTags",
                 ],
-                resources=[arn("autoscaling", "autoScalingGroup", f"*:autoScalingGroupName/{names}", sep=ArnFormat.COLON_RESOURCE_NAME)],
+                resources=[
+                    arn(
+                        "autoscaling",
+                        "autoScalingGroup",
+                        f"*:autoScalingGroupName/{names}",
+                        sep=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ],
             ),
             iam.PolicyStatement(
                 sid="LoadBalancersOfEnvironments",
@@ -201,7 +217,9 @@ class EnvironmentsPolicy(Construct):
             ),
         ]
         # Inline (not managed), so that the functions' roles keep no ManagedPolicyArns.
-        self.policy = iam.Policy(self, "Policy", policy_name=config.resource_name("environments"), statements=statements)
+        self.policy = iam.Policy(
+            self, "Policy", policy_name=config.resource_name("environments"), statements=statements
+        )
         self._acknowledge(stack)
 
     def _acknowledge(self, stack: Stack) -> None:
@@ -221,4 +239,3 @@ class EnvironmentsPolicy(Construct):
     def attach_to(self, function: lambda_.IFunction) -> None:
         assert function.role is not None
         self.policy.attach_to_role(function.role)
-

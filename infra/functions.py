@@ -11,9 +11,9 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from layer0 import contract
 from infra.bundling import PLATFORM, function_code
 from infra.config import Config
+from layer0 import contract
 from layer0.workflows import asl
 
 FUNCTION_LOG_RETENTION = logs.RetentionDays.ONE_MONTH
@@ -113,5 +113,7 @@ class Functions(Construct):
             },
         )
         # The X-Ray statement lands in the role's default policy, a child of the role.
-        Validations.of(role).acknowledge(Acknowledgment(id="AwsSolutions::AwsSolutions-IAM5[Resource::*]", reason=XRAY_REASON))
+        Validations.of(role).acknowledge(
+            Acknowledgment(id="AwsSolutions::AwsSolutions-IAM5[Resource::*]", reason=XRAY_REASON)
+        )
         return function

@@ -114,14 +114,20 @@ class LoadBalancersPolicy(Construct):
             "DeletePolicy",
             policy_name=config.resource_name("load-balancer-deletes"),
             statements=[
-                iam.PolicyStatement(sid="ReadListenersAndTargetGroups", actions=list(DELETE_READ_ACTIONS), resources=["*"]),
+                iam.PolicyStatement(
+                    sid="ReadListenersAndTargetGroups", actions=list(DELETE_READ_ACTIONS), resources=["*"]
+                ),
                 iam.PolicyStatement(
                     sid="DeleteListeners", actions=["elasticloadbalancing:DeleteListener"], resources=[listeners]
                 ),
                 iam.PolicyStatement(
-                    sid="DeleteTargetGroups", actions=["elasticloadbalancing:DeleteTargetGroup"], resources=[target_groups]
+                    sid="DeleteTargetGroups",
+                    actions=["elasticloadbalancing:DeleteTargetGroup"],
+                    resources=[target_groups],
                 ),
-                iam.PolicyStatement(sid="DeleteLoadBalancerRoles", actions=list(ROLE_DELETE_ACTIONS), resources=[roles]),
+                iam.PolicyStatement(
+                    sid="DeleteLoadBalancerRoles", actions=list(ROLE_DELETE_ACTIONS), resources=[roles]
+                ),
             ],
         )
         self.manage_policy = iam.Policy(
@@ -129,10 +135,14 @@ class LoadBalancersPolicy(Construct):
             "ManagePolicy",
             policy_name=config.resource_name("load-balancers"),
             statements=[
-                iam.PolicyStatement(sid="ReadLoadBalancersAndInputs", actions=list(MANAGE_READ_ACTIONS), resources=["*"]),
+                iam.PolicyStatement(
+                    sid="ReadLoadBalancersAndInputs", actions=list(MANAGE_READ_ACTIONS), resources=["*"]
+                ),
                 iam.PolicyStatement(sid="ClassicLoadBalancers", actions=list(CLASSIC_ACTIONS), resources=[classic]),
                 # CreateListener is authorized on the load balancer; ModifyListener on the listener.
-                iam.PolicyStatement(sid="ApplicationLoadBalancers", actions=list(APPLICATION_ACTIONS), resources=[application]),
+                iam.PolicyStatement(
+                    sid="ApplicationLoadBalancers", actions=list(APPLICATION_ACTIONS), resources=[application]
+                ),
                 iam.PolicyStatement(sid="Listeners", actions=list(LISTENER_ACTIONS), resources=[listeners]),
                 iam.PolicyStatement(sid="TargetGroups", actions=list(TARGET_GROUP_ACTIONS), resources=[target_groups]),
                 # An ALB and its target groups are tagged as they are created (ELB authorizes AddTags then), never after.
@@ -142,7 +152,9 @@ class LoadBalancersPolicy(Construct):
                     resources=[application, target_groups],
                     conditions={"StringEquals": {"elasticloadbalancing:CreateAction": list(TAGGED_CREATE_ACTIONS)}},
                 ),
-                iam.PolicyStatement(sid="CreateLoadBalancerRoles", actions=list(ROLE_CREATE_ACTIONS), resources=[roles]),
+                iam.PolicyStatement(
+                    sid="CreateLoadBalancerRoles", actions=list(ROLE_CREATE_ACTIONS), resources=[roles]
+                ),
                 iam.PolicyStatement(
                     sid="DescribeAcmCertificates",
                     actions=["acm:DescribeCertificate"],

@@ -13,10 +13,9 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra.config import Config
-from layer0 import contract
-
 from infra.environments import EnvironmentsPolicy
 from infra.functions import Functions
+from layer0 import contract
 
 SCALER_PERIOD = Duration.hours(1)
 
@@ -59,7 +58,9 @@ class Scaler(Construct):
             assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com"),
         )
         self.schedule_role.add_to_policy(
-            iam.PolicyStatement(sid="InvokeScaler", actions=["lambda:InvokeFunction"], resources=[self.function.function_arn])
+            iam.PolicyStatement(
+                sid="InvokeScaler", actions=["lambda:InvokeFunction"], resources=[self.function.function_arn]
+            )
         )
         self.schedule_prefix = config.resource_name("scale-")
 

@@ -46,7 +46,11 @@ class ServicesPolicy(Construct):
             service="ecs", resource="service", resource_name=f"{names}/*", arn_format=ArnFormat.SLASH_RESOURCE_NAME
         )
         load_balancer_roles = stack.format_arn(
-            service="iam", region="", resource="role", resource_name=f"{names}-lb", arn_format=ArnFormat.SLASH_RESOURCE_NAME
+            service="iam",
+            region="",
+            resource="role",
+            resource_name=f"{names}-lb",
+            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
         )
         statements = [
             iam.PolicyStatement(sid="CreateServices", actions=["ecs:CreateService"], resources=[services]),
@@ -57,7 +61,9 @@ class ServicesPolicy(Construct):
                 conditions={"StringEquals": {"iam:PassedToService": ECS_SERVICE}},
             ),
             # The log group's ARN ends with `:*`, which covers its streams.
-            iam.PolicyStatement(sid="ReadContainerLogs", actions=list(LOG_ACTIONS), resources=[log_group.log_group_arn]),
+            iam.PolicyStatement(
+                sid="ReadContainerLogs", actions=list(LOG_ACTIONS), resources=[log_group.log_group_arn]
+            ),
         ]
         # Inline (not managed), like the environments policy, so that the function's role keeps no ManagedPolicyArns.
         self.policy = iam.Policy(self, "Policy", policy_name=config.resource_name("services"), statements=statements)
@@ -72,4 +78,3 @@ class ServicesPolicy(Construct):
     def attach_to(self, function: lambda_.IFunction) -> None:
         assert function.role is not None
         self.policy.attach_to_role(function.role)
-

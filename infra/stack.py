@@ -9,7 +9,6 @@ from aws_cdk import aws_iam as iam
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
-from layer0 import contract
 from infra.api import Api
 from infra.config import Config
 from infra.containers import Containers
@@ -23,6 +22,7 @@ from infra.scaler import Scaler
 from infra.services import ServicesPolicy
 from infra.tasks import TasksPolicy
 from infra.workflows.construct import Workflows
+from layer0 import contract
 
 # Prints the token: base64("username:password") of the auth secret.
 TOKEN_COMMAND = (
@@ -93,7 +93,11 @@ class Layer0Stack(Stack):
         )
         # Environments: clusters, security groups, launch templates, ASGs, named l0-<prefix>-* (infra/environments.py).
         self.environments_policy = EnvironmentsPolicy(
-            self, "Environments", config=self.config, vpc_id=self.network.vpc_id, instance_role=self.containers.instance_role
+            self,
+            "Environments",
+            config=self.config,
+            vpc_id=self.network.vpc_id,
+            instance_role=self.containers.instance_role,
         )
         self.environments_policy.attach_to(api)
         # The delete-environment steps run in the workflow-step function.

@@ -46,7 +46,10 @@ class TasksPolicy(Construct):
         stack = Stack.of(self)
         names = config.resource_name("*")  # l0-<prefix>-*
         task_definitions = stack.format_arn(
-            service="ecs", resource="task-definition", resource_name=f"{names}:*", arn_format=ArnFormat.SLASH_RESOURCE_NAME
+            service="ecs",
+            resource="task-definition",
+            resource_name=f"{names}:*",
+            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
         )
         clusters = stack.format_arn(
             service="ecs", resource="cluster", resource_name=names, arn_format=ArnFormat.SLASH_RESOURCE_NAME
@@ -87,7 +90,9 @@ class TasksPolicy(Construct):
             policy_name=config.resource_name("tasks"),
             statements=[
                 # The log group's ARN ends with `:*`, which covers its streams.
-                iam.PolicyStatement(sid="ReadContainerLogs", actions=list(LOG_ACTIONS), resources=[log_group.log_group_arn]),
+                iam.PolicyStatement(
+                    sid="ReadContainerLogs", actions=list(LOG_ACTIONS), resources=[log_group.log_group_arn]
+                ),
             ],
         )
 

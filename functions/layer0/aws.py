@@ -19,7 +19,7 @@ import random
 import threading
 import time
 from collections import Counter
-from typing import Callable
+from collections.abc import Callable
 
 import boto3
 from botocore.awsrequest import AWSResponse

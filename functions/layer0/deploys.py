@@ -52,8 +52,6 @@ def not_found(deploy_id: str) -> Layer0Error:
     return Layer0Error(ErrorCode.DeployDoesNotExist, f"Deploy with id '{deploy_id}' does not exist")
 
 
-
-
 # --- botocore's model of ECS ---------------------------------------------------------------------------------------
 
 

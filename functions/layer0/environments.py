@@ -55,8 +55,6 @@ def _sg_name(environment_id: str) -> str:
     return f"{_ecs_id(environment_id)}-env"
 
 
-
-
 def not_found(environment_id: str) -> Layer0Error:
     return Layer0Error(ErrorCode.EnvironmentDoesNotExist, f"Environment '{environment_id}' does not exist")
 
@@ -64,7 +62,7 @@ def not_found(environment_id: str) -> Layer0Error:
 # --- reading AWS ----------------------------------------------------------------------------------------------------
 
 
-def security_group(environment_id: str) -> dict | None:
+def find_security_group(environment_id: str) -> dict | None:
     return security_groups.find(_sg_name(environment_id))
 
 
@@ -104,7 +102,7 @@ def _model(environment_id: str, tags: list[Tag]) -> Environment:
     values = {t.key: t.value for t in tags}
     group = _auto_scaling_group(environment_id)
     template = _launch_template_data(environment_id)
-    security_group = security_group(environment_id)
+    security_group = find_security_group(environment_id)
     return Environment(
         environment_id=environment_id,
         environment_name=values.get("name", ""),
@@ -197,13 +195,17 @@ def _validate(request: CreateEnvironmentRequest) -> tuple[str, str, str]:
         )
     instance_size = request.instance_size or DEFAULT_INSTANCE_SIZE
     if scaler.instance_memory(instance_size) is None:
-        raise Layer0Error(ErrorCode.InvalidJSON, f"Instance size '{instance_size}' is not an EC2 instance type in this region")
+        raise Layer0Error(
+            ErrorCode.InvalidJSON, f"Instance size '{instance_size}' is not an EC2 instance type in this region"
+        )
     return request.environment_name, operating_system, instance_size
 
 
 def _user_data(request: CreateEnvironmentRequest, operating_system: str, ecs_id: str) -> str:
     try:
-        template = request.user_data_template.decode() if request.user_data_template else templates.DEFAULTS[operating_system]
+        template = (
+            request.user_data_template.decode() if request.user_data_template else templates.DEFAULTS[operating_system]
+        )
     except UnicodeDecodeError:
         raise Layer0Error(ErrorCode.InvalidJSON, "user_data_template is not UTF-8 text") from None
     try:
@@ -255,7 +257,9 @@ def _create_resources(
         GroupName=_sg_name(environment_id),
         Description=SECURITY_GROUP_DESCRIPTION,
         VpcId=current.vpc_id,
-        TagSpecifications=[{"ResourceType": "security-group", "Tags": [{"Key": "Name", "Value": _sg_name(environment_id)}]}],
+        TagSpecifications=[
+            {"ResourceType": "security-group", "Tags": [{"Key": "Name", "Value": _sg_name(environment_id)}]}
+        ],
     )["GroupId"]
     ec2.authorize_security_group_ingress(
         GroupId=group_id, IpPermissions=[{"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": group_id}]}]
@@ -269,7 +273,10 @@ def _create_resources(
         "UserData": user_data,
         "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled", "HttpPutResponseHopLimit": 2},
         "BlockDeviceMappings": [
-            {"DeviceName": device, "Ebs": {"VolumeSize": size, "VolumeType": "gp3", "DeleteOnTermination": True, "Encrypted": True}}
+            {
+                "DeviceName": device,
+                "Ebs": {"VolumeSize": size, "VolumeType": "gp3", "DeleteOnTermination": True, "Encrypted": True},
+            }
         ],
         "TagSpecifications": [
             {"ResourceType": "volume", "Tags": [{"Key": "Name", "Value": ecs_id}]},
@@ -357,7 +364,7 @@ def link(source_id: str, dest_id: str) -> None:
         raise Layer0Error(ErrorCode.InvalidEnvironmentID, f"Environment '{source_id}' cannot be linked to itself")
     groups = {}
     for environment_id in (source_id, dest_id):
-        group = security_group(environment_id)
+        group = find_security_group(environment_id)
         if group is None:
             raise Layer0Error(
                 ErrorCode.EnvironmentDoesNotExist, f"Security group for environment '{environment_id}' does not exist"
@@ -387,7 +394,7 @@ def _revoke(ec2, group: dict, source_group_id: str) -> None:
 
 def unlink(source_id: str, dest_id: str) -> None:
     """Revoke the rules both ways and forget the link; a side whose group is gone is skipped."""
-    source, dest = security_group(source_id), security_group(dest_id)
+    source, dest = find_security_group(source_id), find_security_group(dest_id)
     if source and dest:
         ec2 = aws.client("ec2")
         _revoke(ec2, source, dest["GroupId"])

@@ -36,7 +36,7 @@ def execution_arn(job: Job) -> str:
 
 
 def _now() -> _dt.datetime:
-    return _dt.datetime.now(_dt.timezone.utc)
+    return _dt.datetime.now(_dt.UTC)
 
 
 def create(job_type: JobType | int, request: str) -> Job:
@@ -158,7 +158,7 @@ def _details(event: dict) -> dict:
 def _line(event: dict) -> str:
     stamp = event["timestamp"]
     if isinstance(stamp, _dt.datetime):
-        stamp = stamp.astimezone(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        stamp = stamp.astimezone(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     parts = [str(stamp), event.get("type", "")]
     details = _details(event)
     if details.get("name"):
@@ -180,7 +180,9 @@ def _history(execution: str) -> list[dict]:
     return [event for page in pages for event in page["events"]]
 
 
-def logs(job_id: str, tail: int = 0, start: _dt.datetime | None = None, end: _dt.datetime | None = None) -> list[LogFile]:
+def logs(
+    job_id: str, tail: int = 0, start: _dt.datetime | None = None, end: _dt.datetime | None = None
+) -> list[LogFile]:
     """The job's execution history as one LogFile named after its state machine.
 
     An unknown job is `TaskDoesNotExist` (404/29): the caller asked for the logs of task `job_id`.

@@ -37,7 +37,7 @@ def parse_time(value: str | None, name: str) -> _dt.datetime | None:
     if value is None or value.strip() == "":
         return None
     try:
-        return _dt.datetime.strptime(value.strip(), TIME_FORMAT).replace(tzinfo=_dt.timezone.utc)
+        return _dt.datetime.strptime(value.strip(), TIME_FORMAT).replace(tzinfo=_dt.UTC)
     except ValueError:
         raise Layer0Error(
             ErrorCode.InvalidJSON, f"Invalid time for '{name}': must be in format YYYY-MM-DD HH:MM"
@@ -53,7 +53,7 @@ def _epoch_ms(moment: _dt.datetime | None) -> int | None:
     if moment is None:
         return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=_dt.timezone.utc)
+        moment = moment.replace(tzinfo=_dt.UTC)
     return int(moment.timestamp() * 1000)
 
 

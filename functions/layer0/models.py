@@ -32,7 +32,7 @@ def rfc3339(moment: object) -> str:
     updated) and as its clients parse it: UTC, `Z`, fractional seconds without trailing zeros."""
     if not isinstance(moment, _dt.datetime):
         return str(moment or "")
-    utc = moment.astimezone(_dt.timezone.utc) if moment.tzinfo else moment
+    utc = moment.astimezone(_dt.UTC) if moment.tzinfo else moment
     text = utc.strftime("%Y-%m-%dT%H:%M:%S")
     if utc.microsecond:
         text += "." + f"{utc.microsecond:06d}".rstrip("0")

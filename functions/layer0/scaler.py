@@ -99,7 +99,9 @@ def plan(
             if new_provider_memory is None:
                 errors.append(f"Resource '{consumer.id}' needs a new instance, but the instance size is unknown")
                 continue
-            target = Provider(f"<new instance {len(providers) - before + 1}>", new_provider_memory, list(DEFAULT_USED_PORTS))
+            target = Provider(
+                f"<new instance {len(providers) - before + 1}>", new_provider_memory, list(DEFAULT_USED_PORTS)
+            )
             if not target.fits(consumer):
                 errors.append(
                     f"Resource '{consumer.id}' cannot fit into an empty provider! The instance size in your "
@@ -147,7 +149,9 @@ def providers_of(cluster: str) -> list[Provider]:
     ]
     found = []
     for batch in _batches(arns, 100):
-        for instance in ecs.describe_container_instances(cluster=cluster, containerInstances=batch)["containerInstances"]:
+        for instance in ecs.describe_container_instances(cluster=cluster, containerInstances=batch)[
+            "containerInstances"
+        ]:
             if instance.get("status") != "ACTIVE":
                 continue
             remaining = {r["name"]: r for r in instance.get("remainingResources", [])}
@@ -185,7 +189,9 @@ def consumers_of(cluster: str) -> list[Consumer]:
     for batch in _batches(service_arns, 10):
         for service in ecs.describe_services(cluster=cluster, services=batch)["services"]:
             for deployment in service.get("deployments", []):
-                missing = deployment["desiredCount"] - deployment.get("runningCount", 0) - deployment.get("pendingCount", 0)
+                missing = (
+                    deployment["desiredCount"] - deployment.get("runningCount", 0) - deployment.get("pendingCount", 0)
+                )
                 for copy in range(missing):
                     for name, memory, ports in _containers(deployment["taskDefinition"], cache):
                         consumers.append(
@@ -220,7 +226,11 @@ def _create_task_consumers(cluster: str, cache: dict) -> list[Consumer]:
     environment_id = ids.layer0_id(cluster)
     consumers = []
     for job in job_store.list_all():
-        if job.job_type != jobs.JobType.CreateTask or job.job_status not in _WAITING_JOB_STATUSES or job.meta.get("task_id"):
+        if (
+            job.job_type != jobs.JobType.CreateTask
+            or job.job_status not in _WAITING_JOB_STATUSES
+            or job.meta.get("task_id")
+        ):
             continue
         try:
             request = json.loads(job.request)
@@ -319,7 +329,7 @@ def request_run(environment_id: str, now=time.time) -> bool:
         return False
     moment = now()
     window = int(moment // DEBOUNCE_SECONDS)
-    at = datetime.datetime.fromtimestamp(int(moment) + DEBOUNCE_SECONDS, tz=datetime.timezone.utc)
+    at = datetime.datetime.fromtimestamp(int(moment) + DEBOUNCE_SECONDS, tz=datetime.UTC)
     scheduler = aws.client("scheduler")
     try:
         scheduler.create_schedule(

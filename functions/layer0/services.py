@@ -20,7 +20,7 @@ import time
 
 from botocore.exceptions import ClientError
 
-from layer0 import aws, deploys, environments, ids, jobs, scaler, settings, tasks
+from layer0 import aws, deploys, environments, ids, jobs, scaler, settings
 from layer0 import load_balancers as lbs
 from layer0 import logs as log_store
 from layer0.errors import ErrorCode, Layer0Error, aws_error_code, aws_error_message, missing_parameter
@@ -57,10 +57,9 @@ IAM_PROPAGATION_MESSAGE = "unable to assume role"
 CREATE_ATTEMPTS = 3
 CREATE_RETRY_SECONDS = 2.0
 
+
 def _cluster(environment_id: str) -> str:
     return ids.aws_name(environment_id)
-
-
 
 
 def not_found(service_id: str) -> Layer0Error:
@@ -97,7 +96,9 @@ def _service_names(cluster: str) -> list[str]:
     ecs = aws.client("ecs")
     prefix = settings.get().aws_name_prefix
     try:
-        arns = [arn for page in ecs.get_paginator("list_services").paginate(cluster=cluster) for arn in page["serviceArns"]]
+        arns = [
+            arn for page in ecs.get_paginator("list_services").paginate(cluster=cluster) for arn in page["serviceArns"]
+        ]
     except ecs.exceptions.ClusterNotFoundException:
         return []
     names = [arn.rsplit("/", 1)[-1] for arn in arns]
@@ -409,6 +410,22 @@ def task_arns(environment_id: str, service: dict, statuses: tuple[str, ...]) -> 
             except ecs.exceptions.ClusterNotFoundException:
                 return []
     return list(dict.fromkeys(arns))
+
+
+def delete_ecs_service(service_id: str, environment_id: str | None) -> dict:
+    """Delete the ECS service (the delete-service job's step, and a failed create's rollback)."""
+    if not environment_id:
+        return {"deleted": False}
+    ecs = aws.client("ecs")
+    try:
+        ecs.delete_service(cluster=_cluster(environment_id), service=ids.aws_name(service_id), force=True)
+    except (
+        ecs.exceptions.ServiceNotFoundException,
+        ecs.exceptions.ServiceNotActiveException,
+        ecs.exceptions.ClusterNotFoundException,
+    ):
+        return {"deleted": False}
+    return {"deleted": True}
 
 
 def logs(service_id: str, tail: int = 0, start=None, end=None) -> list[LogFile]:

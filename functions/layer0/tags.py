@@ -31,9 +31,7 @@ def query(params: dict[str, str]) -> list[EntityWithTags]:
 
     # Key and value are checked independently: any tag with the key, any tag with the value.
     for key, value in filters.items():
-        entities = [
-            e for e in entities if any(t.key == key for t in e.tags) and any(t.value == value for t in e.tags)
-        ]
+        entities = [e for e in entities if any(t.key == key for t in e.tags) and any(t.value == value for t in e.tags)]
     if fuzz:
         entities = [e for e in entities if e.entity_id.startswith(fuzz) or _name(e).startswith(fuzz)]
     if latest:

@@ -21,9 +21,8 @@ from botocore.exceptions import ClientError
 
 from layer0 import aws, deploys, environments, ids, jobs, scaler, settings
 from layer0 import logs as log_lookup
-from layer0.errors import ErrorCode, Layer0Error, Retryable, aws_error_code, aws_error_message, missing_parameter
-from layer0.models import CreateTaskRequest, Job, LogFile, Tag, Task, TaskCopy, TaskDetail, TaskSummary
-from layer0.stores import jobs as job_store
+from layer0.errors import ErrorCode, Layer0Error, aws_error_code, missing_parameter
+from layer0.models import CreateTaskRequest, Job, LogFile, Task, TaskCopy, TaskDetail, TaskSummary
 from layer0.stores import tags as tag_store
 
 logger = logging.getLogger(__name__)
@@ -35,8 +34,6 @@ _NOT_ALPHANUMERIC = re.compile(r"[^A-Za-z0-9]")
 
 def not_found(task_id: str) -> Layer0Error:
     return Layer0Error(ErrorCode.TaskDoesNotExist, f"Task with id '{task_id}' does not exist")
-
-
 
 
 def _cluster(environment_id: str) -> str:

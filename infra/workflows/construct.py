@@ -6,8 +6,6 @@ goes in through `definition_substitutions`, as local mode and the tests fill it 
 
 from __future__ import annotations
 
-import json
-
 from aws_cdk import Acknowledgment, ArnFormat, RemovalPolicy, Stack, Token, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -32,7 +30,9 @@ LOG_DELIVERY_REASON = (
 class Workflows(Construct):
     """The job state machines; `machines[job_type]` and `state_machine_prefix` (LAYER0_JOB_STATE_MACHINE_PREFIX)."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: Config, step_function: lambda_.IFunction) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: Config, step_function: lambda_.IFunction
+    ) -> None:
         super().__init__(scope, construct_id)
         self._config = config
         stack = Stack.of(self)
@@ -131,4 +131,3 @@ class Workflows(Construct):
                     ),
                 )
             )
-

@@ -2,7 +2,7 @@
 
 import boto3
 
-from infra import contract
+from layer0 import contract
 from layer0 import settings
 
 

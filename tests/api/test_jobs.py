@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from layer0 import jobs, steps
+from layer0 import jobs
+from layer0.workflows import registry
 from layer0.stores import jobs as job_store
 from tests.workflows.helpers import execution_arn, job_machines, wait_for_end
 
@@ -16,11 +17,11 @@ def jobs_stack(stack, monkeypatch):
     Yields job type -> state machine ARN. Separate from `stack`, so that tests without jobs stay fast.
     """
 
-    def stub(job_id, args):
+    def stub(**args):
         return {"dependencies": [], "gone": True}
 
-    for name in [n for n in steps.STEPS if n.startswith("environment.")]:
-        monkeypatch.setitem(steps.STEPS, name, stub)
+    for name in [n for n in registry.STEPS if n.startswith("environment.")]:
+        monkeypatch.setitem(registry.STEPS, name, stub)
     with job_machines(monkeypatch) as (machines, _waits):
         yield machines
 

@@ -17,7 +17,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from layer0 import settings, steps
+from layer0 import settings
+from layer0.workflows import registry
 from layer0.stores import tags as tag_store
 from local.certificates import self_signed
 from local.resources import REGION
@@ -216,7 +217,7 @@ def environment(api) -> str:
 def machines(stack, monkeypatch):
     """The job machines in moto (job type -> state machine ARN); a service's rollout answers "steady" at once,
     as moto's ECS never moves a deployment."""
-    monkeypatch.setitem(steps.STEPS, "service.rollout_state", lambda job_id, args: {"state": "steady"})
+    monkeypatch.setitem(registry.STEPS, "service.rollout_state", lambda **args: {"state": "steady"})
     with job_machines(monkeypatch) as (arns, _waits):
         yield arns
         sfn = boto3.client("stepfunctions", region_name=REGION)

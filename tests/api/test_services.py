@@ -14,7 +14,8 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from layer0 import aws, services, settings, steps
+from layer0 import aws, services, settings
+from layer0.workflows import registry
 from layer0.models import Tag
 from layer0.stores import tags as tag_store
 from local.resources import REGION
@@ -25,7 +26,7 @@ from tests.workflows.test_services_rollout import create_environment, register_d
 
 @pytest.fixture
 def machines(stack, monkeypatch):
-    monkeypatch.setitem(steps.STEPS, "service.rollout_state", lambda job_id, args: {"state": "steady"})
+    monkeypatch.setitem(registry.STEPS, "service.rollout_state", lambda **args: {"state": "steady"})
     with job_machines(monkeypatch) as (arns, _waits):
         yield arns
         # Let every execution end while the mock is still active.

@@ -26,7 +26,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from infra.contract import ROUTES
+from layer0.contract import ROUTES
 from tests.e2e.scenario import FIXTURES, call, create_environment, session, wait_for_job
 
 # Examples per route, sized for CI: the module takes about 90 s on 2 shared cores (40 s of it local mode and seeding).

@@ -8,7 +8,7 @@ import shlex
 import subprocess
 import sys
 
-from infra import contract
+from layer0 import contract
 from infra.stack import TOKEN_COMMAND
 from tests.infra.conftest import (
     IMPORTED_CONTEXT,

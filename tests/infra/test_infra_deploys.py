@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from infra import contract
-from infra.workflows import asl
+from layer0 import contract
+from layer0.workflows import asl, registry
 from tests.infra.helpers import as_list, function, only
 
 # Every cdk-nag finding the policy acknowledges (imported by test_infra_checks).
@@ -44,7 +44,7 @@ def _role(synth, handler: str) -> dict:
 def test_the_api_function_and_only_it_has_the_deploys_policy(synth):
     _, policy = _policy(synth)
     assert policy["Properties"]["Roles"] == [_role(synth, contract.API_HANDLER)]
-    assert _role(synth, asl.STEP_HANDLER) not in policy["Properties"]["Roles"]
+    assert _role(synth, contract.STEP_HANDLER) not in policy["Properties"]["Roles"]
     actions = {a for s in policy["Properties"]["PolicyDocument"]["Statement"] for a in as_list(s["Action"])}
     assert actions == DEPLOY_ACTIONS
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from infra import contract
+from layer0 import contract
 from tests.infra.helpers import as_list, function, only
 
 NAMES = "l0-l0-*"
@@ -91,9 +91,9 @@ def test_the_api_function_has_the_environments_policy(synth):
 
 
 def test_the_workflow_step_function_has_it_too_for_the_delete_steps(synth):
-    from infra.workflows import asl
+    from layer0.workflows import asl, registry
 
-    _, props = function(synth.template_json, asl.STEP_HANDLER)
+    _, props = function(synth.template_json, contract.STEP_HANDLER)
     _, policy = _policy(synth)
     assert {"Ref": props["Role"]["Fn::GetAtt"][0]} in policy["Properties"]["Roles"]
 
@@ -153,7 +153,7 @@ def test_only_the_public_ami_parameters(synth):
 
 
 def test_the_scaler_function_runs_hourly_with_the_environments_policy(synth):
-    from infra.scaler import SCALER_HANDLER
+    from layer0.contract import SCALER_HANDLER
 
     function_id, props = function(synth.template_json, SCALER_HANDLER)
     assert props["FunctionName"] == "l0-l0-scaler"
@@ -176,7 +176,7 @@ def test_the_scaler_function_runs_hourly_with_the_environments_policy(synth):
 
 
 def test_debounced_runs_are_schedules_run_with_a_role_that_may_only_invoke_the_scaler(synth):
-    from infra.scaler import SCALER_HANDLER
+    from layer0.contract import SCALER_HANDLER
     from tests.infra.helpers import statements
 
     scaler_id, scaler = function(synth.template_json, SCALER_HANDLER)

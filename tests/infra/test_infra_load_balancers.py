@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from infra import contract
-from infra.workflows import asl
+from layer0 import contract
+from layer0.workflows import asl, registry
 from tests.infra.helpers import as_list, function, only, statements
 
 NAMES = "l0-l0-*"
@@ -87,7 +87,7 @@ def _resource_text(synth, statement: dict) -> list[str]:
 
 
 def test_the_delete_policy_is_on_both_functions_and_the_manage_policy_on_the_api_only(synth):
-    api, steps = _role(synth, contract.API_HANDLER), _role(synth, asl.STEP_HANDLER)
+    api, steps = _role(synth, contract.API_HANDLER), _role(synth, contract.STEP_HANDLER)
     assert sorted(_policy(synth, "l0-l0-load-balancer-deletes")["Roles"], key=str) == sorted([api, steps], key=str)
     assert _policy(synth, "l0-l0-load-balancers")["Roles"] == [api]
     actions = {
@@ -154,9 +154,9 @@ def test_the_names_follow_the_prefix(imported):
 
 
 def test_the_workflow_step_function_may_run_every_delete_step(synth):
-    assert DELETE_STEP_ACTIONS <= _granted(synth, asl.STEP_HANDLER)
+    assert DELETE_STEP_ACTIONS <= _granted(synth, contract.STEP_HANDLER)
     # ...and creates nothing.
-    assert not {a for a in _granted(synth, asl.STEP_HANDLER) if a.startswith("elasticloadbalancing:Create")}
+    assert not {a for a in _granted(synth, contract.STEP_HANDLER) if a.startswith("elasticloadbalancing:Create")}
 
 
 # --- the delete-load-balancer machine -------------------------------------------------------------------------------
@@ -184,7 +184,10 @@ def test_the_delete_load_balancer_machine_runs_the_four_steps_in_order(synth):
     # The security group waits for the ENIs to detach as the original did: 50 attempts, 10 s apart.
     [retryable] = [r for r in body["States"]["DeleteSecurityGroup"]["Retry"] if r["ErrorEquals"] == ["Retryable"]]
     assert (retryable["IntervalSeconds"], retryable["MaxAttempts"], retryable["BackoffRate"]) == (10, 50, 1.0)
-    assert asl.MACHINES[3] is asl.DELETE_LOAD_BALANCER and asl.SLUGS[3] == asl.DELETE_LOAD_BALANCER.slug
+    from layer0.contract import JobType
+    from layer0.workflows import delete_load_balancer
+
+    assert registry.MACHINES[JobType.DeleteLoadBalancer] is delete_load_balancer.MACHINE
 
 
 def test_the_api_may_start_delete_load_balancer_jobs(synth):
@@ -296,5 +299,5 @@ def test_every_call_the_domain_makes_is_granted_to_the_function_that_makes_it(
     # The environment's own calls are recorded too: the environments policy grants them.
     missing = calls.made["manage"] - _granted(synth, contract.API_HANDLER) - UNAUTHORIZED_CALLS
     assert not missing, sorted(missing)
-    missing = calls.made["delete"] - _granted(synth, asl.STEP_HANDLER) - UNAUTHORIZED_CALLS
+    missing = calls.made["delete"] - _granted(synth, contract.STEP_HANDLER) - UNAUTHORIZED_CALLS
     assert not missing, sorted(missing)

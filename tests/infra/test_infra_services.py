@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from infra import contract
-from infra.workflows import asl
+from layer0 import contract
+from layer0.workflows import asl, registry
 from tests.infra.helpers import as_list, function, only, statements
 from tests.infra.test_infra_environments import ENVIRONMENT_ACTIONS
 
@@ -78,7 +78,7 @@ def test_logs_are_read_from_the_layer0_log_group_only(synth):
 
 
 def test_the_step_function_may_run_the_service_steps(synth):
-    _, props = function(synth.template_json, asl.STEP_HANDLER)
+    _, props = function(synth.template_json, contract.STEP_HANDLER)
     granted = {a for s in statements(synth.template_json, props["Role"]["Fn::GetAtt"][0]) for a in as_list(s["Action"])}
     assert STEP_ACTIONS <= granted
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from infra import contract
-from infra.workflows import asl
+from layer0 import contract
+from layer0.workflows import asl, create_task, registry
 from tests.infra.helpers import as_list, function, only, statements
 
 NAMES = "l0-l0-*"
@@ -50,7 +50,7 @@ def test_the_api_function_reads_container_logs_of_the_layer0_log_group_only(synt
 
 def test_the_step_function_runs_only_layer0_task_definitions_in_layer0_clusters(synth):
     _, policy = _policy(synth, "l0-l0-task-steps")
-    assert policy["Properties"]["Roles"] == [{"Ref": _role_of(synth, asl.STEP_HANDLER)}]
+    assert policy["Properties"]["Roles"] == [{"Ref": _role_of(synth, contract.STEP_HANDLER)}]
     found = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
     run = found["RunDeploysInLayer0Clusters"]
     assert run["Action"] == "ecs:RunTask"
@@ -64,13 +64,13 @@ def test_the_step_function_runs_only_layer0_task_definitions_in_layer0_clusters(
 
 
 def test_the_step_function_may_do_what_the_create_task_step_does(synth):
-    granted = _granted(synth, asl.STEP_HANDLER)
+    granted = _granted(synth, contract.STEP_HANDLER)
     # layer0.tasks.run: the instance check, RunTask, the job and tag tables, and a scaler run when there is no room.
     assert {
         "ecs:ListContainerInstances", "ecs:DescribeClusters", "ecs:RunTask", "iam:PassRole",
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "scheduler:CreateSchedule",
     } <= granted  # fmt: skip
-    _, props = function(synth.template_json, asl.STEP_HANDLER)
+    _, props = function(synth.template_json, contract.STEP_HANDLER)
     assert "LAYER0_SCALER_FUNCTION_ARN" in props["Environment"]["Variables"]
 
 
@@ -97,7 +97,7 @@ def test_the_create_task_machine_is_deployed_with_its_capacity_retries(synth):
     machine = machines["l0-l0-job-create-task"]["Properties"]
     assert machine["StateMachineType"] == "STANDARD"
     definition = json.loads(machine["DefinitionString"])
-    assert definition == asl.CREATE_TASK.definition()
+    assert definition == create_task.MACHINE.definition()
     run = definition["States"]["Body"]["Branches"][0]["States"]["RunTask"]
     assert run["Parameters"]["Payload"]["step"] == "task.run"
     [retryable] = [r for r in run["Retry"] if r["ErrorEquals"] == ["Retryable"]]

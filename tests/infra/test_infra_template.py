@@ -8,7 +8,7 @@ from pathlib import Path
 
 from aws_cdk.assertions import Match
 
-from infra import contract
+from layer0 import contract
 from infra.config import DEFAULT_API_VERSION, Config
 from tests.infra.helpers import as_list, function, methods, only, references, statements
 from tests.infra.test_infra_deploys import DEPLOY_ACTIONS, DEPLOY_STAR_ACTIONS

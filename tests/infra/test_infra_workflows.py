@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from infra import contract
-from infra.workflows import asl
+from layer0 import contract
+from layer0.workflows import asl, registry
 from tests.infra.helpers import as_list, function, statements
 
 
@@ -18,7 +18,7 @@ def _machines(synth) -> dict[str, dict]:
 
 
 def test_one_standard_machine_per_built_job_type(synth):
-    assert set(_machines(synth)) == {machine.name("l0") for machine in asl.MACHINES.values()}
+    assert set(_machines(synth)) == {machine.name("l0") for machine in registry.MACHINES.values()}
     assert "l0-l0-job-delete-environment" in _machines(synth)
     for props in _machines(synth).values():
         assert props["StateMachineType"] == "STANDARD"
@@ -29,22 +29,22 @@ def test_one_standard_machine_per_built_job_type(synth):
 
 
 def test_definition_string_is_the_builders_output_with_the_step_function_substituted(synth):
-    step_id, _ = function(synth.template_json, asl.STEP_HANDLER)
+    step_id, _ = function(synth.template_json, contract.STEP_HANDLER)
     fake_arn = "arn:aws:lambda:us-west-2:123456789012:function:l0-l0-workflow-step"
     machines = _machines(synth)
-    for machine in asl.MACHINES.values():
+    for machine in registry.MACHINES.values():
         props = machines[machine.name("l0")]
-        assert props["DefinitionString"] == asl.definition_string(machine)
+        assert props["DefinitionString"] == machine.definition_string()
         assert props["DefinitionSubstitutions"] == {asl.STEP_FUNCTION_ARN_KEY: {"Fn::GetAtt": [step_id, "Arn"]}}
-        # CloudFormation substitutes ${StepFunctionArn}, as asl.render does for local mode and the tests.
+        # CloudFormation substitutes ${StepFunctionArn}, as JobMachine.render does for local mode and the tests.
         substituted = props["DefinitionString"].replace("${%s}" % asl.STEP_FUNCTION_ARN_KEY, fake_arn)
-        assert substituted == asl.render(machine, fake_arn)
-        assert json.loads(substituted) == json.loads(asl.render(machine, fake_arn))
+        assert substituted == machine.render(fake_arn)
+        assert json.loads(substituted) == json.loads(machine.render(fake_arn))
         assert "${" not in substituted
 
 
 def test_machines_may_only_invoke_the_step_function_and_log(synth):
-    step_id, _ = function(synth.template_json, asl.STEP_HANDLER)
+    step_id, _ = function(synth.template_json, contract.STEP_HANDLER)
     roles = {props["RoleArn"]["Fn::GetAtt"][0] for props in _machines(synth).values()}
     for role_id in roles:
         found = statements(synth.template_json, role_id)
@@ -65,7 +65,7 @@ def test_machines_may_only_invoke_the_step_function_and_log(synth):
 
 
 def test_step_function_reads_and_writes_only_the_job_and_tag_tables(synth):
-    _, props = function(synth.template_json, asl.STEP_HANDLER)
+    _, props = function(synth.template_json, contract.STEP_HANDLER)
     assert props["FunctionName"] == "l0-l0-workflow-step"
     assert props["Timeout"] == asl.STEP_FUNCTION_TIMEOUT_SECONDS
     role_id = props["Role"]["Fn::GetAtt"][0]
@@ -88,8 +88,8 @@ def test_api_function_may_start_stop_and_read_only_the_job_executions(synth):
     manage = found["ManageJobExecutions"]
     assert set(manage["Action"]) == {"states:StopExecution", "states:DescribeExecution", "states:GetExecutionHistory"}
     resources = [json.dumps(r) for r in as_list(manage["Resource"])]
-    assert len(resources) == len(asl.MACHINES)
-    for machine in asl.MACHINES.values():
+    assert len(resources) == len(registry.MACHINES)
+    for machine in registry.MACHINES.values():
         assert any(f":execution:{machine.name('l0')}:*" in r for r in resources)
     prefix = props["Environment"]["Variables"]["LAYER0_JOB_STATE_MACHINE_PREFIX"]
     assert prefix["Fn::Join"][1][-1] == ":stateMachine:l0-l0-job-"

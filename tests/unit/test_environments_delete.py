@@ -1,4 +1,4 @@
-"""The delete-environment steps (job type 1) against moto: each is idempotent, and together they leave nothing."""
+"""The delete-environment steps (job type 1, layer0.workflows.delete_environment) against moto: each is idempotent, and together they leave nothing."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from layer0 import aws, environments, load_balancers, settings
 from layer0.errors import Retryable
 from layer0.models import CreateEnvironmentRequest, CreateLoadBalancerRequest, Port, Tag
 from layer0.stores import tags as tag_store
-from infra.workflows import asl
+from layer0.workflows import asl, delete_environment, registry
 from tests.conftest import setup_client
 
 STEPS = (
@@ -115,10 +115,10 @@ def add_dependencies(environment_id: str) -> dict[str, str]:
 
 
 def run_all(environment_id: str) -> list[dict]:
-    results = [environments.unlink_all(environment_id)]
-    for dependency in environments.list_dependencies(environment_id)["dependencies"]:
-        results.append(environments.delete_dependency(environment_id, dependency["kind"], dependency["id"]))
-    results += [getattr(environments, step)(environment_id) for step in STEPS[1:]]
+    results = [delete_environment.unlink_all(environment_id)]
+    for dependency in delete_environment.list_dependencies(environment_id)["dependencies"]:
+        results.append(delete_environment.delete_dependency(environment_id, dependency["kind"], dependency["id"]))
+    results += [registry.STEPS[f"environment.{step}"](environment_id=environment_id) for step in STEPS[1:]]
     return results
 
 
@@ -132,7 +132,7 @@ def test_the_steps_in_order_leave_nothing_and_can_run_again(stack):
                                      "load_balancer_security_groups": 2, "load_balancer_roles": 1,
                                      "load_balancer_tags": 3 * 2 + 2, "services": 1}  # fmt: skip
 
-    listed = environments.list_dependencies(environment_id)["dependencies"]
+    listed = delete_environment.list_dependencies(environment_id)["dependencies"]
     assert sorted((d["kind"], d["id"]) for d in listed) == sorted(
         [("service", dependencies["service"]), ("load_balancer", dependencies["classic"]),
          ("load_balancer", dependencies["application"])]
@@ -183,7 +183,7 @@ def test_a_rerun_after_a_failure_part_way_finishes_the_job(stack):
 
 def test_instances_gone_is_false_while_instances_run(stack):
     environment_id = create("running", min_cluster_count=1)
-    state = environments.instances_gone(environment_id)
+    state = delete_environment.instances_gone(environment_id)
     assert state["gone"] is False and len(state["instances"]) == 1
 
 
@@ -224,7 +224,7 @@ def test_steps_return_json(stack):
 
 
 def test_running_tasks_are_dependencies_and_are_stopped(stack):
-    from local.agent import Agent, unpatch_moto_total_resources
+    from local.ecs.agent import Agent, unpatch_moto_total_resources
 
     environment_id = create("tasks", min_cluster_count=1)
     cluster = f"{settings.get().aws_name_prefix}{environment_id}"
@@ -236,13 +236,13 @@ def test_running_tasks_are_dependencies_and_are_stopped(stack):
     ecs.register_task_definition(family="l0-l0-job", containerDefinitions=[{"name": "c", "image": "alpine", "memory": 64}])
     [task] = ecs.run_task(cluster=cluster, taskDefinition="l0-l0-job", count=1)["tasks"]
 
-    assert environments.list_dependencies(environment_id) == {"dependencies": [{"kind": "task", "id": task["taskArn"]}]}
-    assert environments.delete_dependency(environment_id, "task", task["taskArn"]) == {
+    assert delete_environment.list_dependencies(environment_id) == {"dependencies": [{"kind": "task", "id": task["taskArn"]}]}
+    assert delete_environment.delete_dependency(environment_id, "task", task["taskArn"]) == {
         "deleted": {"kind": "task", "id": task["taskArn"]}
     }
-    assert environments.list_dependencies(environment_id) == {"dependencies": []}
+    assert delete_environment.list_dependencies(environment_id) == {"dependencies": []}
     # Stopping it again is harmless.
-    environments.delete_dependency(environment_id, "task", task["taskArn"])
+    delete_environment.delete_dependency(environment_id, "task", task["taskArn"])
 
 
 def test_deleting_the_environment_deletes_its_load_balancers_through_their_delete_steps(stack):
@@ -283,7 +283,7 @@ def test_load_balancer_dependencies_are_layer0_ids_tagged_or_named_in_the_enviro
     # Tags of a load balancer AWS no longer knows are found too, so that they go.
     tag_store.insert(Tag(entity_type="load_balancer", entity_id="gone12345678", key="environment_id", value=environment_id))
     # Not Layer0's: a load balancer not named by Layer0 in the group, and one of another environment.
-    group_id = environments._security_group(environment_id)["GroupId"]
+    group_id = environments.find_security_group(environment_id)["GroupId"]
     setup_client("elb").create_load_balancer(
         LoadBalancerName="someone-elses",
         Listeners=[{"Protocol": "TCP", "LoadBalancerPort": 80, "InstancePort": 80}],
@@ -293,12 +293,12 @@ def test_load_balancer_dependencies_are_layer0_ids_tagged_or_named_in_the_enviro
     )
     elsewhere = load_balancers.create(CreateLoadBalancerRequest(load_balancer_name="web", environment_id=other))
 
-    listed = [d["id"] for d in environments.list_dependencies(environment_id)["dependencies"] if d["kind"] == "load_balancer"]
+    listed = [d["id"] for d in delete_environment.list_dependencies(environment_id)["dependencies"] if d["kind"] == "load_balancer"]
 
     assert listed == sorted([tagged["classic"], tagged["application"], lost, "gone12345678"])
     for load_balancer_id in listed:
-        environments.delete_dependency(environment_id, "load_balancer", load_balancer_id)
-    assert environments.list_dependencies(environment_id)["dependencies"] == [
+        delete_environment.delete_dependency(environment_id, "load_balancer", load_balancer_id)
+    assert delete_environment.list_dependencies(environment_id)["dependencies"] == [
         {"kind": "service", "id": tagged["service"]}
     ]
     assert tag_store.select_by_type_and_id("load_balancer", "gone12345678") == []
@@ -319,7 +319,7 @@ def test_a_load_balancer_whose_group_is_still_in_use_is_retried_and_a_rerun_fini
 
     monkeypatch.setattr(ec2, "delete_security_group", in_use)
     with pytest.raises(Retryable, match="still in use"):
-        environments.delete_dependency(environment_id, "load_balancer", dependencies["classic"])
+        delete_environment.delete_dependency(environment_id, "load_balancer", dependencies["classic"])
     # The load balancer went; its group and tags wait for the retry.
     classic_name = f"{settings.get().aws_name_prefix}{dependencies['classic']}"
     elb_names = [lb["LoadBalancerName"] for lb in setup_client("elb").describe_load_balancers()["LoadBalancerDescriptions"]]
@@ -328,10 +328,10 @@ def test_a_load_balancer_whose_group_is_still_in_use_is_retried_and_a_rerun_fini
     assert tag_store.select_by_type_and_id("load_balancer", dependencies["classic"]) != []
 
     monkeypatch.setattr(ec2, "delete_security_group", real_delete)
-    assert environments.delete_dependency(environment_id, "load_balancer", dependencies["classic"]) == {
+    assert delete_environment.delete_dependency(environment_id, "load_balancer", dependencies["classic"]) == {
         "deleted": {"kind": "load_balancer", "id": dependencies["classic"]}
     }
-    environments.delete_dependency(environment_id, "load_balancer", dependencies["application"])
+    delete_environment.delete_dependency(environment_id, "load_balancer", dependencies["application"])
     counts = left(environment_id)
     assert (counts["load_balancers"], counts["load_balancer_security_groups"], counts["load_balancer_tags"]) == (0, 0, 0)
 

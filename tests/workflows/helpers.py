@@ -10,8 +10,9 @@ import uuid
 
 import boto3
 
-from infra.workflows import asl
-from local import lambda_runtime, moto_patches
+from layer0 import contract
+from layer0.workflows import asl, registry
+from local import lambda_runtime, moto_patches, testing
 from local.resources import REGION
 
 ACCOUNT = "123456789012"
@@ -43,16 +44,16 @@ def install_job_machines(monkeypatch, prefix: str = "l0") -> dict[int, str]:
     )
     sfn = boto3.client("stepfunctions", region_name=REGION)
     machines = {}
-    for job_type, machine in asl.MACHINES.items():
+    for job_type, machine in registry.MACHINES.items():
         machines[job_type] = sfn.create_state_machine(
             name=machine.name(prefix),
-            definition=asl.render(machine, function_arn),
+            definition=machine.render(function_arn),
             roleArn=f"arn:aws:iam::{ACCOUNT}:role/l0-{prefix}-jobs",
             type="STANDARD",
         )["stateMachineArn"]
     monkeypatch.setenv(
         "LAYER0_JOB_STATE_MACHINE_PREFIX",
-        f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{asl.machine_name_prefix(prefix)}",
+        f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{contract.job_machine_name_prefix(prefix)}",
     )
     settings.get.cache_clear()
     return machines
@@ -61,7 +62,7 @@ def install_job_machines(monkeypatch, prefix: str = "l0") -> dict[int, str]:
 @contextlib.contextmanager
 def job_machines(monkeypatch, prefix: str = "l0"):
     """`install_job_machines`, with instant Wait states and Retry backoff; the step handlers are unregistered after."""
-    with moto_patches.make_waits_instant() as waits:
+    with testing.make_waits_instant() as waits:
         machines = install_job_machines(monkeypatch, prefix)
         try:
             yield machines, waits

@@ -1,4 +1,4 @@
-"""Job type 5 end to end in moto: the create-task machine (functions/layer0/workflows/) running layer0.tasks.run through
+"""Job type 5 end to end in moto: the create-task machine (functions/layer0/workflows/) running layer0.workflows.create_task.run through
 the workflow-step function, against environments with (or without) container instances registered by the local
 ECS agent simulation."""
 
@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.workflows import asl
+from layer0.contract import JobType
+from layer0.workflows import create_task, delete_environment, registry
 from layer0 import aws, deploys, environments, scaler, tasks
 from layer0.models import CreateDeployRequest, CreateEnvironmentRequest, CreateTaskRequest, Job
 from layer0.stores import jobs as job_store
@@ -27,7 +28,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"  # copies of ../shar
 @pytest.fixture
 def agent():
     """The local ECS agent simulation (registers ASG instances as container instances); its moto patch is undone after."""
-    from local.agent import Agent, unpatch_moto_total_resources
+    from local.ecs.agent import Agent, unpatch_moto_total_resources
 
     try:
         yield Agent(setup_client)
@@ -91,14 +92,14 @@ def start(machines, request: CreateTaskRequest) -> tuple[str, dict]:
 
 
 def test_the_machine_is_deployed_with_the_others():
-    assert asl.MACHINES[5] is asl.CREATE_TASK
-    assert asl.CREATE_TASK.slug == asl.SLUGS[5]
+    assert registry.MACHINES[JobType.CreateTask] is create_task.MACHINE
+    assert create_task.MACHINE.name("l0") == "l0-l0-job-create-task"
     # 24 hours of capacity retries fit in an execution's 25,000-event history (three events per attempt).
-    retry = asl.task_capacity_retry()
+    retry = create_task.capacity_retry()
     assert retry.max_attempts * 3 < 25_000
     delays = [min(10 * 1.2**n, 60) for n in range(retry.max_attempts)]
     assert sum(delays) >= 24 * 3600
-    assert asl.CREATE_TASK.timeout_seconds > 24 * 3600
+    assert create_task.MACHINE.timeout_seconds > 24 * 3600
 
 
 def test_the_job_starts_the_task_and_names_it_in_meta(machines, agent):
@@ -140,7 +141,7 @@ def test_a_rerun_of_the_step_starts_no_second_task(machines, agent):
     job_id, described = start(machines, request)
     assert described["status"] == "SUCCEEDED"
 
-    again = tasks.run(job_id, request.model_dump_json())
+    again = create_task.run(job_id, request.model_dump_json())
 
     assert again["task_id"] == job_store.get(job_id).meta["task_id"]
     listed = setup_client("ecs").list_tasks(cluster=f"l0-l0-{environment_id}")["taskArns"]
@@ -242,10 +243,10 @@ def test_deleting_the_environment_stops_its_tasks_and_forgets_them(machines, age
     job_id, described = start(machines, request)
     assert described["status"] == "SUCCEEDED"
     task_id = job_store.get(job_id).meta["task_id"]
-    dependencies = environments.list_dependencies(environment_id)["dependencies"]
+    dependencies = delete_environment.list_dependencies(environment_id)["dependencies"]
     [arn] = [d["id"] for d in dependencies if d["kind"] == "task"]
 
-    environments.delete_dependency(environment_id, "task", arn)
+    delete_environment.delete_dependency(environment_id, "task", arn)
 
     assert ecs_task(environment_id, arn)["desiredStatus"] == "STOPPED"
     assert tag_store.select_by_type_and_id("task", task_id) == []
@@ -259,17 +260,17 @@ def test_a_step_that_failed_after_runtask_starts_no_second_task_when_run_again(s
     job = Job(job_id="0123456789ab", task_id="0123456789ab", job_status=2, job_type=5,
                         request=request.model_dump_json(), time_created="", time_to_exist=0)  # fmt: skip
     job_store.insert(job)
-    real_tag = tasks._tag
+    real_tag = create_task._tag
 
     def lost(*args):
         raise ConnectionError("the Lambda died before it tagged the task")
 
-    monkeypatch.setattr(tasks, "_tag", lost)
+    monkeypatch.setattr(create_task, "_tag", lost)
     with pytest.raises(ConnectionError):
-        tasks.run(job.job_id, job.request)
-    monkeypatch.setattr(tasks, "_tag", real_tag)
+        create_task.run(job.job_id, job.request)
+    monkeypatch.setattr(create_task, "_tag", real_tag)
 
-    result = tasks.run(job.job_id, job.request)
+    result = create_task.run(job.job_id, job.request)
 
     # The second RunTask repeated the first one's client token: ECS answered with the task it had started.
     listed = setup_client("ecs").list_tasks(cluster=f"l0-l0-{environment_id}")["taskArns"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from layer0 import environments, jobs
+from layer0.workflows import registry
 from layer0.stores import jobs as job_store
 from layer0.stores import tags as tag_store
 from tests.unit.test_environments_delete import NOTHING, add_dependencies, create, left
@@ -46,7 +47,7 @@ def test_rerunning_a_delete_that_failed_part_way_finishes_it(machines, monkeypat
         raise RuntimeError("the cluster API is down")
 
     with monkeypatch.context() as patch:
-        patch.setattr(environments, "delete_cluster", broken)
+        patch.setitem(registry.STEPS, "environment.delete_cluster", broken)
         failed_id, failed = delete(machines, environment_id)
     assert failed["status"] == "FAILED"
     assert job_store.get(failed_id).meta["error"] == "RuntimeError: the cluster API is down"

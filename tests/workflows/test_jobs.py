@@ -12,15 +12,15 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from infra.workflows import asl
-from layer0 import jobs, steps
+from layer0 import jobs
+from layer0.workflows import asl, delete_environment, registry
 from layer0.errors import Retryable
 from layer0.stores import jobs as job_store
 from layer0.stores import tags as tag_store
 from local.resources import REGION
 from tests.workflows.helpers import execution_arn, job_machines, wait_for_end
 
-ENV_STEPS = [name for name in steps.STEPS if name.startswith("environment.")]
+ENV_STEPS = [name for name in registry.STEPS if name.startswith("environment.")]
 # The order the delete-environment machine runs its steps (the Map's dependencies aside).
 ORDER = [
     "environment.unlink_all",
@@ -47,7 +47,7 @@ class FakeEnvironment:
         return sum(1 for call, _ in self.calls if call == name)
 
     def step(self, name: str):
-        def run(job_id: str, args: dict):
+        def run(**args):
             with self._lock:
                 self.calls.append((name, dict(args)))
                 attempt = self.count(name)
@@ -75,7 +75,7 @@ def machines(stack, monkeypatch):
 def env(machines, monkeypatch):
     fake = FakeEnvironment()
     for name in ENV_STEPS:
-        monkeypatch.setitem(steps.STEPS, name, fake.step(name))
+        monkeypatch.setitem(registry.STEPS, name, fake.step(name))
     return fake
 
 
@@ -103,7 +103,7 @@ def test_every_task_state_has_a_timeout_and_retries_transient_errors_with_backof
             if "Iterator" in state:
                 yield from tasks(state["Iterator"]["States"])
 
-    definition = asl.DELETE_ENVIRONMENT.definition()
+    definition = delete_environment.MACHINE.definition()
     found = dict(tasks(definition["States"]))
     assert {state["Parameters"]["Payload"]["step"] for state in found.values()} == {
         "job.set_status", "job.set_error", *ENV_STEPS,
@@ -122,14 +122,8 @@ def test_every_task_state_has_a_timeout_and_retries_transient_errors_with_backof
     assert body["Branches"][0]["States"]["DeleteDependencies"]["MaxConcurrency"] == 5
 
 
-def test_the_slugs_of_the_builder_and_of_the_domain_agree():
-    assert asl.SLUGS == {int(job_type): slug for job_type, slug in jobs.MACHINE_SLUGS.items()}
-    for job_type, machine in asl.MACHINES.items():
-        assert machine.slug == asl.SLUGS[job_type]
-
-
 def test_every_step_the_machines_name_is_registered():
-    for machine in asl.MACHINES.values():
+    for machine in registry.MACHINES.values():
         named = set()
 
         def collect(value):
@@ -142,8 +136,8 @@ def test_every_step_the_machines_name_is_registered():
                 for item in value:
                     collect(item)
 
-        collect(json.loads(asl.definition_string(machine)))
-        assert named <= set(steps.STEPS), named - set(steps.STEPS)
+        collect(json.loads(machine.definition_string()))
+        assert named <= set(registry.STEPS), named - set(registry.STEPS)
 
 
 # --- running the delete-environment machine ------------------------------------------------------------------
@@ -279,7 +273,7 @@ def test_instances_that_never_go_fail_the_job_after_the_poll_limit(env, machines
     job, described = run_job(machines)
 
     assert described["status"] == "FAILED"
-    assert env.count("environment.instances_gone") == asl.INSTANCE_POLL_LIMIT
+    assert env.count("environment.instances_gone") == delete_environment.INSTANCE_POLL_LIMIT
     stored = job_store.get(job.job_id)
     assert stored.job_status == 4
     assert stored.meta["error"].startswith("Layer0.InstancesNotGone: ")
@@ -327,7 +321,7 @@ def test_deleting_a_finished_job_deletes_it(env, machines):
 def test_a_job_whose_execution_cannot_start_leaves_nothing_behind(machines):
     with pytest.raises(ClientError) as failed:
         # A job type with no machine yet (e.g. 3, delete load balancer).
-        jobs.create(next(t for t in jobs.JobType if int(t) not in asl.MACHINES), "lb1234567890")
+        jobs.create(next(t for t in jobs.JobType if t not in registry.MACHINES), "lb1234567890")
     assert failed.value.response["Error"]["Code"] == "StateMachineDoesNotExist"
     assert jobs.list_all() == []
     assert tag_store.select_by_type("job") == []

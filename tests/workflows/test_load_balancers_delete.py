@@ -167,7 +167,7 @@ def test_the_security_group_is_retried_until_its_network_interfaces_detach(machi
 
 
 def test_a_group_that_stays_in_use_ends_the_job_in_error_and_a_rerun_finishes(machines, environment_id, monkeypatch):
-    from infra.workflows import asl
+    from layer0.workflows import asl
 
     upload_certificate()
     load_balancer_id = create_public(environment_id, "classic")

@@ -12,8 +12,9 @@ import time
 import pytest
 import requests
 
-from layer0 import auth, aws, jobs, settings, steps
-from local import moto_patches
+from layer0 import auth, aws, jobs, settings
+from layer0.workflows import registry
+from local import testing
 from local.embedded import Layer0
 
 DEADLINE_SECONDS = 60
@@ -30,10 +31,10 @@ def local_mode(monkeypatch):
     # Like a cold start: the authorizer's secret provider must use the clients local mode makes, not a
     # provider an earlier test left behind with its own client.
     monkeypatch.setattr(auth, "_provider", None)
-    for name in [n for n in steps.STEPS if n.startswith("environment.")]:
-        monkeypatch.setitem(steps.STEPS, name, lambda job_id, args: {"dependencies": [], "gone": True})
+    for name in [n for n in registry.STEPS if n.startswith("environment.")]:
+        monkeypatch.setitem(registry.STEPS, name, lambda **args: {"dependencies": [], "gone": True})
     try:
-        with moto_patches.make_waits_instant(), Layer0(port=_free_port()) as layer0:
+        with testing.make_waits_instant(), Layer0(port=_free_port()) as layer0:
             yield layer0
     finally:
         # The client layer's clients point at the stopped server: later tests need fresh ones.

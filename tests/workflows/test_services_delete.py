@@ -1,4 +1,4 @@
-"""Deleting a service (job type 2) end to end in moto: the DELETE_SERVICE machine running layer0.services' steps,
+"""Deleting a service (job type 2) end to end in moto: the DELETE_SERVICE machine running layer0.workflows.delete_service's steps,
 and the delete-environment job deleting its services the same way. Nothing is stubbed but the rollouts' ECS."""
 
 from __future__ import annotations
@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from layer0 import environments, jobs, services
+from layer0.workflows import delete_environment, delete_service, registry
 from layer0.errors import Layer0Error
 from layer0.models import CreateServiceRequest
 from layer0.stores import jobs as job_store
@@ -84,7 +85,7 @@ def test_every_step_can_run_again_and_a_rerun_after_a_failure_finishes(polls, ma
         raise RuntimeError("the ECS API is down")
 
     with monkeypatch.context() as patch:
-        patch.setattr(services, "delete_ecs_service", broken)
+        patch.setitem(registry.STEPS, "service.delete_ecs_service", broken)
         failed_id, failed = delete(machines, service_id)
     assert failed["status"] == "FAILED"
     assert job_store.get(failed_id).meta["error"] == "RuntimeError: the ECS API is down"
@@ -95,9 +96,9 @@ def test_every_step_can_run_again_and_a_rerun_after_a_failure_finishes(polls, ma
     assert moto_service(environment_id, service_id).status == "INACTIVE"
     # Once nothing is left, each step is a no-op, and a new delete is a 404.
     for step in ("scale_to_zero", "stop_tasks", "delete_ecs_service"):
-        getattr(services, step)(service_id, environment_id)
-        getattr(services, step)(service_id, None)
-    assert services.delete_tags(service_id) == {"released": []}
+        registry.STEPS[f"service.{step}"](service_id=service_id, environment_id=environment_id)
+        registry.STEPS[f"service.{step}"](service_id=service_id, environment_id=None)
+    assert delete_service.delete_tags(service_id) == {"released": []}
     with pytest.raises(Layer0Error) as raised:
         services.start_delete(service_id)
     assert int(raised.value.code) == 28
@@ -106,14 +107,14 @@ def test_every_step_can_run_again_and_a_rerun_after_a_failure_finishes(polls, ma
 def test_deleting_the_environment_deletes_its_services_their_tasks_tags_and_names(polls, machines):
     environment_id, service_id, arns = running_service(polls, machines)
 
-    [dependency] = [d for d in environments.list_dependencies(environment_id)["dependencies"] if d["kind"] == "service"]
-    environments.delete_dependency(environment_id, "service", dependency["id"])
+    [dependency] = [d for d in delete_environment.list_dependencies(environment_id)["dependencies"] if d["kind"] == "service"]
+    delete_environment.delete_dependency(environment_id, "service", dependency["id"])
 
     assert moto_service(environment_id, service_id).status == "INACTIVE"
     assert {t["stoppedReason"] for t in tasks(environment_id, arns)} == {"Service deleted by User"}
     assert tag_store.select_by_type_and_id("service", service_id) == []
     assert tag_store.select_by_type("service_name") == []
-    assert [d for d in environments.list_dependencies(environment_id)["dependencies"] if d["kind"] == "service"] == []
+    assert [d for d in delete_environment.list_dependencies(environment_id)["dependencies"] if d["kind"] == "service"] == []
 
 
 def test_the_delete_job_is_type_2_with_the_service_id_as_request(polls, machines):

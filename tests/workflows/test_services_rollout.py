@@ -1,5 +1,5 @@
 """Rollouts (job type 6) end to end in moto: the ROLLOUT machine (functions/layer0/workflows/) running
-layer0.services.rollout_state through the workflow-step function.
+layer0.workflows.rollout.rollout_state through the workflow-step function.
 
 moto's ECS keeps one deployment per service and never moves it, so these tests move it themselves in moto's
 backend, poll by poll, as ECS would (new deployments, counts, rolloutState, stopped tasks): a hook runs before
@@ -13,8 +13,9 @@ from collections.abc import Callable
 
 import pytest
 
-from infra.workflows import asl
-from layer0 import environments, jobs, services, steps
+from layer0 import environments, jobs, services
+from layer0.contract import JobType
+from layer0.workflows import registry, rollout
 from layer0.models import CreateEnvironmentRequest, CreateServiceRequest
 from layer0.stores import jobs as job_store
 from local.resources import REGION
@@ -100,19 +101,20 @@ def new_deployment(service, deployment_id: str, task_definition: str, status: st
 
 class RolloutPolls:
     """Wraps the rollout step: before each poll of a job, runs the hook set for its tracked deployment with the
-    job's poll number (no hook: ECS does not move). Counted per job, so that only that job's polls count."""
+    job's poll number (no hook: ECS does not move). Counted per tracked deployment (one per job), so that only that
+    job's polls count."""
 
     def __init__(self):
         self.hooks: dict[str, Callable[[int], None]] = {}
         self.results: dict[str, list[dict]] = {}
-        self.real = steps.STEPS["service.rollout_state"]
+        self.real = registry.STEPS["service.rollout_state"]
 
-    def __call__(self, job_id: str, args: dict):
-        results = self.results.setdefault(job_id, [])
+    def __call__(self, **args):
+        results = self.results.setdefault(args["deployment_id"], [])
         hook = self.hooks.get(args["deployment_id"])
         if hook is not None:
             hook(len(results) + 1)
-        result = self.real(job_id, args)
+        result = self.real(**args)
         results.append(result)
         return result
 
@@ -126,7 +128,7 @@ def machines(stack, monkeypatch):
 @pytest.fixture
 def polls(machines, monkeypatch) -> RolloutPolls:
     wrapper = RolloutPolls()
-    monkeypatch.setitem(steps.STEPS, "service.rollout_state", wrapper)
+    monkeypatch.setitem(registry.STEPS, "service.rollout_state", wrapper)
     return wrapper
 
 
@@ -157,9 +159,11 @@ def start_rollout(environment_id: str, service_id: str, deployment_id: str):
 
 
 def test_the_machines_are_deployed_with_the_others():
-    assert asl.MACHINES[6] is asl.ROLLOUT and asl.ROLLOUT.slug == asl.SLUGS[6]
-    assert asl.MACHINES[2] is asl.DELETE_SERVICE and asl.DELETE_SERVICE.slug == asl.SLUGS[2]
-    assert jobs.MACHINE_SLUGS[jobs.JobType.Rollout] == "rollout"
+    from layer0.workflows import delete_service
+
+    assert registry.MACHINES[JobType.Rollout] is rollout.MACHINE and rollout.MACHINE.name("l0") == "l0-l0-job-rollout"
+    assert registry.MACHINES[JobType.DeleteService] is delete_service.MACHINE
+    assert delete_service.MACHINE.name("l0") == "l0-l0-job-delete-service"
 
 
 def test_the_create_rollout_tracks_the_primary_deployment_and_completes_once_steady(polls, machines):
@@ -179,7 +183,7 @@ def test_the_create_rollout_tracks_the_primary_deployment_and_completes_once_ste
     assert job_store.get(job.job_id).job_status == 3
     # In progress (0 of 1 running) until the deployment settles at the third poll, then steady. (Once, in a full
     # run, ECS's counts took a few more polls to read as settled: the count of polls is not the point.)
-    states = [r["state"] for r in polls.results[job.job_id]]
+    states = [r["state"] for r in polls.results[rollout_request(job.job_id)["deployment_id"]]]
     assert states[:2] == ["in_progress", "in_progress"]
     assert states[2:] == ["in_progress"] * (len(states) - 3) + ["steady"]
 
@@ -232,7 +236,7 @@ def test_a_deployment_superseded_by_a_newer_update_completes_its_rollout(polls, 
 
     assert described["status"] == "SUCCEEDED", (described.get("error"), described.get("cause"))
     assert job_store.get(job.job_id).job_status == 3
-    assert polls.results[job.job_id][-1] == {
+    assert polls.results[rollout_request(job.job_id)["deployment_id"]][-1] == {
         "state": "steady",
         "superseded": True,
         "message": "Deployment ecs-svc/1111 was superseded by deployment ecs-svc/2222",
@@ -240,7 +244,7 @@ def test_a_deployment_superseded_by_a_newer_update_completes_its_rollout(polls, 
 
 
 def test_a_rollout_that_never_settles_fails_after_its_poll_limit(stack, monkeypatch):
-    monkeypatch.setitem(asl.MACHINES, 6, asl.rollout_machine(poll_limit=3))
+    monkeypatch.setitem(registry.MACHINES, JobType.Rollout, rollout.machine(poll_limit=3))
     with job_machines(monkeypatch) as (machines, waits):
         environment_id = create_environment("web")
         service, job = services.create(
@@ -251,7 +255,7 @@ def test_a_rollout_that_never_settles_fails_after_its_poll_limit(stack, monkeypa
 
     assert described["status"] == "FAILED"
     assert job_store.get(job.job_id).meta["error"].startswith("Layer0.RolloutNotSteady: ")
-    assert waits.requested.count(("wait", asl.ROLLOUT_POLL_SECONDS)) == 3
+    assert waits.requested.count(("wait", rollout.ROLLOUT_POLL_SECONDS)) == 3
 
 
 # --- the step's rules, directly -------------------------------------------------------------------------------------
@@ -269,7 +273,7 @@ def test_rollout_state_rules(stack):
     first = backend.deployments[0]["id"]
 
     def state(deployment_id: str) -> dict:
-        return services.rollout_state("svc123456789", environment_id, deployment_id)
+        return rollout.rollout_state("svc123456789", environment_id, deployment_id)
 
     assert state(first) == {"state": "in_progress", "deployments": 1, "running_count": 0, "desired_count": 2}
     deployment(backend, first).update(runningCount=2, rolloutState="IN_PROGRESS")
@@ -299,13 +303,13 @@ def test_a_deployment_gone_after_its_tasks_failed_to_start_is_a_failed_rollout(s
     ecs.create_service(cluster=cluster, serviceName="l0-l0-svc123456789", taskDefinition="l0-l0-svc:1", desiredCount=1)
     [task] = ecs.run_task(cluster=cluster, taskDefinition="l0-l0-svc:1", startedBy="ecs-svc/gone")["tasks"]
     ecs.stop_task(cluster=cluster, task=task["taskArn"], reason=PULL_ERROR)
-    assert services.rollout_state("svc123456789", environment_id, "ecs-svc/gone")["superseded"] is True
+    assert rollout.rollout_state("svc123456789", environment_id, "ecs-svc/gone")["superseded"] is True
 
     [stopped] = [t for t in ecs_backends[ACCOUNT][REGION].tasks[cluster].values() if t.started_by == "ecs-svc/gone"]
     stopped.stop_code = "TaskFailedToStart"
 
-    with pytest.raises(services.RolloutFailed) as raised:
-        services.rollout_state("svc123456789", environment_id, "ecs-svc/gone")
+    with pytest.raises(rollout.RolloutFailed) as raised:
+        rollout.rollout_state("svc123456789", environment_id, "ecs-svc/gone")
     assert str(raised.value) == (
         f"Service 'svc123456789': Deployment ecs-svc/gone failed. Stopped tasks: {PULL_ERROR}"
     )

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import io
+import json
+import logging
+
 import pytest
 from botocore.exceptions import ClientError
 
 from handlers import steps as handler_module
-from layer0 import steps
-from layer0.errors import ErrorCode, Layer0Error, Retryable
+from handlers.observability import domain_logs_through
+from layer0.errors import AwsServerError, ErrorCode, Layer0Error, Retryable, Throttled
+from layer0.workflows import frame, registry
 from local.lambda_runtime import LambdaContext
 
 CONTEXT = LambdaContext("l0-l0-workflow-step", "arn:aws:lambda:us-west-2:123456789012:function:l0-l0-workflow-step")
@@ -21,29 +26,29 @@ def invoke(step: str, **args):
 def step(monkeypatch):
     """Registers `test.step`, which runs the function the test sets."""
     box = {}
-    monkeypatch.setitem(steps.STEPS, "test.step", lambda job_id, args: box["run"](job_id, args))
+    monkeypatch.setitem(registry.STEPS, "test.step", lambda **args: box["run"](**args))
     return box
 
 
-def test_a_step_gets_the_job_id_and_args_and_its_result_is_returned(step):
-    step["run"] = lambda job_id, args: {"job_id": job_id, "echo": args}
-    assert invoke("test.step", environment_id="env1") == {"job_id": "0123456789ab", "echo": {"environment_id": "env1"}}
+def test_a_step_gets_its_args_as_keyword_arguments_and_its_result_is_returned(step):
+    step["run"] = lambda **args: {"echo": args}
+    assert invoke("test.step", environment_id="env1") == {"echo": {"environment_id": "env1"}}
 
 
 @pytest.mark.parametrize("code", ["Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException"])
 def test_aws_throttling_becomes_throttled(step, code):
-    def throttled(job_id, args):
+    def throttled(**args):
         raise ClientError({"Error": {"Code": code, "Message": "Rate exceeded"}}, "DescribeClusters")
 
     step["run"] = throttled
-    with pytest.raises(steps.Throttled) as raised:
+    with pytest.raises(Throttled) as raised:
         invoke("test.step")
     assert type(raised.value).__name__ == "Throttled"  # the errorType Retry matches on
 
 
 def test_an_aws_5xx_becomes_aws_server_error_and_a_4xx_stays_itself(step):
     def failing(status, code):
-        def run(job_id, args):
+        def run(**args):
             raise ClientError(
                 {"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}}, "CreateCluster"
             )
@@ -51,7 +56,7 @@ def test_an_aws_5xx_becomes_aws_server_error_and_a_4xx_stays_itself(step):
         return run
 
     step["run"] = failing(500, "InternalFailure")
-    with pytest.raises(steps.AwsServerError) as raised:
+    with pytest.raises(AwsServerError) as raised:
         invoke("test.step")
     assert type(raised.value).__name__ == "AwsServerError"  # in the machines' transient retry
     step["run"] = failing(400, "InvalidParameterException")
@@ -60,16 +65,16 @@ def test_an_aws_5xx_becomes_aws_server_error_and_a_4xx_stays_itself(step):
 
 
 def test_a_layer0_throttled_error_becomes_throttled(step):
-    def throttled(job_id, args):
+    def throttled(**args):
         raise Layer0Error(ErrorCode.Throttled, "slow down")
 
     step["run"] = throttled
-    with pytest.raises(steps.Throttled):
+    with pytest.raises(Throttled):
         invoke("test.step")
 
 
 def test_retryable_and_other_errors_keep_their_names(step):
-    def not_yet(job_id, args):
+    def not_yet(**args):
         raise Retryable("ENIs still attached")
 
     step["run"] = not_yet
@@ -77,7 +82,7 @@ def test_retryable_and_other_errors_keep_their_names(step):
         invoke("test.step")
     assert type(raised.value).__name__ == "Retryable"
 
-    def denied(job_id, args):
+    def denied(**args):
         raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "DeleteCluster")
 
     step["run"] = denied
@@ -86,27 +91,59 @@ def test_retryable_and_other_errors_keep_their_names(step):
 
 
 def test_an_unknown_step_is_an_error_of_its_own():
-    with pytest.raises(steps.UnknownStep, match="No workflow step named 'nope'"):
+    with pytest.raises(registry.UnknownStep, match="No workflow step named 'nope'"):
         invoke("nope")
 
 
-def test_the_environment_steps_call_layer0_environments(monkeypatch):
-    from layer0 import environments
+def test_every_task_state_of_every_machine_names_a_registered_step_with_the_arguments_it_takes():
+    import inspect
 
-    calls = []
-    monkeypatch.setattr(environments, "delete_dependency", lambda *a: calls.append(a) or {"deleted": True})
-    monkeypatch.setattr(environments, "delete_cluster", lambda *a: calls.append(a) or {"deleted": True})
+    def tasks(states: dict):
+        for state in states.values():
+            if state["Type"] == "Task":
+                yield state["Parameters"]["Payload"]
+            for branch in state.get("Branches", []):
+                yield from tasks(branch["States"])
+            if "Iterator" in state:
+                yield from tasks(state["Iterator"]["States"])
 
-    assert invoke("environment.delete_dependency", environment_id="env1", kind="service", id="svc1") == {"deleted": True}
-    assert invoke("environment.delete_cluster", environment_id="env1") == {"deleted": True}
-    assert calls == [("env1", "service", "svc1"), ("env1",)]
+    seen = set()
+    for machine in registry.MACHINES.values():
+        for payload in tasks(machine.definition()["States"]):
+            function = registry.STEPS[payload["step"]]
+            names = {key.removesuffix(".$") for key in payload["args"]}
+            inspect.signature(function).bind(**dict.fromkeys(names))  # raises if the step cannot take these args
+            seen.add(payload["step"])
+    assert seen == set(registry.STEPS)  # and no step is registered that no machine runs
 
 
 def test_set_error_takes_the_catch_output_even_without_a_cause(monkeypatch):
     recorded = []
-    monkeypatch.setattr(steps.jobs, "set_error", lambda job_id, error, cause: recorded.append((error, cause)) or error)
+    monkeypatch.setattr(frame.jobs, "set_error", lambda job_id, error, cause: recorded.append((error, cause)) or error)
 
-    invoke("job.set_error", error={"Error": "States.Timeout"})
-    invoke("job.set_error", error={"Error": "ValueError", "Cause": '{"errorMessage": "boom"}'})
+    invoke("job.set_error", job_id="0123456789ab", error={"Error": "States.Timeout"})
+    invoke("job.set_error", job_id="0123456789ab", error={"Error": "ValueError", "Cause": '{"errorMessage": "boom"}'})
 
     assert recorded == [("States.Timeout", ""), ("ValueError", '{"errorMessage": "boom"}')]
+
+
+def test_a_domain_log_line_names_the_job_and_the_step(step, monkeypatch):
+    # The step function's cold start does this; in one process (this suite, local mode) the handler imported last
+    # owns the domain's loggers.
+    domain_logs_through(handler_module.logger)
+    stream = io.StringIO()
+    monkeypatch.setattr(handler_module.logger.registered_handler, "stream", stream)
+
+    def logs(**args):
+        logging.getLogger("layer0.environments").warning("from the domain")
+        return {}
+
+    step["run"] = logs
+    invoke("test.step")
+
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    domain = [line for line in lines if line.get("message") == "from the domain"]
+    assert domain, lines
+    assert domain[0]["job_id"] == "0123456789ab"
+    assert domain[0]["step"] == "test.step"
+    assert domain[0]["service"] == "layer0-steps"

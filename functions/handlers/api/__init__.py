@@ -9,8 +9,8 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig
 from aws_lambda_powertools.logging import correlation_paths
 
-from handlers.observability import domain_logs_through
 from handlers.api import admin, deploys, docs, environments, errors, jobs, load_balancers, services, tags, tasks
+from handlers.observability import domain_logs_through
 from layer0 import contract, settings
 
 logger = Logger(service="layer0-api")

@@ -1,8 +1,6 @@
 """Routes `/health` and `/admin/*` (SPEC §2.3, DESIGN §1)."""
 
 import json
-
-
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response

@@ -1,6 +1,5 @@
 """OpenAPI 3.1 at `/openapi.json` and Swagger UI at `/swagger`, with no CDN."""
 
-
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBase
 

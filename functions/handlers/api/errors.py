@@ -49,7 +49,9 @@ def from_validation(errors: list[dict]) -> Layer0Error:
     """Validation failures are Layer0 400s: code 19 for a missing parameter, code 1 for the rest."""
     first = errors[0] if errors else {"type": "json_invalid", "loc": ("body",), "msg": "invalid body"}
     if first.get("type") == "json_invalid":
-        return Layer0Error(ErrorCode.InvalidJSON, f"Failed to decode request body: {first.get('ctx', {}).get('error', 'invalid JSON')}")
+        return Layer0Error(
+            ErrorCode.InvalidJSON, f"Failed to decode request body: {first.get('ctx', {}).get('error', 'invalid JSON')}"
+        )
     where = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path", "header")]
     field = ".".join(where)
     if first.get("type") in _MISSING and field:

@@ -72,6 +72,8 @@ def update_idle_timeout(id: str, request: UpdateLoadBalancerIdleTimeoutRequest) 
     return load_balancers.update_idle_timeout(id, request.seconds)
 
 
-@router.put("/loadbalancer/<id>/crosszone", summary="Turn cross-zone load balancing on or off", responses=ok_or(400, 404))
+@router.put(
+    "/loadbalancer/<id>/crosszone", summary="Turn cross-zone load balancing on or off", responses=ok_or(400, 404)
+)
 def update_cross_zone(id: str, request: UpdateLoadBalancerCrossZoneRequest) -> LoadBalancer:  # noqa: A002
     return load_balancers.update_cross_zone(id, request.cross_zone)

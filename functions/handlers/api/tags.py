@@ -1,6 +1,5 @@
 """Routes `/tag` (SPEC §2.6)."""
 
-
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
@@ -28,7 +27,9 @@ def add_tag(tag: Tag):
     return Response(status_code=201, body="")
 
 
-@router.delete("/tag", summary="Delete a tag", responses={204: {"description": "Tag deleted", "content": {}}, **documented(400)})
+@router.delete(
+    "/tag", summary="Delete a tag", responses={204: {"description": "Tag deleted", "content": {}}, **documented(400)}
+)
 def delete_tag(tag: Tag):
     tags.remove(tag)
     return Response(status_code=204, body="")

@@ -63,8 +63,6 @@ def _backend(kind: str) -> Backend:
     return BACKENDS[kind]
 
 
-
-
 def _values(load_balancer_id: str) -> dict[str, str]:
     return {t.key: t.value for t in tag_store.select_by_type_and_id(ENTITY_TYPE, load_balancer_id)}
 
@@ -84,7 +82,9 @@ def _claim_id(environment_id: str, name: str) -> str:
 def _as_bad_request(error: ClientError) -> Exception:
     """AWS refusing the request's content is the caller's 400; anything else stays as it is."""
     if aws_error_code(error) in BAD_REQUEST_CODES:
-        return inputs.bad_input(f"AWS refused the load balancer: {aws_error_message(error)} (code '{aws_error_code(error)}')")
+        return inputs.bad_input(
+            f"AWS refused the load balancer: {aws_error_message(error)} (code '{aws_error_code(error)}')"
+        )
     return error
 
 
@@ -339,13 +339,15 @@ def _update(load_balancer_id: str, change) -> LoadBalancer:
 
 def update_health_check(load_balancer_id: str, health_check: HealthCheck) -> LoadBalancer:
     return _update(
-        load_balancer_id, lambda backend, kind: backend.set_health_check(load_balancer_id, inputs.health_check(kind, health_check))
+        load_balancer_id,
+        lambda backend, kind: backend.set_health_check(load_balancer_id, inputs.health_check(kind, health_check)),
     )
 
 
 def update_idle_timeout(load_balancer_id: str, seconds: int) -> LoadBalancer:
     return _update(
-        load_balancer_id, lambda backend, kind: backend.set_idle_timeout(load_balancer_id, inputs.idle_timeout(kind, seconds))
+        load_balancer_id,
+        lambda backend, kind: backend.set_idle_timeout(load_balancer_id, inputs.idle_timeout(kind, seconds)),
     )
 
 
@@ -369,9 +371,11 @@ def start_delete(load_balancer_id: str) -> Job:
     """Start the delete-load-balancer job (type 3). A delete that failed part-way can be started again: the
     load balancer counts as present while AWS knows it or its tags remain."""
     values = _values(load_balancer_id)
-    if not values and _backend(CLASSIC).describe(load_balancer_id) is None and _backend(APPLICATION).describe(
-        load_balancer_id
-    ) is None:
+    if (
+        not values
+        and _backend(CLASSIC).describe(load_balancer_id) is None
+        and _backend(APPLICATION).describe(load_balancer_id) is None
+    ):
         raise not_found(load_balancer_id)
     return jobs.create(jobs.JobType.DeleteLoadBalancer, load_balancer_id)
 
@@ -407,7 +411,9 @@ def delete_security_group(load_balancer_id: str) -> dict:
 
 def delete_tags(load_balancer_id: str) -> dict:
     """The load balancer's tags and its name claim."""
-    return {"released": tag_store.delete_with_claims(ENTITY_TYPE, load_balancer_id, NAME_CLAIM_TYPE, "load_balancer_id")}
+    return {
+        "released": tag_store.delete_with_claims(ENTITY_TYPE, load_balancer_id, NAME_CLAIM_TYPE, "load_balancer_id")
+    }
 
 
 def delete_now(load_balancer_id: str, retry_security_group: bool = True) -> dict:

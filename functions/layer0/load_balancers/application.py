@@ -53,7 +53,6 @@ _PLAIN_NAME = re.compile(r"^[A-Za-z0-9]{12}-\d{1,5}$")
 _TAG_BATCH = 20  # DescribeTags takes at most 20 ARNs
 
 
-
 def _elbv2():
     return aws.client("elbv2")
 

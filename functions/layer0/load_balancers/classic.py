@@ -32,7 +32,6 @@ ECS_TRUST_POLICY = {
 }
 
 
-
 def role_name(load_balancer_id: str) -> str:
     """The IAM role (and its inline policy) ECS assumes for this ELB: `l0-<prefix>-<id>-lb`."""
     return f"{ids.aws_name(load_balancer_id)}-lb"
@@ -245,7 +244,9 @@ def delete_routing(load_balancer_id: str) -> dict:
     role = role_name(load_balancer_id)
     try:
         policies = [
-            name for page in iam.get_paginator("list_role_policies").paginate(RoleName=role) for name in page["PolicyNames"]
+            name
+            for page in iam.get_paginator("list_role_policies").paginate(RoleName=role)
+            for name in page["PolicyNames"]
         ]
     except iam.exceptions.NoSuchEntityException:
         return {"deleted_role": False}

@@ -78,9 +78,7 @@ def _server_certificate_arns() -> dict[str, str]:
     """IAM server certificates by name, every page (the original read only the first)."""
     pages = aws.client("iam").get_paginator("list_server_certificates").paginate()
     return {
-        meta["ServerCertificateName"]: meta["Arn"]
-        for page in pages
-        for meta in page["ServerCertificateMetadataList"]
+        meta["ServerCertificateName"]: meta["Arn"] for page in pages for meta in page["ServerCertificateMetadataList"]
     }
 
 
@@ -104,7 +102,9 @@ def certificate_arn(port: Port, certificates: dict[str, str] | None = None) -> s
     certificate named `certificate_name` (SPEC §3.3)."""
     if port.certificate_arn:
         if not _certificate_exists(port.certificate_arn):
-            raise bad_input(f"Certificate with ARN '{port.certificate_arn}' does not exist", ErrorCode.InvalidCertificateID)
+            raise bad_input(
+                f"Certificate with ARN '{port.certificate_arn}' does not exist", ErrorCode.InvalidCertificateID
+            )
         return port.certificate_arn
     if port.certificate_name:
         known = certificates if certificates is not None else _server_certificate_arns()
@@ -193,9 +193,7 @@ def health_check(kind: str, check: HealthCheck) -> HealthCheck:
         if not low <= value <= high:
             raise bad_input(f"Health check {field} {value} is not valid: it must be between {low} and {high}")
     if check.timeout >= check.interval:
-        raise bad_input(
-            f"Health check timeout {check.timeout} must be less than its interval {check.interval}"
-        )
+        raise bad_input(f"Health check timeout {check.timeout} must be less than its interval {check.interval}")
     text = f"{target.protocol}:{target.port}{target.path}"
     return check.model_copy(update={"target": text})
 

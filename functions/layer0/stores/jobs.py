@@ -48,9 +48,11 @@ def insert(job: Job) -> None:
 
 
 def get(job_id: str) -> Job:
-    item = aws.client("dynamodb").get_item(
-        TableName=_table(), Key={"JobID": {"S": job_id}}, ConsistentRead=True
-    ).get("Item")
+    item = (
+        aws.client("dynamodb")
+        .get_item(TableName=_table(), Key={"JobID": {"S": job_id}}, ConsistentRead=True)
+        .get("Item")
+    )
     if not item:
         raise _not_found(job_id)
     return _job(item)

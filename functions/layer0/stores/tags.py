@@ -82,19 +82,25 @@ def delete_entity(entity_type: str, entity_id: str) -> None:
 
 
 def select_by_type(entity_type: str) -> list[Tag]:
-    pages = aws.client("dynamodb").get_paginator("query").paginate(
-        TableName=_table(),
-        KeyConditionExpression="EntityType = :t",
-        ExpressionAttributeValues={":t": {"S": entity_type}},
-        ConsistentRead=True,
+    pages = (
+        aws.client("dynamodb")
+        .get_paginator("query")
+        .paginate(
+            TableName=_table(),
+            KeyConditionExpression="EntityType = :t",
+            ExpressionAttributeValues={":t": {"S": entity_type}},
+            ConsistentRead=True,
+        )
     )
     return [tag for page in pages for item in page["Items"] for tag in _tags_of(item)]
 
 
 def select_by_type_and_id(entity_type: str, entity_id: str) -> list[Tag]:
-    item = aws.client("dynamodb").get_item(
-        TableName=_table(), Key=_key(entity_type, entity_id), ConsistentRead=True
-    ).get("Item")
+    item = (
+        aws.client("dynamodb")
+        .get_item(TableName=_table(), Key=_key(entity_type, entity_id), ConsistentRead=True)
+        .get("Item")
+    )
     return _tags_of(item) if item else []
 
 

@@ -150,4 +150,3 @@ def step_task(
     else:
         state["Next"] = next_state
     return state
-

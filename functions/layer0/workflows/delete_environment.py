@@ -33,7 +33,9 @@ def _services(cluster: str) -> list[str]:
     """The cluster's ACTIVE services (a deleted one stays listed while it drains)."""
     ecs = aws.client("ecs")
     try:
-        arns = [arn for page in ecs.get_paginator("list_services").paginate(cluster=cluster) for arn in page["serviceArns"]]
+        arns = [
+            arn for page in ecs.get_paginator("list_services").paginate(cluster=cluster) for arn in page["serviceArns"]
+        ]
         return [
             service["serviceArn"]
             for start in range(0, len(arns), 10)
@@ -65,7 +67,7 @@ def _load_balancers(environment_id: str) -> list[str]:
         for t in tag_store.select_by_type(load_balancers.ENTITY_TYPE)
         if t.key == "environment_id" and t.value == environment_id
     }
-    group = environments.security_group(environment_id)
+    group = environments.find_security_group(environment_id)
     if group is not None:
         prefix = settings.get().aws_name_prefix
         for page in aws.client("elb").get_paginator("describe_load_balancers").paginate():
@@ -119,7 +121,10 @@ def instances_gone(environment_id: str) -> dict:
         for page in ec2.get_paginator("describe_instances").paginate(
             Filters=[
                 {"Name": key, "Values": [name]},
-                {"Name": "instance-state-name", "Values": ["pending", "running", "shutting-down", "stopping", "stopped"]},
+                {
+                    "Name": "instance-state-name",
+                    "Values": ["pending", "running", "shutting-down", "stopping", "stopped"],
+                },
             ]
         ):
             left |= {i["InstanceId"] for r in page["Reservations"] for i in r["Instances"]}

@@ -52,20 +52,8 @@ def stop_tasks(service_id: str, environment_id: str | None) -> dict:
     return {"stopped": [arn for arn in arns if tasks.stop(environment_id, arn, services.STOP_REASON)]}
 
 
-@WORKFLOW.step
-def delete_ecs_service(service_id: str, environment_id: str | None) -> dict:
-    if not environment_id:
-        return {"deleted": False}
-    ecs = aws.client("ecs")
-    try:
-        ecs.delete_service(cluster=ids.aws_name(environment_id), service=ids.aws_name(service_id), force=True)
-    except (
-        ecs.exceptions.ServiceNotFoundException,
-        ecs.exceptions.ServiceNotActiveException,
-        ecs.exceptions.ClusterNotFoundException,
-    ):
-        return {"deleted": False}
-    return {"deleted": True}
+# The ECS service goes with the services' own delete (a failed create rolls back with it too).
+WORKFLOW.step(services.delete_ecs_service)
 
 
 @WORKFLOW.step
@@ -83,7 +71,7 @@ def delete_in_environment(environment_id: str, service_id: str) -> dict:
     return {
         **scale_to_zero(service_id, environment_id),
         **stop_tasks(service_id, environment_id),
-        **delete_ecs_service(service_id, environment_id),
+        **services.delete_ecs_service(service_id, environment_id),
         **delete_tags(service_id),
     }
 
@@ -103,7 +91,7 @@ def _body() -> dict:
         # Desired count 0 before the stops, so that ECS does not start replacements.
         "ScaleToZero": task(scale_to_zero, args=_SERVICE, next_state="StopTasks"),
         "StopTasks": task(stop_tasks, args=_SERVICE, next_state="DeleteService"),
-        "DeleteService": task(delete_ecs_service, args=_SERVICE, next_state="DeleteServiceTags"),
+        "DeleteService": task(services.delete_ecs_service, args=_SERVICE, next_state="DeleteServiceTags"),
         "DeleteServiceTags": task(delete_tags, args={"service_id.$": "$.request"}),
     }
     return {"StartAt": "LocateService", "States": states}

@@ -43,9 +43,7 @@ def _stopped_reasons(environment_id: str, deployment_id: str, stop_codes: tuple[
             if stop_codes is not None and task.get("stopCode") not in stop_codes:
                 continue
             reason = task.get("stoppedReason") or ""
-            details = [
-                c["reason"] for c in task.get("containers", []) if c.get("reason") and c["reason"] not in reason
-            ]
+            details = [c["reason"] for c in task.get("containers", []) if c.get("reason") and c["reason"] not in reason]
             text = "; ".join(part for part in [reason, *details] if part)
             if text:
                 reasons.append(text)
