@@ -21,7 +21,7 @@ from moto.server import ThreadedMotoServer
 from layer0 import contract
 from layer0.workflows import asl, registry
 from local import lambda_runtime, moto_patches
-from local.agent import Agent, default_client_factory
+from local.ecs.agent import Agent, default_client_factory
 from local.gateway import Gateway, http_server
 from local.resources import REGION, create_stack_resources
 
@@ -161,7 +161,7 @@ class Layer0:
             lambda service: boto3.client(service, region_name=REGION, endpoint_url=aws_endpoint), self.prefix
         ).items():
             self._setenv(name, value)
-        # The ECS agent simulation (local/agent.py): environments' ASG instances register in their clusters, tasks
+        # The ECS simulation (local/ecs/): environments' ASG instances register in their clusters, tasks
         # start, sleep, log and stop, services get their tasks and deployments, due scaler schedules run.
         self._agent = Agent(
             lambda service: default_client_factory(service, endpoint_url=aws_endpoint, region=REGION), self.prefix

@@ -1,4 +1,6 @@
-"""local/moto_patches.py: each patch makes a Layer0 flow behave as on AWS, and moto is still buggy without it.
+"""The moto patches (local/moto_patches.py, local/stepfunctions.py, local/ecs/patches.py) and the test-only
+instant waits (local/testing.py): each patch makes a Layer0 flow behave as on AWS, and moto is still buggy
+without it.
 
 The "still buggy" tests run the same flow with the one patch undone. When one of them fails, moto fixed the
 bug upstream: delete the patch it names (and the test).
@@ -16,7 +18,7 @@ from moto import mock_aws
 
 from botocore.exceptions import ClientError
 
-from local import moto_patches
+from local import moto_patches, testing
 from tests.conftest import setup_client
 from tests.workflows.helpers import output, run_definition
 
@@ -32,7 +34,7 @@ def sfn():
     Yields a Step Functions client.
     """
     moto_patches.apply()
-    with moto_patches.make_waits_instant(), mock_aws(config=MOTO_CONFIG):
+    with testing.make_waits_instant(), mock_aws(config=MOTO_CONFIG):
         yield boto3.client("stepfunctions", region_name=REGION)
 
 
@@ -379,8 +381,8 @@ WAIT_AN_HOUR_THEN_RETRY = {
 
 
 def test_an_hour_of_wait_and_minutes_of_backoff_take_no_time(sfn):
-    waits = moto_patches.make_waits_instant()  # already in force: the same object comes back
-    assert moto_patches.waits_are_instant()
+    waits = testing.make_waits_instant()  # already in force: the same object comes back
+    assert testing.waits_are_instant()
 
     result = output(run(sfn, WAIT_AN_HOUR_THEN_RETRY))  # bounded by the poll deadline, far below an hour
 
@@ -393,14 +395,14 @@ def test_restore_real_waits_gives_moto_its_sleeps_back():
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 
     real_wait, real_time = WaitFunction._wait_interval, retrier_decl.time
-    with moto_patches.make_waits_instant() as waits:
-        assert moto_patches.make_waits_instant() is waits
+    with testing.make_waits_instant() as waits:
+        assert testing.make_waits_instant() is waits
         assert WaitFunction._wait_interval is not real_wait
         assert retrier_decl.time is not real_time
         assert retrier_decl.time.monotonic() > 0  # everything but sleep is the real module
-    assert not moto_patches.waits_are_instant()
+    assert not testing.waits_are_instant()
     assert (WaitFunction._wait_interval, retrier_decl.time) == (real_wait, real_time)
-    moto_patches.restore_real_waits()  # idempotent
+    testing.restore_real_waits()  # idempotent
 
 
 def test_without_instant_waits_a_wait_blocks_until_the_execution_is_stopped(sfn):
@@ -409,7 +411,7 @@ def test_without_instant_waits_a_wait_blocks_until_the_execution_is_stopped(sfn)
     machine = sfn.create_state_machine(
         name="wait", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/sfn"
     )["stateMachineArn"]
-    moto_patches.restore_real_waits()
+    testing.restore_real_waits()
     try:
         execution = sfn.start_execution(stateMachineArn=machine)["executionArn"]
         deadline = time.monotonic() + DEADLINE_SECONDS
@@ -426,7 +428,7 @@ def test_without_instant_waits_a_wait_blocks_until_the_execution_is_stopped(sfn)
             assert time.monotonic() < deadline
             time.sleep(0.01)
     finally:
-        moto_patches.make_waits_instant()
+        testing.make_waits_instant()
     assert described["status"] == "ABORTED"
     events = [e["type"] for e in sfn.get_execution_history(executionArn=execution)["events"]]
     assert "WaitStateExited" not in events

@@ -120,7 +120,7 @@ def test_request_run_does_nothing_where_no_scheduler_is_configured(stack):
 @pytest.fixture
 def agent():
     """The local ECS agent simulation; it patches moto's RegisterContainerInstance, undone afterwards."""
-    from local.agent import Agent, unpatch_moto_total_resources
+    from local.ecs.agent import Agent, unpatch_moto_total_resources
 
     try:
         yield Agent(setup_client)

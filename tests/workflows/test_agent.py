@@ -1,4 +1,4 @@
-"""local/agent.py: the ECS agent simulation registers an environment's ASG instances in its cluster (DESIGN §5)."""
+"""local/ecs/agent.py: the ECS agent simulation registers an environment's ASG instances in its cluster (DESIGN §5)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from local import agent as agent_module
-from local.agent import RESERVED_PORTS, Agent
+from local.ecs import agent as agent_module
+from local.ecs.agent import RESERVED_PORTS, Agent
 from tests.conftest import MOTO_CONFIG, setup_client
 
 PREFIX = "test"

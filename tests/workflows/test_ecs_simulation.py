@@ -1,4 +1,4 @@
-"""local/ecs_simulation.py and local/schedules.py through `Agent.sync_once()`: tasks start, sleep, fail and log; the
+"""local/ecs/simulation.py and local/schedules.py through `Agent.sync_once()`: tasks start, sleep, fail and log; the
 service scheduler places tasks, rolls deployments out, and the circuit breaker rolls back; due schedules run the
 scaler (DESIGN §5). Deterministic: in-process moto, one pass at a time, a fake clock."""
 
@@ -13,10 +13,10 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from local import agent as agent_module
 from local import lambda_runtime
-from local.agent import Agent
-from local.ecs_simulation import circuit_breaker_threshold, effective_command, sleep_seconds
+from local.ecs import agent as agent_module
+from local.ecs.agent import Agent
+from local.ecs.simulation import circuit_breaker_threshold, effective_command, sleep_seconds
 from tests.conftest import MOTO_CONFIG, setup_client
 
 PREFIX = "test"

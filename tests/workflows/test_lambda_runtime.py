@@ -12,7 +12,7 @@ import pytest
 from moto import mock_aws
 
 from tests.workflows.helpers import output, run_definition
-from local import lambda_runtime, moto_patches
+from local import lambda_runtime, moto_patches, testing
 
 REGION = "us-west-2"
 ACCOUNT = "123456789012"
@@ -31,7 +31,7 @@ def aws():
     lambda_runtime.install()
     lambda_runtime.clear()
     try:
-        with moto_patches.make_waits_instant(), mock_aws(config=MOTO_CONFIG):
+        with testing.make_waits_instant(), mock_aws(config=MOTO_CONFIG):
             role = boto3.client("iam").create_role(
                 RoleName="l0-test-lambda",
                 AssumeRolePolicyDocument=json.dumps(
@@ -129,7 +129,7 @@ def test_throttling_twice_is_absorbed_by_retry(aws):
 
     assert result == {"attempts": 3}
     assert calls == [{"job": "j-1"}] * 3
-    assert moto_patches.make_waits_instant().requested == [("retry", 2), ("retry", 4)]
+    assert testing.make_waits_instant().requested == [("retry", 2), ("retry", 4)]
 
 
 def test_an_error_that_outlives_retry_lands_in_catch_with_type_and_cause(aws):

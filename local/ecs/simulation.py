@@ -28,8 +28,8 @@ no task at all. :class:`EcsSimulation` does, one deterministic pass at a time (`
 - the service's ``events`` say what happened, in ECS's words.
 
 The changes only ECS makes (task status, deployments) have no public API, so this works on moto's ECS backend
-in this process (local mode's moto server and ``mock_aws`` both run here), under ``moto_patches.ECS_LOCK``; the
-logs go through the CloudWatch Logs API. The moto patches it relies on: ``moto_patches.apply_ecs()``.
+in this process (local mode's moto server and ``mock_aws`` both run here), under ``local.ecs.patches.ECS_LOCK``;
+the logs go through the CloudWatch Logs API. The moto patches it relies on: ``local.ecs.patches.apply()``.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from local import moto_patches
+from local.ecs import patches
 
 __all__ = [
     "EcsSimulation",
@@ -157,7 +157,7 @@ class EcsSimulation:
         backend = self.backend()
         now = self.clock()
         lines: list[LogLine] = []
-        with moto_patches.ECS_LOCK:
+        with patches.ECS_LOCK:
             for cluster in sorted(snapshot.clusters):
                 for task in list(backend.tasks.get(cluster, {}).values()):
                     try:
@@ -170,7 +170,7 @@ class EcsSimulation:
         status = task.last_status
         if status == "STOPPED":
             if getattr(task, "stopped_at", None) is None:  # stopped by moto itself
-                moto_patches.finish_stopped_task(task, "UserInitiated", _datetime(now))
+                patches.finish_stopped_task(task, "UserInitiated", _datetime(now))
             return
         if task.desired_status != "RUNNING":
             return
@@ -247,7 +247,7 @@ class EcsSimulation:
             backend.stop_task(task.cluster_name, task.task_arn, reason)
         else:  # no instance to give resources back to (gone already)
             task.last_status, task.desired_status, task.stopped_reason = "STOPPED", "STOPPED", reason
-        moto_patches.finish_stopped_task(task, stop_code, _datetime(now))
+        patches.finish_stopped_task(task, stop_code, _datetime(now))
 
     def _write(self, lines: list[LogLine]) -> None:
         """Put the lines in their streams (creating those), in order. A missing group drops its lines, as the
@@ -282,7 +282,7 @@ class EcsSimulation:
     def sync_services(self, snapshot: Any, result: Any) -> None:
         backend = self.backend()
         now = self.clock()
-        with moto_patches.ECS_LOCK:
+        with patches.ECS_LOCK:
             for name in sorted(snapshot.clusters):
                 cluster = backend.clusters.get(name)
                 if cluster is None:
@@ -386,7 +386,7 @@ class EcsSimulation:
             return primary
         target = max(completed, key=lambda d: d["createdAt"])
         service.task_definition = target["taskDefinition"]
-        rollback = moto_patches.start_deployment(
+        rollback = patches.start_deployment(
             service,
             target["taskDefinition"],
             reason=f"ECS deployment circuit breaker: rolling back to deploymentId {target['id']}.",
@@ -396,7 +396,7 @@ class EcsSimulation:
 
     def _place(self, backend: Any, cluster: Any, service: Any, deployment: dict, count: int, now: float) -> None:
         try:
-            placed, failures = moto_patches.run_task_placing(
+            placed, failures = patches.run_task_placing(
                 backend,
                 cluster.name,
                 deployment["taskDefinition"],

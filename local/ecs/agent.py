@@ -16,7 +16,7 @@ launch type fails with "No instances found in cluster".
 - a Layer0 cluster without its group, or an INACTIVE (deleted) cluster, keeps no container instance.
 
 Each pass (:meth:`Agent.sync_once`, deterministic) then runs, in order, the other reconcilers of ``Agent.steps``:
-what the ECS agents and the service scheduler do to tasks and services (:mod:`local.ecs_simulation`: PENDING →
+what the ECS agents and the service scheduler do to tasks and services (:mod:`local.ecs.simulation`: PENDING →
 RUNNING, ``sleep N``, failing images, log lines, deployments, circuit breaker), and EventBridge Scheduler's due
 one-time schedules (:mod:`local.schedules`: the debounced scaler runs). ``clock`` (epoch seconds) is their time;
 tests pass a fake one. :meth:`Agent.start` runs passes on a daemon thread until :meth:`Agent.stop`. Local mode
@@ -25,7 +25,7 @@ only: this is not Lambda code.
 Container instances are reconciled through the public API (boto3 clients), against moto in process
 (``mock_aws``) or the local moto server; the task and service simulation changes moto's ECS objects in this
 process, since only ECS itself changes those. An Agent applies the ECS moto patches it needs
-(``moto_patches.apply_ecs``: totalResources, task status, RunTask failures, StopTask, services) unless told not
+(``local.ecs.patches.apply``: totalResources, task status, RunTask failures, StopTask, services) unless told not
 to; :func:`unpatch_moto_total_resources` undoes them (for tests).
 """
 
@@ -42,8 +42,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from local import moto_patches
-from local.ecs_simulation import EcsSimulation
+from local.ecs import patches
+from local.ecs.simulation import EcsSimulation
 from local.schedules import ScheduleRunner
 
 __all__ = [
@@ -126,7 +126,7 @@ class Agent:
 
     ``client_factory(service)`` returns a boto3 client; ``prefix`` is the stack's prefix (names ``l0-<prefix>-*``);
     ``clock()`` is the time in epoch seconds (``sleep N``, schedules). ``patch_moto=False`` leaves moto as it is:
-    only for callers that applied ``moto_patches.apply_ecs()`` themselves.
+    only for callers that applied ``local.ecs.patches.apply()`` themselves.
     """
 
     def __init__(
@@ -407,17 +407,17 @@ class Agent:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# moto fidelity: the ECS patches the simulation needs (local/moto_patches.py)
+# moto fidelity: the ECS patches the simulation needs (local/ecs/patches.py)
 # --------------------------------------------------------------------------------------------------------------
 
 
 def patch_moto_total_resources() -> None:
-    """Apply the ECS moto patches (``moto_patches.apply_ecs``): totalResources, task status, RunTask failures,
+    """Apply the ECS moto patches (``local.ecs.patches.apply``): totalResources, task status, RunTask failures,
     StopTask, services. The name is historical (the first patch); tests that create an Agent undo them all with
     :func:`unpatch_moto_total_resources`."""
-    moto_patches.apply_ecs()
+    patches.apply()
 
 
 def unpatch_moto_total_resources() -> None:
-    """Undo every ECS moto patch (``moto_patches.revert_ecs``). Idempotent."""
-    moto_patches.revert_ecs()
+    """Undo every ECS moto patch (``local.ecs.patches.revert``). Idempotent."""
+    patches.revert()
