@@ -1,4 +1,5 @@
-"""A self-signed certificate, for the IAM server certificate local mode seeds (`l0-<prefix>-api`, the name SPEC §7.1's
+"""A self-signed certificate, for the IAM server certificate local mode seeds (`l0-<prefix>-api`, the name
+docs/compatibility.md#smoke-scenarios's
 smoke tests give `--certificate`, after the original API's own) and for the tests' HTTPS listeners."""
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ def self_signed(common_name: str = "layer0.local") -> tuple[str, str]:
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     certificate = (
         x509.CertificateBuilder()
         .subject_name(name)

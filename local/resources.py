@@ -32,7 +32,7 @@ def create_tables(dynamodb, prefix: str) -> dict[str, str]:
             BillingMode="PAY_PER_REQUEST",
             AttributeDefinitions=[{"AttributeName": key, "AttributeType": kind} for key, kind in keys],
             KeySchema=[
-                {"AttributeName": key, "KeyType": role} for (key, _), role in zip(keys, ("HASH", "RANGE"))
+                {"AttributeName": key, "KeyType": role} for (key, _), role in zip(keys, ("HASH", "RANGE"), strict=False)
             ],
         )
         dynamodb.update_time_to_live(
@@ -86,7 +86,8 @@ def _create_instance_profile(iam, prefix: str) -> str:
     return name
 
 
-# AWS's public parameter of the current Windows ECS-optimised AMI (SPEC §3.1, DESIGN §1). moto ships the Linux
+# AWS's public parameter of the current Windows ECS-optimised AMI (docs/compatibility.md#environments,
+# docs/compatibility.md#differences-on-purpose-and-why). moto ships the Linux
 # ECS parameters, not this one, and refuses PutParameter under /aws/; the value is a made-up AMI id.
 WINDOWS_AMI_PARAMETER = "/aws/service/ami-windows-latest/Windows_Server-2022-English-Full-ECS_Optimized/image_id"
 WINDOWS_AMI_ID = "ami-0f2b1e5c0c3d1a4e6"
@@ -112,7 +113,7 @@ def seed_public_parameters(region: str = REGION) -> None:
             description=None,
             allowed_pattern=None,
             keyid=None,
-            last_modified_date=datetime.datetime.now(datetime.timezone.utc),
+            last_modified_date=datetime.datetime.now(datetime.UTC),
             version=1,
             data_type="aws:ec2:image",
         )
@@ -124,7 +125,8 @@ def api_certificate_name(prefix: str) -> str:
 
 
 def _upload_api_certificate(iam, prefix: str) -> str:
-    """The original API's own self-signed IAM server certificate, which SPEC §7.1's smoke tests use for HTTPS
+    """The original API's own self-signed IAM server certificate, which docs/compatibility.md#smoke-scenarios's smoke
+    tests use for HTTPS
     listeners (`--certificate l0-$LAYER0_PREFIX-api`). On AWS there is none: users bring theirs."""
     from local.certificates import self_signed
 

@@ -1,11 +1,13 @@
-"""EventBridge Scheduler for local mode: runs the one-time ``at(...)`` schedules that are due (DESIGN §5).
+"""EventBridge Scheduler for local mode: runs the one-time ``at(...)`` schedules that are due
+(docs/architecture.md#local-mode).
 
 moto stores schedules but never fires them. Layer0 creates one kind: ``layer0.scaler.request_run`` schedules a
 run of the scaler function 10 s later, with ``ActionAfterCompletion: DELETE``. :class:`ScheduleRunner` is a
 reconciler of ``Agent.steps``: on every pass, each ENABLED schedule whose ``at(...)`` time has come (in its
 ``ScheduleExpressionTimezone``) is fired — its target, a Lambda function that ``local.lambda_runtime`` serves in
 this process, is invoked with the schedule's ``Input`` — and then deleted if it says so (else it is remembered
-and not fired again). A schedule whose target no local function serves is left as it is. ``rate(...)``/``cron(...)`` schedules are left alone: Layer0 makes none.
+and not fired again). A schedule whose target no local function serves is left as it is. ``rate(...)``/``cron(...)``
+schedules are left alone: Layer0 makes none.
 
 All through the public API (Scheduler and Lambda clients), so it works against moto in process or its server.
 """
@@ -83,7 +85,9 @@ class ScheduleRunner:
                 log.warning("schedule %s: target %s is not a function run here; left", schedule["Name"], target["Arn"])
             return
         # Scheduler invokes asynchronously and only retries or dead-letters a failure: it is logged here.
-        response = self.client("lambda").invoke(FunctionName=target["Arn"], Payload=(target.get("Input") or "{}").encode())
+        response = self.client("lambda").invoke(
+            FunctionName=target["Arn"], Payload=(target.get("Input") or "{}").encode()
+        )
         if response.get("FunctionError"):
             body = json.loads(response["Payload"].read() or b"{}")
             log.warning("schedule %s: %s failed: %s", schedule["Name"], function, body.get("errorMessage"))

@@ -48,7 +48,6 @@ def _operation_model(boto_service_name: str, boto_action: str) -> Any:
     """The botocore OperationModel for ``(service, snake_case_action)``, or None when unknown."""
     import botocore.session
     from botocore import xform_name
-
     from moto.stepfunctions.parser.utils import camel_to_snake_case
 
     try:
@@ -252,7 +251,7 @@ def _iso_timestamp(value: _dt.date) -> str:
     if not isinstance(value, _dt.datetime):
         return value.isoformat()
     if value.tzinfo is not None:
-        value = value.astimezone(_dt.timezone.utc)
+        value = value.astimezone(_dt.UTC)
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 

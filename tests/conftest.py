@@ -1,4 +1,4 @@
-"""Shared fixtures: AWS is always moto, in process here (DESIGN §5)."""
+"""Shared fixtures: AWS is always moto, in process here (docs/architecture.md#local-mode)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The ECS agent simulation of local mode (DESIGN §5).
+"""The ECS agent simulation of local mode (docs/architecture.md#local-mode).
 
 On AWS, the ECS agent on every instance of an environment's Auto Scaling group registers the instance in the
 environment's cluster, with the CPU and memory of its instance type, and the instance leaves the cluster when it

@@ -68,7 +68,7 @@ _TASK_MODEL = "ecs::task"
 
 
 def _utcnow() -> _dt.datetime:
-    return _dt.datetime.now(_dt.timezone.utc)
+    return _dt.datetime.now(_dt.UTC)
 
 
 def _register_with_total_resources(self: Any) -> Any:
@@ -147,8 +147,7 @@ def _container(task: Any, definition: dict) -> dict:
 
     task_arn = task.task_arn
     container = {
-        "containerArn": task_arn.replace(":task/", ":container/", 1).rsplit("/", 1)[0]
-        + f"/{task.id}/{uuid.uuid4()}",
+        "containerArn": task_arn.replace(":task/", ":container/", 1).rsplit("/", 1)[0] + f"/{task.id}/{uuid.uuid4()}",
         "taskArn": task_arn,
         "name": definition.get("name"),
         "image": definition.get("image"),

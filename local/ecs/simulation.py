@@ -1,4 +1,5 @@
-"""What ECS does once a task is placed, and what its service scheduler does, for local mode (DESIGN §5).
+"""What ECS does once a task is placed, and what its service scheduler does, for local mode
+(docs/architecture.md#local-mode).
 
 moto places tasks (``run_task``) but runs nothing: no container starts, none exits, none logs, and services get
 no task at all. :class:`EcsSimulation` does, one deterministic pass at a time (``Agent.steps`` calls it):
@@ -34,6 +35,7 @@ the logs go through the CloudWatch Logs API. The moto patches it relies on: ``lo
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import logging
 import math
@@ -122,7 +124,7 @@ def _task_id(task: Any) -> str:
 
 
 def _datetime(seconds: float) -> _dt.datetime:
-    return _dt.datetime.fromtimestamp(seconds, tz=_dt.timezone.utc)
+    return _dt.datetime.fromtimestamp(seconds, tz=_dt.UTC)
 
 
 class EcsSimulation:
@@ -209,11 +211,17 @@ class EcsSimulation:
             seconds = sleep_seconds(argv)
             if seconds is not None:
                 task._l0_exits[container["name"]] = (now + seconds, seconds)
-            self._log(lines, definition, task, now, [
-                f"Starting container {container['name']} of task {_task_id(task)}",
-                f"Image: {definition.get('image')}",
-                f"Command: {shlex.join(argv) if argv else '(the image default)'}",
-            ])
+            self._log(
+                lines,
+                definition,
+                task,
+                now,
+                [
+                    f"Starting container {container['name']} of task {_task_id(task)}",
+                    f"Image: {definition.get('image')}",
+                    f"Command: {shlex.join(argv) if argv else '(the image default)'}",
+                ],
+            )
 
     def _exit_due_containers(self, backend: Any, task: Any, now: float, lines: list[LogLine]) -> None:
         """Containers whose sleep is over exit 0; when an essential one does, the task stops, as on ECS."""
@@ -263,10 +271,8 @@ class EcsSimulation:
             for _attempt in range(2):  # a stream cached as made may have gone with its group: make it again
                 try:
                     if (group, stream) not in self._streams:
-                        try:
+                        with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
                             logs.create_log_stream(logGroupName=group, logStreamName=stream)
-                        except logs.exceptions.ResourceAlreadyExistsException:
-                            pass
                         self._streams.add((group, stream))
                     logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
                     break

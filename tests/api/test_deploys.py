@@ -1,4 +1,5 @@
-"""`/deploy` over HTTP (SPEC §2.3, §3.2), checked against what lands in moto, and `NAME:latest` through `/tag`."""
+"""`/deploy` over HTTP (docs/compatibility.md#routes, docs/compatibility.md#deploys), checked against what lands in
+moto, and `NAME:latest` through `/tag`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from layer0 import settings
 from tests.conftest import setup_client
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"  # copies of ../shared/layer0/fixtures
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"  # the original Layer0's smoke-test fixtures
 
 
 def fixture(name: str) -> bytes:
@@ -106,7 +107,8 @@ def test_revisions_of_one_name_and_latest_through_the_tag_query(api):
         ("guestbook.2", "guestbook", "2"),
         ("guestbookish.1", "guestbookish", "1"),
     ]
-    # `l0 deploy get guestbook:latest` asks exactly this (SPEC §2.6); the CLI then keeps exact name matches.
+    # `l0 deploy get guestbook:latest` asks exactly this (docs/compatibility.md#tags); the CLI then keeps exact name
+    # matches.
     response = api.get("/tag?type=deploy&name=guestbook&version=latest")
     assert [e["entity_id"] for e in response.json()] == ["guestbook.2"]
     # The CLI's own query: fuzz is a prefix of names, and latest keeps the one highest version among the matches.

@@ -1,4 +1,5 @@
-"""`/environment` over HTTP (SPEC §3.1 with DESIGN §1), checked against what lands in moto."""
+"""`/environment` over HTTP (docs/compatibility.md#environments with
+docs/compatibility.md#differences-on-purpose-and-why), checked against what lands in moto."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from layer0 import settings
 from local.resources import WINDOWS_AMI_ID
 from tests.conftest import setup_client
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"  # copies of ../shared/layer0/fixtures
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"  # the original Layer0's smoke-test fixtures
 LINUX_AMI_PARAMETER = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"
 
 

@@ -1,4 +1,4 @@
-"""SPEC §2.1 and §2.2: what every route shares, checked over HTTP."""
+"""docs/compatibility.md#http-conventions, docs/compatibility.md#errors: what every route shares, checked over HTTP."""
 
 import base64
 

@@ -1,4 +1,5 @@
-"""`/loadbalancer` over HTTP through the local gateway (SPEC §3.3 with DESIGN §1, issue 5), checked against what
+"""`/loadbalancer` over HTTP through the local gateway (docs/compatibility.md#load-balancers with
+docs/compatibility.md#differences-on-purpose-and-why, issue 5), checked against what
 lands in moto. Most scenarios run for both types: the classic ELB of the original Layer0 and the Application Load
 Balancer (`load_balancer_type: "application"`).
 
@@ -25,10 +26,11 @@ from local.resources import REGION
 from tests.conftest import setup_client
 from tests.workflows.helpers import execution_arn, job_machines, wait_for_end
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"  # copies of ../shared/layer0/fixtures
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"  # the original Layer0's smoke-test fixtures
 TYPES = ("classic", "application")
 PREFIX = "l0-l0-"
-CERTIFICATE_NAME = "l0-l0-api"  # the smoke tests' certificate (SPEC §7.1: `--certificate l0-$LAYER0_PREFIX-api`)
+# The smoke tests' certificate (docs/compatibility.md#smoke-scenarios: `--certificate l0-$LAYER0_PREFIX-api`).
+CERTIFICATE_NAME = "l0-l0-api"
 
 
 def check(target: str, interval: int, timeout: int, healthy: int, unhealthy: int) -> dict:
@@ -278,7 +280,7 @@ def test_create_with_the_cli_body_makes_a_public_load_balancer(api, environment,
     lb = response.json()
     load_balancer_id = lb.pop("load_balancer_id")
     assert len(load_balancer_id) == 12 and load_balancer_id.startswith("loadbal")
-    assert lb.pop("url")  # DESIGN §1: the create response carries the url
+    assert lb.pop("url")  # docs/compatibility.md#differences-on-purpose-and-why: the create response carries the url
     assert lb == {
         "load_balancer_name": "loadbalancer1",
         "load_balancer_type": kind,
@@ -504,7 +506,8 @@ def test_idle_timeout_and_cross_zone(api, environment, kind):
     assert lb["cross_zone"] is False
     path = f"/loadbalancer/{lb['load_balancer_id']}/idletimeout"
 
-    # The l0 CLI and the Terraform provider send the seconds under `health_check` (SPEC §2.4, sic).
+    # The l0 CLI and the Terraform provider send the seconds under `health_check` (docs/compatibility.md#json-fields,
+    # sic).
     legacy = put(api, path, {"health_check": 120})
     assert legacy.status_code == 200, legacy.text
     assert legacy.json()["idle_timeout"] == 120

@@ -95,7 +95,7 @@ def test_create_answers_200_with_the_service_and_starts_a_rollout_job(web, api, 
     )  # fmt: skip
     assert deployment["status"] == "PRIMARY" and deployment["deployment_id"].startswith("ecs-svc/")
     assert deployment["created"].endswith("Z") and "T" in deployment["created"]
-    # The ECS service, as SPEC §3.4 creates it, with the circuit breaker on.
+    # The ECS service, as docs/compatibility.md#services creates it, with the circuit breaker on.
     [ecs_service] = ecs_services(environment_id)
     assert ecs_service["serviceName"] == f"l0-l0-{body['service_id']}"
     assert ecs_service["taskDefinition"].endswith(":task-definition/l0-l0-guestbook:1")
@@ -455,7 +455,7 @@ def test_create_scale_and_update_request_a_debounced_scaler_run(web, api, monkey
     api.request("PUT", f"/service/{service_id}/deploy", json={"deploy_id": register_deploy("guestbook")})
     api.delete(f"/service/{service_id}")
 
-    assert requested == [environment_id] * 3  # not for delete (SPEC §3.4)
+    assert requested == [environment_id] * 3  # not for delete (docs/compatibility.md#services)
 
 
 def test_a_scaler_run_that_cannot_be_scheduled_does_not_fail_the_create(web, api, monkeypatch):

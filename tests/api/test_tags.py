@@ -1,4 +1,4 @@
-"""`/tag` with exactly the semantics of SPEC §2.6."""
+"""`/tag` with exactly the semantics of docs/compatibility.md#tags."""
 
 import pytest
 

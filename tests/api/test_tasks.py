@@ -1,4 +1,5 @@
-"""`/task` over HTTP (SPEC §2.3, §3.5, §3.6), with the create-task machine running in moto and instances
+"""`/task` over HTTP (docs/compatibility.md#routes, docs/compatibility.md#tasks, docs/compatibility.md#logs), with the
+create-task machine running in moto and instances
 registered by the local ECS agent simulation."""
 
 from __future__ import annotations

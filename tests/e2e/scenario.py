@@ -1,4 +1,5 @@
-"""What the SPEC §7.1 scenario tests share: a session on a local mode of its own, and the l0 CLI's habits
+"""What the docs/compatibility.md#smoke-scenarios scenario tests share: a session on a local mode of its own, and the l0
+CLI's habits
 (name resolution through `GET /tag`, polling a job every few seconds until it ends)."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import requests
 
 from tests.e2e.test_local_mode import LocalMode, free_port
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"  # copies of ../shared/layer0/fixtures
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"  # the original Layer0's smoke-test fixtures
 JOB_DEADLINE_SECONDS = 180
 
 
@@ -55,7 +56,8 @@ def resolve(l0, entity_type: str, target: str, **extra: str) -> str:
 
 
 def resolve_deploy(l0, target: str) -> str:
-    """`NAME[:VERSION]`, VERSION possibly `latest` (SPEC §4 deploy scope)."""
+    """`NAME[:VERSION]`, VERSION possibly `latest` (docs/compatibility.md#how-the-cli-builds-its-requests deploy
+    scope)."""
     name, _, version = target.partition(":")
     if version == "latest":
         return resolve(l0, "deploy", name, version="latest")

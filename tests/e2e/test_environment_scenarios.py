@@ -1,4 +1,5 @@
-"""SPEC §7.1, the environment and job smoke tests, replayed over HTTP against local mode as a user runs it
+"""docs/compatibility.md#smoke-scenarios, the environment and job smoke tests, replayed over HTTP against local mode as
+a user runs it
 (`python -m local` in a subprocess: moto server, the synthesized job machines, the agent simulation).
 
 Each request is what the l0 CLI sends for the command named in the comment.

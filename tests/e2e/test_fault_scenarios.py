@@ -1,9 +1,11 @@
-"""SPEC §7.1's scenarios at 20% AWS faults (issue 6): `python -m local --fault-rate 0.2`, where Layer0's client
+"""docs/compatibility.md#smoke-scenarios's scenarios at 20% AWS faults (issue 6): `python -m local --fault-rate 0.2`,
+where Layer0's client
 layer answers a fifth of its AWS calls (every service, DynamoDB included) with a throttling error or an HTTP 500
 and botocore's standard retries act as on AWS.
 
 What is checked, as a user would see it:
-- every answer is a success or a clear Layer0 error. Allowed failures are what SPEC §2.2 makes of an AWS fault that
+- every answer is a success or a clear Layer0 error. Allowed failures are what docs/compatibility.md#errors makes of an
+AWS fault that
   outlived every retry: 503 code 20 (throttling), or 500 code 21 `AWS Error: ... (code 'InternalFailure' or
   'InternalError')` naming the injected fault. Any other 5xx, any 500 code 21 with another message, and anything
   that is not JSON `{error_code, message}` is a bug of ours. A user retries an allowed failure; so does the session;
@@ -42,7 +44,8 @@ INJECTED_FAULT = re.compile(r"^AWS Error: .*injected fault.*\(code '(InternalFai
 
 
 def verdict(response: requests.Response) -> str:
-    """`ok` (any answer below 500), `aws` (an AWS fault that outlived the retries, as SPEC §2.2 shapes it) or `bug`."""
+    """`ok` (any answer below 500), `aws` (an AWS fault that outlived the retries, as docs/compatibility.md#errors
+    shapes it) or `bug`."""
     if response.status_code < 500:
         return "ok"
     try:

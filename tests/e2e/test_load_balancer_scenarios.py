@@ -1,4 +1,5 @@
-"""SPEC §7.1, the load_balancer smoke test, replayed over HTTP against local mode as a user runs it: `python -m
+"""docs/compatibility.md#smoke-scenarios, the load_balancer smoke test, replayed over HTTP against local mode as a user
+runs it: `python -m
 local` in a subprocess, each request what the l0 CLI sends for the command named in the comment (names resolved
 through `GET /tag`, `--wait` polling the job). It runs once as the original CLI sends it (no
 `load_balancer_type`: classic ELBs) and once with `load_balancer_type: "application"` (ALBs).
@@ -21,7 +22,8 @@ PREFIX = "l0-l0-"  # local mode's default prefix `l0`
 API_CERTIFICATE = f"{PREFIX}api"  # the name l0-setup gives the API's self-signed certificate
 APPLICATION = "application"
 
-# `l0 loadbalancer create` without flags (SPEC §4): these are sent whatever the user gives.
+# `l0 loadbalancer create` without flags (docs/compatibility.md#how-the-cli-builds-its-requests): these are sent
+# whatever the user gives.
 CLI_HEALTH_CHECK = {"target": "TCP:80", "interval": 30, "timeout": 5, "healthy_threshold": 2, "unhealthy_threshold": 2}
 
 

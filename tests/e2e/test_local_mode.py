@@ -1,4 +1,5 @@
-"""Local mode as a user runs it: `python -m local --port N` in a process of its own, then HTTP (DESIGN §5).
+"""Local mode as a user runs it: `python -m local --port N` in a process of its own, then HTTP
+(docs/architecture.md#local-mode).
 
 The process gets no AWS or Layer0 settings from the test run: it must find everything by itself.
 """
@@ -197,7 +198,8 @@ def test_the_token_in_the_output_is_the_one_the_api_takes(local):
 
 
 def test_l0_environment_get_finds_no_matches(local):
-    # `l0 environment get x` resolves the name first (SPEC §4); no match -> the CLI prints "no matches".
+    # `l0 environment get x` resolves the name first (docs/compatibility.md#how-the-cli-builds-its-requests); no match
+    # -> the CLI prints "no matches".
     response = authorized(local).get(url(local, "/tag?type=environment&fuzz=x"), timeout=30)
     assert response.status_code == 200, response.text
     assert response.json() == []

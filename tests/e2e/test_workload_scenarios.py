@@ -1,4 +1,5 @@
-"""SPEC §7.1, the deploy, service and task smoke tests (everything but the load balancer), replayed over HTTP
+"""docs/compatibility.md#smoke-scenarios, the deploy, service and task smoke tests (everything but the load balancer),
+replayed over HTTP
 against local mode as a user runs it: `python -m local` in a subprocess, whose ECS simulation places tasks on the
 instances the scaler adds, runs them, writes their log lines and rolls services out.
 

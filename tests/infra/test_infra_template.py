@@ -1,4 +1,5 @@
-"""The default stack's template: what the contract and DESIGN §2 ask for, resource by resource."""
+"""The default stack's template: what the contract and docs/architecture.md#shape-on-aws ask for, resource by
+resource."""
 
 from __future__ import annotations
 

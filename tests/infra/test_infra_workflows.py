@@ -1,4 +1,5 @@
-"""The job state machines and the workflow-step function in the synthesized template (DESIGN §4)."""
+"""The job state machines and the workflow-step function in the synthesized template
+(docs/architecture.md#the-job-path)."""
 
 from __future__ import annotations
 

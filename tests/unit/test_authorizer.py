@@ -1,4 +1,5 @@
-"""The REQUEST authorizer (SPEC §2.1, DESIGN §2): `Authorization: Basic <token>` or API Gateway's 401."""
+"""The REQUEST authorizer (docs/compatibility.md#http-conventions, docs/architecture.md#shape-on-aws): `Authorization:
+Basic <token>` or API Gateway's 401."""
 
 from __future__ import annotations
 

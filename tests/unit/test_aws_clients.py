@@ -1,4 +1,5 @@
-"""The AWS client layer (DESIGN §3): created once, paced by one shared limiter, no timer, no thread."""
+"""The AWS client layer (docs/architecture.md#the-client-layer): created once, paced by one shared limiter, no timer, no
+thread."""
 
 import json
 import random

@@ -1,4 +1,5 @@
-"""benchmarks.stress (issue 6, 1(d)): a tiny case of the SPEC §7.3 scenario over HTTP through the local gateway."""
+"""benchmarks.stress (issue 6, 1(d)): a tiny case of the docs/compatibility.md#stress-scenarios scenario over HTTP
+through the local gateway."""
 
 from __future__ import annotations
 

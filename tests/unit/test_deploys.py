@@ -1,4 +1,5 @@
-"""Deploys (layer0.deploys, SPEC §3.2): Dockerrun parsing (pure), the re-serialized dockerrun, and the domain
+"""Deploys (layer0.deploys, docs/compatibility.md#deploys): Dockerrun parsing (pure), the re-serialized dockerrun, and
+the domain
 functions against moto (tags, revisions, call counts)."""
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from layer0.errors import ErrorCode, Layer0Error
 from layer0.models import CreateDeployRequest
 from tests.conftest import setup_client
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"  # copies of ../shared/layer0/fixtures
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"  # the original Layer0's smoke-test fixtures
 AWSLOGS = {
     "logDriver": "awslogs",
     "options": {"awslogs-group": "l0-l0", "awslogs-region": "us-west-2", "awslogs-stream-prefix": "l0"},
@@ -263,7 +264,7 @@ def test_create_registers_the_family_with_awslogs_and_tags_name_and_version(stac
     assert item["Tags"]["M"] == {"name": {"S": "guestbook"}, "version": {"S": "1"}}
     assert "TimeToExist" not in item
     assert deploys.task_definition("guestbook.1")["family"] == "l0-l0-guestbook"
-    # A deploy id without a revision means revision 1 (SPEC §1.4).
+    # A deploy id without a revision means revision 1 (docs/compatibility.md#ids).
     assert deploys.task_definition("guestbook")["revision"] == 1
 
 

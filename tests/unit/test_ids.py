@@ -1,4 +1,4 @@
-"""SPEC §1.5: hashed ids."""
+"""docs/compatibility.md#ids: hashed ids."""
 
 import re
 

@@ -14,7 +14,7 @@ from layer0.models import Tag
 from layer0.stores import tags as tag_store
 from tests.conftest import setup_client
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"  # copies of ../shared/layer0/fixtures
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"  # the original Layer0's smoke-test fixtures
 
 
 def classic_elb(load_balancer_id: str, instance_ports: list[int]) -> str:

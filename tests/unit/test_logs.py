@@ -1,4 +1,4 @@
-"""CloudWatch log lookup for tasks (SPEC §3.6), against moto's CloudWatch Logs."""
+"""CloudWatch log lookup for tasks (docs/compatibility.md#logs), against moto's CloudWatch Logs."""
 
 from __future__ import annotations
 

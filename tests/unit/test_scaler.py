@@ -1,4 +1,5 @@
-"""The scaler's pure plan (SPEC §3.8): every case of the original's table, plus the fixes of DESIGN §1."""
+"""The scaler's pure plan (docs/compatibility.md#scaler): every case of the original's table, plus the fixes of
+docs/compatibility.md#differences-on-purpose-and-why."""
 
 from layer0.scaler import DEFAULT_USED_PORTS, Consumer, Provider, plan
 
@@ -53,7 +54,7 @@ def test_five_providers_pack_the_ports_onto_the_ones_in_use():
 
 
 # The original's "complex" and "ports-or-memory" tables could not be recovered; these cases are built from
-# SPEC §3.8's description, traced by hand in the comments.
+# docs/compatibility.md#scaler's description, traced by hand in the comments.
 
 
 def test_complex_ports_and_memory_case_needs_six():

@@ -1,4 +1,5 @@
-"""The tag and job stores (SPEC §1.6), checked against the tables themselves: the original Layer0 schemas."""
+"""The tag and job stores (docs/compatibility.md#tables), checked against the tables themselves: the original Layer0
+schemas."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""local/ecs/agent.py: the ECS agent simulation registers an environment's ASG instances in its cluster (DESIGN §5)."""
+"""local/ecs/agent.py: the ECS agent simulation registers an environment's ASG instances in its cluster
+(docs/architecture.md#local-mode)."""
 
 from __future__ import annotations
 

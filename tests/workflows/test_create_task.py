@@ -19,7 +19,7 @@ from layer0.stores import tags as tag_store
 from tests.conftest import setup_client
 from tests.workflows.helpers import execution_arn, job_machines, wait_for_end
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"  # copies of ../shared/layer0/fixtures
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"  # the original Layer0's smoke-test fixtures
 
 
 # --- helpers, shared with tests/api/test_tasks.py -----------------------------------------------------------------

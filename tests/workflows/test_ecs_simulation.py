@@ -1,6 +1,6 @@
 """local/ecs/simulation.py and local/schedules.py through `Agent.sync_once()`: tasks start, sleep, fail and log; the
 service scheduler places tasks, rolls deployments out, and the circuit breaker rolls back; due schedules run the
-scaler (DESIGN §5). Deterministic: in-process moto, one pass at a time, a fake clock."""
+scaler (docs/architecture.md#local-mode). Deterministic: in-process moto, one pass at a time, a fake clock."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ PREFIX = "test"
 CLUSTER = f"l0-{PREFIX}-env1"
 LOG_GROUP = f"l0-{PREFIX}"
 AMI = "ami-12345678"
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"  # copies of ../shared/layer0/fixtures
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"  # the original Layer0's smoke-test fixtures
 LAYER0_SERVICE = {
     "placementStrategy": [{"type": "binpack", "field": "memory"}],
     "deploymentConfiguration": {

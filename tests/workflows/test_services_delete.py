@@ -61,7 +61,7 @@ def test_deleting_a_service_scales_it_to_zero_stops_its_tasks_and_forgets_it(pol
     assert (stored.job_type, stored.job_status, stored.request) == (2, 3, service_id)
     ecs_service = moto_service(environment_id, service_id)
     assert (ecs_service.status, ecs_service.desired_count) == ("INACTIVE", 0)
-    # The original never managed to stop them (SPEC §3.4).
+    # The original never managed to stop them (docs/compatibility.md#services).
     assert [(t["desiredStatus"], t["stoppedReason"]) for t in tasks(environment_id, arns)] == [
         ("STOPPED", "Service deleted by User")
     ] * 2
