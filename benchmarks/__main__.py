@@ -4,8 +4,8 @@ Sections, each a table and a last line of `key=value` figures:
   a  leak: 10,000 warm invocations of the API handler (benchmarks.leak)
   b  cold start: handler import + first request in fresh processes, against a bare boto3 + Powertools import
      (benchmarks.cold_start)
-  c  AWS calls per operation, every route of functions/layer0/contract.py, beside the original's counts (benchmarks.calls,
-     workload_calls, load_balancer_calls, admin_calls)
+  c  AWS calls per operation, every route of functions/layer0/contract.py, beside the original's counts
+     (benchmarks.calls, workload_calls, load_balancer_calls, admin_calls)
   d  stress: SPEC §7.3's min and max cases through the local gateway (benchmarks.stress)
   e  limiter accuracy: 8 concurrent callers against the configured rate (benchmarks.limiter)
 The report ends with a summary: every section's figures on one last line.
@@ -67,7 +67,8 @@ def leak_section(quick: bool) -> str:
         f"| objects alive after a full collection, outside moto | {result.live_objects_delta:+d} |",
         f"| objects alive after a full collection, moto's own records | {result.live_moto_objects_delta:+d} |",
         "",
-        f"threads_delta={result.threads_delta} rss_growth_mb={result.rss_growth_mb:.1f} cpu_ratio={result.cpu_ratio:.2f} "
+        f"threads_delta={result.threads_delta} rss_growth_mb={result.rss_growth_mb:.1f} "
+        f"cpu_ratio={result.cpu_ratio:.2f} "
         f"clients_created={result.clients_created} threads_started={result.threads_started}",
     ]
     return "\n".join(lines)

@@ -5,19 +5,28 @@ As in benchmarks.workload_calls, each route goes through the API handler, so a r
 rows use a job made by `DELETE /environment/{id}` whose state machine is a stand-in that only waits, so the job
 is still running when it is read, its logs are read and it is deleted (which stops the execution).
 
-`ROUTE_OF` maps every row name of the calls modules to its route in functions/layer0/contract.py ROUTES, so that the report
-can show which routes have a row; `uncovered()` lists those that have none.
+`ROUTE_OF` maps every row name of the calls modules to its route in functions/layer0/contract.py ROUTES, so that
+the report can show which routes have a row; `uncovered()` lists those that have none.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from benchmarks.common import CallCounter, Row, create_environment, handler_answer, job_machines, names, rows_table
+from benchmarks.common import (
+    CallCounter,
+    Original,
+    Row,
+    create_environment,
+    handler_answer,
+    job_machines,
+    names,
+    rows_table,
+)
 
 # The original's counts (SPEC §2.3, §1.6, §1.7, §3.7, §3.8; the tag store as in calls.py: an insert is a
 # conditional PutItem, plus GetItem + UpdateItem when the item exists).
-ORIGINAL = {
+ORIGINAL: dict[str, Original] = {
     "GET /health": ("0", 0, "static answer"),
     "GET /admin/version": ("0", 0, "build-stamped version"),
     "GET /admin/config": ("0", 0, "APIConfig from the process's settings"),
@@ -90,7 +99,7 @@ def uncovered(row_names) -> list[str]:
     return [f"{r.method} {r.path}" for r in ROUTES if f"{r.method} {r.path}" not in covered]
 
 
-def _request(method: str, path: str, body: dict | None = None, query: dict | None = None) -> dict:
+def _request(method: str, path: str, body: dict | str | None = None, query: dict | None = None) -> dict:
     """One request through the API handler; any 2xx answer (the docs are HTML, /admin/sql is 204)."""
     return handler_answer(method, path, body, query)
 

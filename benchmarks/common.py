@@ -172,6 +172,11 @@ class CallCounter:
                 self._calls = None
 
 
+# The original Layer0's figures for one operation: (its AWS calls, e.g. "8: ecs 1, ec2 3, autoscaling 4"; its
+# DynamoDB calls, a count or a text such as "≥ 2"; where they come from).
+Original = tuple[str, int | str, str]
+
+
 @dataclass
 class Row:
     operation: str
@@ -202,11 +207,20 @@ def names(calls: list[str]) -> str:
     return ", ".join(f"{name} x{n}" if n > 1 else name for name, n in counts.items())
 
 
+def table_head(*columns: str) -> list[str]:
+    """A markdown table's header row and the separator row under it."""
+    return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+
+
 def rows_table(rows: list[Row], source: str) -> str:
-    lines = [
-        f"| operation | our AWS calls | our DynamoDB calls | original AWS calls | original DynamoDB calls | original, from {source} |",
-        "|---|---|---|---|---|---|",
-    ]
+    lines = table_head(
+        "operation",
+        "our AWS calls",
+        "our DynamoDB calls",
+        "original AWS calls",
+        "original DynamoDB calls",
+        f"original, from {source}",
+    )
     for r in rows:
         lines.append(
             f"| {r.operation} | {sum(r.aws.values())}: {by_service(r.aws)} | {r.dynamodb} "
@@ -218,9 +232,10 @@ def rows_table(rows: list[Row], source: str) -> str:
 # -- requests through the API handler --------------------------------------------------------------------------------
 
 
-def handler_answer(method: str, path: str, body: dict | None = None, query: dict | None = None) -> dict:
+def handler_answer(method: str, path: str, body: dict | str | None = None, query: dict | None = None) -> dict:
     """One request through the API handler, as the local gateway sends it: `{"status", "body" (text), "headers"}`;
-    any answer but a 2xx is an AssertionError."""
+    any answer but a 2xx is an AssertionError. `body` is sent as JSON (a string too: `""` is the JSON `""`); None
+    sends no body."""
     from handlers import api
     from local.gateway import LambdaContext, proxy_event
 

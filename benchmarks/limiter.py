@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from benchmarks import bootstrap
-from benchmarks.common import in_process_stack
+from benchmarks.common import in_process_stack, table_head
 
 CALLERS = 8
 RATE = 20.0
@@ -54,21 +54,22 @@ def hammer(call: Callable[[], object], callers: int, seconds: float) -> tuple[in
     end, calls that raised)."""
     start = threading.Barrier(callers + 1)
     lock = threading.Lock()
-    counts = {"calls": 0, "errors": 0, "last_end": 0.0}
+    calls, errors, last_end = 0, 0, 0.0
     deadline: list[float] = []
 
     def caller() -> None:
+        nonlocal calls, errors, last_end
         start.wait()
         while time.monotonic() < deadline[0]:
             try:
                 call()
             except Exception:  # noqa: BLE001 - counted and reported; a benchmark must finish
                 with lock:
-                    counts["errors"] += 1
+                    errors += 1
                 continue
             with lock:
-                counts["calls"] += 1
-                counts["last_end"] = time.monotonic()
+                calls += 1
+                last_end = time.monotonic()
 
     threads = [threading.Thread(target=caller, name=f"bench-limiter-{n}") for n in range(callers)]
     for thread in threads:
@@ -78,7 +79,7 @@ def hammer(call: Callable[[], object], callers: int, seconds: float) -> tuple[in
     start.wait()
     for thread in threads:
         thread.join()
-    return counts["calls"], counts["last_end"] - began, counts["errors"]
+    return calls, last_end - began, errors
 
 
 def measure_bucket(
@@ -136,10 +137,16 @@ def measure(
 
 
 def report(results: list[RateResult]) -> str:
-    lines = [
-        "| what | callers | configured (calls/s, burst) | calls | seconds | achieved (calls/s) | achieved / configured | errors |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+    lines = table_head(
+        "what",
+        "callers",
+        "configured (calls/s, burst)",
+        "calls",
+        "seconds",
+        "achieved (calls/s)",
+        "achieved / configured",
+        "errors",
+    )
     for r in results:
         lines.append(
             f"| {r.name} | {r.callers} | {r.configured_rate:g}, {r.burst} | {r.calls} | {r.seconds:.2f} "

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from benchmarks.common import (
     CallCounter,
+    Original,
     Row,
     by_service,
     call_api,
@@ -20,6 +21,7 @@ from benchmarks.common import (
     names,
     rows_table,
     stand_in_job_machines,
+    table_head,
 )
 
 TYPES = ("classic", "application")
@@ -29,7 +31,7 @@ CERTIFICATE_NAME = "l0-l0-bench"
 # The original's counts, from SPEC §3.3 (tag store §1.6 as in workload_calls: an insert is PutItem, or PutItem +
 # GetItem + UpdateItem when the item exists; populate reads the LB's and its environment's tags). Classic only: the
 # original had no ALB. Public LB, 2 subnets, ports 80 + 443 with a certificate name.
-ORIGINAL = {
+ORIGINAL: dict[str, Original] = {
     "POST /loadbalancer": (
         "≥ 14: iam 4, ec2 6, elb 4",
         7,
@@ -188,11 +190,16 @@ def report(rows: list[Row], lists: dict[int, list[str]]) -> str:
     lines = [rows_table(rows, "SPEC §3.3"), "", "Our calls, in order:", ""]
     lines += [f"- {r.operation}: {names(r.calls)}" for r in rows]
     original_aws, original_dynamodb, derivation = ORIGINAL["GET /loadbalancer"]
-    lines += [
-        "",
-        "| route | load balancers | our AWS calls | our DynamoDB calls | original AWS | original DynamoDB | original, from SPEC §3.3 |",
-        "|---|---|---|---|---|---|---|",
-    ]
+    lines.append("")
+    lines += table_head(
+        "route",
+        "load balancers",
+        "our AWS calls",
+        "our DynamoDB calls",
+        "original AWS",
+        "original DynamoDB",
+        "original, from SPEC §3.3",
+    )
     for size, calls in lists.items():
         row = Row("GET /loadbalancer", calls, original_aws, original_dynamodb, derivation)
         lines.append(

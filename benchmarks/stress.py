@@ -169,11 +169,8 @@ def _gateway(token: str):
     from local.gateway import Gateway, http_server
 
     gateway = Gateway(api_function.handler, authorizer.handler, settings.get().api_version)
+    # Its handler sends with TCP_NODELAY (local/gateway.py): no ~40 ms delayed-ACK stall under the figures here.
     server = http_server(gateway, "127.0.0.1", 0)
-    # The gateway writes an answer's headers and body in two sends; with Nagle on, the body waits for the client's
-    # delayed ACK of the headers, ~40 ms on Linux, which would dwarf every figure here. The handler class is made
-    # per server, so this changes this server only.
-    server.RequestHandlerClass.disable_nagle_algorithm = True
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
@@ -340,8 +337,9 @@ def report(results: list[StressResult]) -> str:
     for result in results:
         s = result.sizes
         lines += [
-            f"Case {result.case}: {s.environments} environments, {s.load_balancers} load balancers, {s.deploys} deploys "
-            f"in {s.deploy_families} families, {s.services} services, {s.tasks} tasks; AWS rate while measuring: "
+            f"Case {result.case}: {s.environments} environments, {s.load_balancers} load balancers, "
+            f"{s.deploys} deploys in {s.deploy_families} families, {s.services} services, {s.tasks} tasks; "
+            "AWS rate while measuring: "
             f"{_rate(result.aws_rate)}; set-up {result.setup_seconds:.1f} s, measuring {result.measure_seconds:.1f} s.",
             "",
             "| route | requests | errors | p50 ms | p99 ms |",

@@ -2,9 +2,9 @@
 
 Routes go through the API handler (`handlers.api.handler` with the local gateway's proxy events), so a row is what
 one HTTP request costs. A route that starts a job has a second row for the job's steps, called directly in the
-order its state machine runs them (layer0.workflows.registry.run); the machines themselves are stand-in Pass machines, so only
-the steps' calls count. Environments are created with 1 instance, registered in its cluster by the local ECS
-agent simulation (one pass, not counted), so that RunTask has room.
+order its state machine runs them (layer0.workflows.registry.run); the machines themselves are stand-in Pass
+machines, so only the steps' calls count. Environments are created with 1 instance, registered in its cluster by
+the local ECS agent simulation (one pass, not counted), so that RunTask has room.
 
 Then `GET /service` and `GET /task` with 30 environments holding 50 services and 100 tasks, beside 1 environment
 with 1 service and 1 task: their counts must grow with environments (one ListServices / ListTasks per cluster, as
@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from benchmarks.common import (
     CallCounter,
+    Original,
     Row,
     by_service,
     call_api,
@@ -28,6 +29,7 @@ from benchmarks.common import (
     rows_table,
     run_create_task_job,
     stand_in_job_machines,
+    table_head,
 )
 
 LIST_CASE_MIN = (1, 1, 1)  # environments, services, tasks
@@ -37,7 +39,7 @@ LIST_CASE_MAX = (30, 50, 100)
 # plus GetItem + UpdateItem when the item exists; deleteEntityTags is GetItem, then GetItem + UpdateItem/DeleteItem
 # per key; "populate" reads the entity's tags and its environment's and deploys' tags, one GetItem each).
 # CreateJob (§3.7) = RegisterTaskDefinition + RunTask in environment `api`, and 16 DynamoDB calls.
-ORIGINAL = {
+ORIGINAL: dict[str, Original] = {
     "POST /deploy": (
         "1: ecs 1",
         4,
@@ -98,7 +100,7 @@ ORIGINAL = {
     ),
     "DELETE /task/{id}": ("1: ecs 1", 10, "task tags GetItem; StopTask; deleteEntityTags, 4 keys"),
 }
-LIST_ORIGINAL = {
+LIST_ORIGINAL: dict[str, Original] = {
     "GET /service": (
         "1 + E: ecs",
         "≥ 2",
@@ -261,11 +263,16 @@ def measure(
 def report(rows: list[Row], lists: dict) -> str:
     lines = [rows_table(rows, "SPEC §3.2/§3.4/§3.5/§3.6/§3.7"), "", "Our calls, in order:", ""]
     lines += [f"- {r.operation}: {names(r.calls)}" for r in rows]
-    lines += [
-        "",
-        "| route | environments, services, tasks | our AWS calls | our DynamoDB calls | original AWS | original DynamoDB | original, from SPEC §3.4/§3.5 |",
-        "|---|---|---|---|---|---|---|",
-    ]
+    lines.append("")
+    lines += table_head(
+        "route",
+        "environments, services, tasks",
+        "our AWS calls",
+        "our DynamoDB calls",
+        "original AWS",
+        "original DynamoDB",
+        "original, from SPEC §3.4/§3.5",
+    )
     for route, cases in lists.items():
         original_aws, original_dynamodb, derivation = LIST_ORIGINAL[route]
         for case, calls in cases.items():

@@ -114,11 +114,12 @@ class Api(Construct):
 
     def add_route(self, route: contract.Route) -> apigw.Method:
         resource = self.resource(route.path)
-        if route.auth:
-            options = {"authorizer": self.authorizer, "authorization_type": apigw.AuthorizationType.CUSTOM}
-        else:
-            options = {"authorization_type": apigw.AuthorizationType.NONE}
-        method = resource.add_method(route.method, self.integration, **options)
+        method = resource.add_method(
+            route.method,
+            self.integration,
+            authorizer=self.authorizer if route.auth else None,
+            authorization_type=apigw.AuthorizationType.CUSTOM if route.auth else apigw.AuthorizationType.NONE,
+        )
         self.methods[route] = method
         if not route.auth:
             reason = f"{route.method} {route.path} is open by design of the Layer0 API contract (SPEC §2.1)."

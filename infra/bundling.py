@@ -94,10 +94,9 @@ def install_dependencies(
         ]  # fmt: skip
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         if result.returncode != 0:
-            raise RuntimeError(
-                f"pip could not install {requirements} for {platform.pip_platform} / Python {platform.python_version}:\n"
-                f"{result.stdout}\n{result.stderr}"
-            )
+            wheels_for = f"{platform.pip_platform} / Python {platform.python_version}"
+            output = f"{result.stdout}\n{result.stderr}"
+            raise RuntimeError(f"pip could not install {requirements} for {wheels_for}:\n{output}")
         for name in DEPENDENCY_JUNK:
             shutil.rmtree(staging / name, ignore_errors=True)
         try:

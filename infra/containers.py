@@ -25,7 +25,7 @@ def logical_id(construct: Construct) -> str:
 
 
 class Containers(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, config: Config, registry_bucket: s3.IBucket) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: Config, registry_bucket: s3.Bucket) -> None:
         super().__init__(scope, construct_id)
         # Every deploy container without a logConfiguration logs here (awslogs, stream prefix `l0`).
         self.log_group = logs.LogGroup(

@@ -17,6 +17,7 @@ from layer0 import contract
 from layer0.workflows import asl
 
 FUNCTION_LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+DEFAULT_TIMEOUT = Duration.seconds(30)
 METRICS_NAMESPACE = "Layer0"
 
 XRAY_REASON = (
@@ -68,7 +69,7 @@ class Functions(Construct):
         handler: str,
         description: str,
         memory_size: int = 512,
-        timeout: Duration = Duration.seconds(30),
+        timeout: Duration = DEFAULT_TIMEOUT,
         reserved_concurrent_executions: int | None = None,
         environment: Mapping[str, str] | None = None,
     ) -> lambda_.Function:

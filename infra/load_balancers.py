@@ -145,7 +145,8 @@ class LoadBalancersPolicy(Construct):
                 ),
                 iam.PolicyStatement(sid="Listeners", actions=list(LISTENER_ACTIONS), resources=[listeners]),
                 iam.PolicyStatement(sid="TargetGroups", actions=list(TARGET_GROUP_ACTIONS), resources=[target_groups]),
-                # An ALB and its target groups are tagged as they are created (ELB authorizes AddTags then), never after.
+                # An ALB and its target groups are tagged as they are created (ELB authorizes AddTags then),
+                # never after.
                 iam.PolicyStatement(
                     sid="TagOnCreate",
                     actions=["elasticloadbalancing:AddTags"],

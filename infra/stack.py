@@ -43,8 +43,16 @@ FEATURE_FLAGS = {
 
 
 class Layer0Stack(Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, config: Config, **kwargs: object) -> None:
-        super().__init__(scope, construct_id, **kwargs)
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: Config,
+        env: Environment | None = None,
+        description: str | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id, env=env, description=description)
         self.config = config
         self.network = Network(self, "Network", config=config)
         self.data = Data(self, "Data", config=config)
@@ -104,7 +112,8 @@ class Layer0Stack(Stack):
         self.environments_policy.attach_to(self.functions.steps)
         # Services: CreateService, the load balancers' roles, container logs (infra/services.py).
         ServicesPolicy(self, "Services", config=self.config, log_group=self.containers.log_group).attach_to(api)
-        # Load balancers: ELBs, ALBs, listeners, target groups, roles; deletes in both functions (infra/load_balancers.py).
+        # Load balancers: ELBs, ALBs, listeners, target groups, roles; deletes in both functions
+        # (infra/load_balancers.py).
         LoadBalancersPolicy(self, "LoadBalancers", config=self.config).attach_to(api=api, steps=self.functions.steps)
         # Deploys: register, read, list and deregister task definitions; pass users' task roles (infra/deploys.py).
         DeploysPolicy(self, "Deploys", config=self.config).attach_to(api)

@@ -19,7 +19,7 @@ SECRET_MAX_AGE_SECONDS = 300
 _provider: SecretsProvider | None = None
 
 
-def token_from_secret(secret: str) -> str:
+def token_from_secret(secret: str | bytes) -> str:
     fields = json.loads(secret)
     return base64.b64encode(f"{fields['username']}:{fields['password']}".encode()).decode()
 
@@ -29,6 +29,9 @@ def _expected_token() -> str:
     if _provider is None:
         _provider = SecretsProvider(boto3_client=aws.client("secretsmanager"))
     secret = _provider.get(settings.get().auth_secret_id, max_age=SECRET_MAX_AGE_SECONDS)
+    # No transform: the secret's SecretString (or SecretBinary), as stored.
+    if not isinstance(secret, str | bytes):
+        raise TypeError(f"The auth secret is {type(secret).__name__}, not a JSON document")
     return token_from_secret(secret)
 
 

@@ -20,13 +20,21 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from typing import Any, TypeAlias, TypeVar
 
 import boto3
 from botocore.awsrequest import AWSResponse
 from botocore.client import BaseClient
+from botocore.compat import HTTPHeaders
 from botocore.config import Config
 
 from layer0 import settings
+
+# A boto3 client of one AWS service. boto3 makes each service's operations and modeled exceptions
+# (`client.exceptions.NoSuchEntityException`) at run time from the service's model, and botocore's `BaseClient`
+# declares none of them: to the type checker a service's client is Any.
+Client: TypeAlias = Any
+_T = TypeVar("_T")
 
 
 class TokenBucket:
@@ -102,7 +110,8 @@ def _error_response(protocol: str, status: int, code: str, message: str) -> tupl
         xml = f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors></Response>"
     else:  # query, rest-xml
         kind = "Sender" if status < 500 else "Receiver"
-        xml = f"<ErrorResponse><Error><Type>{kind}</Type><Code>{code}</Code><Message>{message}</Message></Error></ErrorResponse>"
+        error = f"<Error><Type>{kind}</Type><Code>{code}</Code><Message>{message}</Message></Error>"
+        xml = f"<ErrorResponse>{error}</ErrorResponse>"
     return {"Content-Type": "text/xml"}, xml.encode()
 
 
@@ -146,7 +155,7 @@ class FaultInjector:
                 status, code = 500, _SERVER_ERROR.get(protocol, "InternalError")
                 message = "We encountered an internal error. Please try again. (injected fault)"
             headers, body = _error_response(protocol, status, code, message)
-            return AWSResponse(request.url, status, headers, _Body(body))
+            return AWSResponse(request.url, status, HTTPHeaders.from_dict(headers), _Body(body))
 
         return before_send
 
@@ -157,12 +166,12 @@ for _wire_logger in ("botocore.parsers", "botocore.endpoint", "botocore.auth"):
     logging.getLogger(_wire_logger).setLevel(logging.INFO)
 
 _lock = threading.RLock()
-_clients: dict[str, BaseClient] = {}
+_clients: dict[str, Client] = {}
 _limiters: dict[str, TokenBucket] = {}
 _fault_injectors: dict[str, FaultInjector] = {}
 
 
-def _once(cache: dict, service: str, make: Callable[[], object]):
+def _once(cache: dict[str, _T], service: str, make: Callable[[], _T]) -> _T:
     """cache[service], made at most once per process even when threads race for it."""
     found = cache.get(service)
     if found is None:
@@ -189,7 +198,7 @@ def fault_injector() -> FaultInjector | None:
 
 def _new_client(service: str) -> BaseClient:
     config = settings.get()
-    client = boto3.session.Session().client(
+    client: BaseClient = boto3.session.Session().client(
         service,
         region_name=config.region,
         config=Config(
@@ -206,11 +215,14 @@ def _new_client(service: str) -> BaseClient:
         # After the limiter (first-registered runs first), so faults are paced like the calls they stand for;
         # ahead of every other answerer, so the fault is the answer. (botocore still calls the later hooks: moto
         # in process executes a faulted call anyway; over HTTP, as in local mode, it never reaches AWS.)
-        client.meta.events.register_first("before-send", injector.hook(client.meta.service_model.protocol))
+        # botocore-stubs types every event handler as returning None, but a before-send handler that returns an
+        # AWSResponse is how botocore lets a hook answer a request (the point of this one).
+        hook = injector.hook(client.meta.service_model.protocol)
+        client.meta.events.register_first("before-send", hook)  # type: ignore[arg-type]
     return client
 
 
-def client(service: str) -> BaseClient:
+def client(service: str) -> Client:
     """The process's client for `service`, created on first use."""
     return _once(_clients, service, lambda: _new_client(service))
 

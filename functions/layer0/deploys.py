@@ -20,7 +20,7 @@ from typing import Any
 
 import botocore.session
 from botocore.exceptions import ClientError
-from botocore.model import OperationModel, Shape
+from botocore.model import ListShape, MapShape, OperationModel, Shape, StructureShape
 from botocore.validate import ParamValidator
 
 from layer0 import aws, ids, settings
@@ -61,15 +61,21 @@ def _operation(name: str) -> OperationModel:
     return botocore.session.get_session().get_service_model("ecs").operation_model(name)
 
 
-def _register_shape() -> Shape:
-    return _operation("RegisterTaskDefinition").input_shape
+def _structure(shape: Shape | None) -> StructureShape:
+    if not isinstance(shape, StructureShape):
+        raise TypeError(f"botocore's ECS model: expected a structure, not {shape!r}")
+    return shape
 
 
-def _task_definition_shape() -> Shape:
-    return _operation("DescribeTaskDefinition").output_shape.members["taskDefinition"]
+def _register_shape() -> StructureShape:
+    return _structure(_operation("RegisterTaskDefinition").input_shape)
 
 
-def _by_lower_name(shape: Shape) -> dict[str, tuple[str, Shape]]:
+def _task_definition_shape() -> StructureShape:
+    return _structure(_structure(_operation("DescribeTaskDefinition").output_shape).members["taskDefinition"])
+
+
+def _by_lower_name(shape: StructureShape) -> dict[str, tuple[str, Shape]]:
     return {name.lower(): (name, member) for name, member in shape.members.items()}
 
 
@@ -82,7 +88,7 @@ def _to_shape(value: Any, shape: Shape, path: str) -> Any:
 
     Unknown keys and nulls are dropped (Go leaves such fields unset). Scalars are left for botocore's validator.
     """
-    if shape.type_name == "structure":
+    if isinstance(shape, StructureShape):
         if not isinstance(value, dict):
             raise DecodeError(f"{path} must be an object, not {_kind(value)}")
         members = _by_lower_name(shape)
@@ -94,11 +100,11 @@ def _to_shape(value: Any, shape: Shape, path: str) -> Any:
             name, member = found
             converted[name] = _to_shape(item, member, f"{path}.{name}")
         return converted
-    if shape.type_name == "list":
+    if isinstance(shape, ListShape):
         if not isinstance(value, list):
             raise DecodeError(f"{path} must be an array, not {_kind(value)}")
         return [_to_shape(item, shape.member, f"{path}[{i}]") for i, item in enumerate(value) if item is not None]
-    if shape.type_name == "map":
+    if isinstance(shape, MapShape):
         if not isinstance(value, dict):
             raise DecodeError(f"{path} must be an object, not {_kind(value)}")
         return {key: _to_shape(item, shape.value, f"{path}.{key}") for key, item in value.items() if item is not None}
@@ -109,12 +115,12 @@ def _to_go_fields(value: Any, shape: Shape) -> Any:
     """What ECS returned, as Layer0's Go SDK structures marshalled it: PascalCase fields, every unset one null."""
     if value is None:
         return None
-    if shape.type_name == "structure":
+    if isinstance(shape, StructureShape):
         members = shape.members.items()
         return {name[:1].upper() + name[1:]: _to_go_fields(value.get(name), member) for name, member in members}
-    if shape.type_name == "list":
+    if isinstance(shape, ListShape):
         return [_to_go_fields(item, shape.member) for item in value]
-    if shape.type_name == "map":
+    if isinstance(shape, MapShape):
         return {key: _to_go_fields(item, shape.value) for key, item in value.items()}
     if shape.type_name == "timestamp" and hasattr(value, "isoformat"):
         return value.isoformat()

@@ -63,7 +63,8 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.TaskDoesNotExist: 404,
 }
 
-THROTTLING_ERROR_CODES = frozenset(ThrottledRetryableChecker._THROTTLED_ERROR_CODES)
+# The codes botocore's standard retries treat as throttling: a private class attribute, which botocore-stubs omits.
+THROTTLING_ERROR_CODES = frozenset(ThrottledRetryableChecker._THROTTLED_ERROR_CODES)  # type: ignore[attr-defined]
 
 
 class Layer0Error(Exception):

@@ -105,7 +105,8 @@ def plan(
             if not target.fits(consumer):
                 errors.append(
                     f"Resource '{consumer.id}' cannot fit into an empty provider! The instance size in your "
-                    "environment is too small to run this resource. Please increase the instance size for your environment"
+                    "environment is too small to run this resource. "
+                    "Please increase the instance size for your environment"
                 )
                 continue
             providers.append(target)
@@ -192,12 +193,12 @@ def consumers_of(cluster: str) -> list[Consumer]:
                 missing = (
                     deployment["desiredCount"] - deployment.get("runningCount", 0) - deployment.get("pendingCount", 0)
                 )
+                deploy = deployment["taskDefinition"].split("/")[-1]
                 for copy in range(missing):
                     for name, memory, ports in _containers(deployment["taskDefinition"], cache):
                         consumers.append(
                             Consumer(
-                                f"Service: {service['serviceName']}, Deploy: {deployment['taskDefinition'].split('/')[-1]}, "
-                                f"Container: {name}, Copy: {copy}",
+                                f"Service: {service['serviceName']}, Deploy: {deploy}, Container: {name}, Copy: {copy}",
                                 memory,
                                 ports,
                             )

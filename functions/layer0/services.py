@@ -204,8 +204,7 @@ def _start_rollout(service_id: str, environment_id: str, service: dict) -> Job:
 
 def get(service_id: str) -> Service:
     environment_id, values = locate(service_id)
-    service = _describe(environment_id, service_id) if environment_id else None
-    if service is None:
+    if not environment_id or (service := _describe(environment_id, service_id)) is None:
         raise not_found(service_id)
     return _model(service, environment_id, values)
 
@@ -292,7 +291,8 @@ def create(request: CreateServiceRequest) -> tuple[Service, Job]:
     if not environments.cluster_active(environment_id):
         raise _environment_not_found(environment_id)
     task_definition = deploys.active_task_definition(deploy_id)
-    load_balancers, role = [], None
+    load_balancers: list[dict] = []
+    role: str | None = None
     if request.load_balancer_id:
         load_balancers, role = lbs.service_attachment(request.load_balancer_id, task_definition)
 
@@ -346,8 +346,7 @@ def create(request: CreateServiceRequest) -> tuple[Service, Job]:
 def _existing(service_id: str) -> tuple[str, dict, dict[str, str]]:
     """(environment id, ECS service, tags) of an active service, or 404 with code 28."""
     environment_id, values = locate(service_id)
-    service = _describe(environment_id, service_id) if environment_id else None
-    if service is None:
+    if not environment_id or (service := _describe(environment_id, service_id)) is None:
         raise not_found(service_id)
     return environment_id, service, values
 

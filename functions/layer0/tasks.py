@@ -116,7 +116,7 @@ def list_all() -> list[TaskSummary]:
     by_task: dict[str, dict[str, str]] = {}
     for tag in tag_store.select_by_type(ENTITY_TYPE):
         by_task.setdefault(tag.entity_id, {})[tag.key] = tag.value
-    environment_ids = {values.get("environment_id") for values in by_task.values()} - {None, ""}
+    environment_ids = {env for values in by_task.values() if (env := values.get("environment_id"))}
     listed: set[str] = set()
     for environment_id in sorted(environment_ids):
         listed |= _listed_arns(_cluster(environment_id))

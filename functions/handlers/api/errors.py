@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.types import (
+    OpenAPIResponse,
+    OpenAPIResponseContentModel,
+    OpenAPIResponseContentSchema,
+)
 from botocore.exceptions import BotoCoreError, ClientError
 
 from layer0.errors import ErrorCode, Layer0Error, from_aws
@@ -23,7 +29,7 @@ def error_response(error: Layer0Error) -> Response:
 
 
 # API Gateway's own answer (layer0.contract NOT_AUTHORIZED) when the token is missing or wrong.
-NOT_AUTHORIZED = {
+NOT_AUTHORIZED: dict[int, OpenAPIResponse] = {
     401: {
         "description": "No token, or a wrong one: `401: Not Authorized`",
         "content": {"text/plain": {"schema": {"type": "string"}}},
@@ -31,13 +37,14 @@ NOT_AUTHORIZED = {
 }
 
 
-def documented(*statuses: int) -> dict:
+def documented(*statuses: int) -> dict[int, OpenAPIResponse]:
     """OpenAPI `responses` entries for the error statuses a route behind the token can answer, and its 401."""
+    content: dict[str, OpenAPIResponseContentSchema | OpenAPIResponseContentModel]
     content = {"application/json": {"model": ServerError}}
     return {**NOT_AUTHORIZED, **{status: {"description": "Layer0 error", "content": content} for status in statuses}}
 
 
-def ok_or(*statuses: int) -> dict:
+def ok_or(*statuses: int) -> dict[int, OpenAPIResponse]:
     """`documented(...)` and the 200 whose body is the route's return annotation.
 
     Powertools documents the return annotation by itself only when a route gives no `responses` at all.
@@ -47,7 +54,7 @@ def ok_or(*statuses: int) -> dict:
 
 def from_validation(errors: list[dict]) -> Layer0Error:
     """Validation failures are Layer0 400s: code 19 for a missing parameter, code 1 for the rest."""
-    first = errors[0] if errors else {"type": "json_invalid", "loc": ("body",), "msg": "invalid body"}
+    first: dict[str, Any] = errors[0] if errors else {"type": "json_invalid", "loc": ("body",), "msg": "invalid body"}
     if first.get("type") == "json_invalid":
         return Layer0Error(
             ErrorCode.InvalidJSON, f"Failed to decode request body: {first.get('ctx', {}).get('error', 'invalid JSON')}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from handlers.api.errors import documented, ok_or
 from layer0 import jobs
@@ -23,7 +24,7 @@ def job_accepted(job: Job) -> Response:
 
 
 # OpenAPI `responses` for a route answering with job_accepted.
-JOB_ACCEPTED_RESPONSES = {
+JOB_ACCEPTED_RESPONSES: dict[int, OpenAPIResponse] = {
     202: {
         "description": "Job started: poll `GET /job/{id}` (the id is in `X-JobID` and `Location`)",
         "headers": {

@@ -7,6 +7,7 @@ import json
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from handlers.api.errors import documented, ok_or
 from handlers.api.jobs import JOB_ACCEPTED_RESPONSES, job_accepted
@@ -24,7 +25,7 @@ from layer0.models import (
 router = Router()
 
 # OpenAPI `responses` for a route answering with _with_rollout.
-SERVICE_WITH_ROLLOUT_RESPONSES = {
+SERVICE_WITH_ROLLOUT_RESPONSES: dict[int, OpenAPIResponse] = {
     200: {
         "description": "The service; a rollout job (type 6) follows the deployment until it is steady or failed",
         "content": {"application/json": {"model": Service}},

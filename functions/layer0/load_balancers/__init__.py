@@ -15,6 +15,7 @@ half-created. Environment delete runs the same steps for each of its load balanc
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from botocore.exceptions import ClientError
 
@@ -108,7 +109,7 @@ def _reconcile_ingress(group: dict, host_ports: list[int]) -> None:
     current = {p.get("FromPort") for p in group.get("IpPermissions", [])}
     wanted = set(host_ports)
 
-    def permissions(ports) -> list[dict]:
+    def permissions(ports: set[int]) -> list[dict]:
         return [
             {"IpProtocol": "tcp", "FromPort": port, "ToPort": port, "IpRanges": [{"CidrIp": OPEN_TO}]}
             for port in sorted(ports)
@@ -326,7 +327,8 @@ def update_ports(load_balancer_id: str, ports: list[Port]) -> LoadBalancer:
     return _model(load_balancer_id, kind, values, observed)
 
 
-def _update(load_balancer_id: str, change) -> LoadBalancer:
+def _update(load_balancer_id: str, change: Callable[[Backend, str], None]) -> LoadBalancer:
+    """Apply `change(backend, kind)` to the load balancer; answer it as it is then."""
     kind = load_balancer_type(load_balancer_id)
     try:
         change(_backend(kind), kind)

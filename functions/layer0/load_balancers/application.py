@@ -93,7 +93,7 @@ def _existing(load_balancer_id: str) -> dict:
 
 def _aws_listeners(load_balancer_arn: str) -> list[dict]:
     pages = _elbv2().get_paginator("describe_listeners").paginate(LoadBalancerArn=load_balancer_arn)
-    return sorted((listener for page in pages for listener in page["Listeners"]), key=lambda l: l["Port"])
+    return sorted((listener for page in pages for listener in page["Listeners"]), key=lambda listener: listener["Port"])
 
 
 def _forward_target(listener: dict) -> str | None:
@@ -206,7 +206,7 @@ def _cross_zone(target_group_arn: str) -> bool:
 
 def _listener_target_groups(listeners: list[dict]) -> dict[str, dict]:
     """The target groups the listeners forward to (in listener order)."""
-    return _target_groups_by_arn([arn for arn in (_forward_target(l) for l in listeners) if arn])
+    return _target_groups_by_arn([arn for arn in map(_forward_target, listeners) if arn])
 
 
 def describe(load_balancer_id: str) -> Observed | None:
@@ -216,7 +216,7 @@ def describe(load_balancer_id: str) -> Observed | None:
     arn = load_balancer["LoadBalancerArn"]
     aws_listeners = _aws_listeners(arn)
     groups = _listener_target_groups(aws_listeners)
-    ordered = [groups[a] for a in (_forward_target(l) for l in aws_listeners) if a in groups]
+    ordered = [groups[arn] for arn in map(_forward_target, aws_listeners) if arn in groups]
     health_check = _health_check(ordered[0]) if ordered else inputs.DEFAULT_HEALTH_CHECK
     cross_zone = all(_cross_zone(a) for a in groups) if groups else True
     attributes = _elbv2().describe_load_balancer_attributes(LoadBalancerArn=arn)["Attributes"]

@@ -6,6 +6,7 @@ role may describe ELB and EC2 and (de)register instances with this one load bala
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 
@@ -90,10 +91,8 @@ def _aws_health_check(check: HealthCheck) -> dict:
 def create(spec: Spec) -> None:
     iam, elb = aws.client("iam"), aws.client("elb")
     role = role_name(spec.load_balancer_id)
-    try:
+    with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
         iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(ECS_TRUST_POLICY))
-    except iam.exceptions.EntityAlreadyExistsException:
-        pass
     iam.put_role_policy(RoleName=role, PolicyName=role, PolicyDocument=json.dumps(_role_policy(spec.name)))
     params = {
         "LoadBalancerName": spec.name,
@@ -195,9 +194,11 @@ def change_listeners(
     load_balancer_id: str, remove: list[Listener], add: list[Listener], health_check: HealthCheck, cross_zone: bool
 ) -> None:
     if remove:
-        _call(load_balancer_id, "delete_load_balancer_listeners", LoadBalancerPorts=[l.host_port for l in remove])
+        ports = [listener.host_port for listener in remove]
+        _call(load_balancer_id, "delete_load_balancer_listeners", LoadBalancerPorts=ports)
     if add:
-        _call(load_balancer_id, "create_load_balancer_listeners", Listeners=[_aws_listener(l) for l in add])
+        listeners = [_aws_listener(listener) for listener in add]
+        _call(load_balancer_id, "create_load_balancer_listeners", Listeners=listeners)
 
 
 def set_health_check(load_balancer_id: str, health_check: HealthCheck) -> None:
@@ -251,10 +252,8 @@ def delete_routing(load_balancer_id: str) -> dict:
     except iam.exceptions.NoSuchEntityException:
         return {"deleted_role": False}
     for policy in policies:
-        try:
+        with contextlib.suppress(iam.exceptions.NoSuchEntityException):
             iam.delete_role_policy(RoleName=role, PolicyName=policy)
-        except iam.exceptions.NoSuchEntityException:
-            pass
     try:
         iam.delete_role(RoleName=role)
     except iam.exceptions.NoSuchEntityException:

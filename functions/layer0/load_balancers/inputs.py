@@ -132,8 +132,9 @@ def listeners(kind: str, ports: list[Port]) -> list[Listener]:
     for port in ports:
         protocol = (port.protocol or "").upper()
         if protocol not in PROTOCOLS[kind]:
+            article = "an" if kind == APPLICATION else "a"
             raise bad_input(
-                f"Protocol '{port.protocol}' is not valid for {'an' if kind == APPLICATION else 'a'} {kind} load balancer: use one of "
+                f"Protocol '{port.protocol}' is not valid for {article} {kind} load balancer: use one of "
                 + ", ".join(PROTOCOLS[kind])
             )
         _check_port_number(port.host_port, "host_port")
@@ -168,7 +169,8 @@ def health_check_target(target: str) -> Target:
     match = _TARGET.match((target or "").strip())
     if not match:
         raise bad_input(
-            f"Health check target '{target}' is not valid: use PROTOCOL:PORT (TCP, SSL) or PROTOCOL:PORT/PATH (HTTP, HTTPS)"
+            f"Health check target '{target}' is not valid: "
+            "use PROTOCOL:PORT (TCP, SSL) or PROTOCOL:PORT/PATH (HTTP, HTTPS)"
         )
     protocol, path = match["protocol"].upper(), match["path"] or ""
     if protocol in ("HTTP", "HTTPS") and not path:

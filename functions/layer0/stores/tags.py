@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 from layer0 import aws, settings
@@ -65,16 +66,14 @@ def delete(entity_type: str, entity_id: str, key: str) -> None:
     except dynamodb.exceptions.ConditionalCheckFailedException:
         return
     if not remaining.get("Tags", {}).get("M"):
-        try:
+        # Another writer may have added a key since: keep the item then.
+        with contextlib.suppress(dynamodb.exceptions.ConditionalCheckFailedException):
             dynamodb.delete_item(
                 TableName=_table(),
                 Key=_key(entity_type, entity_id),
-                # Another writer may have added a key since: keep the item then.
                 ConditionExpression="attribute_not_exists(Tags) OR Tags = :empty",
                 ExpressionAttributeValues={":empty": {"M": {}}},
             )
-        except dynamodb.exceptions.ConditionalCheckFailedException:
-            pass
 
 
 def delete_entity(entity_type: str, entity_id: str) -> None:
@@ -121,7 +120,7 @@ def claim(entity_type: str, entity_id: str, tags: dict[str, str]) -> bool:
 def release(entity_type: str, entity_id: str, key: str, value: str) -> None:
     """Delete the item if its `key` still has `value` (the claim is still ours); otherwise leave it."""
     dynamodb = aws.client("dynamodb")
-    try:
+    with contextlib.suppress(dynamodb.exceptions.ConditionalCheckFailedException):
         dynamodb.delete_item(
             TableName=_table(),
             Key=_key(entity_type, entity_id),
@@ -129,8 +128,6 @@ def release(entity_type: str, entity_id: str, key: str, value: str) -> None:
             ExpressionAttributeNames={"#k": key},
             ExpressionAttributeValues={":v": {"S": value}},
         )
-    except dynamodb.exceptions.ConditionalCheckFailedException:
-        pass
 
 
 def delete_with_claims(entity_type: str, entity_id: str, claim_type: str, claim_key: str) -> list[str]:

@@ -24,7 +24,7 @@ from layer0.errors import AwsServerError, Retryable, Throttled
 
 # The placeholder for the workflow-step function's ARN (CloudFormation DefinitionSubstitutions syntax).
 STEP_FUNCTION_ARN_KEY = "StepFunctionArn"
-STEP_FUNCTION_ARN = "${%s}" % STEP_FUNCTION_ARN_KEY
+STEP_FUNCTION_ARN = f"${{{STEP_FUNCTION_ARN_KEY}}}"
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 
 # The workflow-step function's own timeout; a task waits a little longer before it calls the attempt lost.

@@ -48,5 +48,7 @@ MACHINE = JobMachine(
     job_type=JobType.DeleteLoadBalancer,
     body=_body(),
     timeout_seconds=3600,
-    description="Layer0 job type 3: delete a load balancer, its role or listeners and target groups, its security group",
+    description=(
+        "Layer0 job type 3: delete a load balancer, its role or listeners and target groups, its security group"
+    ),
 )
