@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PORT ?= 9090
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: run test synth bench clean
+.PHONY: run lint test synth bench clean
 
 $(VENV)/.installed: requirements.txt
 	python3 -m venv $(VENV)
@@ -15,9 +15,16 @@ $(VENV)/.installed: requirements.txt
 run: $(VENV)/.installed
 	$(PY) -m local --port $(PORT)
 
+# ruff (pyproject.toml [tool.ruff]) and mypy (pyproject.toml [tool.mypy]: mypy_path = "functions" makes the Lambda
+# asset's `layer0` and `handlers` top-level packages, as they are in the asset and under pytest).
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check functions infra local benchmarks app.py
+	$(VENV)/bin/ruff format --check functions infra local benchmarks app.py
+	$(VENV)/bin/mypy functions infra local benchmarks app.py
+
 # Three workers, one test file each at a time: the end-to-end suites mostly wait on local mode's clocks, so the
-# suite takes about 8 minutes instead of 17 on 2 cores.
-test: $(VENV)/.installed
+# suite takes about 8 minutes instead of 17 on 2 cores. Lint first.
+test: lint
 	$(PY) -m pytest -n 3 --dist loadfile
 
 synth: $(VENV)/.installed
@@ -27,4 +34,4 @@ bench: $(VENV)/.installed
 	$(PY) -m benchmarks
 
 clean:
-	rm -rf $(VENV) cdk.out .build
+	rm -rf $(VENV) cdk.out .build .mypy_cache .ruff_cache
