@@ -6,7 +6,7 @@ Sections, each a table and a last line of `key=value` figures:
      (benchmarks.cold_start)
   c  AWS calls per operation, every route of functions/layer0/contract.py, beside the original's counts
      (benchmarks.calls, workload_calls, load_balancer_calls, admin_calls)
-  d  stress: SPEC §7.3's min and max cases through the local gateway (benchmarks.stress)
+  d  stress: docs/compatibility.md#stress-scenarios's min and max cases through the local gateway (benchmarks.stress)
   e  limiter accuracy: 8 concurrent callers against the configured rate (benchmarks.limiter)
 The report ends with a summary: every section's figures on one last line.
 
@@ -107,19 +107,19 @@ def calls_section(quick: bool) -> str:
         "Counted through botocore's `before-call` on every client of the client layer: one per API call, not per "
         "retry. Our calls are split into calls on AWS resources and DynamoDB calls (the tag and job tables).",
         "",
-        "### Environments (SPEC §3.1)",
+        "### Environments (docs/compatibility.md#environments)",
         "",
         calls.report(environments),
         "",
-        "### Deploys, services, tasks (SPEC §3.2, §3.4–§3.6)",
+        "### Deploys, services, tasks (docs/compatibility.md: deploys, services, logs)",
         "",
         workload_calls.report(workload_rows, workload_lists),
         "",
-        "### Load balancers (SPEC §3.3)",
+        "### Load balancers (docs/compatibility.md#load-balancers)",
         "",
         load_balancer_calls.report(lb_rows, lb_lists),
         "",
-        "### Health, admin, tags, jobs, docs (SPEC §2.3, §1.6, §3.7, §3.8)",
+        "### Health, admin, tags, jobs, docs (docs/compatibility.md: routes, tables, jobs, scaler)",
         "",
         admin_calls.report(admin_rows),
         "",
@@ -162,7 +162,9 @@ SECTIONS = (
     Section("a", "(a) Leak: the API handler warm", leak_section),
     Section("b", "(b) Cold start", cold_start_section),
     Section("c", "(c) AWS calls per operation, beside the original's", calls_section),
-    Section("d", "(d) Stress: SPEC §7.3's cases through the local gateway", stress_section),
+    Section(
+        "d", "(d) Stress: docs/compatibility.md#stress-scenarios's cases through the local gateway", stress_section
+    ),
     Section("e", "(e) Limiter accuracy", limiter_section),
 )
 

@@ -19,7 +19,8 @@ instances_gone (polled until true), delete_security_group, delete_cluster, delet
 machine itself is not run: the state machine the API starts here is a stand-in Pass machine, so that only the
 steps' calls are counted.
 
-Each row is printed beside the original's count, derived from SPEC §3.1 and §3.7 (and §1.6 for the tag store's
+Each row is printed beside the original's count, derived from docs/compatibility.md#environments,
+docs/compatibility.md#jobs (and docs/compatibility.md#tables for the tag store's
 DynamoDB calls). Then `GET /environment` (the API handler) with 1, 10 and 30 environments, and the last line
 `list_calls_1=<n> list_calls_10=<n> list_calls_30=<n>` (every call, DynamoDB included). The list must not grow
 with the number of environments except by pages of 100 clusters.
@@ -59,7 +60,8 @@ class Result:
         return next(r for r in self.rows if r.operation == operation)
 
 
-# The original's counts (SPEC §3.1, §3.7; tag store §1.6: insert = conditional PutItem, and when the item exists
+# The original's counts (docs/compatibility.md#environments, docs/compatibility.md#jobs; tag store
+# docs/compatibility.md#tables: insert = conditional PutItem, and when the item exists
 # GetItem + UpdateItem; delete = GetItem + UpdateItem/DeleteItem; SelectByType = Query; SelectByTypeAndID = GetItem).
 # "populate" = one SelectByTypeAndID (GetItem) for name/os/links.
 ORIGINAL: dict[str, Original] = {
@@ -106,7 +108,8 @@ ORIGINAL: dict[str, Original] = {
         "≥ 16",
         "no existence check; CreateJob: RegisterTaskDefinition (deploy `job`) + tags name, version (PutItem; PutItem "
         "fails + GetItem + UpdateItem) = 4; CreateTask: RunTask in env api + tags name, environment_id, deploy_id, arn "
-        "(1 + 3 x 3) = 10; job PutItem 1; job tag PutItem 1. AWS = 2 (plus CreateTask's own reads, not in the SPEC)",
+        "(1 + 3 x 3) = 10; job PutItem 1; job tag PutItem 1. AWS = 2 (plus CreateTask's own reads, not in the "
+        "original's figures)",
     ),
     "delete: the job": (
         "≥ 8: autoscaling 5, ec2 2, ecs 1 (+ dependency listing)",
@@ -235,7 +238,7 @@ def measure(list_sizes: tuple[int, ...] = LIST_SIZES) -> Result:
 
 
 def report(result: Result) -> str:
-    lines = [rows_table(result.rows, "SPEC §3.1/§3.7")]
+    lines = [rows_table(result.rows, "docs/compatibility.md#environments, docs/compatibility.md#jobs")]
     lines += ["", "Our calls, in order:", ""]
     for r in result.rows:
         lines.append(f"- {r.operation}: {names(r.calls)}")

@@ -1,6 +1,7 @@
 """`python -m benchmarks.limiter`: does the client layer's limiter hold the configured rate? (issue 6, section e)
 
-DESIGN §3: every client of one AWS service shares one token bucket, hooked first on botocore's `before-send`.
+docs/architecture.md#the-client-layer: every client of one AWS service shares one token bucket, hooked first on
+botocore's `before-send`.
 Here 8 threads call `layer0.aws.client("dynamodb").get_item(...)` on the tag table, against moto in process,
 as fast as they can for a few seconds, with `LAYER0_AWS_RATE` and `LAYER0_AWS_BURST` set (default 20/s, burst 1).
 The achieved rate is the calls made after the burst, over the time from the start to the last call's end; the

@@ -28,7 +28,8 @@ TYPES = ("classic", "application")
 LIST_SIZES = (1, 10)
 CERTIFICATE_NAME = "l0-l0-bench"
 
-# The original's counts, from SPEC §3.3 (tag store §1.6 as in workload_calls: an insert is PutItem, or PutItem +
+# The original's counts, from docs/compatibility.md#load-balancers (tag store docs/compatibility.md#tables as in
+# workload_calls: an insert is PutItem, or PutItem +
 # GetItem + UpdateItem when the item exists; populate reads the LB's and its environment's tags). Classic only: the
 # original had no ALB. Public LB, 2 subnets, ports 80 + 443 with a certificate name.
 ORIGINAL: dict[str, Original] = {
@@ -187,7 +188,7 @@ def measure(counter: CallCounter, sizes: tuple[int, ...] = LIST_SIZES) -> tuple[
 
 
 def report(rows: list[Row], lists: dict[int, list[str]]) -> str:
-    lines = [rows_table(rows, "SPEC §3.3"), "", "Our calls, in order:", ""]
+    lines = [rows_table(rows, "docs/compatibility.md#load-balancers"), "", "Our calls, in order:", ""]
     lines += [f"- {r.operation}: {names(r.calls)}" for r in rows]
     original_aws, original_dynamodb, derivation = ORIGINAL["GET /loadbalancer"]
     lines.append("")
@@ -198,7 +199,7 @@ def report(rows: list[Row], lists: dict[int, list[str]]) -> str:
         "our DynamoDB calls",
         "original AWS",
         "original DynamoDB",
-        "original, from SPEC §3.3",
+        "original, from docs/compatibility.md#load-balancers",
     )
     for size, calls in lists.items():
         row = Row("GET /loadbalancer", calls, original_aws, original_dynamodb, derivation)

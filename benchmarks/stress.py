@@ -1,6 +1,8 @@
-"""`python -m benchmarks.stress`: the original's stress scenario (SPEC §7.3) through the local gateway (issue 6, 1(d)).
+"""`python -m benchmarks.stress`: the original's stress scenario (docs/compatibility.md#stress-scenarios) through the
+local gateway (issue 6, 1(d)).
 
-For each case an estate is built over HTTP, then every Get and List route SPEC §7.3 names (and GetTask) is timed:
+For each case an estate is built over HTTP, then every Get and List route docs/compatibility.md#stress-scenarios names
+(and GetTask) is timed:
 
 - The API runs as in the tests of the routes (tests/api/conftest.py): moto in process, the local gateway
   (`local.gateway.http_server`) on a thread, the API handler and the authorizer behind it; every request here is a
@@ -22,7 +24,8 @@ For each case an estate is built over HTTP, then every Get and List route SPEC �
   token bucket (the limiter's own accuracy is figure 1(e)). `--aws-rate 10` measures with the default pacing; at
   the max case a List route then waits for the bucket (ECS calls grow with environments).
 
-Cases (SPEC §7.3): min, med and max; `python -m benchmarks.stress` runs min and max, `--quick` fewer requests.
+Cases (docs/compatibility.md#stress-scenarios): min, med and max; `python -m benchmarks.stress` runs min and max,
+`--quick` fewer requests.
 The report ends with `key=value` figures: errors, and per List route the max/min ratio of p50.
 """
 
@@ -71,7 +74,8 @@ class Case:
             raise ValueError("deploys need at least one family")
 
 
-# SPEC §7.3: deploys 1/50/100 in families 1/15/30; environments 1/15/30; load balancers 1/25/50; services 1/25/50;
+# docs/compatibility.md#stress-scenarios: deploys 1/50/100 in families 1/15/30; environments 1/15/30; load balancers
+# 1/25/50; services 1/25/50;
 # tasks 1/50/100.
 CASES = {
     "min": Case(environments=1, load_balancers=1, deploys=1, deploy_families=1, services=1, tasks=1),

@@ -35,10 +35,12 @@ from benchmarks.common import (
 LIST_CASE_MIN = (1, 1, 1)  # environments, services, tasks
 LIST_CASE_MAX = (30, 50, 100)
 
-# The original's counts, from SPEC §3.2, §3.4, §3.5, §3.6, §3.7 (tag store §1.6: an insert is a conditional PutItem,
+# The original's counts, from docs/compatibility.md#deploys, docs/compatibility.md#services,
+# docs/compatibility.md#tasks, docs/compatibility.md#logs, docs/compatibility.md#jobs (tag store
+# docs/compatibility.md#tables: an insert is a conditional PutItem,
 # plus GetItem + UpdateItem when the item exists; deleteEntityTags is GetItem, then GetItem + UpdateItem/DeleteItem
 # per key; "populate" reads the entity's tags and its environment's and deploys' tags, one GetItem each).
-# CreateJob (§3.7) = RegisterTaskDefinition + RunTask in environment `api`, and 16 DynamoDB calls.
+# CreateJob (docs/compatibility.md#jobs) = RegisterTaskDefinition + RunTask in environment `api`, and 16 DynamoDB calls.
 ORIGINAL: dict[str, Original] = {
     "POST /deploy": (
         "1: ecs 1",
@@ -229,7 +231,8 @@ def _fill(environments: int, services: int, tasks: int, made: dict) -> None:
 def measure_lists(
     counter: CallCounter, cases: tuple[tuple[int, int, int], ...] = (LIST_CASE_MIN, LIST_CASE_MAX)
 ) -> dict[str, dict[tuple[int, int, int], list[str]]]:
-    """`GET /service` and `GET /task` at each (environments, services, tasks) case, by default SPEC §7.3's min and
+    """`GET /service` and `GET /task` at each (environments, services, tasks) case, by default
+    docs/compatibility.md#stress-scenarios's min and
     max; the cases grow one estate, so each must be at least the one before."""
     found: dict[str, dict[tuple[int, int, int], list[str]]] = {"GET /service": {}, "GET /task": {}}
     made = {"environments": [], "services": 0, "tasks": 0}
@@ -261,7 +264,15 @@ def measure(
 
 
 def report(rows: list[Row], lists: dict) -> str:
-    lines = [rows_table(rows, "SPEC §3.2/§3.4/§3.5/§3.6/§3.7"), "", "Our calls, in order:", ""]
+    lines = [
+        rows_table(
+            rows,
+            "docs/compatibility.md: deploys, services, tasks, logs, jobs",
+        ),
+        "",
+        "Our calls, in order:",
+        "",
+    ]
     lines += [f"- {r.operation}: {names(r.calls)}" for r in rows]
     lines.append("")
     lines += table_head(
@@ -271,7 +282,7 @@ def report(rows: list[Row], lists: dict) -> str:
         "our DynamoDB calls",
         "original AWS",
         "original DynamoDB",
-        "original, from SPEC §3.4/§3.5",
+        "original, from docs/compatibility.md#services, docs/compatibility.md#tasks",
     )
     for route, cases in lists.items():
         original_aws, original_dynamodb, derivation = LIST_ORIGINAL[route]

@@ -122,7 +122,10 @@ class Api(Construct):
         )
         self.methods[route] = method
         if not route.auth:
-            reason = f"{route.method} {route.path} is open by design of the Layer0 API contract (SPEC §2.1)."
+            reason = (
+                f"{route.method} {route.path} is open by design of the Layer0 API contract "
+                "(docs/compatibility.md#http-conventions)."
+            )
             Validations.of(method).acknowledge(Acknowledgment(id="AwsSolutions::AwsSolutions-APIG4", reason=reason))
             Validations.of(method).acknowledge(Acknowledgment(id="AwsSolutions::AwsSolutions-COG4", reason=reason))
         else:

@@ -49,7 +49,7 @@ DEFAULT_API_VERSION = _load_default_api_version()
 
 @dataclass(frozen=True)
 class Throughput:
-    """The AWS-rate bound of DESIGN §3, kept in one place.
+    """The AWS-rate bound of docs/architecture.md#the-client-layer, kept in one place.
 
     One Lambda container serves one request at a time and owns one limiter per AWS service, so
     the API's aggregate AWS call rate per service is at most `api_concurrency * aws_rate`.
@@ -93,7 +93,7 @@ class Config:
         return f"l0-{self.prefix}"
 
     def resource_name(self, suffix: str) -> str:
-        """`l0-<prefix>-<suffix>` (SPEC §1.4)."""
+        """`l0-<prefix>-<suffix>` (docs/compatibility.md#ids)."""
         return f"{self.name}-{suffix}"
 
     @classmethod

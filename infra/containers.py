@@ -12,7 +12,7 @@ from infra.config import Config
 
 CONTAINER_LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
 ECS_INSTANCE_POLICY = "service-role/AmazonEC2ContainerServiceforEC2Role"
-# The user-data templates copy s3://<bucket>/bootstrap/dockercfg (SPEC §3, default user data).
+# The user-data templates copy s3://<bucket>/bootstrap/dockercfg (docs/compatibility.md#user-data, default user data).
 BOOTSTRAP_PREFIX = "bootstrap/"
 
 

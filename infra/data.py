@@ -114,7 +114,8 @@ class Data(Construct):
                 ),
             )
         )
-        # Holds bootstrap/dockercfg, the registry auth the ECS agents read at boot (SPEC §1.8, §3).
+        # Holds bootstrap/dockercfg, the registry auth the ECS agents read at boot (docs/operations.md#deploy,
+        # docs/compatibility.md#user-data).
         return s3.Bucket(
             self,
             "RegistryCredentials",

@@ -1,4 +1,5 @@
-"""What managing deploys may do in AWS (SPEC §3.2): one inline policy, attached to the API function, which
+"""What managing deploys may do in AWS (docs/compatibility.md#deploys): one inline policy, attached to the API function,
+which
 registers, describes, lists and deregisters task definitions (`l0-<prefix>-<name>:<revision>`).
 
 - The ECS task-definition calls Layer0 makes take no resource ARN (IAM checks them against `*` only), so they get

@@ -1,4 +1,5 @@
-"""What managing environments may do in AWS (SPEC §3.1, §3.8): one managed policy, attached to the API function
+"""What managing environments may do in AWS (docs/compatibility.md#environments, docs/compatibility.md#scaler): one
+managed policy, attached to the API function
 (create, get, list, update, link, the scaler, and the rollback of a failed create) and to the workflow-step
 function (the delete-environment steps). One inline policy document, attached to both roles.
 

@@ -1,4 +1,5 @@
-"""What managing load balancers may do in AWS (SPEC §3.3; issue 5), beyond the environments policy
+"""What managing load balancers may do in AWS (docs/compatibility.md#load-balancers; issue 5), beyond the environments
+policy
 (infra/environments.py). Two inline policies:
 
 - the delete policy, on the API function (the rollback of a failed create) and on the workflow-step function (the
@@ -76,7 +77,8 @@ REASONS = {
         "target group ARNs."
     ),
     "roles": (
-        "Each classic ELB has its IAM role l0-<prefix>-<id>-lb (SPEC §3.3), which ECS assumes to register the "
+        "Each classic ELB has its IAM role l0-<prefix>-<id>-lb (docs/compatibility.md#load-balancers), which ECS "
+        "assumes to register the "
         "service's instances; the wildcard is the load balancer id, known at run time."
     ),
     "certificates": (

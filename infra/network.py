@@ -9,7 +9,7 @@ from constructs import Construct
 
 from infra.config import Config
 
-# Subnet group names. Layer0 finds subnets by the tag Tier=Public|Private (SPEC §1.8); the lookup of
+# Subnet group names. Layer0 finds subnets by the tag Tier=Public|Private (docs/operations.md#deploy); the lookup of
 # an imported VPC groups its subnets by that tag (falling back to the routing-derived type name, which
 # is also "Public" or "Private"), and a created VPC names its groups the same way.
 PUBLIC = "Public"

@@ -1,4 +1,5 @@
-"""The scaler function (SPEC §3.8, DESIGN §2): its hourly EventBridge run over every environment, and the role
+"""The scaler function (docs/compatibility.md#scaler, docs/architecture.md#shape-on-aws): its hourly EventBridge run
+over every environment, and the role
 EventBridge Scheduler runs it with for the debounced runs that `layer0.scaler.request_run` schedules (one-time
 schedules `l0-<prefix>-scale-<environment id>-<window>`, so no timer lives in a Lambda)."""
 

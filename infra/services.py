@@ -1,4 +1,5 @@
-"""What managing services may do in AWS (SPEC §3.4), beyond the environments policy (infra/environments.py): one
+"""What managing services may do in AWS (docs/compatibility.md#services), beyond the environments policy
+(infra/environments.py): one
 inline policy, attached to the API function.
 
 The environments policy already grants, on `l0-<prefix>-*` clusters and their services and tasks, what getting,

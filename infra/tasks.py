@@ -1,4 +1,5 @@
-"""What tasks may do in AWS (SPEC §3.5, §3.6, §3.8), beyond the environments policy (infra/environments.py).
+"""What tasks may do in AWS (docs/compatibility.md#tasks, docs/compatibility.md#logs, docs/compatibility.md#scaler),
+beyond the environments policy (infra/environments.py).
 
 The environments policy, on both the API and the workflow-step function, already grants what listing, getting
 and deleting tasks need on `l0-<prefix>-*` clusters (ecs:ListTasks, DescribeTasks, StopTask, DescribeClusters,

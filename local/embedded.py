@@ -14,6 +14,7 @@ import os
 import socket
 import threading
 import urllib.request
+from http.server import ThreadingHTTPServer
 
 import boto3
 from moto.server import ThreadedMotoServer
@@ -97,7 +98,7 @@ class Layer0:
         self.endpoint = f"http://{host}:{port}/"
         self._moto: ThreadedMotoServer | None = None
         self._aws_endpoint = ""
-        self._http = None
+        self._http: ThreadingHTTPServer | None = None
         self._agent: Agent | None = None
         self._saved_environment: dict[str, str | None] = {}
 

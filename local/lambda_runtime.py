@@ -191,7 +191,7 @@ def install() -> None:
         if _original_invoke is not None:
             return
         _original_invoke = LambdaSimpleBackend.__dict__["invoke"]
-        LambdaSimpleBackend.invoke = _invoke
+        LambdaSimpleBackend.invoke = _invoke  # type: ignore[method-assign]  # replacing moto's method is the point
 
 
 def uninstall() -> None:
@@ -202,7 +202,7 @@ def uninstall() -> None:
     with _lock:
         if _original_invoke is None:
             return
-        LambdaSimpleBackend.invoke = _original_invoke
+        LambdaSimpleBackend.invoke = _original_invoke  # type: ignore[method-assign]  # moto's own method back
         _original_invoke = None
 
 

@@ -105,7 +105,7 @@ def seed_public_parameters(region: str = REGION) -> None:
     if parameters.get(WINDOWS_AMI_PARAMETER):
         return
     parameters[WINDOWS_AMI_PARAMETER].append(
-        Parameter(
+        Parameter(  # type: ignore[abstract]  # moto's SSM backend makes its Parameters this way too
             account_id=DEFAULT_ACCOUNT_ID,
             name=WINDOWS_AMI_PARAMETER,
             value=WINDOWS_AMI_ID,

@@ -1,4 +1,5 @@
-"""The scaler function (SPEC §3.8, DESIGN §2): hourly from EventBridge over every environment, or for one
+"""The scaler function (docs/compatibility.md#scaler, docs/architecture.md#shape-on-aws): hourly from EventBridge over
+every environment, or for one
 environment when the event names it (`{"environment_id": "..."}`). Each environment's run stands alone: one
 failure is logged and reported, and the others still run."""
 

@@ -1,4 +1,5 @@
-"""The API token (SPEC §2.1): `Authorization: Basic <base64 of user:password>`, compared in constant time.
+"""The API token (docs/compatibility.md#http-conventions): `Authorization: Basic <base64 of user:password>`, compared in
+constant time.
 
 The password lives in Secrets Manager as JSON `{"username", "password"}`. Powertools' provider
 caches it in the process (no timer: the age is checked on read), through our shared client.

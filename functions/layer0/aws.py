@@ -1,6 +1,7 @@
-"""The AWS client layer (DESIGN §3): the only place that creates boto3 clients.
+"""The AWS client layer (docs/architecture.md#the-client-layer): the only place that creates boto3 clients.
 
-The original Layer0 leaked one ticker per AWS session and died of it (SPEC §6, issue #620). Here:
+The original Layer0 leaked one ticker per AWS session and died of it (docs/architecture.md#the-client-layer, issue
+#620). Here:
 - a client is created lazily, once per process, and reused by every warm invocation;
 - every client of one AWS service shares one token bucket, hooked on botocore's `before-send`, so
   retries are paced too. The bucket's state is computed from the clock on demand: no thread, no timer;

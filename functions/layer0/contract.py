@@ -23,7 +23,7 @@ class Route:
     auth: bool = True
 
 
-# Every Layer0 route, in SPEC §2.3 order. A test checks that the API handler serves exactly these.
+# Every Layer0 route, in docs/compatibility.md#routes order. A test checks that the API handler serves exactly these.
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/health", auth=False),
     Route("GET", "/admin/version"),
@@ -34,12 +34,14 @@ ROUTES: tuple[Route, ...] = (
     Route("DELETE", "/tag"),
     Route("GET", "/openapi.json"),
     Route("GET", "/swagger"),  # Swagger UI, its JS and CSS inlined from the installed Powertools
-    # Jobs (SPEC §2.5, DESIGN §4); a job's task id is its job id, so its logs are the execution history.
+    # Jobs (docs/compatibility.md#jobs, docs/architecture.md#the-job-path); a job's task id is its job id, so its logs
+    # are the execution history.
     Route("GET", "/job"),
     Route("GET", "/job/{id}"),
     Route("DELETE", "/job/{id}"),
     Route("GET", "/task/{id}/logs"),
-    # Environments (SPEC §3.1) and the scaler (§3.8). API Gateway allows one variable name per level: `{id}`.
+    # Environments (docs/compatibility.md#environments) and the scaler (docs/compatibility.md#scaler). API Gateway
+    # allows one variable name per level: `{id}`.
     Route("PUT", "/admin/scale/{id}"),
     Route("GET", "/environment"),
     Route("POST", "/environment"),
@@ -48,12 +50,12 @@ ROUTES: tuple[Route, ...] = (
     Route("DELETE", "/environment/{id}"),
     Route("POST", "/environment/{id}/link"),
     Route("DELETE", "/environment/{id}/link/{dest_id}"),
-    # Deploys (SPEC §3.2)
+    # Deploys (docs/compatibility.md#deploys)
     Route("GET", "/deploy"),
     Route("POST", "/deploy"),
     Route("GET", "/deploy/{id}"),
     Route("DELETE", "/deploy/{id}"),
-    # Load balancers (SPEC §3.3)
+    # Load balancers (docs/compatibility.md#load-balancers)
     Route("GET", "/loadbalancer"),
     Route("POST", "/loadbalancer"),
     Route("GET", "/loadbalancer/{id}"),
@@ -62,7 +64,7 @@ ROUTES: tuple[Route, ...] = (
     Route("PUT", "/loadbalancer/{id}/healthcheck"),
     Route("PUT", "/loadbalancer/{id}/idletimeout"),
     Route("PUT", "/loadbalancer/{id}/crosszone"),
-    # Services (SPEC §3.4)
+    # Services (docs/compatibility.md#services)
     Route("GET", "/service"),
     Route("POST", "/service"),
     Route("GET", "/service/{id}"),
@@ -70,7 +72,7 @@ ROUTES: tuple[Route, ...] = (
     Route("PUT", "/service/{id}/scale"),
     Route("PUT", "/service/{id}/deploy"),
     Route("GET", "/service/{id}/logs"),
-    # Tasks (SPEC §3.5); GET /task/{id}/logs is above, with the jobs
+    # Tasks (docs/compatibility.md#tasks); GET /task/{id}/logs is above, with the jobs
     Route("GET", "/task"),
     Route("POST", "/task"),
     Route("GET", "/task/{id}"),
@@ -78,7 +80,8 @@ ROUTES: tuple[Route, ...] = (
 )
 
 
-# CORS (SPEC §2.1), the same from the API function, the gateway's own answers and preflight.
+# CORS (docs/compatibility.md#http-conventions), the same from the API function, the gateway's own answers and
+# preflight.
 # The original echoed any Origin with `Allow-Credentials: true`, which lets any web page read the API with
 # a browser's cached Basic credentials; clients send the token themselves, so `*` without credentials.
 CORS_ALLOW_ORIGIN = "*"
@@ -137,7 +140,8 @@ class Table:
     ttl_attribute: str
 
 
-# The tag and job tables keep the original Layer0 schemas (SPEC §1.6), so existing data can be adopted.
+# The tag and job tables keep the original Layer0 schemas (docs/compatibility.md#tables), so existing data can be
+# adopted.
 TAG_TABLE = Table("tags", "LAYER0_AWS_DYNAMO_TAG_TABLE", ("EntityType", "S"), ("EntityID", "S"), "TimeToExist")
 JOB_TABLE = Table("jobs", "LAYER0_AWS_DYNAMO_JOB_TABLE", ("JobID", "S"), None, "TimeToExist")
 # Powertools Idempotency's schema.

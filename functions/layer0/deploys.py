@@ -1,4 +1,5 @@
-"""Deploys (SPEC §3.2): a Dockerrun document registered as the ECS task definition `l0-<prefix>-<name>:<revision>`.
+"""Deploys (docs/compatibility.md#deploys): a Dockerrun document registered as the ECS task definition
+`l0-<prefix>-<name>:<revision>`.
 
 A deploy's id is `<name>.<revision>`, so every revision of a name is a deploy of its own. Tags (entity type
 `deploy`): `name` and `version` (the revision), which `GET /tag?type=deploy&fuzz=<name>&version=latest` uses to
@@ -33,11 +34,12 @@ logger = logging.getLogger(__name__)
 ENTITY_TYPE = "deploy"
 LOG_STREAM_PREFIX = "l0"
 
-# The Dockerrun's top-level keys that reach RegisterTaskDefinition (SPEC §3.2); others (AWSEBDockerrunVersion...)
+# The Dockerrun's top-level keys that reach RegisterTaskDefinition (docs/compatibility.md#deploys); others
+# (AWSEBDockerrunVersion...)
 # are ignored. `family` is only checked: the family is always `l0-<prefix>-<name>`.
 DOCKERRUN_KEYS = ("containerDefinitions", "volumes", "family", "networkMode", "taskRoleArn", "placementConstraints")
 
-# ECS family names: letters, digits, `_` and `-` (and `.` is the id's separator, SPEC §1.4).
+# ECS family names: letters, digits, `_` and `-` (and `.` is the id's separator, docs/compatibility.md#ids).
 _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 _DEPLOY_ID = re.compile(r"^(?P<name>[A-Za-z0-9_-]+)(?:\.(?P<revision>[0-9]+))?$")
 # ECS answers bad input with these; anything else (throttling, access) keeps its own translation.
@@ -143,7 +145,8 @@ def _awslogs() -> dict:
 
 
 def parse(deploy_name: str, dockerrun: bytes) -> dict:
-    """The RegisterTaskDefinition parameters for a Dockerrun, or a 400 (SPEC §3.2). Calls nothing in AWS."""
+    """The RegisterTaskDefinition parameters for a Dockerrun, or a 400 (docs/compatibility.md#deploys). Calls nothing in
+    AWS."""
     try:
         document = json.loads(dockerrun.decode("utf-8"))
         if not isinstance(document, dict):
@@ -193,7 +196,8 @@ def _validate_name(name: str) -> None:
 
 
 def dockerrun_of(task_definition_: dict) -> bytes:
-    """The re-serialized Dockerrun of a registered task definition (SPEC §3.2): top-level lower-camel keys,
+    """The re-serialized Dockerrun of a registered task definition (docs/compatibility.md#deploys): top-level
+    lower-camel keys,
     empty ones omitted; containers, volumes and placement constraints with the Go SDK's field names."""
     shape = _task_definition_shape()
     document: dict[str, Any] = {}
@@ -297,7 +301,7 @@ def get(deploy_id: str) -> Deploy:
 
 def list_all() -> list[DeploySummary]:
     """Every ACTIVE revision of every `l0-<prefix>-*` family: ListTaskDefinitionFamilies, one
-    ListTaskDefinitions per family (SPEC §3.2), and one tag query for all names and versions."""
+    ListTaskDefinitions per family (docs/compatibility.md#deploys), and one tag query for all names and versions."""
     prefix = settings.get().aws_name_prefix
     ecs = aws.client("ecs")
     families = [
@@ -333,7 +337,8 @@ def list_all() -> list[DeploySummary]:
 
 
 def delete(deploy_id: str) -> None:
-    """DeregisterTaskDefinition, then forget the tags. Unknown or already deleted: 400 with code 4 (SPEC §3.2)."""
+    """DeregisterTaskDefinition, then forget the tags. Unknown or already deleted: 400 with code 4
+    (docs/compatibility.md#deploys)."""
     unknown = Layer0Error(ErrorCode.InvalidDeployID, f"Deploy with id '{deploy_id}' does not exist")
     try:
         definition = task_definition(deploy_id)

@@ -1,4 +1,5 @@
-"""Environments (SPEC §3.1, with the changes of DESIGN §1).
+"""Environments (docs/compatibility.md#environments, with the changes of
+docs/compatibility.md#differences-on-purpose-and-why).
 
 An environment `<id>` is, in AWS, named `l0-<prefix>-<id>` (the "ECS id"):
 - an ECS cluster `<ecs id>`;

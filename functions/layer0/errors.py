@@ -1,4 +1,4 @@
-"""Layer0 errors: the codes of SPEC §2.2 and the HTTP status each one answers with."""
+"""Layer0 errors: the codes of docs/compatibility.md#errors and the HTTP status each one answers with."""
 
 from __future__ import annotations
 
@@ -40,8 +40,9 @@ class ErrorCode(IntEnum):
     TaskDoesNotExist = 29
 
 
-# SPEC §2.2, except that duplicate service and load-balancer names are the caller's fault: 400, not 500
-# (DESIGN §1 fixes that bug of the original).
+# docs/compatibility.md#errors, except that duplicate service and load-balancer names are the caller's fault: 400, not
+# 500
+# (docs/compatibility.md#differences-on-purpose-and-why fixes that bug of the original).
 _STATUS: dict[ErrorCode, int] = {
     ErrorCode.InvalidJSON: 400,
     ErrorCode.InvalidCertificateID: 400,
@@ -120,7 +121,7 @@ def missing_parameter(name: str) -> Layer0Error:
 
 
 def from_aws(error: Exception) -> Layer0Error:
-    """Translate an AWS failure that survived the client layer's retries (SPEC §2.2, step 3)."""
+    """Translate an AWS failure that survived the client layer's retries (docs/compatibility.md#errors, step 3)."""
     if isinstance(error, ClientError):
         aws_code = aws_error_code(error) or "Unknown"
         message = f"AWS Error: {aws_error_message(error)} (code '{aws_code}')"

@@ -1,4 +1,4 @@
-"""Layer0 ids (SPEC §1.4, §1.5): 12-character hashed ids and the `l0-<prefix>-` AWS names."""
+"""Layer0 ids (docs/compatibility.md#ids): 12-character hashed ids and the `l0-<prefix>-` AWS names."""
 
 from __future__ import annotations
 
@@ -41,7 +41,8 @@ def layer0_id(aws_name_: str) -> str:
 
 
 def task_definition(deploy_id: str) -> str:
-    """Deploy id `name.rev` -> task definition `l0-<prefix>-name:rev` (SPEC §1.4; a missing revision reads as 1)."""
+    """Deploy id `name.rev` -> task definition `l0-<prefix>-name:rev` (docs/compatibility.md#ids; a missing revision
+    reads as 1)."""
     name, _, revision = deploy_id.partition(".")
     return f"{aws_name(name)}:{revision or '1'}"
 

@@ -1,4 +1,5 @@
-"""Jobs (SPEC §2.5, §3.7; DESIGN §4): a row in the job table plus one Step Functions execution named by the job id.
+"""Jobs (docs/compatibility.md#jobs; docs/architecture.md#the-job-path): a row in the job table plus one Step Functions
+execution named by the job id.
 
 The API writes the row (pending) and starts the execution of the job type's state machine; the machine sets the
 job in progress, completed or error itself (the steps of layer0.workflows.frame).
@@ -105,7 +106,8 @@ def list_all() -> list[Job]:
 
 
 def delete(job_id: str) -> None:
-    """Stop the job's execution if it still runs, then delete the row and the job's tags (SPEC §3.7)."""
+    """Stop the job's execution if it still runs, then delete the row and the job's tags
+    (docs/compatibility.md#jobs)."""
     job = job_store.get(job_id)
     sfn = aws.client("stepfunctions")
     try:

@@ -1,8 +1,10 @@
-"""Logs of ECS tasks from CloudWatch Logs (SPEC §3.6), for `GET /task/{id}/logs` and `GET /service/{id}/logs`.
+"""Logs of ECS tasks from CloudWatch Logs (docs/compatibility.md#logs), for `GET /task/{id}/logs` and `GET
+/service/{id}/logs`.
 
 Every deploy container logs with the awslogs driver to the Layer0 log group, stream prefix `l0`, so a container's
 stream is `l0/<container name>/<ECS task id>`. The original took the task id from ARN part [1], which breaks on the
-new ARN format `task/<cluster>/<id>`; the last segment works for both (DESIGN §1).
+new ARN format `task/<cluster>/<id>`; the last segment works for both
+(docs/compatibility.md#differences-on-purpose-and-why).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from layer0.errors import ErrorCode, Layer0Error, aws_error_code
 from layer0.models import LogFile
 
 TIME_FORMAT = "%Y-%m-%d %H:%M"
-# The original stops listing streams once it has this many (SPEC §8): the newest ones, by last event time.
+# The original stops listing streams once it has this many (docs/operations.md#function-settings): the newest ones, by
+# last event time.
 MAX_STREAMS = 1000
 # GetLogEvents answers at most this many events per call.
 MAX_EVENTS_PER_CALL = 10000
@@ -33,7 +36,8 @@ def parse_tail(value: str | None) -> int:
 
 
 def parse_time(value: str | None, name: str) -> _dt.datetime | None:
-    """`YYYY-MM-DD HH:MM`, as UTC (SPEC §3.6); empty means no bound. A bad value is the caller's fault: 400, code 1."""
+    """`YYYY-MM-DD HH:MM`, as UTC (docs/compatibility.md#logs); empty means no bound. A bad value is the caller's fault:
+    400, code 1."""
     if value is None or value.strip() == "":
         return None
     try:
@@ -119,7 +123,7 @@ def for_tasks(
     start: _dt.datetime | None = None,
     end: _dt.datetime | None = None,
 ) -> list[LogFile]:
-    """One LogFile per container stream of these tasks (SPEC §3.6), named after the container."""
+    """One LogFile per container stream of these tasks (docs/compatibility.md#logs), named after the container."""
     catalog = {task_id_of(arn) for arn in task_arns if arn}
     if not catalog:
         return []

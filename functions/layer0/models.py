@@ -1,6 +1,8 @@
-"""Layer0's JSON models (SPEC §2.4), field names exactly as the l0 CLI and Terraform provider send them.
+"""Layer0's JSON models (docs/compatibility.md#json-fields), field names exactly as the l0 CLI and Terraform provider
+send them.
 
-Requests follow the Go decoder's habits (SPEC §2.1): keys match case-insensitively, unknown keys are
+Requests follow the Go decoder's habits (docs/compatibility.md#http-conventions): keys match case-insensitively, unknown
+keys are
 ignored, and `[]byte` fields travel as base64 strings.
 """
 
@@ -106,7 +108,8 @@ class ServerError(BaseModel):
     message: str
 
 
-# --- environments (SPEC §2.4) --------------------------------------------------------------------------------------
+# --- environments (docs/compatibility.md#json-fields)
+# --------------------------------------------------------------------------------------
 
 
 # An environment's minimum instance count is bounded so that a typo is a 400, not an Auto Scaling group told to
@@ -116,7 +119,8 @@ MAX_MIN_CLUSTER_COUNT = 100
 
 class CreateEnvironmentRequest(RequestModel):
     environment_name: str = ""
-    # No default at the API (SPEC §2.4): the CLI and Terraform send m3.medium. Empty means DEFAULT_INSTANCE_SIZE.
+    # No default at the API (docs/compatibility.md#json-fields): the CLI and Terraform send m3.medium. Empty means
+    # DEFAULT_INSTANCE_SIZE.
     instance_size: str = ""
     user_data_template: Base64Bytes = b""
     min_cluster_count: int = Field(default=0, ge=0, le=MAX_MIN_CLUSTER_COUNT)
@@ -149,7 +153,8 @@ class EnvironmentSummary(BaseModel):
     operating_system: str
 
 
-# --- the scaler (SPEC §2.4, §3.8) --------------------------------------------------------------------------------
+# --- the scaler (docs/compatibility.md#json-fields, docs/compatibility.md#scaler)
+# --------------------------------------------------------------------------------
 
 
 class ResourceConsumer(BaseModel):
@@ -177,7 +182,8 @@ class ScalerRunInfo(BaseModel):
     errors: list[str] = Field(default_factory=list)
 
 
-# --- tasks (SPEC §2.4, §3.5) ---------------------------------------------------------------------------------------
+# --- tasks (docs/compatibility.md#json-fields, docs/compatibility.md#tasks)
+# ---------------------------------------------------------------------------------------
 
 
 def _none_as_empty(value: Any) -> Any:
@@ -200,7 +206,7 @@ class ContainerOverride(RequestModel):
 
 
 class CreateTaskRequest(RequestModel):
-    """`copies` (v0.10.0-0.10.3) is accepted and ignored: one job starts one task (SPEC §3.5)."""
+    """`copies` (v0.10.0-0.10.3) is accepted and ignored: one job starts one task (docs/compatibility.md#tasks)."""
 
     container_overrides: Annotated[list[ContainerOverride], BeforeValidator(_none_as_empty)] = Field(
         default_factory=list
@@ -243,7 +249,8 @@ class TaskSummary(BaseModel):
     environment_name: str
 
 
-# --- services (SPEC §2.4, §3.4) ------------------------------------------------------------------------------------
+# --- services (docs/compatibility.md#json-fields, docs/compatibility.md#services)
+# ------------------------------------------------------------------------------------
 
 
 class CreateServiceRequest(RequestModel):
@@ -300,7 +307,8 @@ class ServiceSummary(BaseModel):
     environment_name: str
 
 
-# --- deploys (SPEC §2.4, §3.2) -------------------------------------------------------------------------------------
+# --- deploys (docs/compatibility.md#json-fields, docs/compatibility.md#deploys)
+# -------------------------------------------------------------------------------------
 
 
 class CreateDeployRequest(RequestModel):
@@ -309,7 +317,7 @@ class CreateDeployRequest(RequestModel):
 
 
 class Deploy(BaseModel):
-    dockerrun: Base64Bytes  # the registered task definition, re-serialized (SPEC §3.2)
+    dockerrun: Base64Bytes  # the registered task definition, re-serialized (docs/compatibility.md#deploys)
     deploy_id: str  # `<name>.<revision>`
     deploy_name: str
     version: str  # the ECS revision
@@ -321,12 +329,15 @@ class DeploySummary(BaseModel):
     version: str
 
 
-# --- load balancers (SPEC §2.4, §3.3; DESIGN §1: `load_balancer_type`) ----------------------------------------------
+# --- load balancers (docs/compatibility.md#json-fields, docs/compatibility.md#load-balancers;
+# docs/compatibility.md#differences-on-purpose-and-why: `load_balancer_type`)
+# ----------------------------------------------
 
 
 class Port(RequestModel):
     """A listener: `host_port` is the load balancer's port, `container_port` the instance port, which must be
-    a container's hostPort (SPEC §2.4). HTTPS and SSL need a certificate, by name (IAM) or ARN (IAM or ACM)."""
+    a container's hostPort (docs/compatibility.md#json-fields). HTTPS and SSL need a certificate, by name (IAM) or ARN
+    (IAM or ACM)."""
 
     certificate_name: str = ""
     certificate_arn: str = ""
@@ -353,7 +364,9 @@ class CreateLoadBalancerRequest(RequestModel):
     health_check: HealthCheck | None = None
     idle_timeout: int | None = None
     cross_zone: bool | None = None
-    load_balancer_type: str = ""  # "classic" (default) or "application" (DESIGN §1)
+    load_balancer_type: str = (
+        ""  # "classic" (default) or "application" (docs/compatibility.md#differences-on-purpose-and-why)
+    )
 
 
 class UpdateLoadBalancerPortsRequest(RequestModel):
@@ -365,7 +378,8 @@ class UpdateLoadBalancerHealthCheckRequest(RequestModel):
 
 
 class UpdateLoadBalancerIdleTimeoutRequest(RequestModel):
-    # The l0 CLI and the Terraform provider send the idle timeout under `health_check` (SPEC §2.4, sic);
+    # The l0 CLI and the Terraform provider send the idle timeout under `health_check`
+    # (docs/compatibility.md#json-fields, sic);
     # `idle_timeout` is accepted too.
     health_check: int | None = None
     idle_timeout: int | None = None

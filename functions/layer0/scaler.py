@@ -1,4 +1,5 @@
-"""The environment scaler (SPEC §3.8, with the fixes of DESIGN §1).
+"""The environment scaler (docs/compatibility.md#scaler, with the fixes of
+docs/compatibility.md#differences-on-purpose-and-why).
 
 `plan` is the pure part: providers (container instances), consumers (containers waiting for room),
 the memory of a new instance and the ASG's minimum and desired capacity in; the desired capacity and
@@ -8,7 +9,7 @@ providers and consumers from ECS, applies the plan to the ASG, and returns a `Sc
 `request_run(environment_id)` is the debounced trigger that service and task changes call: a one-time
 EventBridge Scheduler schedule runs the scaler function 10 s later, so no timer lives in a Lambda.
 
-Create-task jobs that have not started their task yet are consumers too (SPEC §3.8 consumer 3).
+Create-task jobs that have not started their task yet are consumers too (docs/compatibility.md#scaler consumer 3).
 """
 
 from __future__ import annotations
@@ -27,10 +28,11 @@ from layer0.stores import jobs as job_store
 
 logger = logging.getLogger(__name__)
 
-# Debounced runs (SPEC §3.8 trigger b): at most one per environment per window, this long after the request.
+# Debounced runs (docs/compatibility.md#scaler trigger b): at most one per environment per window, this long after the
+# request.
 DEBOUNCE_SECONDS = 10
 
-# Ports an empty ECS instance already uses: ssh, docker and the ECS agent (SPEC §3.8).
+# Ports an empty ECS instance already uses: ssh, docker and the ECS agent (docs/compatibility.md#scaler).
 DEFAULT_USED_PORTS = (22, 2376, 2375, 51678, 51679)
 
 
@@ -180,7 +182,7 @@ def _containers(task_definition: str, cache: dict) -> list[tuple[str, int, tuple
 
 def consumers_of(cluster: str) -> list[Consumer]:
     """Missing copies of the cluster's services, then its pending tasks, then its waiting create-task jobs
-    (SPEC §3.8)."""
+    (docs/compatibility.md#scaler)."""
     ecs = aws.client("ecs")
     cache: dict = {}
     consumers: list[Consumer] = []

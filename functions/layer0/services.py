@@ -1,4 +1,5 @@
-"""Services (SPEC §3.4, with the changes of DESIGN §1) and their rollouts (job type 6).
+"""Services (docs/compatibility.md#services, with the changes of docs/compatibility.md#differences-on-purpose-and-why)
+and their rollouts (job type 6).
 
 A service `<id>` of environment `<env>` is the ECS service `l0-<prefix>-<id>` in the cluster `l0-<prefix>-<env>`,
 placed binpack on memory, with the deployment circuit breaker and rollback on. Tags (entity type `service`):
@@ -122,7 +123,8 @@ def _describe(environment_id: str, service_id: str) -> dict | None:
 
 
 def _search_environment(service_id: str) -> str | None:
-    """The environment whose cluster has the service (SPEC §3.4: when the service has no environment tag)."""
+    """The environment whose cluster has the service (docs/compatibility.md#services: when the service has no
+    environment tag)."""
     name = ids.aws_name(service_id)
     for cluster in _layer0_clusters():
         if name in _service_names(cluster):
@@ -162,7 +164,7 @@ def _deployment(deployment: dict, deploy_tags: dict[str, str]) -> Deployment:
 
 
 def _model(service: dict, environment_id: str, values: dict[str, str]) -> Service:
-    """The Service from an ECS service description, names from tags (SPEC §3.4, Get)."""
+    """The Service from an ECS service description, names from tags (docs/compatibility.md#services, Get)."""
     load_balancer_id = values.get("load_balancer_id", "")
     if not load_balancer_id:
         attached = [lb["loadBalancerName"] for lb in service.get("loadBalancers", []) if lb.get("loadBalancerName")]

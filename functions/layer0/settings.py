@@ -1,4 +1,5 @@
-"""Settings, read once per process from environment variables (SPEC §8 names where Layer0 had them).
+"""Settings, read once per process from environment variables (docs/operations.md#function-settings names where Layer0
+had them).
 
 CDK sets these on every function; local mode sets them before importing the handlers.
 """
@@ -35,7 +36,8 @@ class Settings:
     log_group: str
     # `arn:aws:states:<region>:<account>:stateMachine:l0-<prefix>-job-`: a job type's machine is this + its slug.
     job_state_machine_prefix: str
-    # Environments (SPEC §3.1): the public SSM parameters that name the current ECS-optimised AMIs,
+    # Environments (docs/compatibility.md#environments): the public SSM parameters that name the current ECS-optimised
+    # AMIs,
     # and an optional EC2 key pair for the instances.
     linux_ami_parameter: str
     windows_ami_parameter: str
@@ -44,7 +46,7 @@ class Settings:
     # Scheduler invokes it with. Empty: `scaler.request_run` does nothing.
     scaler_function_arn: str
     scaler_schedule_role_arn: str
-    # The AWS client layer (DESIGN §3): per service and per process.
+    # The AWS client layer (docs/architecture.md#the-client-layer): per service and per process.
     aws_rate: float
     aws_burst: int
     aws_max_attempts: int
@@ -57,7 +59,7 @@ class Settings:
 
     @property
     def aws_name_prefix(self) -> str:
-        """`l0-<prefix>-`, the prefix of every AWS resource name Layer0 owns (SPEC §1.4)."""
+        """`l0-<prefix>-`, the prefix of every AWS resource name Layer0 owns (docs/compatibility.md#ids)."""
         return f"l0-{self.prefix}-"
 
 

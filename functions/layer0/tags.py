@@ -1,4 +1,4 @@
-"""Tags as users see them through `/tag` (SPEC §2.6): every client turns names into ids with it."""
+"""Tags as users see them through `/tag` (docs/compatibility.md#tags): every client turns names into ids with it."""
 
 from __future__ import annotations
 

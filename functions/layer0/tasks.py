@@ -1,4 +1,5 @@
-"""Tasks (SPEC §3.5): one ECS RunTask of a deploy in an environment, started by a create-task job (type 5).
+"""Tasks (docs/compatibility.md#tasks): one ECS RunTask of a deploy in an environment, started by a create-task job
+(type 5).
 
 A task `<id>` exists for Layer0 through its tags (entity type `task`): `name`, `environment_id`, `deploy_id` and
 `arn`, the ECS task's ARN. Task tags expire after 6 hours (the tag store sets their TTL), and ECS forgets stopped
@@ -8,7 +9,7 @@ Unlike the original, `POST /task` checks its input before it creates the job (mi
 environment 404/24, unknown deploy 404/23), so bad input makes no job. The job's one step (layer0.workflows.
 create_task) starts the task;
 while the environment has no room for it, the step raises `Retryable` and the state machine tries again while
-the scaler adds instances (it counts pending create-task jobs as consumers, SPEC §3.8).
+the scaler adds instances (it counts pending create-task jobs as consumers, docs/compatibility.md#scaler).
 """
 
 from __future__ import annotations
@@ -111,7 +112,8 @@ def _listed_arns(cluster: str) -> set[str]:
 
 
 def list_all() -> list[TaskSummary]:
-    """Every tagged task that ECS still knows (SPEC §3.5). One tag query for the tasks, one for the environment
+    """Every tagged task that ECS still knows (docs/compatibility.md#tasks). One tag query for the tasks, one for the
+    environment
     names, and ListTasks only in the environments the tags name."""
     by_task: dict[str, dict[str, str]] = {}
     for tag in tag_store.select_by_type(ENTITY_TYPE):
@@ -193,7 +195,7 @@ def stop(environment_id: str, arn: str, reason: str = STOP_REASON) -> bool:
 
 
 def delete(task_id: str) -> None:
-    """Synchronous (SPEC §3.5): stop the ECS task, then delete the task's tags."""
+    """Synchronous (docs/compatibility.md#tasks): stop the ECS task, then delete the task's tags."""
     values = tag_values(task_id)
     if not values:
         raise not_found(task_id)
@@ -206,7 +208,7 @@ def delete(task_id: str) -> None:
 
 
 def logs(task_id: str, tail: int = 0, start=None, end=None) -> list[LogFile]:
-    """The task's container logs (SPEC §3.6); 404/29 for a task without tags."""
+    """The task's container logs (docs/compatibility.md#logs); 404/29 for a task without tags."""
     values = tag_values(task_id)
     if not values.get("arn"):
         raise not_found(task_id)

@@ -81,7 +81,7 @@ def _expand(argument: str, environment: dict[str, str]) -> str:
 
 def effective_command(definition: dict, overrides: dict | None = None) -> list[str]:
     """The argv a container runs: entryPoint + command, variables expanded, after the RunTask overrides."""
-    override = next(
+    override: dict = next(
         (o for o in (overrides or {}).get("containerOverrides") or [] if o.get("name") == definition.get("name")),
         {},
     )

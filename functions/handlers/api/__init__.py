@@ -34,6 +34,6 @@ docs.enable(app)
 @tracer.capture_lambda_handler
 def handler(event: dict, context) -> dict:
     response = app.resolve(event, context)
-    # Every answer carries the API version (SPEC §2.1); the CLI compares it with its own.
+    # Every answer carries the API version (docs/compatibility.md#http-conventions); the CLI compares it with its own.
     response.setdefault("multiValueHeaders", {})["Version"] = [settings.get().api_version]
     return response

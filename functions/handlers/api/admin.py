@@ -1,4 +1,5 @@
-"""Routes `/health` and `/admin/*` (SPEC §2.3, DESIGN §1)."""
+"""Routes `/health` and `/admin/*` (docs/compatibility.md#routes,
+docs/compatibility.md#differences-on-purpose-and-why)."""
 
 import json
 from typing import Annotated

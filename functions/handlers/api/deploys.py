@@ -1,4 +1,5 @@
-"""Routes `/deploy` (SPEC §2.3, §3.2). Deletes are synchronous (200 `""`), not jobs."""
+"""Routes `/deploy` (docs/compatibility.md#routes, docs/compatibility.md#deploys). Deletes are synchronous (200 `""`),
+not jobs."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Routes `/environment` (SPEC §2.3, §3.1). DELETE /environment/{id} starts a job: see the jobs router."""
+"""Routes `/environment` (docs/compatibility.md#routes, docs/compatibility.md#environments). DELETE /environment/{id}
+starts a job: see the jobs router."""
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router

@@ -1,4 +1,4 @@
-"""How failures become Layer0 error bodies (SPEC §2.2). A 500 here means a bug, never bad input."""
+"""How failures become Layer0 error bodies (docs/compatibility.md#errors). A 500 here means a bug, never bad input."""
 
 from __future__ import annotations
 

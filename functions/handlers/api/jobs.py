@@ -1,4 +1,5 @@
-"""Routes `/job` (SPEC §2.3, §2.5; DESIGN §4). A job's logs (`GET /task/<job id>/logs`) are in the tasks router."""
+"""Routes `/job` (docs/compatibility.md#routes, docs/compatibility.md#jobs; docs/architecture.md#the-job-path). A job's
+logs (`GET /task/<job id>/logs`) are in the tasks router."""
 
 from __future__ import annotations
 

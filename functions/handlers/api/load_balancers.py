@@ -1,4 +1,5 @@
-"""Routes `/loadbalancer` (SPEC §2.3, §3.3; DESIGN §1: `load_balancer_type`). DELETE starts the
+"""Routes `/loadbalancer` (docs/compatibility.md#routes, docs/compatibility.md#load-balancers;
+docs/compatibility.md#differences-on-purpose-and-why: `load_balancer_type`). DELETE starts the
 delete-load-balancer job (type 3); every other route answers 200 with the LoadBalancer."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Routes `/service` (SPEC §2.3, §3.4). Create, scale and update answer 200 with the Service, as Layer0 does, and
+"""Routes `/service` (docs/compatibility.md#routes, docs/compatibility.md#services). Create, scale and update answer 200
+with the Service, as Layer0 does, and
 start a rollout job (type 6) whose id is in `X-JobID`; DELETE starts the delete-service job (type 2)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Routes `/tag` (SPEC §2.6)."""
+"""Routes `/tag` (docs/compatibility.md#tags)."""
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router

@@ -1,7 +1,8 @@
-"""Routes `/task` (SPEC §2.3, §3.5, §3.6). POST /task starts a create-task job (type 5); the job starts the task.
+"""Routes `/task` (docs/compatibility.md#routes, docs/compatibility.md#tasks, docs/compatibility.md#logs). POST /task
+starts a create-task job (type 5); the job starts the task.
 
 `GET /task/{id}/logs` serves two kinds of id: a task's (its containers' CloudWatch logs) and a job's, because a
-job's task id is its job id (DESIGN §4: `l0 job logs` reads the execution history there).
+job's task id is its job id (docs/architecture.md#the-job-path: `l0 job logs` reads the execution history there).
 """
 
 from __future__ import annotations

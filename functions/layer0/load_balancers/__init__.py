@@ -1,4 +1,5 @@
-"""Load balancers (SPEC §3.3, with the changes of DESIGN §1): classic ELBs and, additively, Application Load Balancers.
+"""Load balancers (docs/compatibility.md#load-balancers, with the changes of
+docs/compatibility.md#differences-on-purpose-and-why): classic ELBs and, additively, Application Load Balancers.
 
 A load balancer `<id>` of environment `<env>` is the ELB (or ALB) `l0-<prefix>-<id>` in the public or private
 subnets, with the environment's security group `l0-<prefix>-<env>-env` and, when public, its own group
@@ -104,7 +105,7 @@ def _environment_group_id(environment_id: str) -> str:
 
 
 def _reconcile_ingress(group: dict, host_ports: list[int]) -> None:
-    """TCP from anywhere on exactly the listener ports (SPEC §3.3 step 5)."""
+    """TCP from anywhere on exactly the listener ports (docs/compatibility.md#load-balancers step 5)."""
     ec2 = aws.client("ec2")
     current = {p.get("FromPort") for p in group.get("IpPermissions", [])}
     wanted = set(host_ports)
@@ -307,7 +308,8 @@ def create(request: CreateLoadBalancerRequest) -> LoadBalancer:
 
 
 def update_ports(load_balancer_id: str, ports: list[Port]) -> LoadBalancer:
-    """Full replacement of the listener set (SPEC §3.3): remove what is not requested, add what is new, and
+    """Full replacement of the listener set (docs/compatibility.md#load-balancers): remove what is not requested, add
+    what is new, and
     open exactly the new ports on a public load balancer's own group."""
     kind, values, observed = _observed(load_balancer_id)
     requested = inputs.listeners(kind, ports)

@@ -393,7 +393,8 @@ def set_cross_zone(load_balancer_id: str, enabled: bool) -> None:
 
 
 def attachment(load_balancer_id: str, task_definition: dict) -> Attachment:
-    """The FIRST container with a port mapping whose hostPort is a target group's port (SPEC §3.4). ECS
+    """The FIRST container with a port mapping whose hostPort is a target group's port (docs/compatibility.md#services).
+    ECS
     registers instances with a target group through its service-linked role: no role of ours."""
     load_balancer = _existing(load_balancer_id)
     listeners = _aws_listeners(load_balancer["LoadBalancerArn"])

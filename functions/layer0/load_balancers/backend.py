@@ -95,7 +95,8 @@ class Backend(Protocol):
 
     def attachment(self, load_balancer_id: str, task_definition: dict) -> Attachment:
         """ECS `loadBalancers` and `role` for a service of `task_definition` (an ECS taskDefinition dict):
-        the FIRST container with a port mapping whose hostPort is a listener's instance port (SPEC §3.4).
+        the FIRST container with a port mapping whose hostPort is a listener's instance port
+        (docs/compatibility.md#services).
         Unknown load balancer: load_balancers.not_found; no matching container: 400, code 10."""
 
     def delete_routing(self, load_balancer_id: str) -> dict:

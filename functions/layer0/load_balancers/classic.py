@@ -1,6 +1,7 @@
-"""Classic ELBs (SPEC §3.3): the load balancers of the original Layer0, with their IAM role.
+"""Classic ELBs (docs/compatibility.md#load-balancers): the load balancers of the original Layer0, with their IAM role.
 
-ECS assumes the role `l0-<prefix>-<id>-lb` to register a service's instances with the ELB (SPEC §3.4); the
+ECS assumes the role `l0-<prefix>-<id>-lb` to register a service's instances with the ELB
+(docs/compatibility.md#services); the
 role may describe ELB and EC2 and (de)register instances with this one load balancer only.
 """
 
@@ -222,7 +223,8 @@ def set_cross_zone(load_balancer_id: str, enabled: bool) -> None:
 
 
 def attachment(load_balancer_id: str, task_definition: dict) -> Attachment:
-    """The FIRST container with a port mapping whose hostPort is a listener's instance port (SPEC §3.4)."""
+    """The FIRST container with a port mapping whose hostPort is a listener's instance port
+    (docs/compatibility.md#services)."""
     description = _description(load_balancer_id)
     if description is None:
         raise not_found(load_balancer_id)
@@ -240,7 +242,7 @@ def attachment(load_balancer_id: str, task_definition: dict) -> Attachment:
 
 
 def delete_routing(load_balancer_id: str) -> dict:
-    """The role's inline policies, then the role (SPEC §3.3: before the load balancer)."""
+    """The role's inline policies, then the role (docs/compatibility.md#load-balancers: before the load balancer)."""
     iam = aws.client("iam")
     role = role_name(load_balancer_id)
     try:

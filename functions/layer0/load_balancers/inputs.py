@@ -1,4 +1,5 @@
-"""A load-balancer request, checked and resolved before anything is created (SPEC §3.3, issue 5 part 5).
+"""A load-balancer request, checked and resolved before anything is created (docs/compatibility.md#load-balancers, issue
+5 part 5).
 
 Everything here reads only (IAM and ACM for certificates, EC2 for subnets); a bad input is a 400 with a
 clear message, so a failed create leaves nothing behind.
@@ -19,12 +20,12 @@ CLASSIC = "classic"
 APPLICATION = "application"
 TYPES = (CLASSIC, APPLICATION)
 
-# What the l0 CLI and the Terraform provider send when the user gives nothing (SPEC §2.4).
+# What the l0 CLI and the Terraform provider send when the user gives nothing (docs/compatibility.md#json-fields).
 DEFAULT_HEALTH_CHECK = HealthCheck(target="TCP:80", interval=30, timeout=5, healthy_threshold=2, unhealthy_threshold=2)
 DEFAULT_IDLE_TIMEOUT = 60
 DEFAULT_CROSS_ZONE = True
 
-# Listener protocols each type accepts; TLS terminates at the load balancer (SPEC §3.3).
+# Listener protocols each type accepts; TLS terminates at the load balancer (docs/compatibility.md#load-balancers).
 PROTOCOLS = {CLASSIC: ("HTTP", "HTTPS", "TCP", "SSL"), APPLICATION: ("HTTP", "HTTPS")}
 TLS_PROTOCOLS = ("HTTPS", "SSL")
 INSTANCE_PROTOCOL = {"HTTP": "HTTP", "HTTPS": "HTTP", "TCP": "TCP", "SSL": "TCP"}
@@ -99,7 +100,7 @@ def _certificate_exists(arn: str) -> bool:
 
 def certificate_arn(port: Port, certificates: dict[str, str] | None = None) -> str:
     """The ARN of the port's certificate: `certificate_arn` if set (it must exist), else the IAM server
-    certificate named `certificate_name` (SPEC §3.3)."""
+    certificate named `certificate_name` (docs/compatibility.md#load-balancers)."""
     if port.certificate_arn:
         if not _certificate_exists(port.certificate_arn):
             raise bad_input(
@@ -211,7 +212,8 @@ def idle_timeout(kind: str, seconds: int) -> int:
 
 
 def subnets(kind: str, is_public: bool) -> list[str]:
-    """The configured public or private subnets, at most one per availability zone (SPEC §3.3 step 7); an
+    """The configured public or private subnets, at most one per availability zone (docs/compatibility.md#load-balancers
+    step 7); an
     application load balancer needs two zones at least."""
     config = settings.get()
     tier = "Public" if is_public else "Private"

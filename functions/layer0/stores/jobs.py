@@ -1,4 +1,4 @@
-"""The job store (SPEC §1.6): one item per job, attributes named as the original's Go fields."""
+"""The job store (docs/compatibility.md#tables): one item per job, attributes named as the original's Go fields."""
 
 from __future__ import annotations
 

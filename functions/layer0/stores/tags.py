@@ -1,4 +1,4 @@
-"""The tag store (SPEC §1.6): one DynamoDB item per entity, `Tags` a map with one value per key."""
+"""The tag store (docs/compatibility.md#tables): one DynamoDB item per entity, `Tags` a map with one value per key."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 from layer0 import aws, settings
 from layer0.models import Tag
 
-# Tags of short-lived entities expire with DynamoDB TTL, set on the first insert only (SPEC §1.6).
+# Tags of short-lived entities expire with DynamoDB TTL, set on the first insert only (docs/compatibility.md#tables).
 TTL_SECONDS = 6 * 3600
 
 

@@ -1,4 +1,5 @@
-"""Default user data of environment instances, and the renderer of user-data templates (SPEC §3.1).
+"""Default user data of environment instances, and the renderer of user-data templates
+(docs/compatibility.md#environments).
 
 Templates use the Go text/template fields of the original, `{{ .ECSEnvironmentID }}` and `{{ .S3Bucket }}`,
 so that users' existing templates keep working. The defaults target the current ECS-optimised AMIs
