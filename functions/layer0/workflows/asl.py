@@ -106,47 +106,29 @@ class Workflow:
         retryable: RetryPolicy | None = DEFAULT_RETRYABLE,
         timeout_seconds: int = TASK_TIMEOUT_SECONDS,
     ) -> dict:
-        """A Task state that runs the registered step `function` with `args`."""
-        return step_task(
-            self.name_of(function),
-            args=args,
-            result_path=result_path,
-            next_state=next_state,
-            retryable=retryable,
-            timeout_seconds=timeout_seconds,
-        )
+        """A Task state that runs the registered step `function`.
 
-
-def step_task(
-    step: str,
-    *,
-    args: dict | None = None,
-    result_path: str | None = None,
-    next_state: str | None = None,
-    retryable: RetryPolicy | None = DEFAULT_RETRYABLE,
-    timeout_seconds: int = TASK_TIMEOUT_SECONDS,
-) -> dict:
-    """A Task state that runs the workflow step named `step` (prefer `Workflow.task`).
-
-    `args` is a Parameters-style dict (keys ending in `.$` are JSONPaths) that becomes the step's keyword
-    arguments. The step's JSON result is placed at `result_path` (None: discarded, the state's input passes through).
-    """
-    payload: dict[str, Any] = {"step": step, "job_id.$": "$.job_id", "args": args or {}}
-    state: dict[str, Any] = {
-        "Type": "Task",
-        "Comment": f"workflow step {step}",
-        "Resource": LAMBDA_INVOKE,
-        "Parameters": {"FunctionName": STEP_FUNCTION_ARN, "Payload": payload},
-        "TimeoutSeconds": timeout_seconds,
-        "Retry": [dict(TRANSIENT_RETRY)] + ([retryable.asl()] if retryable else []),
-    }
-    if result_path is None:
-        state["ResultPath"] = None
-    else:
-        state["ResultSelector"] = {"value.$": "$.Payload"}
-        state["ResultPath"] = result_path
-    if next_state is None:
-        state["End"] = True
-    else:
-        state["Next"] = next_state
-    return state
+        `args` is a Parameters-style dict (keys ending in `.$` are JSONPaths) that becomes the step's keyword
+        arguments. The step's JSON result is placed at `result_path` (None: discarded, the state's input passes
+        through).
+        """
+        step = self.name_of(function)
+        payload: dict[str, Any] = {"step": step, "job_id.$": "$.job_id", "args": args or {}}
+        state: dict[str, Any] = {
+            "Type": "Task",
+            "Comment": f"workflow step {step}",
+            "Resource": LAMBDA_INVOKE,
+            "Parameters": {"FunctionName": STEP_FUNCTION_ARN, "Payload": payload},
+            "TimeoutSeconds": timeout_seconds,
+            "Retry": [dict(TRANSIENT_RETRY)] + ([retryable.asl()] if retryable else []),
+        }
+        if result_path is None:
+            state["ResultPath"] = None
+        else:
+            state["ResultSelector"] = {"value.$": "$.Payload"}
+            state["ResultPath"] = result_path
+        if next_state is None:
+            state["End"] = True
+        else:
+            state["Next"] = next_state
+        return state
