@@ -9,8 +9,9 @@ subnets, with the environment's security group `l0-<prefix>-<env>-env` and, when
 
 This package checks the request (inputs.py), claims the name, keeps the security groups and the tags; the
 type's backend (classic.py, application.py: backend.Backend) makes and reads the load balancer. Deleting is job
-type 3 (the delete steps at the end); a failed create rolls back through the same steps, so nothing is left
-half-created. Environment delete runs the same steps for each of its load balancers (`delete_now`).
+type 3 (layer0.workflows.delete_load_balancer runs the delete operations at the end of this module); a failed
+create rolls back through the same operations, so nothing is left half-created. Environment delete runs them all
+for each of its load balancers (`delete_now`).
 """
 
 from __future__ import annotations
