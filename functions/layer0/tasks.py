@@ -6,8 +6,8 @@ A task `<id>` exists for Layer0 through its tags (entity type `task`): `name`, `
 tasks after about an hour: a task is listed only while both remain.
 
 Unlike the original, `POST /task` checks its input before it creates the job (missing fields 400/19, unknown
-environment 404/24, unknown deploy 404/23), so bad input makes no job. The job's one step (layer0.workflows.
-create_task) starts the task;
+environment 404/24, unknown deploy 404/23), so bad input makes no job. The job's one step
+(layer0.workflows.create_task) starts the task;
 while the environment has no room for it, the step raises `Retryable` and the state machine tries again while
 the scaler adds instances (it counts pending create-task jobs as consumers, docs/compatibility.md#scaler).
 """
