@@ -21,6 +21,8 @@ class Route:
     method: str
     path: str  # API Gateway resource path, `{name}` for a path parameter
     auth: bool = True
+    # Honours `Idempotency-Key` (docs/compatibility.md#idempotency-key).
+    idempotent: bool = False
 
 
 # Every Layer0 route, in docs/compatibility.md#routes order. A test checks that the API handler serves exactly these.
@@ -44,7 +46,7 @@ ROUTES: tuple[Route, ...] = (
     # allows one variable name per level: `{id}`.
     Route("PUT", "/admin/scale/{id}"),
     Route("GET", "/environment"),
-    Route("POST", "/environment"),
+    Route("POST", "/environment", idempotent=True),
     Route("GET", "/environment/{id}"),
     Route("PUT", "/environment/{id}"),
     Route("DELETE", "/environment/{id}"),
@@ -52,12 +54,12 @@ ROUTES: tuple[Route, ...] = (
     Route("DELETE", "/environment/{id}/link/{dest_id}"),
     # Deploys (docs/compatibility.md#deploys)
     Route("GET", "/deploy"),
-    Route("POST", "/deploy"),
+    Route("POST", "/deploy", idempotent=True),
     Route("GET", "/deploy/{id}"),
     Route("DELETE", "/deploy/{id}"),
     # Load balancers (docs/compatibility.md#load-balancers)
     Route("GET", "/loadbalancer"),
-    Route("POST", "/loadbalancer"),
+    Route("POST", "/loadbalancer", idempotent=True),
     Route("GET", "/loadbalancer/{id}"),
     Route("DELETE", "/loadbalancer/{id}"),
     Route("PUT", "/loadbalancer/{id}/ports"),
@@ -66,15 +68,15 @@ ROUTES: tuple[Route, ...] = (
     Route("PUT", "/loadbalancer/{id}/crosszone"),
     # Services (docs/compatibility.md#services)
     Route("GET", "/service"),
-    Route("POST", "/service"),
+    Route("POST", "/service", idempotent=True),
     Route("GET", "/service/{id}"),
     Route("DELETE", "/service/{id}"),
-    Route("PUT", "/service/{id}/scale"),
-    Route("PUT", "/service/{id}/deploy"),
+    Route("PUT", "/service/{id}/scale", idempotent=True),
+    Route("PUT", "/service/{id}/deploy", idempotent=True),
     Route("GET", "/service/{id}/logs"),
     # Tasks (docs/compatibility.md#tasks); GET /task/{id}/logs is above, with the jobs
     Route("GET", "/task"),
-    Route("POST", "/task"),
+    Route("POST", "/task", idempotent=True),
     Route("GET", "/task/{id}"),
     Route("DELETE", "/task/{id}"),
 )

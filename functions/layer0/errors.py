@@ -38,6 +38,10 @@ class ErrorCode(IntEnum):
     LoadBalancerAttributeNotFound = 27
     ServiceDoesNotExist = 28
     TaskDoesNotExist = 29
+    # Ours (docs/compatibility.md#idempotency-key): an `Idempotency-Key` reused with another body, and one whose
+    # first request still runs.
+    IdempotencyKeyReused = 30
+    IdempotencyKeyInProgress = 31
 
 
 # docs/compatibility.md#errors, except that duplicate service and load-balancer names are the caller's fault: 400, not
@@ -62,6 +66,8 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.LoadBalancerDoesNotExist: 404,
     ErrorCode.ServiceDoesNotExist: 404,
     ErrorCode.TaskDoesNotExist: 404,
+    ErrorCode.IdempotencyKeyReused: 409,
+    ErrorCode.IdempotencyKeyInProgress: 409,
 }
 
 # The codes botocore's standard retries treat as throttling: a private class attribute, which botocore-stubs omits.

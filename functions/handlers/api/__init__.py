@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConf
 from aws_lambda_powertools.logging import correlation_paths
 
 from handlers.api import admin, deploys, docs, environments, errors, jobs, load_balancers, services, tags, tasks
+from handlers.api.idempotency import honour_idempotency_key
 from handlers.observability import domain_logs_through
 from layer0 import contract, settings
 
@@ -25,6 +26,7 @@ CORS = CORSConfig(
 
 app = APIGatewayRestResolver(enable_validation=True, cors=CORS)
 errors.register(app)
+app.use(middlewares=[honour_idempotency_key])
 for module in (admin, tags, jobs, environments, deploys, load_balancers, services, tasks):
     app.include_router(module.router)
 docs.enable(app)

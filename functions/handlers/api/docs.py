@@ -3,6 +3,7 @@
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBase, SecurityScheme
 
+from handlers.api import idempotency
 from layer0 import settings
 
 TITLE = "Layer0"
@@ -15,6 +16,7 @@ SECURITY: list[dict[str, list[str]]] = [{"layer0Token": []}]
 
 def enable(app: APIGatewayRestResolver) -> None:
     version = settings.get().api_version
+    idempotency.document(app)
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi():
