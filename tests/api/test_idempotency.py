@@ -147,7 +147,9 @@ def test_another_token_holder_has_keys_of_its_own(api, monkeypatch):
         "/deploy", json=body, headers={"Idempotency-Key": "shared", "Authorization": "Basic b3RoZXI6dG9rZW4="}
     )
 
-    assert (mine.json()["deploy_id"], theirs.json()["deploy_id"]) == ("guestbook.1", "guestbook.2")
+    mine_again = api.post("/deploy", json=body, **keyed("shared"))
+
+    assert [r.json()["deploy_id"] for r in (mine, theirs, mine_again)] == ["guestbook.1", "guestbook.2", "guestbook.1"]
 
 
 def test_the_same_key_on_another_route_or_path_is_another_request(web, api):  # noqa: F811
@@ -164,12 +166,14 @@ def test_the_same_key_on_another_route_or_path_is_another_request(web, api):  # 
         for service_id in ids
     ]
     deployed = api.request("PUT", f"/service/{ids[0]}/deploy", json={"deploy_id": deploy_id}, **keyed("scale"))
+    replayed = api.request("PUT", f"/service/{ids[1]}/scale", json={"desired_count": 2}, **keyed("scale"))
 
     assert [(r.status_code, r.json()["service_id"], r.json()["desired_count"]) for r in scaled] == [
         (200, ids[0], 2),
         (200, ids[1], 2),
     ]
     assert scaled[0].headers["X-JobID"] != scaled[1].headers["X-JobID"]
+    assert replayed.headers["X-JobID"] == scaled[1].headers["X-JobID"]
     assert deployed.status_code == 200, deployed.text
     assert deployed.headers["X-JobID"] not in {r.headers["X-JobID"] for r in scaled}
     assert sorted(s["desiredCount"] for s in ecs_services(environment_id)) == [2, 2]
