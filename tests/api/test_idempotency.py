@@ -213,8 +213,9 @@ def test_the_same_key_with_another_body_is_409_code_30_and_does_nothing(api):
 
 
 def test_the_same_body_spelled_differently_is_the_same_body(api):
-    body = '{"deploy_name": "guestbook", "dockerrun": "%s"}' % b64(fixture("Service"))
-    respaced = '{ "dockerrun":"%s" ,"deploy_name":"guestbook" }' % b64(fixture("Service"))
+    dockerrun = b64(fixture("Service"))
+    body = f'{{"deploy_name": "guestbook", "dockerrun": "{dockerrun}"}}'
+    respaced = f'{{ "dockerrun":"{dockerrun}" ,"deploy_name":"guestbook" }}'
     headers = {"Idempotency-Key": "spaced", "Content-Type": "application/json"}
 
     first = api.post("/deploy", data=body, headers=headers)

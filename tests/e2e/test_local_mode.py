@@ -244,6 +244,22 @@ def test_a_tag_round_trip(local):
     ]
 
 
+def test_an_idempotency_key_replays_the_first_create(local):
+    """Local mode makes the idempotency table too (docs/compatibility.md#idempotency-key)."""
+    session = authorized(local)
+    dockerrun = (ROOT / "tests" / "fixtures" / "Service.Dockerrun.aws.json").read_bytes()
+    body = {"deploy_name": "e2ekeyed", "dockerrun": base64.b64encode(dockerrun).decode()}
+    headers = {"Idempotency-Key": "e2e-deploy-1"}
+
+    first = session.post(url(local, "/deploy"), json=body, headers=headers, timeout=30)
+    again = session.post(url(local, "/deploy"), json=body, headers=headers, timeout=30)
+
+    assert first.status_code == 200, first.text
+    assert (again.status_code, again.json()) == (200, first.json())
+    listed = session.get(url(local, "/deploy"), timeout=30).json()
+    assert [d["deploy_id"] for d in listed if d["deploy_name"] == "e2ekeyed"] == ["e2ekeyed.1"]
+
+
 @pytest.mark.parametrize("with_token", [False, True], ids=["anonymous", "with-token"])
 def test_an_unknown_path_is_a_json_404(local, with_token):
     response = get(local, "/no/such/route", local.token if with_token else None)

@@ -206,7 +206,7 @@ def _parameter() -> openapi.Parameter:
             "in": "header",
             "required": False,
             "description": HEADER_DESCRIPTION,
-            "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
+            "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": "^[ -~]+$"},
         }
     )
 
