@@ -13,7 +13,7 @@ from constructs import Construct
 from infra.config import Config
 from layer0 import contract
 
-# Layer0 state that an operator would hate to lose; the idempotency records expire within hours anyway.
+# Layer0 state that an operator would hate to lose; the idempotency records expire within a day anyway.
 RETAINED_TABLES = {contract.TAG_TABLE.name_suffix, contract.JOB_TABLE.name_suffix}
 PASSWORD_LENGTH = 32
 
