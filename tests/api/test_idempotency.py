@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 
 from handlers.api import deploys as deploy_routes
 from handlers.api import services as service_routes
-from layer0 import settings
+from layer0 import aws, settings
 from layer0.stores import jobs as job_store
 from tests.api.test_deploys import b64, fixture
 from tests.api.test_services import ecs_services, machines, web  # noqa: F401 - fixtures
@@ -311,3 +311,42 @@ def test_the_openapi_document_describes_the_header_and_the_409(api):
     assert set(conflict["content"]["application/json"]["schema"]["properties"]) == {"error_code", "message"}
     [header] = [p for p in document["paths"]["/deploy"]["post"]["parameters"] if p["name"] == "Idempotency-Key"]
     assert header["required"] is False
+
+
+# --- the idempotency table failing -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def failing_dynamodb():
+    """`failing_dynamodb.add("PutItem")`: the API's next DynamoDB calls of that operation on the idempotency table
+    are throttled beyond the client's retries."""
+    failing: set[str] = set()
+
+    def fail(params, model, **_):
+        if model.name in failing and params.get("TableName") == settings.get().idempotency_table:
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, model.name)
+
+    events = aws.client("dynamodb").meta.events
+    events.register("provide-client-params.dynamodb", fail)
+    yield failing
+    events.unregister("provide-client-params.dynamodb", fail)
+
+
+def test_a_key_that_cannot_be_recorded_is_503_code_20_and_does_nothing(api, failing_dynamodb):
+    failing_dynamodb.add("PutItem")
+
+    response = post_deploy(api, key="unrecorded")
+
+    assert error(response) == (503, 20)
+    assert revisions() == []
+
+
+def test_an_answer_that_cannot_be_recorded_is_still_given(api, failing_dynamodb):
+    """The route ran: its answer goes out even though the record of it could not be saved."""
+    failing_dynamodb.add("UpdateItem")
+
+    response = post_deploy(api, key="unsaved")
+
+    assert response.status_code == 200, response.text
+    assert response.json()["deploy_id"] == "guestbook.1"
+    assert revisions() == ["l0-l0-guestbook:1"]
