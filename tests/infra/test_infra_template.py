@@ -263,6 +263,8 @@ def test_api_function_reads_and_writes_exactly_the_three_tables(synth):
     assert dynamo
     actions = {a for s in dynamo for a in as_list(s["Action"])}
     assert {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:DescribeTable"} <= actions
+    # Powertools Idempotency (functions/handlers/api/idempotency.py) also updates and deletes its records.
+    assert {"dynamodb:UpdateItem", "dynamodb:DeleteItem"} <= actions
     for statement in dynamo:
         assert {r["Fn::GetAtt"][0] for r in as_list(statement["Resource"])} == table_ids
     others = [s for s in statements(synth.template_json, role_id) if s not in dynamo]
