@@ -236,9 +236,9 @@ def http_server(gateway: Gateway, host: str, port: int) -> ThreadingHTTPServer:
         def _serve(self) -> None:
             refused = gateway.refuse_length(self.headers.get("Content-Length"), self.headers.get("Transfer-Encoding"))
             if refused is not None:
-                # The body stays unread: this connection cannot carry another request.
-                self.close_connection = True
+                # The body stays unread, so this connection cannot carry another request.
                 answer = refused
+                answer.headers.append(("Connection", "close"))
             else:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
