@@ -127,8 +127,8 @@ def from_aws(error: Exception, request_id: str = "") -> Layer0Error:
     Throttling (503, code 20) and AWS's own server faults (500, code 21) keep AWS's message: it is AWS's generic
     text, and it tells the caller that a retry may work. Any other failure (AccessDenied, a validation error on a
     call Layer0 built, a botocore failure) is a Layer0 bug or a misconfiguration, and AWS's message can name accounts,
-    roles and request parameters: the caller gets a generic message with `request_id`, and the caller's log line
-    (handlers/api/errors.py) keeps the detail.
+    roles and request parameters: the answer is a generic message naming `request_id`, and the caller logs the
+    detail under that id.
     """
     if isinstance(error, ClientError):
         aws_code = aws_error_code(error) or "Unknown"
@@ -138,7 +138,7 @@ def from_aws(error: Exception, request_id: str = "") -> Layer0Error:
         if is_aws_server_error(error):
             return Layer0Error(ErrorCode.UnexpectedError, message)
         return Layer0Error(
-            ErrorCode.UnexpectedError, f"AWS refused a call of Layer0 (code '{aws_code}'){_logged(request_id)}"
+            ErrorCode.UnexpectedError, f"AWS refused a call Layer0 made (code '{aws_code}'){_logged(request_id)}"
         )
     if isinstance(error, (AwsConnectionError, HTTPClientError)):
         return Layer0Error(

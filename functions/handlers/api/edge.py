@@ -52,9 +52,8 @@ def _principal(event: APIGatewayProxyEvent) -> str:
 
 
 def _refused(event: APIGatewayProxyEvent) -> Layer0Error | None:
-    if event.http_method in STATE_CHANGING_METHODS and (event.headers.get("sec-fetch-site") or "").lower() == (
-        "cross-site"
-    ):
+    site = (event.headers.get("sec-fetch-site") or "").lower()
+    if event.http_method in STATE_CHANGING_METHODS and site == "cross-site":
         return Layer0Error(
             ErrorCode.UnexpectedError,
             "Cross-site requests may not change anything: the browser sent Sec-Fetch-Site: cross-site",
