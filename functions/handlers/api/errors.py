@@ -97,7 +97,8 @@ def _body_is_text(event) -> bool:
 
 def _request_id(app: APIGatewayRestResolver) -> str:
     """API Gateway's request id: the logger's correlation id, and the stage's access log's `requestId`."""
-    return app.current_event.request_context.request_id or app.lambda_context.aws_request_id
+    request_context = app.current_event.raw_event.get("requestContext") or {}
+    return str(request_context.get("requestId") or app.lambda_context.aws_request_id)
 
 
 def register(app: APIGatewayRestResolver) -> None:
