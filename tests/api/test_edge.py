@@ -88,7 +88,8 @@ def test_cross_site_reads_and_same_site_writes_pass(api):
 
 def test_the_original_cli_and_terraform_requests_pass(api):
     """The original's clients (Go) send every body as JSON with `Content-Type: application/json` (the original
-    server answered 415 otherwise), `null` when a request has no body, and no `Sec-Fetch-Site`."""
+    server answered 415 otherwise) and no `Sec-Fetch-Site`; a request with nothing to say may carry `null` or `""`
+    (`admin scale`), on GET and DELETE too."""
     go = {"User-Agent": "Go-http-client/1.1", "Content-Type": "application/json", "Accept-Encoding": "gzip"}
     environment = api.post("/environment/", data=json.dumps(ENVIRONMENT), headers=go)
     assert environment.status_code == 200, environment.text
