@@ -204,8 +204,9 @@ class Api(Construct):
             Acknowledgment(
                 id="AwsSolutions::AwsSolutions-APIG3",
                 reason=(
-                    "Every route but /health and /admin/config is behind the token authorizer and the stage is "
-                    "throttled; a WAF web ACL is a per-account cost decision operators can attach to the stage."
+                    "Every route but /health, /admin/config, /openapi.json and /swagger is behind the token "
+                    "authorizer and the stage is throttled; a WAF web ACL is a per-account cost decision operators "
+                    "can attach to the stage."
                 ),
             )
         )

@@ -24,6 +24,11 @@ ACCOUNT = "123456789012"
 REGION = "us-west-2"
 API_ID = "local"
 STAGE = "api"
+# API Gateway's own cap on a request's payload: it answers 413 beyond it, before the API function (which
+# refuses bodies over 1 MB itself: functions/handlers/api/edge.py).
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
+# The principal handlers/authorizer.py names for the token's holder.
+AUTHORIZED_PRINCIPAL = "layer0"
 
 
 class LambdaContext:
@@ -92,6 +97,25 @@ class Gateway:
         out.append(("Access-Control-Allow-Origin", contract.CORS_ALLOW_ORIGIN))
         return Answer(response.status or 500, out, body.encode())
 
+    def refuse_length(self, content_length: str | None, transfer_encoding: str | None) -> Answer | None:
+        """The gateway's answer when the body cannot be read as API Gateway would: chunked or without a valid
+        length (411, 400) or over API Gateway's payload limit (413). None when the body may be read."""
+        if transfer_encoding:
+            return self._status_response(411, "A request body needs a Content-Length")
+        if content_length is None:
+            return None
+        if not content_length.isdigit():
+            return self._status_response(400, f"Invalid Content-Length: {content_length!r}")
+        if int(content_length) > MAX_PAYLOAD_BYTES:
+            return self._status_response(413, "Request Too Long")
+        return None
+
+    def _status_response(self, status: int, error: str) -> Answer:
+        """API Gateway's DEFAULT_4XX answer, with the status API Gateway chose."""
+        answer = self._gateway_response("DEFAULT_4XX", error, method="", path="")
+        answer.status = status
+        return answer
+
     def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> Answer:
         url = urlsplit(raw_path)
         # API Gateway treats `/environment/` as `/environment`.
@@ -105,16 +129,19 @@ class Gateway:
         resource = route.path if route else path
         event = proxy_event(method, path, resource, headers, query, params, body)
         if route is not None and route.auth:
-            denied = self._authorize(event)
-            if denied:
-                return self._gateway_response(*denied, method=method, path=path)
-            event["requestContext"]["authorizer"] = {"principalId": "layer0"}
+            authorized = self._authorize(event)
+            if isinstance(authorized, tuple):
+                return self._gateway_response(*authorized, method=method, path=path)
+            event["requestContext"]["authorizer"] = authorized
         with self._api_lock:
             result = self._api(event, LambdaContext("l0-local-api"))
         return _answer(result)
 
-    def _authorize(self, proxy_event: dict) -> tuple[str, str] | None:
-        """None when the request may pass, else (gateway response type, error message)."""
+    def _authorize(self, proxy_event: dict) -> dict | tuple[str, str]:
+        """The authorizer's context for the API function when the request may pass (what API Gateway puts in
+        `requestContext.authorizer`: the principal and the policy's `context`), else (gateway response type, error
+        message)."""
+        request_context = {key: value for key, value in proxy_event["requestContext"].items() if key != "authorizer"}
         event = {
             "type": "REQUEST",
             "methodArn": (
@@ -122,7 +149,8 @@ class Gateway:
                 f"{proxy_event['httpMethod']}{proxy_event['resource']}"
             ),
             **{key: proxy_event[key] for key in ("resource", "path", "httpMethod", "headers", "multiValueHeaders")},
-            **{key: proxy_event[key] for key in ("queryStringParameters", "pathParameters", "requestContext")},
+            **{key: proxy_event[key] for key in ("queryStringParameters", "pathParameters")},
+            "requestContext": request_context,
         }
         try:
             with self._authorizer_lock:
@@ -132,8 +160,9 @@ class Gateway:
                 return "UNAUTHORIZED", "Unauthorized"
             return "DEFAULT_5XX", f"Authorizer error: {type(error).__name__}"
         statements = policy.get("policyDocument", {}).get("Statement", [])
-        allowed = any(s.get("Effect") == "Allow" for s in statements)
-        return None if allowed else ("ACCESS_DENIED", "Access denied")
+        if not any(s.get("Effect") == "Allow" for s in statements):
+            return "ACCESS_DENIED", "Access denied"
+        return {"principalId": policy.get("principalId", ""), **policy.get("context", {})}
 
 
 def proxy_event(
@@ -144,8 +173,13 @@ def proxy_event(
     query: dict[str, list[str]] | None = None,
     params: dict[str, str] | None = None,
     body: bytes = b"",
+    principal_id: str | None = AUTHORIZED_PRINCIPAL,
 ) -> dict:
-    """The REST v1 proxy event API Gateway sends the API function for this request."""
+    """The REST v1 proxy event API Gateway sends the API function for this request.
+
+    On a route behind the token, API Gateway calls the function only once the authorizer allowed the request, and
+    passes the authorizer's principal in `requestContext.authorizer`; `principal_id=None` leaves it out.
+    """
     resource = resource or path
     headers = headers or {"Accept": "application/json"}
     query = query or {}
@@ -153,6 +187,20 @@ def proxy_event(
         text, encoded = body.decode("utf-8"), False
     except UnicodeDecodeError:
         text, encoded = base64.b64encode(body).decode(), True
+    request_context: dict = {
+        "accountId": ACCOUNT,
+        "apiId": API_ID,
+        "stage": STAGE,
+        "resourcePath": resource,
+        "httpMethod": method,
+        "path": path,
+        "requestId": str(uuid.uuid4()),
+        "identity": {"sourceIp": "127.0.0.1"},
+    }
+    if principal_id is not None and any(
+        route.auth and (route.method, route.path) == (method, resource) for route in contract.ROUTES
+    ):
+        request_context["authorizer"] = {"principalId": principal_id}
     return {
         "resource": resource,
         "path": path,
@@ -163,16 +211,7 @@ def proxy_event(
         "multiValueQueryStringParameters": query or None,
         "pathParameters": params or None,
         "stageVariables": None,
-        "requestContext": {
-            "accountId": ACCOUNT,
-            "apiId": API_ID,
-            "stage": STAGE,
-            "resourcePath": resource,
-            "httpMethod": method,
-            "path": path,
-            "requestId": str(uuid.uuid4()),
-            "identity": {"sourceIp": "127.0.0.1"},
-        },
+        "requestContext": request_context,
         "body": text if body else None,
         "isBase64Encoded": encoded,
     }
@@ -195,13 +234,19 @@ def http_server(gateway: Gateway, host: str, port: int) -> ThreadingHTTPServer:
         disable_nagle_algorithm = True
 
         def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            try:
-                answer = gateway.handle(self.command, self.path, dict(self.headers.items()), body)
-            except Exception as error:  # the gateway's own 5xx, never a stack trace to the client
-                payload = json.dumps({"error_code": 21, "message": f"Local gateway error: {error}"})
-                answer = Answer(502, [("Content-Type", "application/json")], payload.encode())
+            refused = gateway.refuse_length(self.headers.get("Content-Length"), self.headers.get("Transfer-Encoding"))
+            if refused is not None:
+                # The body stays unread, so this connection cannot carry another request.
+                answer = refused
+                answer.headers.append(("Connection", "close"))
+            else:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                try:
+                    answer = gateway.handle(self.command, self.path, dict(self.headers.items()), body)
+                except Exception as error:  # the gateway's own 5xx, never a stack trace to the client
+                    payload = json.dumps({"error_code": 21, "message": f"Local gateway error: {error}"})
+                    answer = Answer(502, [("Content-Type", "application/json")], payload.encode())
             self.send_response(answer.status)
             for key, value in answer.headers:
                 if key.lower() != "content-length":

@@ -34,8 +34,10 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/tag"),
     Route("POST", "/tag"),
     Route("DELETE", "/tag"),
-    Route("GET", "/openapi.json"),
-    Route("GET", "/swagger"),  # Swagger UI, its JS and CSS inlined from the installed Powertools
+    # The API's description is public: Swagger UI sends the token itself (its Authorize button), so no browser ever
+    # needs to hold Basic credentials for the API (docs/compatibility.md#auth).
+    Route("GET", "/openapi.json", auth=False),
+    Route("GET", "/swagger", auth=False),  # Swagger UI, its JS and CSS inlined from the installed Powertools
     # Jobs (docs/compatibility.md#jobs, docs/architecture.md#the-job-path); a job's task id is its job id, so its logs
     # are the execution history.
     Route("GET", "/job"),
@@ -104,12 +106,9 @@ class GatewayResponse:
     headers: tuple[tuple[str, str], ...] = ()
 
 
-NOT_AUTHORIZED = GatewayResponse(
-    status=401,
-    body="401: Not Authorized",
-    content_type="text/plain",
-    headers=(("WWW-Authenticate", 'Basic realm="Protected Area"'),),
-)
+# No `WWW-Authenticate`: with it, a browser asks for credentials and then sends them to the API from any web page
+# (docs/compatibility.md#auth).
+NOT_AUTHORIZED = GatewayResponse(status=401, body="401: Not Authorized", content_type="text/plain")
 
 # Keyed by API Gateway's ResponseType. `$context` variables are filled in by API Gateway
 # and by the local gateway alike.

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as AwsConnectionError
 from botocore.retries.standard import ThrottledRetryableChecker
 
 
@@ -126,14 +127,34 @@ def missing_parameter(name: str) -> Layer0Error:
     return Layer0Error(ErrorCode.MissingParameter, f"Parameter '{name}' is required")
 
 
-def from_aws(error: Exception) -> Layer0Error:
-    """Translate an AWS failure that survived the client layer's retries (docs/compatibility.md#errors, step 3)."""
+def from_aws(error: Exception, request_id: str = "") -> Layer0Error:
+    """Translate an AWS failure that survived the client layer's retries (docs/compatibility.md#errors, step 4).
+
+    Throttling (503, code 20) and AWS's own server faults (500, code 21) keep AWS's message: it is AWS's generic
+    text, and it tells the caller that a retry may work. Any other failure (AccessDenied, a validation error on a
+    call Layer0 built, a botocore failure) is a Layer0 bug or a misconfiguration, and AWS's message can name accounts,
+    roles and request parameters: the answer is a generic message naming `request_id`, and the caller logs the
+    detail under that id.
+    """
     if isinstance(error, ClientError):
         aws_code = aws_error_code(error) or "Unknown"
         message = f"AWS Error: {aws_error_message(error)} (code '{aws_code}')"
         if aws_code in THROTTLING_ERROR_CODES:
             return Layer0Error(ErrorCode.Throttled, message)
-        return Layer0Error(ErrorCode.UnexpectedError, message)
-    if isinstance(error, BotoCoreError):
-        return Layer0Error(ErrorCode.UnexpectedError, f"AWS Error: {error}", status=503)
-    return Layer0Error(ErrorCode.UnexpectedError, str(error))
+        if is_aws_server_error(error):
+            return Layer0Error(ErrorCode.UnexpectedError, message)
+        return Layer0Error(
+            ErrorCode.UnexpectedError, f"AWS refused a call Layer0 made (code '{aws_code}'){_logged(request_id)}"
+        )
+    if isinstance(error, (AwsConnectionError, HTTPClientError)):
+        return Layer0Error(
+            ErrorCode.UnexpectedError,
+            f"AWS could not be reached ({type(error).__name__}){_logged(request_id)}",
+            status=503,
+        )
+    return Layer0Error(ErrorCode.UnexpectedError, f"A call to AWS failed ({type(error).__name__}){_logged(request_id)}")
+
+
+def _logged(request_id: str) -> str:
+    where = f" under request id {request_id}" if request_id else ""
+    return f". The detail is in the API function's log{where}."

@@ -1,6 +1,7 @@
 """`/health`, `/admin/*`, `/openapi.json` and `/swagger`."""
 
 import boto3
+import pytest
 
 from layer0 import contract
 from layer0 import settings
@@ -81,7 +82,33 @@ def test_swagger_ui_loads_nothing_from_outside(api):
     assert "<script src=\"http" not in response.text and "<link rel=\"stylesheet\" href=\"http" not in response.text
 
 
-def test_swagger_needs_the_token_so_a_browser_prompts(api):
+def test_swagger_is_public_and_prompts_for_nothing(api):
     response = api.anonymous.get(api.url + "swagger")
-    assert response.status_code == 401
-    assert response.headers["WWW-Authenticate"].startswith("Basic ")
+    assert response.status_code == 200
+    assert "WWW-Authenticate" not in response.headers
+
+
+RESOURCE_TAGS = ["environment", "deploy", "service", "task", "load balancer", "job", "tag", "admin"]
+TAG_OF_PATH = {"environment": "environment", "deploy": "deploy", "service": "service", "task": "task",
+               "loadbalancer": "load balancer", "job": "job", "tag": "tag", "admin": "admin", "health": "admin"}  # fmt: skip
+
+
+@pytest.mark.parametrize("document_path", ["openapi.json", "swagger?format=json"])
+def test_swagger_groups_the_routes_by_resource_in_order_each_with_a_summary(api, document_path):
+    document = api.anonymous.get(api.url + document_path).json()
+    assert [tag["name"] for tag in document["tags"]] == RESOURCE_TAGS
+    assert all(tag["description"] for tag in document["tags"])
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            assert operation["tags"] == [TAG_OF_PATH[path.split("/")[1]]], (method, path)
+            assert operation["summary"], (method, path)
+
+
+def test_openapi_documents_the_refusals_before_routing(api):
+    paths = api.get("/openapi.json").json()["paths"]
+    for route in contract.ROUTES:
+        if not route.auth or route.path in ("/openapi.json", "/swagger"):
+            continue
+        responses = paths[route.path][route.method.lower()]["responses"]
+        assert {"403", "413", "415"} <= set(responses), route
+        assert responses["415"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ServerError"}

@@ -179,7 +179,7 @@ def test_protected_routes_need_the_token(local, path):
     for token in (None, ORIGINAL_DEFAULT_TOKEN, local.token + "x"):
         response = get(local, path, token)
         assert response.status_code == 401, (token, response.text)
-        assert response.headers["WWW-Authenticate"].startswith("Basic")
+        assert "WWW-Authenticate" not in response.headers
         assert response.headers["Version"]
 
     response = get(local, path, local.token)

@@ -13,5 +13,10 @@ def test_the_api_function_serves_exactly_the_contract_routes():
     assert served == expected
 
 
-def test_open_routes_are_only_health_and_config():
-    assert {route.path for route in contract.ROUTES if not route.auth} == {"/health", "/admin/config"}
+def test_open_routes_are_health_config_and_the_api_s_description():
+    open_routes = {route.path for route in contract.ROUTES if not route.auth}
+    assert open_routes == {"/health", "/admin/config", "/openapi.json", "/swagger"}
+
+
+def test_the_401_makes_no_browser_prompt_for_credentials():
+    assert not any(name.lower() == "www-authenticate" for name, _ in contract.NOT_AUTHORIZED.headers)

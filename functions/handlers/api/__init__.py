@@ -9,7 +9,7 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig
 from aws_lambda_powertools.logging import correlation_paths
 
-from handlers.api import admin, deploys, docs, environments, errors, jobs, load_balancers, services, tags, tasks
+from handlers.api import admin, deploys, docs, edge, environments, errors, jobs, load_balancers, services, tags, tasks
 from handlers.api.idempotency import honour_idempotency_key
 from handlers.observability import domain_logs_through
 from layer0 import contract, settings
@@ -24,7 +24,7 @@ CORS = CORSConfig(
     expose_headers=list(contract.CORS_EXPOSE_HEADERS),
 )
 
-app = APIGatewayRestResolver(enable_validation=True, cors=CORS)
+app = APIGatewayRestResolver(enable_validation=True, cors=CORS, json_body_deserializer=edge.decode_json)
 errors.register(app)
 app.use(middlewares=[honour_idempotency_key])
 for module in (admin, tags, jobs, environments, deploys, load_balancers, services, tasks):
@@ -33,9 +33,12 @@ docs.enable(app)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler
+# Answers carry Dockerrun environment values and errors may quote them: neither goes to X-Ray.
+@tracer.capture_lambda_handler(capture_response=False, capture_error=False)
 def handler(event: dict, context) -> dict:
-    response = app.resolve(event, context)
+    response = edge.refusal(event) or app.resolve(event, context)
+    headers = response.setdefault("multiValueHeaders", {})
     # Every answer carries the API version (docs/compatibility.md#http-conventions); the CLI compares it with its own.
-    response.setdefault("multiValueHeaders", {})["Version"] = [settings.get().api_version]
+    headers["Version"] = [settings.get().api_version]
+    headers.setdefault(edge.NOSNIFF[0], [edge.NOSNIFF[1]])
     return response

@@ -6,6 +6,7 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
+from handlers.api.docs import Tags
 from handlers.api.errors import documented, ok_or
 from layer0 import deploys
 from layer0.models import CreateDeployRequest, Deploy, DeploySummary
@@ -13,13 +14,14 @@ from layer0.models import CreateDeployRequest, Deploy, DeploySummary
 router = Router()
 
 
-@router.get("/deploy", summary="Every active revision of every deploy", responses=ok_or(500))
+@router.get("/deploy", tags=[Tags.DEPLOY], summary="Every active revision of every deploy", responses=ok_or(500))
 def list_deploys() -> list[DeploySummary]:
     return deploys.list_all()
 
 
 @router.post(
     "/deploy",
+    tags=[Tags.DEPLOY],
     summary="Register a Dockerrun (base64 in `dockerrun`) as the next revision of the deploy `deploy_name`",
     responses=ok_or(400, 500),
 )
@@ -27,13 +29,14 @@ def create_deploy(request: CreateDeployRequest) -> Deploy:
     return deploys.create(request)
 
 
-@router.get("/deploy/<id>", summary="One deploy (`<name>.<revision>`)", responses=ok_or(404))
+@router.get("/deploy/<id>", tags=[Tags.DEPLOY], summary="One deploy (`<name>.<revision>`)", responses=ok_or(404))
 def get_deploy(id: str) -> Deploy:  # noqa: A002 - the contract's path parameter
     return deploys.get(id)
 
 
 @router.delete(
     "/deploy/<id>",
+    tags=[Tags.DEPLOY],
     summary="Deregister a deploy",
     responses={200: {"description": "Deleted"}, **documented(400)},
 )

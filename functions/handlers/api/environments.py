@@ -4,6 +4,7 @@ starts a job: see the jobs router."""
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
+from handlers.api.docs import Tags
 from handlers.api.errors import documented, ok_or
 from handlers.api.jobs import JOB_ACCEPTED_RESPONSES, job_accepted
 from layer0 import environments
@@ -22,13 +23,14 @@ def _empty() -> Response:
     return Response(status_code=200, content_type="application/json", body='""')
 
 
-@router.get("/environment", summary="Every environment", responses=ok_or(500))
+@router.get("/environment", tags=[Tags.ENVIRONMENT], summary="Every environment", responses=ok_or(500))
 def list_environments() -> list[EnvironmentSummary]:
     return environments.list_all()
 
 
 @router.post(
     "/environment",
+    tags=[Tags.ENVIRONMENT],
     summary="Create an environment: cluster, security group, launch template and Auto Scaling group",
     responses=ok_or(400, 500),
 )
@@ -36,13 +38,14 @@ def create_environment(request: CreateEnvironmentRequest) -> Environment:
     return environments.create(request)
 
 
-@router.get("/environment/<id>", summary="One environment", responses=ok_or(404))
+@router.get("/environment/<id>", tags=[Tags.ENVIRONMENT], summary="One environment", responses=ok_or(404))
 def get_environment(id: str) -> Environment:  # noqa: A002 - the contract's path parameter
     return environments.get(id)
 
 
 @router.put(
     "/environment/<id>",
+    tags=[Tags.ENVIRONMENT],
     summary="Set the minimum instance count; returns the updated environment",
     responses=ok_or(400, 404),
 )
@@ -52,6 +55,7 @@ def update_environment(id: str, request: UpdateEnvironmentRequest) -> Environmen
 
 @router.post(
     "/environment/<id>/link",
+    tags=[Tags.ENVIRONMENT],
     summary="Let two environments reach each other (all traffic, both ways)",
     responses={200: {"description": "Linked"}, **documented(400, 404)},
 )
@@ -62,6 +66,7 @@ def link_environments(id: str, request: CreateEnvironmentLinkRequest):  # noqa: 
 
 @router.delete(
     "/environment/<id>/link/<dest_id>",
+    tags=[Tags.ENVIRONMENT],
     summary="Undo a link, both ways",
     responses={200: {"description": "Unlinked"}, **documented()},
 )
@@ -72,6 +77,7 @@ def unlink_environments(id: str, dest_id: str):  # noqa: A002
 
 @router.delete(
     "/environment/<id>",
+    tags=[Tags.ENVIRONMENT],
     summary="Delete an environment and what runs in it (job type 1)",
     responses={**JOB_ACCEPTED_RESPONSES, **documented(404)},
 )

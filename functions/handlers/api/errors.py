@@ -28,7 +28,8 @@ def error_response(error: Layer0Error) -> Response:
     return Response(status_code=error.status, content_type="application/json", body=json.dumps(error.body()))
 
 
-# API Gateway's own answer (layer0.contract NOT_AUTHORIZED) when the token is missing or wrong.
+# The 401 of a missing or wrong token (layer0.contract NOT_AUTHORIZED): API Gateway's own answer, and the API
+# function's when a request reaches it without the authorizer's identity (handlers/api/edge.py).
 NOT_AUTHORIZED: dict[int, OpenAPIResponse] = {
     401: {
         "description": "No token, or a wrong one: `401: Not Authorized`",
@@ -36,12 +37,25 @@ NOT_AUTHORIZED: dict[int, OpenAPIResponse] = {
     }
 }
 
+# What handlers/api/edge.py refuses before routing, on any route behind the token.
+EDGE_REFUSALS: dict[int, str] = {
+    403: "A request that changes something, sent by a browser from another site (`Sec-Fetch-Site: cross-site`)",
+    413: "A request body over 1 MB (code 1)",
+    415: "A request body that is not `application/json` (code 1)",
+}
+
 
 def documented(*statuses: int) -> dict[int, OpenAPIResponse]:
     """OpenAPI `responses` entries for the error statuses a route behind the token can answer, and its 401."""
     content: dict[str, OpenAPIResponseContentSchema | OpenAPIResponseContentModel]
     content = {"application/json": {"model": ServerError}}
-    return {**NOT_AUTHORIZED, **{status: {"description": "Layer0 error", "content": content} for status in statuses}}
+    refusals: dict[int, OpenAPIResponse] = {
+        status: {"description": description, "content": content} for status, description in EDGE_REFUSALS.items()
+    }
+    errors: dict[int, OpenAPIResponse] = {
+        status: {"description": "Layer0 error", "content": content} for status in statuses
+    }
+    return {**NOT_AUTHORIZED, **refusals, **errors}
 
 
 def ok_or(*statuses: int) -> dict[int, OpenAPIResponse]:
@@ -81,6 +95,12 @@ def _body_is_text(event) -> bool:
     return True
 
 
+def _request_id(app: APIGatewayRestResolver) -> str:
+    """API Gateway's request id: the logger's correlation id, and the stage's access log's `requestId`."""
+    request_context = app.current_event.raw_event.get("requestContext") or {}
+    return str(request_context.get("requestId") or app.lambda_context.aws_request_id)
+
+
 def register(app: APIGatewayRestResolver) -> None:
     @app.exception_handler(Layer0Error)
     def _layer0(error: Layer0Error) -> Response:
@@ -92,14 +112,16 @@ def register(app: APIGatewayRestResolver) -> None:
 
     @app.exception_handler([ClientError, BotoCoreError])
     def _aws(error: Exception) -> Response:
-        translated = from_aws(error)
+        # The detail (AWS's message: account ids, role ARNs, parameters) stays in this log line, found by request id.
+        translated = from_aws(error, request_id=_request_id(app))
         logger.warning("AWS call failed", extra={"error": str(error), "error_code": int(translated.code)})
         return error_response(translated)
 
     @app.exception_handler(Exception)
     def _unexpected(error: Exception) -> Response:
         logger.exception("Unexpected error")
-        return error_response(Layer0Error(ErrorCode.UnexpectedError, f"Unexpected error: {type(error).__name__}"))
+        message = f"Unexpected error: {type(error).__name__} (request id {_request_id(app)})"
+        return error_response(Layer0Error(ErrorCode.UnexpectedError, message))
 
     @app.exception_handler(UnicodeDecodeError)
     def _undecodable(error: UnicodeDecodeError) -> Response:

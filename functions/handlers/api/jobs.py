@@ -7,6 +7,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
+from handlers.api.docs import Tags
 from handlers.api.errors import documented, ok_or
 from layer0 import jobs
 from layer0.models import Job
@@ -36,18 +37,19 @@ JOB_ACCEPTED_RESPONSES: dict[int, OpenAPIResponse] = {
 }
 
 
-@router.get("/job", summary="Every job", responses=ok_or())
+@router.get("/job", tags=[Tags.JOB], summary="Every job", responses=ok_or())
 def list_jobs() -> list[Job]:
     return jobs.list_all()
 
 
-@router.get("/job/<id>", summary="A job", responses=ok_or(404))
+@router.get("/job/<id>", tags=[Tags.JOB], summary="A job", responses=ok_or(404))
 def get_job(id: str) -> Job:  # noqa: A002 - the contract's path parameter
     return jobs.get(id)
 
 
 @router.delete(
     "/job/<id>",
+    tags=[Tags.JOB],
     summary="Stop a job's execution and delete it",
     responses={200: {"description": "Deleted"}, **documented(404)},
 )

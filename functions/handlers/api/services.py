@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
+from handlers.api.docs import Tags
 from handlers.api.errors import documented, ok_or
 from handlers.api.jobs import JOB_ACCEPTED_RESPONSES, job_accepted
 from layer0 import logs, services
@@ -48,13 +49,14 @@ def _with_rollout(answer: tuple[Service, Job]) -> Response:
     )
 
 
-@router.get("/service", summary="Every service", responses=ok_or(500))
+@router.get("/service", tags=[Tags.SERVICE], summary="Every service", responses=ok_or(500))
 def list_services() -> list[ServiceSummary]:
     return services.list_all()
 
 
 @router.post(
     "/service",
+    tags=[Tags.SERVICE],
     summary="Create a service (optionally behind a load balancer) and start its rollout job",
     responses={**SERVICE_WITH_ROLLOUT_RESPONSES, **documented(400, 404)},
 )
@@ -62,13 +64,14 @@ def create_service(request: CreateServiceRequest):
     return _with_rollout(services.create(request))
 
 
-@router.get("/service/<id>", summary="One service", responses=ok_or(404))
+@router.get("/service/<id>", tags=[Tags.SERVICE], summary="One service", responses=ok_or(404))
 def get_service(id: str) -> Service:  # noqa: A002 - the contract's path parameter
     return services.get(id)
 
 
 @router.delete(
     "/service/<id>",
+    tags=[Tags.SERVICE],
     summary="Delete a service: scale to 0, stop its tasks, delete it (job type 2)",
     responses={**JOB_ACCEPTED_RESPONSES, **documented(404)},
 )
@@ -78,6 +81,7 @@ def delete_service(id: str):  # noqa: A002
 
 @router.put(
     "/service/<id>/scale",
+    tags=[Tags.SERVICE],
     summary="Set the desired count and start a rollout job",
     responses={**SERVICE_WITH_ROLLOUT_RESPONSES, **documented(400, 404)},
 )
@@ -87,6 +91,7 @@ def scale_service(id: str, request: ScaleServiceRequest):  # noqa: A002
 
 @router.put(
     "/service/<id>/deploy",
+    tags=[Tags.SERVICE],
     summary="Run another deploy and start a rollout job",
     responses={**SERVICE_WITH_ROLLOUT_RESPONSES, **documented(400, 404)},
 )
@@ -96,6 +101,7 @@ def update_service(id: str, request: UpdateServiceRequest):  # noqa: A002
 
 @router.get(
     "/service/<id>/logs",
+    tags=[Tags.SERVICE],
     summary="The logs of the service's tasks. Query: tail, start, end (YYYY-MM-DD HH:MM)",
     responses=ok_or(400, 404),
 )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
+from handlers.api.docs import Tags
 from handlers.api.errors import documented, ok_or
 from handlers.api.jobs import JOB_ACCEPTED_RESPONSES, job_accepted
 from layer0 import jobs, logs, tasks
@@ -19,13 +20,14 @@ from layer0.models import CreateTaskRequest, LogFile, Task, TaskSummary
 router = Router()
 
 
-@router.get("/task", summary="Every task ECS still knows", responses=ok_or(500))
+@router.get("/task", tags=[Tags.TASK], summary="Every task ECS still knows", responses=ok_or(500))
 def list_tasks() -> list[TaskSummary]:
     return tasks.list_all()
 
 
 @router.post(
     "/task",
+    tags=[Tags.TASK],
     summary="Start a task of a deploy in an environment (job type 5; the job's meta.task_id names the task)",
     responses={**JOB_ACCEPTED_RESPONSES, **documented(400, 404)},
 )
@@ -33,13 +35,14 @@ def create_task(request: CreateTaskRequest):
     return job_accepted(tasks.start_create(request))
 
 
-@router.get("/task/<id>", summary="A task and its containers", responses=ok_or(404))
+@router.get("/task/<id>", tags=[Tags.TASK], summary="A task and its containers", responses=ok_or(404))
 def get_task(id: str) -> Task:  # noqa: A002 - the contract's path parameter
     return tasks.get(id)
 
 
 @router.delete(
     "/task/<id>",
+    tags=[Tags.TASK],
     summary="Stop a task and forget it (synchronous)",
     responses={200: {"description": "Deleted"}, **documented(404)},
 )
@@ -50,6 +53,7 @@ def delete_task(id: str):  # noqa: A002
 
 @router.get(
     "/task/<id>/logs",
+    tags=[Tags.TASK],
     summary="A task's container logs; for a job's task id, the job's execution history. "
     "Query: tail, start, end (YYYY-MM-DD HH:MM, UTC)",
     responses=ok_or(400, 404),
