@@ -21,8 +21,8 @@ from layer0.models import Job, LogFile, Tag, rfc3339
 from layer0.stores import jobs as job_store
 from layer0.stores import tags as tag_store
 
-# A job's row and its tags expire (DynamoDB TTL) TTL_SECONDS after the job ended: the step that marks it completed or error
-# sets that, as does a read that finds its execution ended unmarked. Until then the row expires only after
+# A job's row and its tags expire (DynamoDB TTL) TTL_SECONDS after the job ended: the step that marks it completed
+# or error sets that, as does a read that finds its execution ended unmarked. Until then they expire only after
 # LONGEST_JOB_SECONDS more, past any machine's TimeoutSeconds (a test holds every machine to it), so a running job
 # keeps its row and one whose end nobody recorded still goes (docs/compatibility.md#jobs).
 TTL_SECONDS = 6 * 3600
