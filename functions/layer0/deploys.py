@@ -202,14 +202,17 @@ def _validate_name(name: str) -> None:
 
 def host_access(parameters: dict) -> list[str]:
     """The fields of RegisterTaskDefinition parameters that let a container reach its host
-    (docs/compatibility.md#container-policy): host networking, host-path volumes, privileged mode, added Linux
-    capabilities and host devices."""
+    (docs/compatibility.md#container-policy): host networking, host-path volumes (also as a Docker volume's
+    `device`), privileged mode, added Linux capabilities and host devices."""
     found = []
     if str(parameters.get("networkMode", "")).lower() == "host":
         found.append("networkMode: host")
     for i, volume in enumerate(parameters.get("volumes") or []):
         if (volume.get("host") or {}).get("sourcePath"):
             found.append(f"volumes[{i}].host.sourcePath")
+        # Docker's `local` driver mounts any host path or device named by its `device` option.
+        if "device" in ((volume.get("dockerVolumeConfiguration") or {}).get("driverOpts") or {}):
+            found.append(f"volumes[{i}].dockerVolumeConfiguration.driverOpts.device")
     for i, container in enumerate(parameters.get("containerDefinitions") or []):
         if container.get("privileged"):
             found.append(f"containerDefinitions[{i}].privileged")

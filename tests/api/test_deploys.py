@@ -253,6 +253,21 @@ def test_an_execution_role_never_reaches_ecs(api):
 HOST_ACCESS = [
     ({"networkMode": "host"}, "networkMode: host"),
     ({"volumes": [{"name": "root", "host": {"sourcePath": "/"}}]}, "volumes[0].host.sourcePath"),
+    (
+        {
+            "volumes": [
+                {
+                    "name": "root",
+                    "dockerVolumeConfiguration": {
+                        "scope": "task",
+                        "driver": "local",
+                        "driverOpts": {"type": "none", "o": "bind", "device": "/"},
+                    },
+                }
+            ]
+        },
+        "volumes[0].dockerVolumeConfiguration.driverOpts.device",
+    ),
     ({"containerDefinitions": [{"privileged": True}]}, "containerDefinitions[0].privileged"),
     (
         {"containerDefinitions": [{"linuxParameters": {"capabilities": {"add": ["SYS_ADMIN"]}}}]},
@@ -301,7 +316,10 @@ def test_strict_names_every_field_and_registers_a_harmless_dockerrun(api, strict
     harmless = host_access_dockerrun(
         {
             "networkMode": "bridge",
-            "volumes": [{"name": "scratch", "host": {}}],
+            "volumes": [
+                {"name": "scratch", "host": {}},
+                {"name": "cache", "dockerVolumeConfiguration": {"scope": "task", "driver": "local"}},
+            ],
             "containerDefinitions": [{"linuxParameters": {"capabilities": {"drop": ["ALL"]}}, "privileged": False}],
         }
     )
