@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """CDK entry point: `python app.py` synthesizes (no npm CLI needed); `npx cdk deploy` deploys.
 
-Context (`-c key=value` or cdk.json): prefix, vpc_id, api_version, aws_rate, aws_burst, api_concurrency
-(see infra/config.py). The output folder is $CDK_OUTDIR (set by the CDK CLI) or ./cdk.out.
+Context (`-c key=value` or cdk.json): prefix, vpc_id, api_version, aws_rate, aws_burst, api_concurrency,
+container_policy (see infra/config.py). The output folder is $CDK_OUTDIR (set by the CDK CLI) or ./cdk.out.
 """
 
 import os

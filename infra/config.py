@@ -7,6 +7,7 @@ Context keys:
   aws_rate         AWS calls per second, per AWS service, per Lambda container (default 10)
   aws_burst        token-bucket burst of that limiter (default 20)
   api_concurrency  reserved concurrency of the API function (default 10)
+  container_policy permissive (default) or strict: strict refuses Dockerruns that let a container reach its host
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from layer0 import contract
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = ROOT / "functions"
@@ -86,6 +89,7 @@ class Config:
     vpc_id: str | None = None
     api_version: str = DEFAULT_API_VERSION
     throughput: Throughput = Throughput()
+    container_policy: str = contract.CONTAINER_POLICY_PERMISSIVE
 
     @property
     def name(self) -> str:
@@ -114,7 +118,18 @@ class Config:
             aws_rate=_number(get, "aws_rate", defaults.throughput.aws_rate, float, minimum=0.1),
             aws_burst=_number(get, "aws_burst", defaults.throughput.aws_burst, int, minimum=1),
         )
-        return cls(prefix=prefix, vpc_id=vpc_id, api_version=api_version, throughput=throughput)
+        container_policy = _text(get("container_policy"), "").lower() or defaults.container_policy
+        if container_policy not in contract.CONTAINER_POLICIES:
+            raise ValueError(
+                f"context container_policy={container_policy!r} must be one of {', '.join(contract.CONTAINER_POLICIES)}"
+            )
+        return cls(
+            prefix=prefix,
+            vpc_id=vpc_id,
+            api_version=api_version,
+            throughput=throughput,
+            container_policy=container_policy,
+        )
 
 
 def _text(value: Any, default: str) -> str:

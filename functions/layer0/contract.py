@@ -193,3 +193,23 @@ def job_machine_name_prefix(prefix: str) -> str:
 
 def job_machine_name(prefix: str, job_type: JobType) -> str:
     return job_machine_name_prefix(prefix) + job_type.slug
+
+
+# Task roles (docs/compatibility.md#task-roles): the roles Layer0 may pass to ECS tasks, as IAM resources after
+# `arn:<partition>:iam::<account>:`. The API refuses a Dockerrun's `taskRoleArn` outside them, and CDK scopes
+# iam:PassRole to them.
+def passable_role_resources(prefix: str) -> tuple[str, ...]:
+    """`role/l0-<prefix>-*` (the name) and `role/layer0/l0-<prefix>/*` (the path)."""
+    return (f"role/l0-{prefix}-*", f"role/{passable_role_path(prefix).strip('/')}/*")
+
+
+def passable_role_path(prefix: str) -> str:
+    """`/layer0/l0-<prefix>/`: the IAM path of task roles whose names are the operator's choice."""
+    return f"/layer0/l0-{prefix}/"
+
+
+# The instance setting `container_policy` (docs/compatibility.md#container-policy): `strict` refuses Dockerruns that
+# let a container reach its host; `permissive`, the default, registers them, as the original did.
+CONTAINER_POLICY_PERMISSIVE = "permissive"
+CONTAINER_POLICY_STRICT = "strict"
+CONTAINER_POLICIES = (CONTAINER_POLICY_PERMISSIVE, CONTAINER_POLICY_STRICT)

@@ -9,10 +9,15 @@ A Dockerrun is read the way Layer0's Go decoder read it into the AWS SDK's struc
 case-insensitively at every level, unknown keys are ignored, and only `containerDefinitions`, `volumes`,
 `family`, `networkMode`, `taskRoleArn` and `placementConstraints` are used at the top. The ECS fields come from
 botocore's model of RegisterTaskDefinition, so every field ECS knows works, whatever its case.
+
+Before anything is registered, the instance's limits apply: `taskRoleArn` must be one of its own roles
+(docs/compatibility.md#task-roles), and under the strict container policy nothing may reach the host
+(docs/compatibility.md#container-policy).
 """
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import json
 import logging
@@ -24,7 +29,7 @@ from botocore.exceptions import ClientError
 from botocore.model import ListShape, MapShape, OperationModel, Shape, StructureShape
 from botocore.validate import ParamValidator
 
-from layer0 import aws, ids, settings
+from layer0 import aws, contract, ids, settings
 from layer0.errors import ErrorCode, Layer0Error, aws_error_code, aws_error_message, missing_parameter
 from layer0.models import CreateDeployRequest, Deploy, DeploySummary, Tag
 from layer0.stores import tags as tag_store
@@ -192,6 +197,73 @@ def _validate_name(name: str) -> None:
         )
 
 
+# --- what this instance lets a Dockerrun do ------------------------------------------------------------------------
+
+
+def host_access(parameters: dict) -> list[str]:
+    """The fields of RegisterTaskDefinition parameters that let a container reach its host
+    (docs/compatibility.md#container-policy): host networking, host-path volumes (also as a Docker volume's
+    `device`), privileged mode, added Linux capabilities and host devices."""
+    found = []
+    if str(parameters.get("networkMode", "")).lower() == "host":
+        found.append("networkMode: host")
+    for i, volume in enumerate(parameters.get("volumes") or []):
+        if (volume.get("host") or {}).get("sourcePath"):
+            found.append(f"volumes[{i}].host.sourcePath")
+        # Docker's `local` driver mounts any host path or device named by its `device` option.
+        if "device" in ((volume.get("dockerVolumeConfiguration") or {}).get("driverOpts") or {}):
+            found.append(f"volumes[{i}].dockerVolumeConfiguration.driverOpts.device")
+    for i, container in enumerate(parameters.get("containerDefinitions") or []):
+        if container.get("privileged"):
+            found.append(f"containerDefinitions[{i}].privileged")
+        linux = container.get("linuxParameters") or {}
+        if (linux.get("capabilities") or {}).get("add"):
+            found.append(f"containerDefinitions[{i}].linuxParameters.capabilities.add")
+        if linux.get("devices"):
+            found.append(f"containerDefinitions[{i}].linuxParameters.devices")
+    return found
+
+
+def _check_container_policy(parameters: dict) -> None:
+    if settings.get().container_policy != contract.CONTAINER_POLICY_STRICT:
+        return
+    found = host_access(parameters)
+    if found:
+        raise Layer0Error(
+            ErrorCode.InvalidJSON,
+            f"This Layer0 instance's container policy is strict: a deploy may not reach its host ({', '.join(found)})",
+        )
+
+
+@functools.cache
+def _partition_and_account() -> tuple[str, str]:
+    """The partition and account the functions run in (STS GetCallerIdentity, which no policy can deny)."""
+    arn = aws.client("sts").get_caller_identity()["Arn"]
+    return arn.split(":")[1], arn.split(":")[4]
+
+
+def _check_task_role(parameters: dict) -> None:
+    """A `taskRoleArn` must be one of the instance's own roles (docs/compatibility.md#task-roles): a role of this
+    account named `l0-<prefix>-*` or under the path `/layer0/l0-<prefix>/`. ECS also takes a role's bare name,
+    which means a role at the root path: the name must then start with `l0-<prefix>-`."""
+    role = parameters.get("taskRoleArn")
+    if not role:
+        return
+    partition, account = _partition_and_account()
+    resources = contract.passable_role_resources(settings.get().prefix)
+    if role.startswith("arn:"):
+        arn = role
+    elif "/" not in role:
+        arn = f"arn:{partition}:iam::{account}:role/{role}"
+    else:
+        arn = ""
+    if not any(fnmatch.fnmatchcase(arn, f"arn:{partition}:iam::{account}:{resource}") for resource in resources):
+        allowed = " or ".join(f"arn:{partition}:iam::<this account>:{resource}" for resource in resources)
+        raise Layer0Error(
+            ErrorCode.InvalidJSON, f"taskRoleArn '{role}' is not a role this Layer0 instance may pass: use {allowed}"
+        )
+
+
 # --- the model -------------------------------------------------------------------------------------------------------
 
 
@@ -266,6 +338,8 @@ def create(request: CreateDeployRequest) -> Deploy:
     name = request.deploy_name
     _validate_name(name)
     parameters = parse(name, request.dockerrun)
+    _check_container_policy(parameters)
+    _check_task_role(parameters)
     ecs = aws.client("ecs")
     try:
         registered = ecs.register_task_definition(**parameters)["taskDefinition"]

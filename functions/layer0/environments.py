@@ -46,6 +46,8 @@ LEGACY_LINK_KEY = "link"  # the original's single link, in adopted data
 DEFAULT_INSTANCE_SIZE = "t3.medium"
 ROOT_VOLUMES = {"linux": ("/dev/xvda", 30), "windows": ("/dev/sda1", 200)}
 SECURITY_GROUP_DESCRIPTION = "Auto-generated Layer0 Environment Security Group"
+# EC2 limits user data to 16 KB in raw form, before base64 encoding (docs/compatibility.md#user-data).
+USER_DATA_LIMIT_BYTES = 16 * 1024
 
 
 def _ecs_id(environment_id: str) -> str:
@@ -213,7 +215,15 @@ def _user_data(request: CreateEnvironmentRequest, operating_system: str, ecs_id:
         rendered = templates.render(template, {"ECSEnvironmentID": ecs_id, "S3Bucket": settings.get().s3_bucket})
     except templates.TemplateError as error:
         raise Layer0Error(ErrorCode.InvalidJSON, f"Invalid user_data_template: {error}") from None
-    return base64.b64encode(rendered.encode()).decode()
+    raw = rendered.encode()
+    if len(raw) > USER_DATA_LIMIT_BYTES:
+        # EC2 would refuse the launch template only after the cluster and the security group exist.
+        raise Layer0Error(
+            ErrorCode.InvalidJSON,
+            f"user_data_template renders to {len(raw)} bytes: EC2 allows at most {USER_DATA_LIMIT_BYTES} bytes of "
+            "user data (16 KB, before base64 encoding)",
+        )
+    return base64.b64encode(raw).decode()
 
 
 def _name_taken(name: str) -> bool:

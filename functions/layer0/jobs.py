@@ -21,7 +21,13 @@ from layer0.models import Job, LogFile, Tag, rfc3339
 from layer0.stores import jobs as job_store
 from layer0.stores import tags as tag_store
 
+# A job's row and its tags expire (DynamoDB TTL) TTL_SECONDS after the job ended: the step that marks it completed
+# or error sets that, as does a read that finds its execution ended unmarked. Until then they expire only after
+# LONGEST_JOB_SECONDS more, past any machine's TimeoutSeconds (a test holds every machine to it), so a running job
+# keeps its row and one whose end nobody recorded still goes (docs/compatibility.md#jobs).
 TTL_SECONDS = 6 * 3600
+LONGEST_JOB_SECONDS = 26 * 3600
+_ENDED = (JobStatus.Completed, JobStatus.Error)
 
 
 def state_machine_arn(job_type: JobType | int) -> str:
@@ -51,13 +57,13 @@ def create(job_type: JobType | int, request: str) -> Job:
         job_type=int(job_type),
         request=request,
         time_created=rfc3339(_now()),
-        time_to_exist=int(time.time()) + TTL_SECONDS,
+        time_to_exist=int(time.time()) + LONGEST_JOB_SECONDS + TTL_SECONDS,
         meta={},
     )
     machine = state_machine_arn(job_type)
     job_store.insert(job)
     try:
-        tag_store.insert(Tag(entity_type="job", entity_id=job_id, key="task_id", value=job_id))
+        tag_store.insert(Tag(entity_type="job", entity_id=job_id, key="task_id", value=job_id), job.time_to_exist)
         aws.client("stepfunctions").start_execution(
             stateMachineArn=machine,
             name=job_id,
@@ -85,6 +91,12 @@ def get(job_id: str) -> Job:
     job = job_store.get(job_id)
     if job.job_status not in (JobStatus.Pending, JobStatus.InProgress):
         return job
+    return _corrected(job)
+
+
+def _corrected(job: Job) -> Job:
+    """A pending or in-progress job, marked as error if its execution has ended (one DescribeExecution)."""
+    job_id = job.job_id
     try:
         described = aws.client("stepfunctions").describe_execution(executionArn=execution_arn(job))
     except ClientError as error:
@@ -97,12 +109,26 @@ def get(job_id: str) -> Job:
     ended = "Execution" + described["status"].title().replace("_", "")
     reason = describe_error(described.get("error") or ended, described.get("cause"))
     job_store.set_meta(job_id, {**job.meta, "error": reason})
-    job_store.set_status(job_id, int(JobStatus.Error))
-    return job.model_copy(update={"job_status": int(JobStatus.Error), "meta": {**job.meta, "error": reason}})
+    expires = _mark(job_id, JobStatus.Error)
+    return job.model_copy(
+        update={"job_status": int(JobStatus.Error), "meta": {**job.meta, "error": reason}, "time_to_exist": expires}
+    )
 
 
 def list_all() -> list[Job]:
-    return job_store.list_all()
+    """Every job; those still pending or in progress are read as `get` reads them, so one whose execution ended
+    unmarked shows as error here too. Ended jobs cost no call to Step Functions."""
+    listed = []
+    for job in job_store.list_all():
+        if job.job_status in (JobStatus.Pending, JobStatus.InProgress):
+            try:
+                job = _corrected(job)
+            except Layer0Error as error:
+                if error.code == ErrorCode.JobDoesNotExist:
+                    continue  # deleted since the scan read it
+                raise
+        listed.append(job)
+    return listed
 
 
 def delete(job_id: str) -> None:
@@ -119,8 +145,18 @@ def delete(job_id: str) -> None:
     _forget(job_id)
 
 
+def _mark(job_id: str, status: JobStatus) -> int | None:
+    """Write the status; an ended job's row gets its expiry, which is returned."""
+    expires = int(time.time()) + TTL_SECONDS if status in _ENDED else None
+    job_store.set_status(job_id, int(status), expires)
+    if expires is not None:
+        # The job's tags (its task id, a create-task job's run attempts) go with its row.
+        tag_store.set_expiry("job", job_id, expires)
+    return expires
+
+
 def set_status(job_id: str, status: JobStatus | int) -> None:
-    job_store.set_status(job_id, int(JobStatus(status)))
+    _mark(job_id, JobStatus(status))
 
 
 def set_error(job_id: str, error: str, cause: str) -> str:
@@ -128,7 +164,7 @@ def set_error(job_id: str, error: str, cause: str) -> str:
     reason = describe_error(error, cause)
     job = job_store.get(job_id)
     job_store.set_meta(job_id, {**job.meta, "error": reason})
-    job_store.set_status(job_id, int(JobStatus.Error))
+    _mark(job_id, JobStatus.Error)
     return reason
 
 

@@ -10,6 +10,8 @@ import functools
 import os
 from dataclasses import dataclass
 
+from layer0 import contract
+
 DEFAULT_API_VERSION = "v0.10.9-serverless"
 LINUX_AMI_PARAMETER = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"
 WINDOWS_AMI_PARAMETER = "/aws/service/ami-windows-latest/Windows_Server-2022-English-Full-ECS_Optimized/image_id"
@@ -56,6 +58,8 @@ class Settings:
     # or an HTTP 500 instead of sending them, and the seed of its choices (None: unseeded). 0 in production.
     fault_rate: float = 0.0
     fault_seed: int | None = None
+    # `strict` refuses Dockerruns that let a container reach its host (docs/compatibility.md#container-policy).
+    container_policy: str = contract.CONTAINER_POLICY_PERMISSIVE
 
     @property
     def aws_name_prefix(self) -> str:
@@ -93,6 +97,7 @@ def from_environment(env: dict[str, str] | os._Environ = os.environ) -> Settings
         aws_read_timeout=float(env.get("LAYER0_AWS_READ_TIMEOUT", "10")),
         fault_rate=_fault_rate(env.get("LAYER0_FAULT_RATE", "0")),
         fault_seed=int(env["LAYER0_FAULT_SEED"]) if env.get("LAYER0_FAULT_SEED", "").strip() else None,
+        container_policy=_container_policy(env.get("LAYER0_CONTAINER_POLICY", "")),
     )
 
 
@@ -101,6 +106,15 @@ def _fault_rate(value: str) -> float:
     if not 0 <= rate <= 1:
         raise ValueError(f"LAYER0_FAULT_RATE must be between 0 and 1, not {value!r}")
     return rate
+
+
+def _container_policy(value: str) -> str:
+    policy = value.strip().lower() or contract.CONTAINER_POLICY_PERMISSIVE
+    if policy not in contract.CONTAINER_POLICIES:
+        raise ValueError(
+            f"LAYER0_CONTAINER_POLICY must be one of {', '.join(contract.CONTAINER_POLICIES)}, not {value!r}"
+        )
+    return policy
 
 
 @functools.cache

@@ -3,7 +3,8 @@
 
 A task `<id>` exists for Layer0 through its tags (entity type `task`): `name`, `environment_id`, `deploy_id` and
 `arn`, the ECS task's ARN. Task tags expire after 6 hours (the tag store sets their TTL), and ECS forgets stopped
-tasks after about an hour: a task is listed only while both remain.
+tasks after about an hour: a task is listed only while both remain, and while its environment exists. Deleting the
+environment deletes the tags of all its tasks (layer0.workflows.delete_environment).
 
 Unlike the original, `POST /task` checks its input before it creates the job (missing fields 400/19, unknown
 environment 404/24, unknown deploy 404/23), so bad input makes no job. The job's one step
@@ -111,16 +112,29 @@ def _listed_arns(cluster: str) -> set[str]:
     return found
 
 
+def _existing_environments(environment_ids: set[str]) -> set[str]:
+    """Those of the environments whose cluster is ACTIVE (DescribeClusters, 100 a call): a deleted environment's
+    cluster is INACTIVE, or gone."""
+    clusters = [_cluster(environment_id) for environment_id in sorted(environment_ids)]
+    ecs = aws.client("ecs")
+    return {
+        ids.layer0_id(cluster["clusterName"])
+        for start in range(0, len(clusters), 100)
+        for cluster in ecs.describe_clusters(clusters=clusters[start : start + 100])["clusters"]
+        if cluster.get("status") == "ACTIVE"
+    }
+
+
 def list_all() -> list[TaskSummary]:
-    """Every tagged task that ECS still knows (docs/compatibility.md#tasks). One tag query for the tasks, one for the
-    environment
-    names, and ListTasks only in the environments the tags name."""
+    """Every tagged task that ECS still knows, in an environment that still exists (docs/compatibility.md#tasks).
+    One tag query for the tasks, one for the environment names, DescribeClusters for the environments the tags
+    name, and ListTasks only in those that exist."""
     by_task: dict[str, dict[str, str]] = {}
     for tag in tag_store.select_by_type(ENTITY_TYPE):
         by_task.setdefault(tag.entity_id, {})[tag.key] = tag.value
     environment_ids = {env for values in by_task.values() if (env := values.get("environment_id"))}
     listed: set[str] = set()
-    for environment_id in sorted(environment_ids):
+    for environment_id in sorted(_existing_environments(environment_ids) if environment_ids else set()):
         listed |= _listed_arns(_cluster(environment_id))
     names = _environment_names() if by_task else {}
     return [
@@ -205,6 +219,21 @@ def delete(task_id: str) -> None:
     if task is not None and task.get("desiredStatus") != "STOPPED":
         stop(environment_id, task["taskArn"])
     tag_store.delete_entity(ENTITY_TYPE, task_id)
+
+
+def forget_environment(environment_id: str) -> list[str]:
+    """Delete the records (tags) of every task of the environment, running or long finished: the environment's
+    delete does this last, so that no task outlives it in `GET /task`. Returns their ids."""
+    forgotten = sorted(
+        {
+            tag.entity_id
+            for tag in tag_store.select_by_type(ENTITY_TYPE)
+            if tag.key == "environment_id" and tag.value == environment_id
+        }
+    )
+    for task_id in forgotten:
+        tag_store.delete_entity(ENTITY_TYPE, task_id)
+    return forgotten
 
 
 def logs(task_id: str, tail: int = 0, start=None, end=None) -> list[LogFile]:

@@ -184,3 +184,153 @@ def test_unknown_deploys(api):
     assert error(api.delete("/deploy/web.2"))[:2] == (400, 4)
     assert api.delete("/deploy/web.1").status_code == 200
     assert error(api.delete("/deploy/web.1")) == (400, 4, "Deploy with id 'web.1' does not exist")
+
+
+# --- task roles: only the instance's own (docs/compatibility.md#task-roles) ---------------------------------------
+
+ACCOUNT = "123456789012"  # moto's
+
+
+def with_fields(**top_level) -> bytes:
+    return json.dumps({**json.loads(fixture("Task")), **top_level}).encode()
+
+
+@pytest.mark.parametrize(
+    "role",
+    [
+        f"arn:aws:iam::{ACCOUNT}:role/l0-l0-app",
+        f"arn:aws:iam::{ACCOUNT}:role/layer0/l0-l0/app",
+        f"arn:aws:iam::{ACCOUNT}:role/layer0/l0-l0/team/app",
+        "l0-l0-app",  # ECS takes a bare name: a role at the root path
+    ],
+)
+def test_a_task_role_of_the_instance_is_registered(api, role):
+    created(api, "web", with_fields(taskRoleArn=role))
+
+    [arn] = active_task_definitions()
+    assert setup_client("ecs").describe_task_definition(taskDefinition=arn)["taskDefinition"]["taskRoleArn"] == role
+
+
+@pytest.mark.parametrize(
+    "role",
+    [
+        f"arn:aws:iam::{ACCOUNT}:role/admin",  # any other role of the account
+        f"arn:aws:iam::{ACCOUNT}:role/l0-other-app",  # another Layer0 instance's
+        f"arn:aws:iam::{ACCOUNT}:role/layer0/l0-other/app",
+        f"arn:aws:iam::{ACCOUNT}:role/layer0/app",
+        f"arn:aws:iam::{ACCOUNT}:role/l0/l0-l0/app",  # the original's path is not this instance's
+        f"arn:aws:iam::{ACCOUNT}:role/x/l0-l0-app",  # the prefix in the name, under another path
+        "arn:aws:iam::210987654321:role/l0-l0-app",  # another account
+        f"arn:aws-cn:iam::{ACCOUNT}:role/l0-l0-app",  # another partition
+        f"arn:aws:iam::{ACCOUNT}:user/l0-l0-app",
+        "admin",
+        "layer0/l0-l0/app",
+    ],
+)
+def test_a_task_role_outside_the_instance_is_400_code_1_and_registers_nothing(api, role):
+    response = create(api, "web", with_fields(TaskRoleArn=role))
+
+    assert error(response) == (
+        400,
+        1,
+        f"taskRoleArn '{role}' is not a role this Layer0 instance may pass: use "
+        "arn:aws:iam::<this account>:role/l0-l0-* or arn:aws:iam::<this account>:role/layer0/l0-l0/*",
+    )
+    assert active_task_definitions() == []
+    assert deploy_tags() == {}
+
+
+def test_an_execution_role_never_reaches_ecs(api):
+    # Not one of the Dockerrun keys Layer0 reads: dropped, like the original's decoder dropped it.
+    created(api, "web", with_fields(executionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/admin"))
+
+    [arn] = active_task_definitions()
+    assert "executionRoleArn" not in setup_client("ecs").describe_task_definition(taskDefinition=arn)["taskDefinition"]
+
+
+# --- the container policy (docs/compatibility.md#container-policy) -------------------------------------------------
+
+HOST_ACCESS = [
+    ({"networkMode": "host"}, "networkMode: host"),
+    ({"volumes": [{"name": "root", "host": {"sourcePath": "/"}}]}, "volumes[0].host.sourcePath"),
+    (
+        {
+            "volumes": [
+                {
+                    "name": "root",
+                    "dockerVolumeConfiguration": {
+                        "scope": "task",
+                        "driver": "local",
+                        "driverOpts": {"type": "none", "o": "bind", "device": "/"},
+                    },
+                }
+            ]
+        },
+        "volumes[0].dockerVolumeConfiguration.driverOpts.device",
+    ),
+    ({"containerDefinitions": [{"privileged": True}]}, "containerDefinitions[0].privileged"),
+    (
+        {"containerDefinitions": [{"linuxParameters": {"capabilities": {"add": ["SYS_ADMIN"]}}}]},
+        "containerDefinitions[0].linuxParameters.capabilities.add",
+    ),
+    (
+        {"containerDefinitions": [{"linuxParameters": {"devices": [{"hostPath": "/dev/mem"}]}}]},
+        "containerDefinitions[0].linuxParameters.devices",
+    ),
+]
+
+
+def host_access_dockerrun(fields: dict) -> bytes:
+    document = json.loads(fixture("Task"))
+    for key, value in fields.items():
+        if key == "containerDefinitions":
+            document[key] = [{**document[key][0], **value[0]}]
+        else:
+            document[key] = value
+    return json.dumps(document).encode()
+
+
+@pytest.fixture
+def strict(monkeypatch):
+    monkeypatch.setenv("LAYER0_CONTAINER_POLICY", "strict")
+    settings.get.cache_clear()
+
+
+@pytest.mark.parametrize(("fields", "named"), HOST_ACCESS)
+def test_strict_refuses_what_lets_a_container_reach_its_host_and_registers_nothing(api, strict, fields, named):
+    response = create(api, "web", host_access_dockerrun(fields))
+
+    assert error(response) == (
+        400,
+        1,
+        f"This Layer0 instance's container policy is strict: a deploy may not reach its host ({named})",
+    )
+    assert active_task_definitions() == []
+    assert deploy_tags() == {}
+
+
+def test_strict_names_every_field_and_registers_a_harmless_dockerrun(api, strict):
+    both = host_access_dockerrun({"networkMode": "host", "containerDefinitions": [{"Privileged": True}]})
+    assert error(create(api, "web", both))[2].endswith("(networkMode: host, containerDefinitions[0].privileged)")
+    # A named Docker volume (no sourcePath), bridge networking, dropped capabilities: nothing of the host.
+    harmless = host_access_dockerrun(
+        {
+            "networkMode": "bridge",
+            "volumes": [
+                {"name": "scratch", "host": {}},
+                {"name": "cache", "dockerVolumeConfiguration": {"scope": "task", "driver": "local"}},
+            ],
+            "containerDefinitions": [{"linuxParameters": {"capabilities": {"drop": ["ALL"]}}, "privileged": False}],
+        }
+    )
+    created(api, "web", harmless)
+    assert len(active_task_definitions()) == 1
+
+
+@pytest.mark.parametrize(("fields", "named"), HOST_ACCESS)
+def test_permissive_the_default_registers_them_as_the_original_did(api, fields, named):
+    assert settings.get().container_policy == "permissive"
+
+    created(api, "web", host_access_dockerrun(fields))
+
+    assert len(active_task_definitions()) == 1

@@ -231,6 +231,45 @@ def test_bad_input_is_a_400_and_creates_nothing(api, body, code, message):
     assert api.get("/tag?type=environment_name").json() == []
 
 
+def test_user_data_over_16_kb_once_rendered_is_a_400_before_aws_is_called(api, monkeypatch):
+    from layer0 import aws
+
+    bucket = "l0-l0-registry-" + "b" * 48  # a CDK-generated bucket name can be 63 characters long
+    monkeypatch.setenv("LAYER0_AWS_S3_BUCKET", bucket)
+    settings.get.cache_clear()
+    variables = "{{.S3Bucket}}" * 2
+    rendered_variables = 2 * len(bucket)
+    # 16 KB exactly once rendered: accepted.
+    fits = "#" * (16 * 1024 - rendered_variables) + variables
+    environment = created(api, "fits", user_data_template=b64(fits))
+    assert len(base64.b64decode(launch_template(environment["environment_id"])["UserData"])) == 16 * 1024
+    before = aws_counts()
+    # Under 16 KB as written, one byte over once the variable is rendered: refused, and AWS never asked.
+    over = "#" * (16 * 1024 - rendered_variables + 1) + variables
+    assert len(over) < 16 * 1024
+    calls = []
+    client = aws.client
+
+    def recording(service):
+        calls.append(service)
+        return client(service)
+
+    monkeypatch.setattr(aws, "client", recording)
+
+    response = create(api, "over", user_data_template=b64(over))
+
+    assert response.status_code == 400, response.text
+    assert response.json() == {
+        "error_code": 1,
+        "message": "user_data_template renders to 16385 bytes: EC2 allows at most 16384 bytes of user data "
+        "(16 KB, before base64 encoding)",
+    }
+    assert calls == []
+    monkeypatch.undo()
+    assert aws_counts() == before
+    assert [t["entity_id"] for t in api.get("/tag?type=environment_name").json()] == ["fits"]
+
+
 def test_a_duplicate_name_is_a_400_with_code_6_and_creates_nothing_more(api):
     created(api, "dup", min_cluster_count=1)
     before = aws_counts()

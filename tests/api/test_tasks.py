@@ -251,3 +251,42 @@ def test_logs_of_neither_a_task_nor_a_job_are_404_code_29(api, machines):
 
     assert response.status_code == 404
     assert response.json()["error_code"] == 29
+
+
+def test_deleting_an_environment_forgets_its_finished_tasks_too(api, machines, place):
+    """Ghost tasks: a task that had stopped before its environment was deleted stayed listed by GET /task, with an
+    empty environment name."""
+    environment_id, deploy_id = place
+    _, finished = create_task(api, machines, {"task_name": "finished", "environment_id": environment_id, "deploy_id": deploy_id})
+    _, running = create_task(api, machines, {"task_name": "running", "environment_id": environment_id, "deploy_id": deploy_id})
+    ecs = setup_client("ecs")
+    finished_arn = api.get(f"/task/{finished}").json()["copies"][0]["task_copy_id"]
+    ecs.stop_task(cluster=f"l0-l0-{environment_id}", task=finished_arn, reason="Essential container exited")
+    assert sorted(t["task_id"] for t in api.get("/task").json()) == sorted([finished, running])
+
+    deleted = api.delete(f"/environment/{environment_id}")
+    assert deleted.status_code == 202, deleted.text
+    described = wait_for_end(execution_arn(machines[1], deleted.headers["X-JobID"]))
+    assert described["status"] == "SUCCEEDED", (described.get("error"), described.get("cause"))
+
+    assert api.get("/task").json() == []
+    assert tag_store.select_by_type("task") == []
+    for task_id in (finished, running):
+        assert api.get(f"/task/{task_id}").json()["error_code"] == 29
+
+
+def test_a_task_record_whose_environment_is_gone_is_not_listed(api, machines, place):
+    """A record left behind by an earlier version (or a delete that failed before its last step) names a deleted
+    environment: ECS (moto, at least) still lists the stopped task, but GET /task does not."""
+    environment_id, deploy_id = place
+    _, finished = create_task(api, machines, {"task_name": "finished", "environment_id": environment_id, "deploy_id": deploy_id})
+    record = tag_store.select_by_type_and_id("task", finished)
+    arn = {t.key: t.value for t in record}["arn"]
+    setup_client("ecs").stop_task(cluster=f"l0-l0-{environment_id}", task=arn, reason="Essential container exited")
+    deleted = api.delete(f"/environment/{environment_id}")
+    assert wait_for_end(execution_arn(machines[1], deleted.headers["X-JobID"]))["status"] == "SUCCEEDED"
+    for tag in record:
+        tag_store.insert(tag)
+    assert arn in setup_client("ecs").list_tasks(cluster=f"l0-l0-{environment_id}", desiredStatus="STOPPED")["taskArns"]
+
+    assert api.get("/task").json() == []

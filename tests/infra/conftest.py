@@ -36,6 +36,7 @@ IMPORTED_CONTEXT = {
     "api_concurrency": "4",
     "aws_rate": "2.5",
     "aws_burst": "7",
+    "container_policy": "strict",
 }
 
 

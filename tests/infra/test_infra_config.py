@@ -32,6 +32,15 @@ def test_values_from_cdk_json_are_numbers():
     assert context(api_concurrency=5, aws_rate=2, aws_burst=3).throughput == Throughput(5, 2.0, 3)
 
 
+def test_container_policy_is_permissive_unless_set_strict():
+    assert context().container_policy == "permissive"
+    assert context(container_policy="strict").container_policy == "strict"
+    assert context(container_policy=" Strict ").container_policy == "strict"
+    assert context(container_policy="").container_policy == "permissive"
+    with pytest.raises(ValueError, match="container_policy='lax' must be one of permissive, strict"):
+        context(container_policy="lax")
+
+
 @pytest.mark.parametrize("prefix", ["", "L0", "1abc", "a-b", "abcdefghijklmnopq"])
 def test_bad_prefixes_are_refused(prefix):
     with pytest.raises(ValueError, match="prefix"):

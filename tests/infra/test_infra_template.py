@@ -170,6 +170,7 @@ def test_functions_share_one_runtime_and_the_settings_environment(synth):
         assert layer0 <= env_names, f"{handler}: CDK sets variables settings.py does not read: {layer0 - env_names}"
         assert variables["LAYER0_PREFIX"] == "l0"
         assert variables["LAYER0_API_VERSION"] == DEFAULT_API_VERSION
+        assert variables["LAYER0_CONTAINER_POLICY"] == "permissive"
         assert variables["POWERTOOLS_SERVICE_NAME"].startswith("layer0-")
         assert props["Runtime"].startswith("python3.")
         assert props["TracingConfig"] == {"Mode": "Active"}

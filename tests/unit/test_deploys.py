@@ -347,3 +347,15 @@ def test_get_and_delete_call_counts(stack):
     # Described first, so that a deploy deleted before is told apart (moto deregisters an INACTIVE one again
     # without an error).
     assert delete_calls == ["ecs.DescribeTaskDefinition", "ecs.DeregisterTaskDefinition", "dynamodb.DeleteItem"]
+
+
+# --- the container policy setting ------------------------------------------------------------------------------------
+
+
+def test_the_container_policy_setting_is_permissive_unless_strict():
+    from layer0.settings import from_environment
+
+    assert from_environment({}).container_policy == "permissive"
+    assert from_environment({"LAYER0_CONTAINER_POLICY": "strict"}).container_policy == "strict"
+    with pytest.raises(ValueError, match="LAYER0_CONTAINER_POLICY must be one of permissive, strict"):
+        from_environment({"LAYER0_CONTAINER_POLICY": "lax"})

@@ -165,7 +165,7 @@ def test_the_steps_in_order_leave_nothing_and_can_run_again(stack):
         {"deleted": False},
         {"gone": True, "instances": []},
         {"deleted": False},
-        {"released": []},
+        {"released": [], "tasks": []},
     ]
     assert left(environment_id) == NOTHING
     # The name can be used again.

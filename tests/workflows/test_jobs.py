@@ -111,15 +111,47 @@ def test_every_task_state_has_a_timeout_and_retries_transient_errors_with_backof
     for name, state in found.items():
         assert 0 < state["TimeoutSeconds"] <= 900, name
         transient = state["Retry"][0]
-        assert {"Throttled", "AwsServerError", "Lambda.TooManyRequestsException", "Lambda.ServiceException", "States.Timeout"} <= set(
-            transient["ErrorEquals"]
-        ), name
+        assert {
+            "Throttled",
+            "AwsServerError",
+            "Lambda.TooManyRequestsException",
+            "Lambda.ServiceException",
+            "States.Timeout",
+        } <= set(transient["ErrorEquals"]), name
         assert transient["IntervalSeconds"] > 0 and transient["BackoffRate"] > 1 and transient["MaxAttempts"] > 1
         assert state["Parameters"]["FunctionName"] == asl.STEP_FUNCTION_ARN
     body = definition["States"]["Body"]
     assert body["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "SetError"}]
     assert definition["TimeoutSeconds"] > 0
     assert body["Branches"][0]["States"]["DeleteDependencies"]["MaxConcurrency"] == 5
+
+
+LAMBDA_TRANSIENT = (
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "Lambda.Unknown",
+)
+
+
+def _task_states(states: dict):
+    for name, state in states.items():
+        if state["Type"] == "Task":
+            yield name, state
+        for branch in state.get("Branches", []):
+            yield from _task_states(branch["States"])
+        if "Iterator" in state:
+            yield from _task_states(state["Iterator"]["States"])
+
+
+@pytest.mark.parametrize("job_type", sorted(registry.MACHINES))
+def test_every_task_state_of_every_machine_retries_lambdas_own_transient_errors(job_type):
+    states = dict(_task_states(registry.MACHINES[job_type].definition()["States"]))
+    assert states
+    for name, state in states.items():
+        retried = {error for retrier in state["Retry"] for error in retrier["ErrorEquals"]}
+        assert set(LAMBDA_TRANSIENT) <= retried, (name, set(LAMBDA_TRANSIENT) - retried)
 
 
 def test_every_step_the_machines_name_is_registered():
@@ -367,6 +399,45 @@ def test_a_job_whose_execution_was_stopped_from_outside_reads_as_error(env, mach
     assert read.job_status == 4
     described = boto3.client("stepfunctions", region_name=REGION).describe_execution(executionArn=execution)
     # The execution's error and cause when Step Functions reports them (moto does not for a stop), else its status.
-    expected = jobs.describe_error(described.get("error"), described.get("cause")) if described.get("error") else "ExecutionAborted"
+    expected = (
+        jobs.describe_error(described.get("error"), described.get("cause"))
+        if described.get("error")
+        else "ExecutionAborted"
+    )
     assert read.meta == {"error": expected}
     assert job_store.get(job.job_id).job_status == 4  # kept
+
+
+@pytest.mark.parametrize("code", [error.removeprefix("Lambda.") for error in LAMBDA_TRANSIENT])
+def test_a_step_whose_lambda_invoke_fails_once_with_a_transient_lambda_error_is_retried(
+    env, machines, monkeypatch, code
+):
+    """Lambda answers the Invoke itself with an error (the function never ran): Step Functions names it
+    `Lambda.<code>`, and the Task state's retry runs the step again."""
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+    from moto.core.exceptions import JsonRESTError
+
+    invoke = LambdaSimpleBackend.invoke
+    failed = []
+
+    def failing_once(self, function_name, qualifier, body, headers, response_headers):
+        if not failed and json.loads(body).get("step") == "environment.delete_cluster":
+            failed.append(code)
+            error = JsonRESTError(code, "transient failure of the Lambda service")
+            error.code = 429 if code == "TooManyRequestsException" else 500
+            raise error
+        return invoke(self, function_name, qualifier, body, headers, response_headers)
+
+    monkeypatch.setattr(LambdaSimpleBackend, "invoke", failing_once)
+
+    job, described = run_job(machines)
+
+    assert described["status"] == "SUCCEEDED", described
+    assert failed == [code]
+    assert env.count("environment.delete_cluster") == 1  # the failed Invoke never ran it
+    assert job_store.get(job.job_id).job_status == 3
+    history = boto3.client("stepfunctions", region_name=REGION).get_execution_history(
+        executionArn=described["executionArn"]
+    )["events"]
+    errors = [e["taskFailedEventDetails"]["error"] for e in history if e["type"] == "TaskFailed"]
+    assert errors == [f"Lambda.{code}"]

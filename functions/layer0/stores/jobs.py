@@ -81,8 +81,13 @@ def _update(job_id: str, expression: str, values: dict) -> None:
         raise _not_found(job_id) from None
 
 
-def set_status(job_id: str, status: int) -> None:
-    _update(job_id, "SET JobStatus = :s", {":s": {"N": str(status)}})
+def set_status(job_id: str, status: int, time_to_exist: int | None = None) -> None:
+    """The status, and with `time_to_exist` the row's expiry (epoch seconds) in the same write."""
+    if time_to_exist is None:
+        _update(job_id, "SET JobStatus = :s", {":s": {"N": str(status)}})
+    else:
+        values = {":s": {"N": str(status)}, ":t": {"N": str(time_to_exist)}}
+        _update(job_id, "SET JobStatus = :s, TimeToExist = :t", values)
 
 
 def set_meta(job_id: str, meta: dict[str, str]) -> None:

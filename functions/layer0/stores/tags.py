@@ -32,11 +32,15 @@ def _tags_of(item: dict) -> list[Tag]:
     ]
 
 
-def insert(tag: Tag) -> None:
-    """Set `tag.key` to `tag.value` on the entity, creating the item (with its TTL) if it is new."""
+def insert(tag: Tag, expires_at: int | None = None) -> None:
+    """Set `tag.key` to `tag.value` on the entity, creating the item (with its TTL) if it is new.
+
+    `expires_at` (epoch seconds) replaces the new item's default TTL: a job's tags live as long as its row."""
     dynamodb = aws.client("dynamodb")
     item = {**_key(tag.entity_type, tag.entity_id), "Tags": {"M": {tag.key: {"S": tag.value}}}}
-    if _expires(tag.entity_type, tag.entity_id):
+    if expires_at is not None:
+        item["TimeToExist"] = {"N": str(expires_at)}
+    elif _expires(tag.entity_type, tag.entity_id):
         item["TimeToExist"] = {"N": str(int(time.time()) + TTL_SECONDS)}
     try:
         dynamodb.put_item(TableName=_table(), Item=item, ConditionExpression="attribute_not_exists(EntityType)")
@@ -74,6 +78,19 @@ def delete(entity_type: str, entity_id: str, key: str) -> None:
                 ConditionExpression="attribute_not_exists(Tags) OR Tags = :empty",
                 ExpressionAttributeValues={":empty": {"M": {}}},
             )
+
+
+def set_expiry(entity_type: str, entity_id: str, expires_at: int) -> None:
+    """The entity's TTL (epoch seconds); an entity without tags stays without."""
+    dynamodb = aws.client("dynamodb")
+    with contextlib.suppress(dynamodb.exceptions.ConditionalCheckFailedException):
+        dynamodb.update_item(
+            TableName=_table(),
+            Key=_key(entity_type, entity_id),
+            UpdateExpression="SET TimeToExist = :t",
+            ConditionExpression="attribute_exists(EntityType)",
+            ExpressionAttributeValues={":t": {"N": str(expires_at)}},
+        )
 
 
 def delete_entity(entity_type: str, entity_id: str) -> None:

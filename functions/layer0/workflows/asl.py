@@ -31,17 +31,18 @@ LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 STEP_FUNCTION_TIMEOUT_SECONDS = 60
 TASK_TIMEOUT_SECONDS = 90
 
-# Errors worth another attempt: AWS throttling or 5xx surviving the client's retries (the step handler raises
-# `Throttled` or `AwsServerError`), Lambda's own transient failures, and an attempt that timed out.
-TRANSIENT_ERRORS = (
-    Throttled.__name__,
-    AwsServerError.__name__,
-    "Lambda.TooManyRequestsException",
+# Lambda's own transient failures of an Invoke, as Step Functions names them (the function never ran, or its answer
+# was lost): every step is idempotent, so running it again is safe.
+LAMBDA_TRANSIENT_ERRORS = (
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
-    "States.Timeout",
+    "Lambda.TooManyRequestsException",
+    "Lambda.Unknown",
 )
+# Errors worth another attempt: AWS throttling or 5xx surviving the client's retries (the step handler raises
+# `Throttled` or `AwsServerError`), Lambda's transient failures, and an attempt that timed out.
+TRANSIENT_ERRORS = (Throttled.__name__, AwsServerError.__name__, *LAMBDA_TRANSIENT_ERRORS, "States.Timeout")
 TRANSIENT_RETRY = {"ErrorEquals": list(TRANSIENT_ERRORS), "IntervalSeconds": 2, "BackoffRate": 2.0, "MaxAttempts": 6}
 
 

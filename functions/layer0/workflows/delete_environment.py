@@ -2,7 +2,8 @@
 
 UnlinkAll -> ListDependencies -> DeleteDependencies (a Map over its services, load balancers and tasks, a few at a
 time) -> DeleteAutoScalingGroup -> DeleteLaunchTemplate -> the instance poll (WaitForInstances, CheckInstances,
-InstancesGone; up to 15 minutes) -> DeleteSecurityGroup -> DeleteCluster -> DeleteTags.
+InstancesGone; up to 15 minutes) -> DeleteSecurityGroup -> DeleteCluster -> DeleteTags (the environment's tags and
+the records of all its tasks).
 
 The dependencies are deleted by the other resources' own delete steps: this module is where the fan-out across
 resources lives, so the resource modules never import each other to delete. Every step is idempotent, so a
@@ -137,9 +138,17 @@ for _operation in (
     environments.delete_launch_template,
     environments.delete_security_group,
     environments.delete_cluster,
-    environments.delete_tags,
 ):
     WORKFLOW.step(_operation)
+
+
+@WORKFLOW.step
+def delete_tags(environment_id: str) -> dict:
+    """Last, once the cluster is gone: the records of every task the environment ever ran (a finished task's record
+    would otherwise outlive the environment in `GET /task`), then the environment's tags and its name claim."""
+    forgotten = tasks.forget_environment(environment_id)
+    return {**environments.delete_tags(environment_id), "tasks": forgotten}
+
 
 # --- the state machine ---------------------------------------------------------------------------------------------
 
@@ -225,7 +234,7 @@ def _body() -> dict:
             next_state="DeleteCluster",
         ),
         "DeleteCluster": task(environments.delete_cluster, args=_ENV, next_state="DeleteTags"),
-        "DeleteTags": task(environments.delete_tags, args=_ENV),
+        "DeleteTags": task(delete_tags, args=_ENV),
     }
     return {"StartAt": "UnlinkAll", "States": states}
 
