@@ -4,19 +4,21 @@ policy
 
 - the delete policy, on the API function (the rollback of a failed create) and on the workflow-step function (the
   delete-load-balancer job's steps, and the delete-environment job, which deletes an environment's load balancers
-  through the same steps): an ALB's listeners and target groups, a classic ELB's IAM role and its inline policies;
+  through the same steps): an ALB's listeners and target groups, and the IAM role `l0-<prefix>-<id>-lb` with its
+  inline policies that an adopted classic ELB may still have (Layer0 creates none: ECS uses its service-linked
+  role, so no function may create a role or put a role policy);
 - the manage policy, on the API function only: create, read and change classic ELBs and ALBs, their listeners and
-  target groups, the classic ELBs' roles; find certificates and subnets; ELB's service-linked role.
+  target groups; find certificates and subnets; ELB's service-linked role.
 
 Scoped to what Layer0 names: load balancers `l0-<prefix>-<id>` (classic `loadbalancer/l0-<prefix>-*`, ALB
-`loadbalancer/app/l0-<prefix>-*/*` and its listeners), target groups `l0-<prefix>-*`, roles `l0-<prefix>-*-lb`.
+`loadbalancer/app/l0-<prefix>-*/*` and its listeners), target groups `l0-<prefix>-*`, legacy roles `l0-<prefix>-*-lb`.
 Describe calls take no resource ARN and get `*`.
 
 The environments policy, on both functions, already grants what else the load balancers need:
 elasticloadbalancing:DescribeLoadBalancers and DeleteLoadBalancer (on the same load-balancer ARNs), and, for the
 public load balancer's own security group `l0-<prefix>-<id>-lb` (Name-tagged like the environments' groups),
 ec2:DescribeSecurityGroups, CreateSecurityGroup, CreateTags on create, Authorize/RevokeSecurityGroupIngress and
-DeleteSecurityGroup. The services policy passes the classic ELBs' roles to ECS (infra/services.py).
+DeleteSecurityGroup.
 """
 
 from __future__ import annotations
@@ -46,7 +48,6 @@ MANAGE_READ_ACTIONS = (
 )
 TAGGED_CREATE_ACTIONS = ("CreateLoadBalancer", "CreateTargetGroup")
 ROLE_DELETE_ACTIONS = ("iam:ListRolePolicies", "iam:DeleteRolePolicy", "iam:DeleteRole")
-ROLE_CREATE_ACTIONS = ("iam:CreateRole", "iam:PutRolePolicy")
 CLASSIC_ACTIONS = (
     "elasticloadbalancing:CreateLoadBalancer",
     "elasticloadbalancing:ConfigureHealthCheck",
@@ -77,9 +78,9 @@ REASONS = {
         "target group ARNs."
     ),
     "roles": (
-        "Each classic ELB has its IAM role l0-<prefix>-<id>-lb (docs/compatibility.md#load-balancers), which ECS "
-        "assumes to register the "
-        "service's instances; the wildcard is the load balancer id, known at run time."
+        "A classic ELB of an adopted instance may have the legacy IAM role l0-<prefix>-<id>-lb "
+        "(docs/compatibility.md#load-balancers), which its delete removes (list, delete policies, delete); the "
+        "wildcard is the load balancer id, known at run time."
     ),
     "certificates": (
         "HTTPS listeners take any ACM certificate of the account and region that the user names by ARN; "
@@ -128,7 +129,7 @@ class LoadBalancersPolicy(Construct):
                     resources=[target_groups],
                 ),
                 iam.PolicyStatement(
-                    sid="DeleteLoadBalancerRoles", actions=list(ROLE_DELETE_ACTIONS), resources=[roles]
+                    sid="DeleteLegacyLoadBalancerRoles", actions=list(ROLE_DELETE_ACTIONS), resources=[roles]
                 ),
             ],
         )
@@ -154,9 +155,6 @@ class LoadBalancersPolicy(Construct):
                     actions=["elasticloadbalancing:AddTags"],
                     resources=[application, target_groups],
                     conditions={"StringEquals": {"elasticloadbalancing:CreateAction": list(TAGGED_CREATE_ACTIONS)}},
-                ),
-                iam.PolicyStatement(
-                    sid="CreateLoadBalancerRoles", actions=list(ROLE_CREATE_ACTIONS), resources=[roles]
                 ),
                 iam.PolicyStatement(
                     sid="DescribeAcmCertificates",

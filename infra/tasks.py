@@ -5,8 +5,9 @@ The environments policy, on both the API and the workflow-step function, already
 and deleting tasks need on `l0-<prefix>-*` clusters (ecs:ListTasks, DescribeTasks, StopTask, DescribeClusters,
 ListContainerInstances) and ecs:DescribeTaskDefinition. This adds:
 - to the workflow-step function (the create-task step, layer0.tasks.run): ecs:RunTask of the `l0-<prefix>-*` task
-  definitions, only into `l0-<prefix>-*` clusters (`ecs:cluster`); iam:PassRole of the account's roles to the ECS
-  tasks service only, because RunTask passes a deploy's task role (any role the user named in the Dockerrun);
+  definitions, only into `l0-<prefix>-*` clusters (`ecs:cluster`); iam:PassRole of the instance's own task roles
+  (infra/task_roles.py) to the ECS tasks service only, because RunTask passes the task role a deploy's Dockerrun
+  names;
   and debounced scaler runs (infra/scaler.py), requested when the environment has no room for the task;
 - to the API function: reading the container logs of the Layer0 log group (`GET /task/{id}/logs`);
 - to the scaler function: reading the job table, where it finds create-task jobs still waiting for room.
@@ -21,11 +22,11 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from infra import task_roles
 from infra.config import Config
 from infra.nag import nag_text
 from infra.scaler import Scaler
 
-TASK_SERVICE = "ecs-tasks.amazonaws.com"
 LOG_ACTIONS = ("logs:DescribeLogStreams", "logs:GetLogEvents")
 
 REASONS = {
@@ -34,10 +35,7 @@ REASONS = {
         "wildcards are the deploy name and revision, chosen at run time, and ecs:cluster limits the target clusters "
         "to l0-<prefix>-*."
     ),
-    "roles": (
-        "RunTask passes the task role a deploy's Dockerrun names (taskRoleArn), any role of the account chosen by "
-        "the user; it may be passed to the ECS tasks service only (iam:PassedToService = ecs-tasks.amazonaws.com)."
-    ),
+    "roles": task_roles.REASON,
 }
 
 
@@ -55,9 +53,7 @@ class TasksPolicy(Construct):
         clusters = stack.format_arn(
             service="ecs", resource="cluster", resource_name=names, arn_format=ArnFormat.SLASH_RESOURCE_NAME
         )
-        roles = stack.format_arn(
-            service="iam", region="", resource="role", resource_name="*", arn_format=ArnFormat.SLASH_RESOURCE_NAME
-        )
+        roles = task_roles.task_role_arns(stack, config)
         # Inline (not managed), like the environments policy, so that the functions' roles keep no ManagedPolicyArns.
         self.step_policy = iam.Policy(
             self,
@@ -73,14 +69,14 @@ class TasksPolicy(Construct):
                 iam.PolicyStatement(
                     sid="PassTaskRolesToEcsTasks",
                     actions=["iam:PassRole"],
-                    resources=[roles],
-                    conditions={"StringEquals": {"iam:PassedToService": TASK_SERVICE}},
+                    resources=roles,
+                    conditions={"StringEquals": {"iam:PassedToService": task_roles.TASK_SERVICE}},
                 ),
             ],
         )
         for resource, reason in (
             (nag_text(stack.resolve(task_definitions)), REASONS["task_definitions"]),
-            (nag_text(stack.resolve(roles)), REASONS["roles"]),
+            *((nag_text(stack.resolve(role)), REASONS["roles"]) for role in roles),
         ):
             Validations.of(self.step_policy).acknowledge(
                 Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{resource}]", reason=reason)

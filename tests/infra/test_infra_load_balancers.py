@@ -46,7 +46,7 @@ LOAD_BALANCER_ACTIONS = LOAD_BALANCER_STAR_ACTIONS | {
     "elasticloadbalancing:ModifyListener", "elasticloadbalancing:DeleteListener",
     "elasticloadbalancing:CreateTargetGroup", "elasticloadbalancing:ModifyTargetGroup",
     "elasticloadbalancing:ModifyTargetGroupAttributes", "elasticloadbalancing:DeleteTargetGroup",
-    "iam:CreateRole", "iam:PutRolePolicy", "iam:ListRolePolicies", "iam:DeleteRolePolicy", "iam:DeleteRole",
+    "iam:ListRolePolicies", "iam:DeleteRolePolicy", "iam:DeleteRole",
     "iam:CreateServiceLinkedRole", "acm:DescribeCertificate", "elasticloadbalancing:AddTags",
 }  # fmt: skip
 
@@ -128,11 +128,11 @@ def test_load_balancers_listeners_and_target_groups_are_scoped_to_layer0_names(s
         assert all(a.startswith("elasticloadbalancing:") for a in as_list(statement["Action"]))
 
 
-def test_only_the_load_balancer_roles_may_be_created_and_deleted(synth):
-    for policy, sid in (("l0-l0-load-balancers", "CreateLoadBalancerRoles"), ("l0-l0-load-balancer-deletes", "DeleteLoadBalancerRoles")):
-        statement = _statements(synth, policy)[sid]
-        [resource] = _resource_text(synth, statement)
-        assert resource.endswith(':iam::", {"Ref": "AWS::AccountId"}, ":role/l0-l0-*-lb"]]}'), resource
+def test_no_role_may_be_created_and_only_legacy_load_balancer_roles_deleted(synth):
+    assert "CreateLoadBalancerRoles" not in _statements(synth, "l0-l0-load-balancers")
+    statement = _statements(synth, "l0-l0-load-balancer-deletes")["DeleteLegacyLoadBalancerRoles"]
+    [resource] = _resource_text(synth, statement)
+    assert resource.endswith(':iam::", {"Ref": "AWS::AccountId"}, ":role/l0-l0-*-lb"]]}'), resource
     service_linked = _statements(synth, "l0-l0-load-balancers")["ElbServiceLinkedRole"]
     assert service_linked["Condition"] == {"StringEquals": {"iam:AWSServiceName": "elasticloadbalancing.amazonaws.com"}}
     assert _resource_text(synth, service_linked)[0].endswith(

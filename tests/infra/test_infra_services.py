@@ -16,7 +16,6 @@ REGIONAL = "arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>"
 # delete-service executions the API may stop and read.
 SERVICE_ACKNOWLEDGEMENTS = {
     f"AwsSolutions-IAM5[Resource::{REGIONAL.format(service='ecs')}:service/{NAMES}/*]",
-    f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/{NAMES}-lb]",
     *(
         f"AwsSolutions-IAM5[Resource::{REGIONAL.format(service='states')}:execution:l0-l0-job-{slug}:*]"
         for slug in ("delete-service", "rollout")
@@ -24,7 +23,7 @@ SERVICE_ACKNOWLEDGEMENTS = {
 }
 
 # Every action of the policy (imported by test_infra_template).
-SERVICE_ACTIONS = {"ecs:CreateService", "iam:PassRole", "logs:DescribeLogStreams", "logs:GetLogEvents"}
+SERVICE_ACTIONS = {"ecs:CreateService", "logs:DescribeLogStreams", "logs:GetLogEvents"}
 
 # What the workflow-step function calls for the delete-service and rollout steps (layer0.services).
 STEP_ACTIONS = {
@@ -63,11 +62,12 @@ def test_services_are_created_only_in_layer0_clusters(synth):
     assert f":service/{NAMES}/*" in json.dumps(statement["Resource"])
 
 
-def test_only_the_load_balancer_roles_may_be_passed_and_only_to_ecs(synth):
-    statement = _statements(synth)["PassLoadBalancerRolesToEcs"]
-    assert statement["Action"] == "iam:PassRole"
-    assert json.dumps(statement["Resource"]).endswith(f':role/{NAMES}-lb"]]}}')
-    assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs.amazonaws.com"}}
+def test_no_role_is_passed_to_ecs_for_services_behind_load_balancers(synth):
+    # ECS uses its service-linked role when CreateService names no `role`.
+    _, policy = _policy(synth)
+    actions = {a for s in policy["Properties"]["PolicyDocument"]["Statement"] for a in as_list(s["Action"])}
+    assert "iam:PassRole" not in actions
+    assert "PassLoadBalancerRolesToEcs" not in _statements(synth)
 
 
 def test_logs_are_read_from_the_layer0_log_group_only(synth):

@@ -15,7 +15,8 @@ REGIONAL = "arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>"
 # test_infra_checks).
 TASK_ACKNOWLEDGEMENTS = {
     f"AwsSolutions-IAM5[Resource::{REGIONAL.format(service='ecs')}:task-definition/{NAMES}:*]",
-    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*]",
+    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/l0-l0-*]",
+    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/layer0/l0-l0/*]",
     f"AwsSolutions-IAM5[Resource::{REGIONAL.format(service='states')}:execution:l0-l0-job-create-task:*]",
 }
 
@@ -61,6 +62,7 @@ def test_the_step_function_runs_only_layer0_task_definitions_in_layer0_clusters(
     passing = found["PassTaskRolesToEcsTasks"]
     assert passing["Action"] == "iam:PassRole"
     assert passing["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
+    assert [json.dumps(r).rsplit(":", 1)[-1] for r in passing["Resource"]] == ['role/l0-l0-*"]]}', 'role/layer0/l0-l0/*"]]}']
 
 
 def test_the_step_function_may_do_what_the_create_task_step_does(synth):
