@@ -7,6 +7,8 @@ Context keys:
   aws_rate         AWS calls per second, per AWS service, per Lambda container (default 10)
   aws_burst        token-bucket burst of that limiter (default 20)
   api_concurrency  reserved concurrency of the API function (default 10)
+  imds_hop_limit   the IMDSv2 hop limit of the environments' instances: 1 (default) keeps containers in bridge mode
+                   from the instance role's credentials, 2 lets them reach the instance metadata service
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ PREFIX_PATTERN = re.compile(r"^[a-z][a-z0-9]{0,15}$")
 VPC_ID_PATTERN = re.compile(r"^vpc-[0-9a-f]{8}([0-9a-f]{9})?$")
 # The version goes into API Gateway header literals ('value'), so no quotes or spaces.
 API_VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
+# 1: only the instance itself reaches IMDSv2; 2: containers in bridge mode too (README.md#instance-settings).
+IMDS_HOP_LIMITS = (1, 2)
 
 
 def _load_default_api_version() -> str:
@@ -86,6 +90,7 @@ class Config:
     vpc_id: str | None = None
     api_version: str = DEFAULT_API_VERSION
     throughput: Throughput = Throughput()
+    imds_hop_limit: int = 1
 
     @property
     def name(self) -> str:
@@ -114,7 +119,16 @@ class Config:
             aws_rate=_number(get, "aws_rate", defaults.throughput.aws_rate, float, minimum=0.1),
             aws_burst=_number(get, "aws_burst", defaults.throughput.aws_burst, int, minimum=1),
         )
-        return cls(prefix=prefix, vpc_id=vpc_id, api_version=api_version, throughput=throughput)
+        imds_hop_limit = _number(get, "imds_hop_limit", defaults.imds_hop_limit, int, minimum=1)
+        if imds_hop_limit not in IMDS_HOP_LIMITS:
+            raise ValueError(f"context imds_hop_limit={imds_hop_limit} must be 1 or 2")
+        return cls(
+            prefix=prefix,
+            vpc_id=vpc_id,
+            api_version=api_version,
+            throughput=throughput,
+            imds_hop_limit=imds_hop_limit,
+        )
 
 
 def _text(value: Any, default: str) -> str:

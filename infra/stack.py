@@ -84,6 +84,7 @@ class Layer0Stack(Stack):
             "LAYER0_AWS_ECS_INSTANCE_PROFILE": self.containers.instance_profile.instance_profile_name,
             "LAYER0_LOG_GROUP": self.containers.log_group.log_group_name,
             **self.config.throughput.environment(),
+            "LAYER0_IMDS_HOP_LIMIT": str(self.config.imds_hop_limit),
         }
 
     def _grant(self) -> None:

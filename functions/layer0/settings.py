@@ -56,6 +56,9 @@ class Settings:
     # or an HTTP 500 instead of sending them, and the seed of its choices (None: unseeded). 0 in production.
     fault_rate: float = 0.0
     fault_seed: int | None = None
+    # Instance metadata (README.md#instance-settings): the IMDSv2 PUT response hop limit of the environments' launch
+    # templates. 1 keeps containers in bridge mode from the instance role's credentials; 2 lets them reach it.
+    imds_hop_limit: int = 1
 
     @property
     def aws_name_prefix(self) -> str:
@@ -93,6 +96,7 @@ def from_environment(env: dict[str, str] | os._Environ = os.environ) -> Settings
         aws_read_timeout=float(env.get("LAYER0_AWS_READ_TIMEOUT", "10")),
         fault_rate=_fault_rate(env.get("LAYER0_FAULT_RATE", "0")),
         fault_seed=int(env["LAYER0_FAULT_SEED"]) if env.get("LAYER0_FAULT_SEED", "").strip() else None,
+        imds_hop_limit=_imds_hop_limit(env.get("LAYER0_IMDS_HOP_LIMIT", "1")),
     )
 
 
@@ -101,6 +105,16 @@ def _fault_rate(value: str) -> float:
     if not 0 <= rate <= 1:
         raise ValueError(f"LAYER0_FAULT_RATE must be between 0 and 1, not {value!r}")
     return rate
+
+
+IMDS_HOP_LIMITS = (1, 2)
+
+
+def _imds_hop_limit(value: str) -> int:
+    limit = int(value)
+    if limit not in IMDS_HOP_LIMITS:
+        raise ValueError(f"LAYER0_IMDS_HOP_LIMIT must be 1 or 2, not {value!r}")
+    return limit
 
 
 @functools.cache

@@ -36,6 +36,7 @@ IMPORTED_CONTEXT = {
     "api_concurrency": "4",
     "aws_rate": "2.5",
     "aws_burst": "7",
+    "imds_hop_limit": "2",
 }
 
 

@@ -51,3 +51,10 @@ def test_no_function_may_create_roles_or_change_their_policies(synth):
     }  # fmt: skip
     granted = {a for s in _statements(synth.template_json) for a in as_list(s["Action"])}
     assert not granted & forbidden, sorted(granted & forbidden)
+
+
+def test_the_imds_hop_limit_reaches_every_function(synth, imported):
+    for synthesized, expected in ((synth, "1"), (imported, "2")):
+        functions = synthesized.resources("AWS::Lambda::Function").values()
+        limits = {f["Properties"]["Environment"]["Variables"].get("LAYER0_IMDS_HOP_LIMIT") for f in functions}
+        assert limits == {expected}
