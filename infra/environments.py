@@ -1,7 +1,10 @@
-"""What managing environments may do in AWS (docs/compatibility.md#environments, docs/compatibility.md#scaler): one
-managed policy, attached to the API function
-(create, get, list, update, link, the scaler, and the rollback of a failed create) and to the workflow-step
-function (the delete-environment steps). One inline policy document, attached to both roles.
+"""What managing environments may do in AWS (docs/compatibility.md#environments, docs/compatibility.md#scaler). Three
+inline policies:
+- `policy`, on the API function: create, get, list, update, link, scale now, and the rollback of a failed create;
+- `delete_policy`, on the delete-environment job's step function: read, and delete what an environment has (no
+  create, no launch, no PassRole);
+- `scaler_policy`, on the scaler function: read the clusters and the Auto Scaling groups, set the desired capacity
+  or terminate an instance, and raise a group's maximum when the desired capacity needs it (nothing else).
 
 Scoped to `l0-<prefix>-*` names wherever AWS allows it:
 - ECS clusters, services, tasks and container instances by ARN (`cluster/l0-<prefix>-*`, ...);
@@ -33,6 +36,24 @@ READ_ONLY_ACTIONS = (
     "ec2:DescribeInstanceTypes",
     "autoscaling:DescribeAutoScalingGroups",
     "elasticloadbalancing:DescribeLoadBalancers",
+)
+
+# What the delete-environment steps read: clusters, services, tasks, instances, groups, templates, load balancers.
+DELETE_READ_ACTIONS = (
+    "ecs:ListClusters",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeLaunchTemplates",
+    "ec2:DescribeInstances",
+    "autoscaling:DescribeAutoScalingGroups",
+    "elasticloadbalancing:DescribeLoadBalancers",
+)
+# What the scaler reads: its environments, their instances' memory, the tasks' definitions, the groups' templates.
+SCALER_READ_ACTIONS = (
+    "ecs:ListClusters",
+    "ecs:DescribeTaskDefinition",
+    "ec2:DescribeInstanceTypes",
+    "ec2:DescribeLaunchTemplateVersions",
+    "autoscaling:DescribeAutoScalingGroups",
 )
 
 AMI_PARAMETERS = ("aws/service/ecs/optimized-ami/*", "aws/service/ami-windows-latest/*")
@@ -73,18 +94,28 @@ class EnvironmentsPolicy(Construct):
                 **({} if account else {"account": ""}),
             )
 
+        clusters = arn("ecs", "cluster", names)
+        cluster_contents = [
+            arn("ecs", "container-instance", f"{names}/*"),
+            arn("ecs", "service", f"{names}/*"),
+            arn("ecs", "task", f"{names}/*"),
+        ]
+        auto_scaling_groups = arn(
+            "autoscaling", "autoScalingGroup", f"*:autoScalingGroupName/{names}", sep=ArnFormat.COLON_RESOURCE_NAME
+        )
+        list_cluster_contents = iam.PolicyStatement(
+            sid="ListClusterContents",
+            actions=["ecs:ListServices", "ecs:ListTasks"],
+            resources=["*"],
+            conditions={"ArnLike": {"ecs:cluster": clusters}},
+        )
         security_groups = arn("ec2", "security-group", "*")
         launch_templates = arn("ec2", "launch-template", "*")
         name_tag = {"StringLike": {"aws:RequestTag/Name": names}}
         has_name_tag = {"StringLike": {"ec2:ResourceTag/Name": names}}
         statements = [
             iam.PolicyStatement(sid="DescribeEnvironments", actions=list(READ_ONLY_ACTIONS), resources=["*"]),
-            iam.PolicyStatement(
-                sid="ListClusterContents",
-                actions=["ecs:ListServices", "ecs:ListTasks"],
-                resources=["*"],
-                conditions={"ArnLike": {"ecs:cluster": arn("ecs", "cluster", names)}},
-            ),
+            list_cluster_contents,
             iam.PolicyStatement(
                 sid="Clusters",
                 actions=[
@@ -221,9 +252,78 @@ class EnvironmentsPolicy(Construct):
         self.policy = iam.Policy(
             self, "Policy", policy_name=config.resource_name("environments"), statements=statements
         )
-        self._acknowledge(stack)
+        # The delete-environment steps (layer0.workflows.delete_environment): read, unlink, and delete.
+        self.delete_policy = iam.Policy(
+            self,
+            "DeletePolicy",
+            policy_name=config.resource_name("environment-deletes"),
+            statements=[
+                iam.PolicyStatement(sid="DescribeEnvironments", actions=list(DELETE_READ_ACTIONS), resources=["*"]),
+                list_cluster_contents,
+                iam.PolicyStatement(
+                    sid="DeleteClusters",
+                    actions=["ecs:DeleteCluster", "ecs:DescribeClusters", "ecs:ListContainerInstances"],
+                    resources=[clusters],
+                ),
+                iam.PolicyStatement(
+                    sid="DeleteClusterContents",
+                    actions=[
+                        "ecs:DescribeContainerInstances",
+                        "ecs:DescribeServices",
+                        "ecs:UpdateService",
+                        "ecs:DeleteService",
+                        "ecs:DescribeTasks",
+                        "ecs:StopTask",
+                    ],
+                    resources=cluster_contents,
+                ),
+                iam.PolicyStatement(
+                    sid="DeleteNamedSecurityGroupsAndLaunchTemplates",
+                    actions=["ec2:RevokeSecurityGroupIngress", "ec2:DeleteSecurityGroup", "ec2:DeleteLaunchTemplate"],
+                    resources=[security_groups, launch_templates],
+                    conditions=has_name_tag,
+                ),
+                iam.PolicyStatement(
+                    sid="DeleteAutoScalingGroups",
+                    actions=["autoscaling:UpdateAutoScalingGroup", "autoscaling:DeleteAutoScalingGroup"],
+                    resources=[auto_scaling_groups],
+                ),
+            ],
+        )
+        # The scaler (layer0.scaler.run, and the handler's list of environments).
+        self.scaler_policy = iam.Policy(
+            self,
+            "ScalerPolicy",
+            policy_name=config.resource_name("scaler"),
+            statements=[
+                iam.PolicyStatement(sid="ReadEnvironments", actions=list(SCALER_READ_ACTIONS), resources=["*"]),
+                list_cluster_contents,
+                iam.PolicyStatement(
+                    sid="ReadClusters",
+                    actions=["ecs:DescribeClusters", "ecs:ListContainerInstances"],
+                    resources=[clusters],
+                ),
+                iam.PolicyStatement(
+                    sid="ReadClusterContents",
+                    actions=["ecs:DescribeContainerInstances", "ecs:DescribeServices", "ecs:DescribeTasks"],
+                    resources=cluster_contents,
+                ),
+                # UpdateAutoScalingGroup only raises MaxSize when the plan needs more instances than it allows.
+                iam.PolicyStatement(
+                    sid="ScaleAutoScalingGroups",
+                    actions=[
+                        "autoscaling:SetDesiredCapacity",
+                        "autoscaling:TerminateInstanceInAutoScalingGroup",
+                        "autoscaling:UpdateAutoScalingGroup",
+                    ],
+                    resources=[auto_scaling_groups],
+                ),
+            ],
+        )
+        for policy in (self.policy, self.delete_policy, self.scaler_policy):
+            self._acknowledge(stack, policy)
 
-    def _acknowledge(self, stack: Stack) -> None:
+    def _acknowledge(self, stack: Stack, policy: iam.Policy) -> None:
         """cdk-nag IAM5 flags each wildcard; acknowledge the finding ids this policy has, each with its reason."""
 
         def reason_for(text: str) -> str:
@@ -235,8 +335,16 @@ class EnvironmentsPolicy(Construct):
                 return REASONS["ids"]
             return REASONS["names"]
 
-        acknowledge_wildcards(stack, self.policy, reason_for)
+        acknowledge_wildcards(stack, policy, reason_for)
 
     def attach_to(self, function: lambda_.IFunction) -> None:
         assert function.role is not None
         self.policy.attach_to_role(function.role)
+
+    def attach_delete_to(self, function: lambda_.IFunction) -> None:
+        assert function.role is not None
+        self.delete_policy.attach_to_role(function.role)
+
+    def attach_scaler_to(self, function: lambda_.IFunction) -> None:
+        assert function.role is not None
+        self.scaler_policy.attach_to_role(function.role)

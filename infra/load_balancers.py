@@ -36,9 +36,11 @@ ELB_SERVICE = "elasticloadbalancing.amazonaws.com"
 # Calls that take no resource ARN.
 # DescribeTags: an ALB's target groups whose names are hashed (a long prefix) are found by their tag.
 DELETE_READ_ACTIONS = (
+    "elasticloadbalancing:DescribeLoadBalancers",
     "elasticloadbalancing:DescribeListeners",
     "elasticloadbalancing:DescribeTargetGroups",
     "elasticloadbalancing:DescribeTags",
+    "ec2:DescribeSecurityGroups",
 )
 MANAGE_READ_ACTIONS = (
     "elasticloadbalancing:DescribeLoadBalancerAttributes",
@@ -82,6 +84,10 @@ REASONS = {
         "(docs/compatibility.md#load-balancers), which its delete removes (list, delete policies, delete); the "
         "wildcard is the load balancer id, known at run time."
     ),
+    "security_groups": (
+        "EC2 security groups have generated ids in their ARNs: DeleteSecurityGroup is limited by the Name tag Layer0 "
+        "sets on a public load balancer's group (l0-<prefix>-<id>-lb)."
+    ),
     "certificates": (
         "HTTPS listeners take any ACM certificate of the account and region that the user names by ARN; "
         "acm:DescribeCertificate only checks that it exists."
@@ -119,6 +125,18 @@ class LoadBalancersPolicy(Construct):
             statements=[
                 iam.PolicyStatement(
                     sid="ReadListenersAndTargetGroups", actions=list(DELETE_READ_ACTIONS), resources=["*"]
+                ),
+                iam.PolicyStatement(
+                    sid="DeleteLoadBalancers",
+                    actions=["elasticloadbalancing:DeleteLoadBalancer"],
+                    resources=[classic, application],
+                ),
+                # The public load balancer's own group, l0-<prefix>-<id>-lb, Name-tagged when Layer0 made it.
+                iam.PolicyStatement(
+                    sid="DeletePublicSecurityGroups",
+                    actions=["ec2:DeleteSecurityGroup"],
+                    resources=[arn("ec2", "security-group", "*")],
+                    conditions={"StringLike": {"ec2:ResourceTag/Name": names}},
                 ),
                 iam.PolicyStatement(
                     sid="DeleteListeners", actions=["elasticloadbalancing:DeleteListener"], resources=[listeners]
@@ -180,11 +198,15 @@ class LoadBalancersPolicy(Construct):
         for policy in (self.delete_policy, self.manage_policy):
             acknowledge_wildcards(stack, policy, _reason_for)
 
-    def attach_to(self, *, api: lambda_.IFunction, steps: lambda_.IFunction) -> None:
-        assert api.role is not None and steps.role is not None
+    def attach_to(self, *, api: lambda_.IFunction, steps: list[lambda_.IFunction]) -> None:
+        """`steps`: the step functions of the jobs that delete load balancers (delete-load-balancer and
+        delete-environment)."""
+        assert api.role is not None
         self.delete_policy.attach_to_role(api.role)
-        self.delete_policy.attach_to_role(steps.role)
         self.manage_policy.attach_to_role(api.role)
+        for function in steps:
+            assert function.role is not None
+            self.delete_policy.attach_to_role(function.role)
 
 
 def _reason_for(text: str) -> str:
@@ -195,4 +217,6 @@ def _reason_for(text: str) -> str:
         return REASONS["certificates"]
     if ":iam:" in text:
         return REASONS["roles"]
+    if ":ec2:" in text:
+        return REASONS["security_groups"]
     return REASONS["load_balancers"]

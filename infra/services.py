@@ -21,16 +21,36 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.config import Config
-from infra.nag import nag_text
+from infra.nag import acknowledge_wildcards, nag_text
 
 LOG_ACTIONS = ("logs:DescribeLogStreams", "logs:GetLogEvents")
 
 REASONS = {
+    "*": (
+        "ecs:ListClusters takes no resource ARN; ecs:ListServices and ListTasks are limited by the ecs:cluster "
+        "condition to the l0-<prefix>-* clusters."
+    ),
+    "tasks": (
+        "A service's tasks are in the clusters Layer0 names l0-<prefix>-*; the wildcards are the environment id and "
+        "the task id ECS generates."
+    ),
     "services": (
         "Services are created in the clusters Layer0 names l0-<prefix>-*, with names l0-<prefix>-<service id>; the "
         "wildcards are the environment id and the service id, known at run time."
     ),
 }
+
+
+# What the delete-service steps call (layer0.workflows.delete_service; also run by the delete-environment job).
+SERVICE_DELETE_ACTIONS = (
+    "ecs:DescribeServices",
+    "ecs:UpdateService",
+    "ecs:DeleteService",
+    "ecs:DescribeTasks",
+    "ecs:StopTask",
+)
+# What the rollout step reads (layer0.workflows.rollout).
+ROLLOUT_ACTIONS = ("ecs:DescribeServices", "ecs:DescribeTasks")
 
 
 class ServicesPolicy(Construct):
@@ -50,6 +70,43 @@ class ServicesPolicy(Construct):
         ]
         # Inline (not managed), like the environments policy, so that the function's role keeps no ManagedPolicyArns.
         self.policy = iam.Policy(self, "Policy", policy_name=config.resource_name("services"), statements=statements)
+        clusters = stack.format_arn(
+            service="ecs", resource="cluster", resource_name=names, arn_format=ArnFormat.SLASH_RESOURCE_NAME
+        )
+        tasks = stack.format_arn(
+            service="ecs", resource="task", resource_name=f"{names}/*", arn_format=ArnFormat.SLASH_RESOURCE_NAME
+        )
+        list_in_clusters = iam.PolicyStatement(
+            sid="ListServicesAndTasksOfLayer0Clusters",
+            actions=["ecs:ListServices", "ecs:ListTasks"],
+            resources=["*"],
+            conditions={"ArnLike": {"ecs:cluster": clusters}},
+        )
+        # The delete-service job's steps: find the service's cluster, scale it to 0, stop its tasks, delete it.
+        self.delete_steps_policy = iam.Policy(
+            self,
+            "DeleteStepsPolicy",
+            policy_name=config.resource_name("service-deletes"),
+            statements=[
+                iam.PolicyStatement(sid="FindClusters", actions=["ecs:ListClusters"], resources=["*"]),
+                list_in_clusters,
+                iam.PolicyStatement(
+                    sid="DeleteServices", actions=list(SERVICE_DELETE_ACTIONS), resources=[services, tasks]
+                ),
+            ],
+        )
+        # The rollout job's step: read the service's deployments and its stopped tasks.
+        self.rollout_steps_policy = iam.Policy(
+            self,
+            "RolloutStepsPolicy",
+            policy_name=config.resource_name("rollouts"),
+            statements=[
+                list_in_clusters,
+                iam.PolicyStatement(sid="ReadServices", actions=list(ROLLOUT_ACTIONS), resources=[services, tasks]),
+            ],
+        )
+        for policy in (self.delete_steps_policy, self.rollout_steps_policy):
+            acknowledge_wildcards(stack, policy, _reason_for)
         Validations.of(self.policy).acknowledge(
             Acknowledgment(
                 id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{nag_text(stack.resolve(services))}]",
@@ -60,3 +117,9 @@ class ServicesPolicy(Construct):
     def attach_to(self, function: lambda_.IFunction) -> None:
         assert function.role is not None
         self.policy.attach_to_role(function.role)
+
+
+def _reason_for(text: str) -> str:
+    if text == "*":
+        return REASONS["*"]
+    return REASONS["services"] if ":service/" in text else REASONS["tasks"]

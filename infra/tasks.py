@@ -30,6 +30,10 @@ from infra.scaler import Scaler
 LOG_ACTIONS = ("logs:DescribeLogStreams", "logs:GetLogEvents")
 
 REASONS = {
+    "clusters": (
+        "The create-task step checks the environment's cluster, one of those Layer0 names l0-<prefix>-*; the "
+        "wildcard is the environment id, known at run time."
+    ),
     "task_definitions": (
         "Tasks run the deploys' task definitions, families l0-<prefix>-<deploy name> with any revision; the "
         "wildcards are the deploy name and revision, chosen at run time, and ecs:cluster limits the target clusters "
@@ -60,6 +64,12 @@ class TasksPolicy(Construct):
             "StepPolicy",
             policy_name=config.resource_name("task-steps"),
             statements=[
+                # Whether the environment has an instance yet (layer0.workflows.create_task).
+                iam.PolicyStatement(
+                    sid="CheckClusters",
+                    actions=["ecs:DescribeClusters", "ecs:ListContainerInstances"],
+                    resources=[clusters],
+                ),
                 iam.PolicyStatement(
                     sid="RunDeploysInLayer0Clusters",
                     actions=["ecs:RunTask"],
@@ -77,6 +87,7 @@ class TasksPolicy(Construct):
         for resource, reason in (
             (nag_text(stack.resolve(task_definitions)), REASONS["task_definitions"]),
             *((nag_text(stack.resolve(role)), REASONS["roles"]) for role in roles),
+            (nag_text(stack.resolve(clusters)), REASONS["clusters"]),
         ):
             Validations.of(self.step_policy).acknowledge(
                 Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{resource}]", reason=reason)
@@ -96,6 +107,7 @@ class TasksPolicy(Construct):
     def grant(
         self, *, api: lambda_.IFunction, steps: lambda_.Function, scaler: Scaler, job_table: dynamodb.ITable
     ) -> None:
+        """`steps`: the create-task job's step function."""
         assert api.role is not None and steps.role is not None
         self.api_policy.attach_to_role(api.role)
         self.step_policy.attach_to_role(steps.role)
