@@ -58,3 +58,64 @@ def test_the_imds_hop_limit_reaches_every_function(synth, imported):
         functions = synthesized.resources("AWS::Lambda::Function").values()
         limits = {f["Properties"]["Environment"]["Variables"].get("LAYER0_IMDS_HOP_LIMIT") for f in functions}
         assert limits == {expected}
+
+
+# --- the scaler: read the clusters and the groups, set the desired capacity or terminate an instance ---------------
+
+
+def test_every_call_the_scaler_makes_is_granted_to_it_and_it_writes_only_the_groups(synth, stack, monkeypatch):
+    from handlers import scaler as scaler_function
+    from layer0 import aws, contract, environments
+    from layer0.models import CreateEnvironmentRequest
+    from local.ecs.agent import Agent, unpatch_moto_total_resources
+    from tests.conftest import setup_client
+    from tests.infra.helpers import function, granted
+
+    def create(name: str, count: int) -> str:
+        request = CreateEnvironmentRequest(
+            environment_name=name, operating_system="linux", instance_size="t3.small", min_cluster_count=count
+        )
+        return environments.create(request).environment_id
+
+    made: set[str] = set()
+
+    def record(model, **_):
+        made.add(f"{model.service_model.endpoint_prefix}:{model.name}")
+
+    agent = Agent(setup_client)
+    try:
+        # Grows: a service wants two copies of host port 80 and one instance has it; shrinks: three idle instances
+        # above a minimum of 1.
+        growing, shrinking = create("grow", 1), create("shrink", 3)
+        environments.update_min_count(shrinking, 1)
+        agent.sync_once()
+        ecs = setup_client("ecs")
+        ecs.register_task_definition(
+            family="l0-l0-web",
+            containerDefinitions=[{"name": "web", "image": "nginx", "memory": 1500,
+                                   "portMappings": [{"containerPort": 80, "hostPort": 80}]}],
+        )  # fmt: skip
+        ecs.create_service(
+            cluster=f"l0-l0-{growing}", serviceName="l0-l0-websvc", taskDefinition="l0-l0-web", desiredCount=2
+        )
+        clients = [aws.client(s) for s in ("ecs", "ec2", "autoscaling", "dynamodb", "elb", "elbv2", "iam", "scheduler")]
+        for client in clients:
+            client.meta.events.register("before-call", record)
+        try:
+            results = scaler_function.handler({}, None)  # hourly: every environment
+            scaler_function.handler({"environment_id": growing}, None)  # a debounced run
+        finally:
+            for client in clients:
+                client.meta.events.unregister("before-call", record)
+    finally:
+        unpatch_moto_total_resources()
+
+    assert results[growing]["desired_scale_after_run"] == 2 and results[shrinking]["desired_scale_after_run"] == 1
+    writes = {a for a in made if not a.split(":")[1].startswith(("Describe", "List", "Get", "Scan", "Query"))}
+    assert writes == {
+        "autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup",
+        "autoscaling:UpdateAutoScalingGroup",
+    }  # fmt: skip
+    _, props = function(synth.template_json, contract.SCALER_HANDLER)
+    missing = made - granted(synth.template_json, props["Role"]["Fn::GetAtt"][0])
+    assert not missing, sorted(missing)
