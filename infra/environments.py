@@ -70,7 +70,9 @@ REASONS = {
     ),
     "ids": (
         "EC2 security groups, launch templates and the resources of RunInstances have generated ids in their ARNs; "
-        "each statement on them is limited by the Name tag Layer0 sets (l0-<prefix>-*) or by the creating action."
+        "each statement on them is limited by the Name tag Layer0 sets (l0-<prefix>-*), the Layer0 VPC (ec2:Vpc), "
+        "the launching template (ec2:LaunchTemplate), the image owner (amazon) or the creating action; key pairs are "
+        "the operator's optional SSH key, chosen at deploy time (LAYER0_AWS_SSH_KEY_PAIR)."
     ),
     "parameters": (
         "The AMI ids come from AWS's public SSM parameters for the ECS-optimised images; the wildcard is the "
@@ -170,7 +172,8 @@ class EnvironmentsPolicy(Construct):
                 resources=[security_groups, launch_templates],
                 conditions=has_name_tag,
             ),
-            # CreateAutoScalingGroup with a launch template checks that the caller may launch it.
+            # CreateAutoScalingGroup with a launch template checks that the caller may launch it: only Layer0's own
+            # templates (Name l0-<prefix>-*), into the Layer0 VPC, from AWS's images.
             iam.PolicyStatement(
                 sid="LaunchFromNamedTemplates",
                 actions=["ec2:RunInstances"],
@@ -178,18 +181,35 @@ class EnvironmentsPolicy(Construct):
                 conditions=has_name_tag,
             ),
             iam.PolicyStatement(
-                sid="LaunchedResources",
-                actions=["ec2:RunInstances", "ec2:CreateTags"],
+                sid="LaunchIntoTheLayer0Vpc",
+                actions=["ec2:RunInstances"],
+                resources=[arn("ec2", "subnet", "*"), arn("ec2", "network-interface", "*"), security_groups],
+                conditions={"ArnEquals": {"ec2:Vpc": arn("ec2", "vpc", vpc_id)}},
+            ),
+            iam.PolicyStatement(
+                sid="LaunchInstancesFromATemplate",
+                actions=["ec2:RunInstances"],
+                resources=[arn("ec2", "instance", "*"), arn("ec2", "volume", "*")],
+                conditions={"ArnLike": {"ec2:LaunchTemplate": launch_templates}},
+            ),
+            iam.PolicyStatement(
+                sid="LaunchAwsImages",
+                actions=["ec2:RunInstances"],
+                resources=[arn("ec2", "image", "*", account=False)],
+                conditions={"StringEquals": {"ec2:Owner": "amazon"}},
+            ),
+            iam.PolicyStatement(
+                sid="LaunchWithTheKeyPair", actions=["ec2:RunInstances"], resources=[arn("ec2", "key-pair", "*")]
+            ),
+            iam.PolicyStatement(
+                sid="TagLaunchedResources",
+                actions=["ec2:CreateTags"],
                 resources=[
                     arn("ec2", "instance", "*"),
                     arn("ec2", "volume", "*"),
                     arn("ec2", "network-interface", "*"),
-                    arn("ec2", "subnet", "*"),
-                    security_groups,
-                    arn("ec2", "key-pair", "*"),
-                    arn("ec2", "image", "*", account=False),
                 ],
-                conditions={"StringEqualsIfExists": {"ec2:CreateAction": "RunInstances"}},
+                conditions={"StringEquals": {"ec2:CreateAction": "RunInstances"}},
             ),
             iam.PolicyStatement(
                 sid="AutoScalingGroups",

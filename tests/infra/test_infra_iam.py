@@ -119,3 +119,44 @@ def test_every_call_the_scaler_makes_is_granted_to_it_and_it_writes_only_the_gro
     _, props = function(synth.template_json, contract.SCALER_HANDLER)
     missing = made - granted(synth.template_json, props["Role"]["Fn::GetAtt"][0])
     assert not missing, sorted(missing)
+
+
+# --- ec2:RunInstances: Layer0's own launch templates, into the Layer0 VPC ------------------------------------------
+
+
+def _run_instances(synthesized) -> list[tuple[str, dict]]:
+    """(resource type, condition) of every resource the environments policy lets RunInstances use."""
+    [policy] = [
+        p["Properties"] for p in synthesized.resources("AWS::IAM::Policy").values()
+        if p["Properties"]["PolicyName"].endswith("-environments")
+    ]  # fmt: skip
+    found = []
+    for statement in policy["PolicyDocument"]["Statement"]:
+        if "ec2:RunInstances" in as_list(statement["Action"]):
+            for resource in as_list(statement["Resource"]):
+                kind = json.dumps(resource).rsplit(":", 1)[-1].split("/")[0]
+                found.append((kind, statement.get("Condition", {})))
+    return found
+
+
+def test_run_instances_is_confined_to_the_layer0_vpc_and_its_launch_templates(synth, imported):
+    for synthesized, prefix, vpc in ((synth, "l0", None), (imported, "team2", "vpc-12345678")):
+        by_kind = {}
+        for kind, condition in _run_instances(synthesized):
+            assert kind not in by_kind, kind
+            by_kind[kind] = condition
+        assert set(by_kind) == {
+            "launch-template", "subnet", "network-interface", "security-group", "instance", "volume", "image", "key-pair"
+        }  # fmt: skip
+        assert by_kind["launch-template"] == {"StringLike": {"ec2:ResourceTag/Name": f"l0-{prefix}-*"}}
+        for kind in ("subnet", "network-interface", "security-group"):
+            [(operator, values)] = by_kind[kind].items()
+            assert operator == "ArnEquals" and list(values) == ["ec2:Vpc"], kind
+            text = json.dumps(values["ec2:Vpc"])
+            assert ":vpc/" in text
+            if vpc:
+                assert text.endswith(f':vpc/{vpc}"]]}}'), text
+        for kind in ("instance", "volume"):
+            [(operator, values)] = by_kind[kind].items()
+            assert operator == "ArnLike" and ":launch-template/*" in json.dumps(values["ec2:LaunchTemplate"]), kind
+        assert by_kind["image"] == {"StringEquals": {"ec2:Owner": "amazon"}}
