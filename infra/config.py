@@ -27,7 +27,7 @@ PREFIX_PATTERN = re.compile(r"^[a-z][a-z0-9]{0,15}$")
 VPC_ID_PATTERN = re.compile(r"^vpc-[0-9a-f]{8}([0-9a-f]{9})?$")
 # The version goes into API Gateway header literals ('value'), so no quotes or spaces.
 API_VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
-# 1: only the instance itself reaches IMDSv2; 2: containers in bridge mode too (README.md#instance-settings).
+# 1: only the instance itself reaches IMDSv2; 2: containers in bridge mode too (README.md#instance-metadata).
 IMDS_HOP_LIMITS = (1, 2)
 
 

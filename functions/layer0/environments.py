@@ -273,7 +273,7 @@ def _create_resources(
         "SecurityGroupIds": [group_id],
         "UserData": user_data,
         # IMDSv2 only; hop limit 1 (the default): a container in bridge mode is one hop further and cannot get the
-        # instance role's credentials (README.md#instance-settings).
+        # instance role's credentials (README.md#instance-metadata).
         "MetadataOptions": {
             "HttpTokens": "required",
             "HttpEndpoint": "enabled",

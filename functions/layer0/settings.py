@@ -56,7 +56,7 @@ class Settings:
     # or an HTTP 500 instead of sending them, and the seed of its choices (None: unseeded). 0 in production.
     fault_rate: float = 0.0
     fault_seed: int | None = None
-    # Instance metadata (README.md#instance-settings): the IMDSv2 PUT response hop limit of the environments' launch
+    # Instance metadata (README.md#instance-metadata): the IMDSv2 PUT response hop limit of the environments' launch
     # templates. 1 keeps containers in bridge mode from the instance role's credentials; 2 lets them reach it.
     imds_hop_limit: int = 1
 
