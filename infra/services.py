@@ -118,6 +118,14 @@ class ServicesPolicy(Construct):
         assert function.role is not None
         self.policy.attach_to_role(function.role)
 
+    def attach_delete_steps_to(self, function: lambda_.IFunction) -> None:
+        assert function.role is not None
+        self.delete_steps_policy.attach_to_role(function.role)
+
+    def attach_rollout_steps_to(self, function: lambda_.IFunction) -> None:
+        assert function.role is not None
+        self.rollout_steps_policy.attach_to_role(function.role)
+
 
 def _reason_for(text: str) -> str:
     if text == "*":

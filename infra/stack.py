@@ -146,12 +146,10 @@ class Layer0Stack(Stack):
         # Delete environment: its own resources, its services, tasks and load balancers.
         self.environments_policy.attach_delete_to(steps[JobType.DeleteEnvironment])
         for job_type in (JobType.DeleteEnvironment, JobType.DeleteService):
-            assert steps[job_type].role is not None
-            services.delete_steps_policy.attach_to_role(steps[job_type].role)
+            services.attach_delete_steps_to(steps[job_type])
         load_balancers.attach_to(api=api, steps=[steps[JobType.DeleteLoadBalancer], steps[JobType.DeleteEnvironment]])
         # Rollout: reads the service and its stopped tasks.
-        assert steps[JobType.Rollout].role is not None
-        services.rollout_steps_policy.attach_to_role(steps[JobType.Rollout].role)
+        services.attach_rollout_steps_to(steps[JobType.Rollout])
         # The authorizer reads the token's secret, nothing else.
         self.functions.authorizer.add_to_role_policy(
             iam.PolicyStatement(

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from layer0 import aws, settings
 
 SECRET_MAX_AGE_SECONDS = 300
-# The authorizer cache's TTL (infra/api.py, AUTHORIZER_CACHE_SECONDS): how long the previous token stays valid.
+# The authorizer cache's TTL (infra/api.py, AUTHORIZER_CACHE_TTL): how long the previous token stays valid.
 ROTATION_GRACE_SECONDS = 300
 CURRENT, PREVIOUS = "AWSCURRENT", "AWSPREVIOUS"
 NEW_PASSWORD_BYTES = 24

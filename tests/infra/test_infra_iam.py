@@ -160,3 +160,12 @@ def test_run_instances_is_confined_to_the_layer0_vpc_and_its_launch_templates(sy
             [(operator, values)] = by_kind[kind].items()
             assert operator == "ArnLike" and ":launch-template/*" in json.dumps(values["ec2:LaunchTemplate"]), kind
         assert by_kind["image"] == {"StringEquals": {"ec2:Owner": "amazon"}}
+
+
+def test_the_previous_token_is_accepted_for_exactly_one_authorizer_cache_period(synth):
+    from infra.api import AUTHORIZER_CACHE_TTL
+    from layer0 import auth
+
+    [authorizer] = synth.resources("AWS::ApiGateway::Authorizer").values()
+    assert authorizer["Properties"]["AuthorizerResultTtlInSeconds"] == AUTHORIZER_CACHE_TTL.to_seconds()
+    assert auth.ROTATION_GRACE_SECONDS == AUTHORIZER_CACHE_TTL.to_seconds()

@@ -1,4 +1,4 @@
-"""Instance metadata (README.md#instance-settings): the environments' launch templates require IMDSv2 with a hop limit
+"""Instance metadata (README.md#instance-metadata): the environments' launch templates require IMDSv2 with a hop limit
 of 1, so a container in bridge mode (one hop further) cannot take the instance role's credentials; the instance
 setting `-c imds_hop_limit=2` (LAYER0_IMDS_HOP_LIMIT) allows 2."""
 
