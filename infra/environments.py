@@ -38,13 +38,11 @@ READ_ONLY_ACTIONS = (
     "elasticloadbalancing:DescribeLoadBalancers",
 )
 
-# What the delete-environment steps read: clusters, services, tasks, instances, groups, templates, load balancers.
+# What the delete-environment steps read: the environment's group, template and instances, the load balancers in it.
 DELETE_READ_ACTIONS = (
-    "ecs:ListClusters",
     "ec2:DescribeSecurityGroups",
     "ec2:DescribeLaunchTemplates",
     "ec2:DescribeInstances",
-    "autoscaling:DescribeAutoScalingGroups",
     "elasticloadbalancing:DescribeLoadBalancers",
 )
 # What the scaler reads: its environments, their instances' memory, the tasks' definitions, the groups' templates.
@@ -280,22 +278,10 @@ class EnvironmentsPolicy(Construct):
             statements=[
                 iam.PolicyStatement(sid="DescribeEnvironments", actions=list(DELETE_READ_ACTIONS), resources=["*"]),
                 list_cluster_contents,
+                iam.PolicyStatement(sid="DeleteClusters", actions=["ecs:DeleteCluster"], resources=[clusters]),
+                # The environment's services go with the delete-service steps (infra/services.py); its tasks here.
                 iam.PolicyStatement(
-                    sid="DeleteClusters",
-                    actions=["ecs:DeleteCluster", "ecs:DescribeClusters", "ecs:ListContainerInstances"],
-                    resources=[clusters],
-                ),
-                iam.PolicyStatement(
-                    sid="DeleteClusterContents",
-                    actions=[
-                        "ecs:DescribeContainerInstances",
-                        "ecs:DescribeServices",
-                        "ecs:UpdateService",
-                        "ecs:DeleteService",
-                        "ecs:DescribeTasks",
-                        "ecs:StopTask",
-                    ],
-                    resources=cluster_contents,
+                    sid="StopTasks", actions=["ecs:StopTask"], resources=[arn("ecs", "task", f"{names}/*")]
                 ),
                 iam.PolicyStatement(
                     sid="DeleteNamedSecurityGroupsAndLaunchTemplates",

@@ -46,7 +46,6 @@ SERVICE_DELETE_ACTIONS = (
     "ecs:DescribeServices",
     "ecs:UpdateService",
     "ecs:DeleteService",
-    "ecs:DescribeTasks",
     "ecs:StopTask",
 )
 # What the rollout step reads (layer0.workflows.rollout).
@@ -76,20 +75,24 @@ class ServicesPolicy(Construct):
         tasks = stack.format_arn(
             service="ecs", resource="task", resource_name=f"{names}/*", arn_format=ArnFormat.SLASH_RESOURCE_NAME
         )
-        list_in_clusters = iam.PolicyStatement(
-            sid="ListServicesAndTasksOfLayer0Clusters",
-            actions=["ecs:ListServices", "ecs:ListTasks"],
-            resources=["*"],
-            conditions={"ArnLike": {"ecs:cluster": clusters}},
-        )
+
+        def list_in_clusters(*actions: str) -> iam.PolicyStatement:
+            return iam.PolicyStatement(
+                sid="ListInLayer0Clusters",
+                actions=list(actions),
+                resources=["*"],
+                conditions={"ArnLike": {"ecs:cluster": clusters}},
+            )
+
         # The delete-service job's steps: find the service's cluster, scale it to 0, stop its tasks, delete it.
         self.delete_steps_policy = iam.Policy(
             self,
             "DeleteStepsPolicy",
             policy_name=config.resource_name("service-deletes"),
             statements=[
+                # A service without its environment tag is found by searching the Layer0 clusters.
                 iam.PolicyStatement(sid="FindClusters", actions=["ecs:ListClusters"], resources=["*"]),
-                list_in_clusters,
+                list_in_clusters("ecs:ListServices", "ecs:ListTasks"),
                 iam.PolicyStatement(
                     sid="DeleteServices", actions=list(SERVICE_DELETE_ACTIONS), resources=[services, tasks]
                 ),
@@ -101,7 +104,7 @@ class ServicesPolicy(Construct):
             "RolloutStepsPolicy",
             policy_name=config.resource_name("rollouts"),
             statements=[
-                list_in_clusters,
+                list_in_clusters("ecs:ListTasks"),
                 iam.PolicyStatement(sid="ReadServices", actions=list(ROLLOUT_ACTIONS), resources=[services, tasks]),
             ],
         )

@@ -26,10 +26,10 @@ SERVICE_ACKNOWLEDGEMENTS = {
 # Every action of the policy (imported by test_infra_template).
 SERVICE_ACTIONS = {"ecs:CreateService", "logs:DescribeLogStreams", "logs:GetLogEvents"}
 
-# What the workflow-step function calls for the delete-service and rollout steps (layer0.services).
+# What the delete-service steps call (layer0.workflows.delete_service, layer0.services).
 STEP_ACTIONS = {
     "ecs:ListClusters", "ecs:ListServices", "ecs:DescribeServices", "ecs:UpdateService", "ecs:DeleteService",
-    "ecs:ListTasks", "ecs:DescribeTasks", "ecs:StopTask",
+    "ecs:ListTasks", "ecs:StopTask",
 }  # fmt: skip
 
 
@@ -92,7 +92,7 @@ def test_the_rollout_step_may_only_read_the_service_and_its_tasks(synth):
     from tests.infra.helpers import granted, step_role
 
     actions = granted(synth.template_json, step_role(synth.template_json, "rollout"))
-    assert {a for a in actions if a.startswith("ecs:")} == {"ecs:ListTasks", "ecs:ListServices", "ecs:DescribeServices", "ecs:DescribeTasks"}
+    assert {a for a in actions if a.startswith("ecs:")} == {"ecs:ListTasks", "ecs:DescribeServices", "ecs:DescribeTasks"}
     assert {a.split(":")[0] for a in actions} == {"ecs", "dynamodb", "logs", "xray"}
 
 
