@@ -65,7 +65,7 @@ def test_the_imds_hop_limit_reaches_every_function(synth, imported):
 
 def test_every_call_the_scaler_makes_is_granted_to_it_and_it_writes_only_the_groups(synth, stack, monkeypatch):
     from handlers import scaler as scaler_function
-    from layer0 import aws, contract, environments
+    from layer0 import aws, contract, environments, scaler
     from layer0.models import CreateEnvironmentRequest
     from local.ecs.agent import Agent, unpatch_moto_total_resources
     from tests.conftest import setup_client
@@ -98,6 +98,12 @@ def test_every_call_the_scaler_makes_is_granted_to_it_and_it_writes_only_the_gro
         ecs.create_service(
             cluster=f"l0-l0-{growing}", serviceName="l0-l0-websvc", taskDefinition="l0-l0-web", desiredCount=2
         )
+        # A task runs on one of the shrinking environment's instances, which therefore stays.
+        ecs.register_task_definition(
+            family="l0-l0-job", containerDefinitions=[{"name": "job", "image": "busybox", "memory": 64}]
+        )
+        ecs.run_task(cluster=f"l0-l0-{shrinking}", taskDefinition="l0-l0-job", startedBy="l0-l0-")
+        scaler.instance_memory.cache_clear()  # asked of EC2 once per process
         clients = [aws.client(s) for s in ("ecs", "ec2", "autoscaling", "dynamodb", "elb", "elbv2", "iam", "scheduler")]
         for client in clients:
             client.meta.events.register("before-call", record)
@@ -117,8 +123,17 @@ def test_every_call_the_scaler_makes_is_granted_to_it_and_it_writes_only_the_gro
         "autoscaling:UpdateAutoScalingGroup",
     }  # fmt: skip
     _, props = function(synth.template_json, contract.SCALER_HANDLER)
-    missing = made - granted(synth.template_json, props["Role"]["Fn::GetAtt"][0])
+    allowed = granted(synth.template_json, props["Role"]["Fn::GetAtt"][0])
+    missing = made - allowed
     assert not missing, sorted(missing)
+    # ...and nothing is granted that it does not call (logs and X-Ray are every function's own; DynamoDB's read
+    # actions come with CDK's table read grants).
+    unused = {a for a in allowed - made if not a.startswith(("logs:", "xray:", "dynamodb:"))}
+    assert unused == set(), sorted(unused)
+    assert {a for a in allowed if a.startswith("dynamodb:")} <= {
+        "dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable", "dynamodb:GetItem",
+        "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:Query", "dynamodb:Scan",
+    }  # fmt: skip
 
 
 # --- ec2:RunInstances: Layer0's own launch templates, into the Layer0 VPC ------------------------------------------
