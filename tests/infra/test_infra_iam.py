@@ -161,7 +161,8 @@ def test_run_instances_is_confined_to_the_layer0_vpc_and_its_launch_templates(sy
             assert kind not in by_kind, kind
             by_kind[kind] = condition
         assert set(by_kind) == {
-            "launch-template", "subnet", "network-interface", "security-group", "instance", "volume", "image", "key-pair"
+            "launch-template", "subnet", "network-interface", "security-group",
+            "instance", "volume", "image", "key-pair",
         }  # fmt: skip
         assert by_kind["launch-template"] == {"StringLike": {"ec2:ResourceTag/Name": f"l0-{prefix}-*"}}
         for kind in ("subnet", "network-interface", "security-group"):
@@ -183,4 +184,4 @@ def test_the_previous_token_is_accepted_for_exactly_one_authorizer_cache_period(
 
     [authorizer] = synth.resources("AWS::ApiGateway::Authorizer").values()
     assert authorizer["Properties"]["AuthorizerResultTtlInSeconds"] == AUTHORIZER_CACHE_TTL.to_seconds()
-    assert auth.ROTATION_GRACE_SECONDS == AUTHORIZER_CACHE_TTL.to_seconds()
+    assert AUTHORIZER_CACHE_TTL.to_seconds() == auth.ROTATION_GRACE_SECONDS
