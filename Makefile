@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PORT ?= 9090
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: run lint test synth bench clean
+.PHONY: run lint test synth bench clean rotate-token
 
 $(VENV)/.installed: requirements.txt
 	python3 -m venv $(VENV)
@@ -29,6 +29,14 @@ test: lint
 
 synth: $(VENV)/.installed
 	$(PY) app.py
+
+# A new API token (README.md#token-rotation): a new AWSCURRENT version of the auth secret, the old one kept as
+# AWSPREVIOUS and still accepted for one authorizer-cache period. SECRET is the stack's AuthSecretArn output; the
+# region comes from it. Prints the new version's id, never the token.
+rotate-token: $(VENV)/.installed
+	@test -n "$(SECRET)" || { echo "usage: make rotate-token SECRET=<the stack's AuthSecretArn output>" >&2; exit 2; }
+	AWS_REGION=$${AWS_REGION:-$$(echo "$(SECRET)" | cut -d: -f4)} PYTHONPATH=functions \
+		$(PY) -c 'import sys; from layer0 import auth; print("New AWSCURRENT version:", auth.rotate(sys.argv[1]))' "$(SECRET)"
 
 bench: $(VENV)/.installed
 	$(PY) -m benchmarks

@@ -8,6 +8,8 @@ Context keys:
   aws_burst        token-bucket burst of that limiter (default 20)
   api_concurrency  reserved concurrency of the API function (default 10)
   container_policy permissive (default) or strict: strict refuses Dockerruns that let a container reach its host
+  imds_hop_limit   the IMDSv2 hop limit of the environments' instances: 1 (default) keeps containers in bridge mode
+                   from the instance role's credentials, 2 lets them reach the instance metadata service
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ PREFIX_PATTERN = re.compile(r"^[a-z][a-z0-9]{0,15}$")
 VPC_ID_PATTERN = re.compile(r"^vpc-[0-9a-f]{8}([0-9a-f]{9})?$")
 # The version goes into API Gateway header literals ('value'), so no quotes or spaces.
 API_VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
+# 1: only the instance itself reaches IMDSv2; 2: containers in bridge mode too (README.md#instance-metadata).
+IMDS_HOP_LIMITS = (1, 2)
 
 
 def _load_default_api_version() -> str:
@@ -90,6 +94,7 @@ class Config:
     api_version: str = DEFAULT_API_VERSION
     throughput: Throughput = Throughput()
     container_policy: str = contract.CONTAINER_POLICY_PERMISSIVE
+    imds_hop_limit: int = 1
 
     @property
     def name(self) -> str:
@@ -123,12 +128,16 @@ class Config:
             raise ValueError(
                 f"context container_policy={container_policy!r} must be one of {', '.join(contract.CONTAINER_POLICIES)}"
             )
+        imds_hop_limit = _number(get, "imds_hop_limit", defaults.imds_hop_limit, int, minimum=1)
+        if imds_hop_limit not in IMDS_HOP_LIMITS:
+            raise ValueError(f"context imds_hop_limit={imds_hop_limit} must be 1 or 2")
         return cls(
             prefix=prefix,
             vpc_id=vpc_id,
             api_version=api_version,
             throughput=throughput,
             container_policy=container_policy,
+            imds_hop_limit=imds_hop_limit,
         )
 
 

@@ -4,17 +4,18 @@ registers, describes, lists and deregisters task definitions (`l0-<prefix>-<name
 
 - The ECS task-definition calls Layer0 makes take no resource ARN (IAM checks them against `*` only), so they get
   `*`; ListTaskDefinitionFamilies is asked with the `l0-<prefix>-` prefix by the code.
-- A Dockerrun may name a `taskRoleArn`, which the user chooses: registering it passes that role to ECS, so
-  iam:PassRole is allowed on the account's roles, to the ECS tasks service only (`iam:PassedToService`).
+- A Dockerrun may name a `taskRoleArn`: registering it passes that role to ECS, so iam:PassRole is allowed on the
+  instance's own task roles only (infra/task_roles.py), to the ECS tasks service only (`iam:PassedToService`).
 """
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, ArnFormat, Stack, Validations
+from aws_cdk import Acknowledgment, Stack, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from infra import task_roles
 from infra.config import Config
 from infra.nag import nag_text
 
@@ -25,17 +26,13 @@ TASK_DEFINITION_ACTIONS = (
     "ecs:ListTaskDefinitionFamilies",
     "ecs:ListTaskDefinitions",
 )
-TASK_SERVICE = "ecs-tasks.amazonaws.com"
 
 REASONS = {
     "*": (
         "ecs:RegisterTaskDefinition, DeregisterTaskDefinition, DescribeTaskDefinition, ListTaskDefinitionFamilies "
         "and ListTaskDefinitions support no resource-level permissions: IAM only accepts '*' for them."
     ),
-    "roles": (
-        "A deploy's Dockerrun may name any task role (taskRoleArn) of the account, chosen by the user at run time; "
-        "the role may be passed to the ECS tasks service only (iam:PassedToService = ecs-tasks.amazonaws.com)."
-    ),
+    "roles": task_roles.REASON,
 }
 
 
@@ -43,22 +40,23 @@ class DeploysPolicy(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: Config):
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
-        self.task_roles = stack.format_arn(
-            service="iam", region="", resource="role", resource_name="*", arn_format=ArnFormat.SLASH_RESOURCE_NAME
-        )
+        self.task_roles = task_roles.task_role_arns(stack, config)
         statements = [
             iam.PolicyStatement(sid="TaskDefinitions", actions=list(TASK_DEFINITION_ACTIONS), resources=["*"]),
             iam.PolicyStatement(
                 sid="PassTaskRolesToEcsTasks",
                 actions=["iam:PassRole"],
-                resources=[self.task_roles],
-                conditions={"StringEquals": {"iam:PassedToService": TASK_SERVICE}},
+                resources=self.task_roles,
+                conditions={"StringEquals": {"iam:PassedToService": task_roles.TASK_SERVICE}},
             ),
         ]
         # Inline (not managed), like the environments policy, so that the function's role keeps no ManagedPolicyArns.
         self.policy = iam.Policy(self, "Policy", policy_name=config.resource_name("deploys"), statements=statements)
         # cdk-nag names each wildcard as it renders the resolved ARN (a concrete account when the stack has one).
-        for resource, reason in (("*", REASONS["*"]), (nag_text(stack.resolve(self.task_roles)), REASONS["roles"])):
+        acknowledged = [("*", REASONS["*"])] + [
+            (nag_text(stack.resolve(arn)), REASONS["roles"]) for arn in self.task_roles
+        ]
+        for resource, reason in acknowledged:
             Validations.of(self.policy).acknowledge(
                 Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{resource}]", reason=reason)
             )

@@ -1,7 +1,10 @@
-"""What managing environments may do in AWS (docs/compatibility.md#environments, docs/compatibility.md#scaler): one
-managed policy, attached to the API function
-(create, get, list, update, link, the scaler, and the rollback of a failed create) and to the workflow-step
-function (the delete-environment steps). One inline policy document, attached to both roles.
+"""What managing environments may do in AWS (docs/compatibility.md#environments, docs/compatibility.md#scaler). Three
+inline policies:
+- `policy`, on the API function: create, get, list, update, link, scale now, and the rollback of a failed create;
+- `delete_policy`, on the delete-environment job's step function: read, and delete what an environment has (no
+  create, no launch, no PassRole);
+- `scaler_policy`, on the scaler function: read the clusters and the Auto Scaling groups, set the desired capacity
+  or terminate an instance, and raise a group's maximum when the desired capacity needs it (nothing else).
 
 Scoped to `l0-<prefix>-*` names wherever AWS allows it:
 - ECS clusters, services, tasks and container instances by ARN (`cluster/l0-<prefix>-*`, ...);
@@ -35,6 +38,22 @@ READ_ONLY_ACTIONS = (
     "elasticloadbalancing:DescribeLoadBalancers",
 )
 
+# What the delete-environment steps read: the environment's group, template and instances, the load balancers in it.
+DELETE_READ_ACTIONS = (
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeLaunchTemplates",
+    "ec2:DescribeInstances",
+    "elasticloadbalancing:DescribeLoadBalancers",
+)
+# What the scaler reads: its environments, their instances' memory, the tasks' definitions, the groups' templates.
+SCALER_READ_ACTIONS = (
+    "ecs:ListClusters",
+    "ecs:DescribeTaskDefinition",
+    "ec2:DescribeInstanceTypes",
+    "ec2:DescribeLaunchTemplateVersions",
+    "autoscaling:DescribeAutoScalingGroups",
+)
+
 AMI_PARAMETERS = ("aws/service/ecs/optimized-ami/*", "aws/service/ami-windows-latest/*")
 
 REASONS = {
@@ -49,7 +68,9 @@ REASONS = {
     ),
     "ids": (
         "EC2 security groups, launch templates and the resources of RunInstances have generated ids in their ARNs; "
-        "each statement on them is limited by the Name tag Layer0 sets (l0-<prefix>-*) or by the creating action."
+        "each statement on them is limited by the Name tag Layer0 sets (l0-<prefix>-*), the Layer0 VPC (ec2:Vpc), "
+        "the launching template (ec2:LaunchTemplate), the image owner (amazon) or the creating action; key pairs are "
+        "the operator's optional SSH key, chosen at deploy time (LAYER0_AWS_SSH_KEY_PAIR)."
     ),
     "parameters": (
         "The AMI ids come from AWS's public SSM parameters for the ECS-optimised images; the wildcard is the "
@@ -73,18 +94,28 @@ class EnvironmentsPolicy(Construct):
                 **({} if account else {"account": ""}),
             )
 
+        clusters = arn("ecs", "cluster", names)
+        cluster_contents = [
+            arn("ecs", "container-instance", f"{names}/*"),
+            arn("ecs", "service", f"{names}/*"),
+            arn("ecs", "task", f"{names}/*"),
+        ]
+        auto_scaling_groups = arn(
+            "autoscaling", "autoScalingGroup", f"*:autoScalingGroupName/{names}", sep=ArnFormat.COLON_RESOURCE_NAME
+        )
+        list_cluster_contents = iam.PolicyStatement(
+            sid="ListClusterContents",
+            actions=["ecs:ListServices", "ecs:ListTasks"],
+            resources=["*"],
+            conditions={"ArnLike": {"ecs:cluster": clusters}},
+        )
         security_groups = arn("ec2", "security-group", "*")
         launch_templates = arn("ec2", "launch-template", "*")
         name_tag = {"StringLike": {"aws:RequestTag/Name": names}}
         has_name_tag = {"StringLike": {"ec2:ResourceTag/Name": names}}
         statements = [
             iam.PolicyStatement(sid="DescribeEnvironments", actions=list(READ_ONLY_ACTIONS), resources=["*"]),
-            iam.PolicyStatement(
-                sid="ListClusterContents",
-                actions=["ecs:ListServices", "ecs:ListTasks"],
-                resources=["*"],
-                conditions={"ArnLike": {"ecs:cluster": arn("ecs", "cluster", names)}},
-            ),
+            list_cluster_contents,
             iam.PolicyStatement(
                 sid="Clusters",
                 actions=[
@@ -139,7 +170,8 @@ class EnvironmentsPolicy(Construct):
                 resources=[security_groups, launch_templates],
                 conditions=has_name_tag,
             ),
-            # CreateAutoScalingGroup with a launch template checks that the caller may launch it.
+            # CreateAutoScalingGroup with a launch template checks that the caller may launch it: only Layer0's own
+            # templates (Name l0-<prefix>-*), into the Layer0 VPC, from AWS's images.
             iam.PolicyStatement(
                 sid="LaunchFromNamedTemplates",
                 actions=["ec2:RunInstances"],
@@ -147,18 +179,35 @@ class EnvironmentsPolicy(Construct):
                 conditions=has_name_tag,
             ),
             iam.PolicyStatement(
-                sid="LaunchedResources",
-                actions=["ec2:RunInstances", "ec2:CreateTags"],
+                sid="LaunchIntoTheLayer0Vpc",
+                actions=["ec2:RunInstances"],
+                resources=[arn("ec2", "subnet", "*"), arn("ec2", "network-interface", "*"), security_groups],
+                conditions={"ArnEquals": {"ec2:Vpc": arn("ec2", "vpc", vpc_id)}},
+            ),
+            iam.PolicyStatement(
+                sid="LaunchInstancesFromATemplate",
+                actions=["ec2:RunInstances"],
+                resources=[arn("ec2", "instance", "*"), arn("ec2", "volume", "*")],
+                conditions={"ArnLike": {"ec2:LaunchTemplate": launch_templates}},
+            ),
+            iam.PolicyStatement(
+                sid="LaunchAwsImages",
+                actions=["ec2:RunInstances"],
+                resources=[arn("ec2", "image", "*", account=False)],
+                conditions={"StringEquals": {"ec2:Owner": "amazon"}},
+            ),
+            iam.PolicyStatement(
+                sid="LaunchWithTheKeyPair", actions=["ec2:RunInstances"], resources=[arn("ec2", "key-pair", "*")]
+            ),
+            iam.PolicyStatement(
+                sid="TagLaunchedResources",
+                actions=["ec2:CreateTags"],
                 resources=[
                     arn("ec2", "instance", "*"),
                     arn("ec2", "volume", "*"),
                     arn("ec2", "network-interface", "*"),
-                    arn("ec2", "subnet", "*"),
-                    security_groups,
-                    arn("ec2", "key-pair", "*"),
-                    arn("ec2", "image", "*", account=False),
                 ],
-                conditions={"StringEqualsIfExists": {"ec2:CreateAction": "RunInstances"}},
+                conditions={"StringEquals": {"ec2:CreateAction": "RunInstances"}},
             ),
             iam.PolicyStatement(
                 sid="AutoScalingGroups",
@@ -221,9 +270,66 @@ class EnvironmentsPolicy(Construct):
         self.policy = iam.Policy(
             self, "Policy", policy_name=config.resource_name("environments"), statements=statements
         )
-        self._acknowledge(stack)
+        # The delete-environment steps (layer0.workflows.delete_environment): read, unlink, and delete.
+        self.delete_policy = iam.Policy(
+            self,
+            "DeletePolicy",
+            policy_name=config.resource_name("environment-deletes"),
+            statements=[
+                iam.PolicyStatement(sid="DescribeEnvironments", actions=list(DELETE_READ_ACTIONS), resources=["*"]),
+                list_cluster_contents,
+                iam.PolicyStatement(sid="DeleteClusters", actions=["ecs:DeleteCluster"], resources=[clusters]),
+                # The environment's services go with the delete-service steps (infra/services.py); its tasks here.
+                iam.PolicyStatement(
+                    sid="StopTasks", actions=["ecs:StopTask"], resources=[arn("ecs", "task", f"{names}/*")]
+                ),
+                iam.PolicyStatement(
+                    sid="DeleteNamedSecurityGroupsAndLaunchTemplates",
+                    actions=["ec2:RevokeSecurityGroupIngress", "ec2:DeleteSecurityGroup", "ec2:DeleteLaunchTemplate"],
+                    resources=[security_groups, launch_templates],
+                    conditions=has_name_tag,
+                ),
+                iam.PolicyStatement(
+                    sid="DeleteAutoScalingGroups",
+                    actions=["autoscaling:UpdateAutoScalingGroup", "autoscaling:DeleteAutoScalingGroup"],
+                    resources=[auto_scaling_groups],
+                ),
+            ],
+        )
+        # The scaler (layer0.scaler.run, and the handler's list of environments).
+        self.scaler_policy = iam.Policy(
+            self,
+            "ScalerPolicy",
+            policy_name=config.resource_name("scaler"),
+            statements=[
+                iam.PolicyStatement(sid="ReadEnvironments", actions=list(SCALER_READ_ACTIONS), resources=["*"]),
+                list_cluster_contents,
+                iam.PolicyStatement(
+                    sid="ReadClusters",
+                    actions=["ecs:DescribeClusters", "ecs:ListContainerInstances"],
+                    resources=[clusters],
+                ),
+                iam.PolicyStatement(
+                    sid="ReadClusterContents",
+                    actions=["ecs:DescribeContainerInstances", "ecs:DescribeServices", "ecs:DescribeTasks"],
+                    resources=cluster_contents,
+                ),
+                # UpdateAutoScalingGroup only raises MaxSize when the plan needs more instances than it allows.
+                iam.PolicyStatement(
+                    sid="ScaleAutoScalingGroups",
+                    actions=[
+                        "autoscaling:SetDesiredCapacity",
+                        "autoscaling:TerminateInstanceInAutoScalingGroup",
+                        "autoscaling:UpdateAutoScalingGroup",
+                    ],
+                    resources=[auto_scaling_groups],
+                ),
+            ],
+        )
+        for policy in (self.policy, self.delete_policy, self.scaler_policy):
+            self._acknowledge(stack, policy)
 
-    def _acknowledge(self, stack: Stack) -> None:
+    def _acknowledge(self, stack: Stack, policy: iam.Policy) -> None:
         """cdk-nag IAM5 flags each wildcard; acknowledge the finding ids this policy has, each with its reason."""
 
         def reason_for(text: str) -> str:
@@ -235,8 +341,16 @@ class EnvironmentsPolicy(Construct):
                 return REASONS["ids"]
             return REASONS["names"]
 
-        acknowledge_wildcards(stack, self.policy, reason_for)
+        acknowledge_wildcards(stack, policy, reason_for)
 
     def attach_to(self, function: lambda_.IFunction) -> None:
         assert function.role is not None
         self.policy.attach_to_role(function.role)
+
+    def attach_delete_to(self, function: lambda_.IFunction) -> None:
+        assert function.role is not None
+        self.delete_policy.attach_to_role(function.role)
+
+    def attach_scaler_to(self, function: lambda_.IFunction) -> None:
+        assert function.role is not None
+        self.scaler_policy.attach_to_role(function.role)

@@ -27,8 +27,8 @@ XRAY_REASON = (
 
 
 class Functions(Construct):
-    """Creates functions on demand: `add(...)`. `api` and `authorizer` are the two the API needs; `steps` runs
-    the job state machines' workflow steps."""
+    """Creates functions on demand: `add(...)`. `api` and `authorizer` are the two the API needs; each job type's
+    step function is made by the workflows (infra/workflows/construct.py, `add_step_function`)."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: Config, environment: Mapping[str, str]) -> None:
         super().__init__(scope, construct_id)
@@ -52,11 +52,15 @@ class Functions(Construct):
             memory_size=256,
             timeout=Duration.seconds(10),
         )
-        self.steps = self.add(
-            "Steps",
-            name="workflow-step",
+
+    def add_step_function(self, construct_id: str, *, slug: str, description: str) -> lambda_.Function:
+        """`l0-<prefix>-job-<slug>-step`: runs the workflow steps of one job type's machine, with its own role, so
+        that each job's steps get only what they call (docs/architecture.md#the-job-path)."""
+        return self.add(
+            construct_id,
+            name=f"job-{slug}-step",
             handler=contract.STEP_HANDLER,
-            description="Layer0 jobs: runs one named workflow step for the job state machines",
+            description=description,
             memory_size=512,
             timeout=Duration.seconds(asl.STEP_FUNCTION_TIMEOUT_SECONDS),
         )

@@ -4,19 +4,21 @@ policy
 
 - the delete policy, on the API function (the rollback of a failed create) and on the workflow-step function (the
   delete-load-balancer job's steps, and the delete-environment job, which deletes an environment's load balancers
-  through the same steps): an ALB's listeners and target groups, a classic ELB's IAM role and its inline policies;
+  through the same steps): an ALB's listeners and target groups, and the IAM role `l0-<prefix>-<id>-lb` with its
+  inline policies that an adopted classic ELB may still have (Layer0 creates none: ECS uses its service-linked
+  role, so no function may create a role or put a role policy);
 - the manage policy, on the API function only: create, read and change classic ELBs and ALBs, their listeners and
-  target groups, the classic ELBs' roles; find certificates and subnets; ELB's service-linked role.
+  target groups; find certificates and subnets; ELB's service-linked role.
 
 Scoped to what Layer0 names: load balancers `l0-<prefix>-<id>` (classic `loadbalancer/l0-<prefix>-*`, ALB
-`loadbalancer/app/l0-<prefix>-*/*` and its listeners), target groups `l0-<prefix>-*`, roles `l0-<prefix>-*-lb`.
+`loadbalancer/app/l0-<prefix>-*/*` and its listeners), target groups `l0-<prefix>-*`, legacy roles `l0-<prefix>-*-lb`.
 Describe calls take no resource ARN and get `*`.
 
 The environments policy, on both functions, already grants what else the load balancers need:
 elasticloadbalancing:DescribeLoadBalancers and DeleteLoadBalancer (on the same load-balancer ARNs), and, for the
 public load balancer's own security group `l0-<prefix>-<id>-lb` (Name-tagged like the environments' groups),
 ec2:DescribeSecurityGroups, CreateSecurityGroup, CreateTags on create, Authorize/RevokeSecurityGroupIngress and
-DeleteSecurityGroup. The services policy passes the classic ELBs' roles to ECS (infra/services.py).
+DeleteSecurityGroup.
 """
 
 from __future__ import annotations
@@ -34,9 +36,11 @@ ELB_SERVICE = "elasticloadbalancing.amazonaws.com"
 # Calls that take no resource ARN.
 # DescribeTags: an ALB's target groups whose names are hashed (a long prefix) are found by their tag.
 DELETE_READ_ACTIONS = (
+    "elasticloadbalancing:DescribeLoadBalancers",
     "elasticloadbalancing:DescribeListeners",
     "elasticloadbalancing:DescribeTargetGroups",
     "elasticloadbalancing:DescribeTags",
+    "ec2:DescribeSecurityGroups",
 )
 MANAGE_READ_ACTIONS = (
     "elasticloadbalancing:DescribeLoadBalancerAttributes",
@@ -46,7 +50,6 @@ MANAGE_READ_ACTIONS = (
 )
 TAGGED_CREATE_ACTIONS = ("CreateLoadBalancer", "CreateTargetGroup")
 ROLE_DELETE_ACTIONS = ("iam:ListRolePolicies", "iam:DeleteRolePolicy", "iam:DeleteRole")
-ROLE_CREATE_ACTIONS = ("iam:CreateRole", "iam:PutRolePolicy")
 CLASSIC_ACTIONS = (
     "elasticloadbalancing:CreateLoadBalancer",
     "elasticloadbalancing:ConfigureHealthCheck",
@@ -77,9 +80,13 @@ REASONS = {
         "target group ARNs."
     ),
     "roles": (
-        "Each classic ELB has its IAM role l0-<prefix>-<id>-lb (docs/compatibility.md#load-balancers), which ECS "
-        "assumes to register the "
-        "service's instances; the wildcard is the load balancer id, known at run time."
+        "A classic ELB of an adopted instance may have the legacy IAM role l0-<prefix>-<id>-lb "
+        "(docs/compatibility.md#load-balancers), which its delete removes (list, delete policies, delete); the "
+        "wildcard is the load balancer id, known at run time."
+    ),
+    "security_groups": (
+        "EC2 security groups have generated ids in their ARNs: DeleteSecurityGroup is limited by the Name tag Layer0 "
+        "sets on a public load balancer's group (l0-<prefix>-<id>-lb)."
     ),
     "certificates": (
         "HTTPS listeners take any ACM certificate of the account and region that the user names by ARN; "
@@ -120,6 +127,18 @@ class LoadBalancersPolicy(Construct):
                     sid="ReadListenersAndTargetGroups", actions=list(DELETE_READ_ACTIONS), resources=["*"]
                 ),
                 iam.PolicyStatement(
+                    sid="DeleteLoadBalancers",
+                    actions=["elasticloadbalancing:DeleteLoadBalancer"],
+                    resources=[classic, application],
+                ),
+                # The public load balancer's own group, l0-<prefix>-<id>-lb, Name-tagged when Layer0 made it.
+                iam.PolicyStatement(
+                    sid="DeletePublicSecurityGroups",
+                    actions=["ec2:DeleteSecurityGroup"],
+                    resources=[arn("ec2", "security-group", "*")],
+                    conditions={"StringLike": {"ec2:ResourceTag/Name": names}},
+                ),
+                iam.PolicyStatement(
                     sid="DeleteListeners", actions=["elasticloadbalancing:DeleteListener"], resources=[listeners]
                 ),
                 iam.PolicyStatement(
@@ -128,7 +147,7 @@ class LoadBalancersPolicy(Construct):
                     resources=[target_groups],
                 ),
                 iam.PolicyStatement(
-                    sid="DeleteLoadBalancerRoles", actions=list(ROLE_DELETE_ACTIONS), resources=[roles]
+                    sid="DeleteLegacyLoadBalancerRoles", actions=list(ROLE_DELETE_ACTIONS), resources=[roles]
                 ),
             ],
         )
@@ -156,9 +175,6 @@ class LoadBalancersPolicy(Construct):
                     conditions={"StringEquals": {"elasticloadbalancing:CreateAction": list(TAGGED_CREATE_ACTIONS)}},
                 ),
                 iam.PolicyStatement(
-                    sid="CreateLoadBalancerRoles", actions=list(ROLE_CREATE_ACTIONS), resources=[roles]
-                ),
-                iam.PolicyStatement(
                     sid="DescribeAcmCertificates",
                     actions=["acm:DescribeCertificate"],
                     resources=[arn("acm", "certificate", "*")],
@@ -182,11 +198,15 @@ class LoadBalancersPolicy(Construct):
         for policy in (self.delete_policy, self.manage_policy):
             acknowledge_wildcards(stack, policy, _reason_for)
 
-    def attach_to(self, *, api: lambda_.IFunction, steps: lambda_.IFunction) -> None:
-        assert api.role is not None and steps.role is not None
+    def attach_to(self, *, api: lambda_.IFunction, steps: list[lambda_.IFunction]) -> None:
+        """`steps`: the step functions of the jobs that delete load balancers (delete-load-balancer and
+        delete-environment)."""
+        assert api.role is not None
         self.delete_policy.attach_to_role(api.role)
-        self.delete_policy.attach_to_role(steps.role)
         self.manage_policy.attach_to_role(api.role)
+        for function in steps:
+            assert function.role is not None
+            self.delete_policy.attach_to_role(function.role)
 
 
 def _reason_for(text: str) -> str:
@@ -197,4 +217,6 @@ def _reason_for(text: str) -> str:
         return REASONS["certificates"]
     if ":iam:" in text:
         return REASONS["roles"]
+    if ":ec2:" in text:
+        return REASONS["security_groups"]
     return REASONS["load_balancers"]

@@ -41,7 +41,8 @@ class Scaler(Construct):
             memory_size=512,
             timeout=Duration.minutes(5),
         )
-        policy.attach_to(self.function)
+        # Read the clusters and groups, set the desired capacity or terminate an instance (infra/environments.py).
+        policy.attach_scaler_to(self.function)
         tag_table.grant_read_data(self.function)  # environment names, for the list
         self.rule = events.Rule(
             self,

@@ -23,6 +23,7 @@ from infra.services import ServicesPolicy
 from infra.tasks import TasksPolicy
 from infra.workflows.construct import Workflows
 from layer0 import contract
+from layer0.contract import JobType
 
 # Prints the token: base64("username:password") of the auth secret.
 TOKEN_COMMAND = (
@@ -58,7 +59,7 @@ class Layer0Stack(Stack):
         self.data = Data(self, "Data", config=config)
         self.containers = Containers(self, "Containers", config=config, registry_bucket=self.data.registry_bucket)
         self.functions = Functions(self, "Functions", config=config, environment=self.function_environment())
-        self.workflows = Workflows(self, "Workflows", config=config, step_function=self.functions.steps)
+        self.workflows = Workflows(self, "Workflows", config=config, functions=self.functions)
         self.functions.api.add_environment("LAYER0_JOB_STATE_MACHINE_PREFIX", self.workflows.state_machine_prefix)
         self.api = Api(
             self,
@@ -85,10 +86,12 @@ class Layer0Stack(Stack):
             "LAYER0_LOG_GROUP": self.containers.log_group.log_group_name,
             **self.config.throughput.environment(),
             "LAYER0_CONTAINER_POLICY": self.config.container_policy,
+            "LAYER0_IMDS_HOP_LIMIT": str(self.config.imds_hop_limit),
         }
 
     def _grant(self) -> None:
         api = self.functions.api
+        steps = self.workflows.step_functions
         tables = list(self.data.tables.values())
         for table in tables:
             table.grant_read_write_data(api)
@@ -109,14 +112,14 @@ class Layer0Stack(Stack):
             instance_role=self.containers.instance_role,
         )
         self.environments_policy.attach_to(api)
-        # The delete-environment steps run in the workflow-step function.
-        self.environments_policy.attach_to(self.functions.steps)
-        # Services: CreateService, the load balancers' roles, container logs (infra/services.py).
-        ServicesPolicy(self, "Services", config=self.config, log_group=self.containers.log_group).attach_to(api)
-        # Load balancers: ELBs, ALBs, listeners, target groups, roles; deletes in both functions
+        # Services: CreateService, container logs; the delete-service and rollout steps (infra/services.py).
+        services = ServicesPolicy(self, "Services", config=self.config, log_group=self.containers.log_group)
+        services.attach_to(api)
+        # Load balancers: ELBs, ALBs, listeners, target groups; deletes in the API and the delete jobs' steps
         # (infra/load_balancers.py).
-        LoadBalancersPolicy(self, "LoadBalancers", config=self.config).attach_to(api=api, steps=self.functions.steps)
-        # Deploys: register, read, list and deregister task definitions; pass users' task roles (infra/deploys.py).
+        load_balancers = LoadBalancersPolicy(self, "LoadBalancers", config=self.config)
+        # Deploys: register, read, list and deregister task definitions; pass the instance's task roles
+        # (infra/deploys.py).
         DeploysPolicy(self, "Deploys", config=self.config).attach_to(api)
         self.scaler = Scaler(
             self,
@@ -129,13 +132,25 @@ class Layer0Stack(Stack):
         self.scaler.grant_request_run(api)
         # Tasks: RunTask from the create-task step, task logs, scaler runs from the step, waiting jobs (infra/tasks.py).
         TasksPolicy(self, "Tasks", config=self.config, log_group=self.containers.log_group).grant(
-            api=api, steps=self.functions.steps, scaler=self.scaler, job_table=self.data.tables[contract.JOB_TABLE]
+            api=api, steps=steps[JobType.CreateTask], scaler=self.scaler, job_table=self.data.tables[contract.JOB_TABLE]
         )
-        # Jobs: the API starts, stops and reads executions of the job machines; the workflow-step function
-        # updates the job (status, meta) and its tags. Each step's own AWS permissions are added by its module.
+        # Jobs: the API starts, stops and reads executions of the job machines (infra/workflows/construct.py).
         self.workflows.grant_jobs(api)
-        for spec in (contract.JOB_TABLE, contract.TAG_TABLE):
-            self.data.tables[spec].grant_read_write_data(self.functions.steps)
+        # Each job's step function gets what its steps call, and nothing else (docs/architecture.md#the-job-path).
+        # Every one sets its job's status and meta (the frame's steps): the job table.
+        for function in steps.values():
+            self.data.tables[contract.JOB_TABLE].grant_read_write_data(function)
+        # The tag table: the delete jobs forget tags and names; create-task tags its task and counts its attempts.
+        tagging = (JobType.DeleteEnvironment, JobType.DeleteService, JobType.DeleteLoadBalancer, JobType.CreateTask)
+        for job_type in tagging:
+            self.data.tables[contract.TAG_TABLE].grant_read_write_data(steps[job_type])
+        # Delete environment: its own resources, its services, tasks and load balancers.
+        self.environments_policy.attach_delete_to(steps[JobType.DeleteEnvironment])
+        for job_type in (JobType.DeleteEnvironment, JobType.DeleteService):
+            services.attach_delete_steps_to(steps[job_type])
+        load_balancers.attach_to(api=api, steps=[steps[JobType.DeleteLoadBalancer], steps[JobType.DeleteEnvironment]])
+        # Rollout: reads the service and its stopped tasks.
+        services.attach_rollout_steps_to(steps[JobType.Rollout])
         # The authorizer reads the token's secret, nothing else.
         self.functions.authorizer.add_to_role_policy(
             iam.PolicyStatement(

@@ -5,8 +5,9 @@ The environments policy, on both the API and the workflow-step function, already
 and deleting tasks need on `l0-<prefix>-*` clusters (ecs:ListTasks, DescribeTasks, StopTask, DescribeClusters,
 ListContainerInstances) and ecs:DescribeTaskDefinition. This adds:
 - to the workflow-step function (the create-task step, layer0.tasks.run): ecs:RunTask of the `l0-<prefix>-*` task
-  definitions, only into `l0-<prefix>-*` clusters (`ecs:cluster`); iam:PassRole of the account's roles to the ECS
-  tasks service only, because RunTask passes a deploy's task role (any role the user named in the Dockerrun);
+  definitions, only into `l0-<prefix>-*` clusters (`ecs:cluster`); iam:PassRole of the instance's own task roles
+  (infra/task_roles.py) to the ECS tasks service only, because RunTask passes the task role a deploy's Dockerrun
+  names;
   and debounced scaler runs (infra/scaler.py), requested when the environment has no room for the task;
 - to the API function: reading the container logs of the Layer0 log group (`GET /task/{id}/logs`);
 - to the scaler function: reading the job table, where it finds create-task jobs still waiting for room.
@@ -21,23 +22,24 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from infra import task_roles
 from infra.config import Config
 from infra.nag import nag_text
 from infra.scaler import Scaler
 
-TASK_SERVICE = "ecs-tasks.amazonaws.com"
 LOG_ACTIONS = ("logs:DescribeLogStreams", "logs:GetLogEvents")
 
 REASONS = {
+    "clusters": (
+        "The create-task step checks the environment's cluster, one of those Layer0 names l0-<prefix>-*; the "
+        "wildcard is the environment id, known at run time."
+    ),
     "task_definitions": (
         "Tasks run the deploys' task definitions, families l0-<prefix>-<deploy name> with any revision; the "
         "wildcards are the deploy name and revision, chosen at run time, and ecs:cluster limits the target clusters "
         "to l0-<prefix>-*."
     ),
-    "roles": (
-        "RunTask passes the task role a deploy's Dockerrun names (taskRoleArn), any role of the account chosen by "
-        "the user; it may be passed to the ECS tasks service only (iam:PassedToService = ecs-tasks.amazonaws.com)."
-    ),
+    "roles": task_roles.REASON,
 }
 
 
@@ -55,15 +57,19 @@ class TasksPolicy(Construct):
         clusters = stack.format_arn(
             service="ecs", resource="cluster", resource_name=names, arn_format=ArnFormat.SLASH_RESOURCE_NAME
         )
-        roles = stack.format_arn(
-            service="iam", region="", resource="role", resource_name="*", arn_format=ArnFormat.SLASH_RESOURCE_NAME
-        )
+        roles = task_roles.task_role_arns(stack, config)
         # Inline (not managed), like the environments policy, so that the functions' roles keep no ManagedPolicyArns.
         self.step_policy = iam.Policy(
             self,
             "StepPolicy",
             policy_name=config.resource_name("task-steps"),
             statements=[
+                # Whether the environment has an instance yet (layer0.workflows.create_task).
+                iam.PolicyStatement(
+                    sid="CheckClusters",
+                    actions=["ecs:DescribeClusters", "ecs:ListContainerInstances"],
+                    resources=[clusters],
+                ),
                 iam.PolicyStatement(
                     sid="RunDeploysInLayer0Clusters",
                     actions=["ecs:RunTask"],
@@ -73,14 +79,15 @@ class TasksPolicy(Construct):
                 iam.PolicyStatement(
                     sid="PassTaskRolesToEcsTasks",
                     actions=["iam:PassRole"],
-                    resources=[roles],
-                    conditions={"StringEquals": {"iam:PassedToService": TASK_SERVICE}},
+                    resources=roles,
+                    conditions={"StringEquals": {"iam:PassedToService": task_roles.TASK_SERVICE}},
                 ),
             ],
         )
         for resource, reason in (
             (nag_text(stack.resolve(task_definitions)), REASONS["task_definitions"]),
-            (nag_text(stack.resolve(roles)), REASONS["roles"]),
+            *((nag_text(stack.resolve(role)), REASONS["roles"]) for role in roles),
+            (nag_text(stack.resolve(clusters)), REASONS["clusters"]),
         ):
             Validations.of(self.step_policy).acknowledge(
                 Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{resource}]", reason=reason)
@@ -100,6 +107,7 @@ class TasksPolicy(Construct):
     def grant(
         self, *, api: lambda_.IFunction, steps: lambda_.Function, scaler: Scaler, job_table: dynamodb.ITable
     ) -> None:
+        """`steps`: the create-task job's step function."""
         assert api.role is not None and steps.role is not None
         self.api_policy.attach_to_role(api.role)
         self.step_policy.attach_to_role(steps.role)

@@ -282,7 +282,13 @@ def _create_resources(
         "IamInstanceProfile": {"Name": current.ecs_instance_profile},
         "SecurityGroupIds": [group_id],
         "UserData": user_data,
-        "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled", "HttpPutResponseHopLimit": 2},
+        # IMDSv2 only; hop limit 1 (the default): a container in bridge mode is one hop further and cannot get the
+        # instance role's credentials (README.md#instance-metadata).
+        "MetadataOptions": {
+            "HttpTokens": "required",
+            "HttpEndpoint": "enabled",
+            "HttpPutResponseHopLimit": current.imds_hop_limit,
+        },
         "BlockDeviceMappings": [
             {
                 "DeviceName": device,

@@ -52,8 +52,8 @@ DEPLOYMENT_CONFIGURATION = {
     "minimumHealthyPercent": 100,
 }
 
-# A new load-balancer role may not be usable by ECS yet (IAM propagation). The original retried 10 x 5 s; an
-# API call must stay short, so a few quick attempts (the create can simply be sent again).
+# ECS's service-linked role, created with an account's first cluster, may not be usable yet (IAM propagation). The
+# original retried 10 x 5 s for its load-balancer role; an API call must stay short, so a few quick attempts.
 IAM_PROPAGATION_MESSAGE = "unable to assume role"
 CREATE_ATTEMPTS = 3
 CREATE_RETRY_SECONDS = 2.0
@@ -280,7 +280,7 @@ def _create_ecs_service(params: dict, environment_id: str) -> dict:
             if "was not idempotent" in aws_error_message(error):
                 raise Layer0Error(ErrorCode.InvalidServiceID, aws_error_message(error)) from None
             if IAM_PROPAGATION_MESSAGE in aws_error_message(error).lower() and attempt < CREATE_ATTEMPTS:
-                logger.info("CreateService: the load balancer role is not usable yet (attempt %d)", attempt)
+                logger.info("CreateService: ECS's role is not usable yet (attempt %d)", attempt)
                 time.sleep(CREATE_RETRY_SECONDS)
                 continue
             raise
@@ -294,9 +294,9 @@ def create(request: CreateServiceRequest) -> tuple[Service, Job]:
         raise _environment_not_found(environment_id)
     task_definition = deploys.active_task_definition(deploy_id)
     load_balancers: list[dict] = []
-    role: str | None = None
     if request.load_balancer_id:
-        load_balancers, role = lbs.service_attachment(request.load_balancer_id, task_definition)
+        # No `role`: ECS uses its service-linked role (docs/compatibility.md#services).
+        load_balancers = lbs.service_attachment(request.load_balancer_id, task_definition)
 
     service_id = ids.hashed(name)
     claim = _claim_id(environment_id, name)
@@ -319,8 +319,6 @@ def create(request: CreateServiceRequest) -> tuple[Service, Job]:
     }
     if load_balancers:
         params["loadBalancers"] = load_balancers
-    if role:
-        params["role"] = role
     values = {"name": name, "environment_id": environment_id}
     if request.load_balancer_id:
         values["load_balancer_id"] = request.load_balancer_id

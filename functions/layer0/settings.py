@@ -60,6 +60,9 @@ class Settings:
     fault_seed: int | None = None
     # `strict` refuses Dockerruns that let a container reach its host (docs/compatibility.md#container-policy).
     container_policy: str = contract.CONTAINER_POLICY_PERMISSIVE
+    # Instance metadata (README.md#instance-metadata): the IMDSv2 PUT response hop limit of the environments' launch
+    # templates. 1 keeps containers in bridge mode from the instance role's credentials; 2 lets them reach it.
+    imds_hop_limit: int = 1
 
     @property
     def aws_name_prefix(self) -> str:
@@ -98,6 +101,7 @@ def from_environment(env: dict[str, str] | os._Environ = os.environ) -> Settings
         fault_rate=_fault_rate(env.get("LAYER0_FAULT_RATE", "0")),
         fault_seed=int(env["LAYER0_FAULT_SEED"]) if env.get("LAYER0_FAULT_SEED", "").strip() else None,
         container_policy=_container_policy(env.get("LAYER0_CONTAINER_POLICY", "")),
+        imds_hop_limit=_imds_hop_limit(env.get("LAYER0_IMDS_HOP_LIMIT", "1")),
     )
 
 
@@ -115,6 +119,16 @@ def _container_policy(value: str) -> str:
             f"LAYER0_CONTAINER_POLICY must be one of {', '.join(contract.CONTAINER_POLICIES)}, not {value!r}"
         )
     return policy
+
+
+IMDS_HOP_LIMITS = (1, 2)
+
+
+def _imds_hop_limit(value: str) -> int:
+    limit = int(value)
+    if limit not in IMDS_HOP_LIMITS:
+        raise ValueError(f"LAYER0_IMDS_HOP_LIMIT must be 1 or 2, not {value!r}")
+    return limit
 
 
 @functools.cache

@@ -1,6 +1,8 @@
 """CDK for the job workflows: one Standard state machine per job type that has one, from layer0.workflows.
 
-The ASL is the workflow module's JSON, unchanged (`DefinitionBody.from_string`); the workflow-step function's ARN
+Each machine has its own step function `l0-<prefix>-job-<slug>-step` (same asset and handler, its own role), so each
+job's steps get only the permissions they need (docs/architecture.md#the-job-path); the stack grants each one. The
+ASL is the workflow module's JSON, unchanged (`DefinitionBody.from_string`); the machine's own step function's ARN
 goes in through `definition_substitutions`, as local mode and the tests fill it in with `JobMachine.render`.
 """
 
@@ -14,6 +16,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.config import Config
+from infra.functions import Functions
 from layer0 import contract
 from layer0.workflows import asl, registry
 
@@ -28,11 +31,10 @@ LOG_DELIVERY_REASON = (
 
 
 class Workflows(Construct):
-    """The job state machines; `machines[job_type]` and `state_machine_prefix` (LAYER0_JOB_STATE_MACHINE_PREFIX)."""
+    """The job state machines; `machines[job_type]`, their step functions `step_functions[job_type]`, and
+    `state_machine_prefix` (LAYER0_JOB_STATE_MACHINE_PREFIX)."""
 
-    def __init__(
-        self, scope: Construct, construct_id: str, *, config: Config, step_function: lambda_.IFunction
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: Config, functions: Functions) -> None:
         super().__init__(scope, construct_id)
         self._config = config
         stack = Stack.of(self)
@@ -47,15 +49,23 @@ class Workflows(Construct):
         self.role = iam.Role(
             self,
             "Role",
-            description=f"{config.name} job state machines: invoke the workflow-step function, log, trace",
+            description=f"{config.name} job state machines: invoke their step functions, log, trace",
             assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
         )
-        # The machines call the function by its unqualified ARN, so no `<arn>:*` (as grant_invoke would add).
+        self.step_functions: dict[int, lambda_.Function] = {
+            job_type: functions.add_step_function(
+                f"Job{int(job_type)}Step",
+                slug=machine.slug,
+                description=f"Layer0 jobs: runs the steps of job type {int(job_type)} ({machine.slug})",
+            )
+            for job_type, machine in registry.MACHINES.items()
+        }
+        # The machines call the functions by their unqualified ARNs, so no `<arn>:*` (as grant_invoke would add).
         self.role.add_to_policy(
             iam.PolicyStatement(
-                sid="InvokeWorkflowStep",
+                sid="InvokeJobSteps",
                 actions=["lambda:InvokeFunction"],
-                resources=[step_function.function_arn],
+                resources=[function.function_arn for function in self.step_functions.values()],
             )
         )
         self.state_machine_prefix = stack.format_arn(
@@ -72,7 +82,7 @@ class Workflows(Construct):
                 state_machine_name=machine.name(config.prefix),
                 state_machine_type=sfn.StateMachineType.STANDARD,
                 definition_body=sfn.DefinitionBody.from_string(machine.definition_string()),
-                definition_substitutions={asl.STEP_FUNCTION_ARN_KEY: step_function.function_arn},
+                definition_substitutions={asl.STEP_FUNCTION_ARN_KEY: self.step_functions[job_type].function_arn},
                 role=self.role,
                 logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
                 tracing_enabled=True,

@@ -318,15 +318,8 @@ def test_create_with_the_cli_body_makes_a_public_load_balancer(api, environment,
         attributes = classic_attributes(load_balancer_id)
         assert attributes["ConnectionSettings"] == {"IdleTimeout": 120}
         assert attributes["CrossZoneLoadBalancing"] == {"Enabled": False}
-        # The role ECS assumes to register the service's instances, allowed on this load balancer only.
-        role = f"{PREFIX}{load_balancer_id}-lb"
-        trust = setup_client("iam").get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
-        assert [s["Principal"] for s in trust["Statement"]] == [{"Service": "ecs.amazonaws.com"}]
-        statements = role_policy(role)["Statement"]
-        registering = [s for s in statements if "elasticloadbalancing:RegisterInstancesWithLoadBalancer" in s["Action"]]
-        assert [s["Resource"] for s in registering] == [
-            f"arn:aws:elasticloadbalancing:{REGION}:123456789012:loadbalancer/{PREFIX}{load_balancer_id}"
-        ]
+        # ECS registers the service's instances through its service-linked role: Layer0 creates no `-lb` role.
+        assert lb_roles() == []
     else:
         description = application_description(load_balancer_id)
         assert description["Type"] == "application"
@@ -350,7 +343,7 @@ def test_create_with_the_cli_body_makes_a_public_load_balancer(api, environment,
                 target_group["UnhealthyThresholdCount"],
             ) == (30, 5, 2, 3)
         assert application_attributes(load_balancer_id)["idle_timeout.timeout_seconds"] == "120"
-        # ECS uses its service-linked role for an ALB: no `-lb` role.
+        # ECS uses its service-linked role for an ALB too: no `-lb` role.
         assert lb_roles() == []
     # Tags: name, environment and type.
     assert {t.key: t.value for t in tag_store.select_by_type_and_id("load_balancer", load_balancer_id)} == {
@@ -759,7 +752,7 @@ def test_ten_parallel_creates_of_one_name_make_one_load_balancer(api, environmen
 
     assert sorted(answers, key=str) == sorted([(200, None)] + [(400, 11)] * 9, key=str)
     found = resources(api)
-    assert [len(found[key]) for key in ("classic", "security_groups", "roles", "name_claims")] == [1, 1, 1, 1]
+    assert [len(found[key]) for key in ("classic", "security_groups", "roles", "name_claims")] == [1, 1, 0, 1]
 
 
 def test_parallel_creates_in_the_domain_make_one_load_balancer(api, environment):
@@ -838,14 +831,14 @@ def test_a_service_behind_the_load_balancer(api, machines, environment, sent_to_
         assert attached == [
             {"containerName": "guestbook", "containerPort": 80, "loadBalancerName": PREFIX + lb["load_balancer_id"]}
         ]
-        assert params["role"] == f"{PREFIX}{lb['load_balancer_id']}-lb"
     else:
         [(_, target_group)] = routes(lb["load_balancer_id"]).values()
         assert target_group["Port"] == 80
         assert attached == [
             {"containerName": "guestbook", "containerPort": 80, "targetGroupArn": target_group["TargetGroupArn"]}
         ]
-        assert "role" not in params  # ECS's service-linked role
+    # No `role`: ECS uses its service-linked role (AWSServiceRoleForECS), for a classic ELB as for an ALB.
+    assert "role" not in params
     # `l0 loadbalancer get loadbalancer4` shows the service.
     shown = api.get(f"/loadbalancer/{lb['load_balancer_id']}").json()
     assert (shown["service_id"], shown["service_name"]) == (service["service_id"], "service1")

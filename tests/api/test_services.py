@@ -263,7 +263,7 @@ def test_behind_a_classic_load_balancer(web, api, sent):
     assert (body["load_balancer_id"], body["load_balancer_name"]) == ("weblb1234567", "weblb")
     [(_, params)] = [c for c in sent if c[0] == "CreateService"]
     assert params["loadBalancers"] == [{"containerName": "guestbook", "containerPort": 80, "loadBalancerName": lb_name}]
-    assert params["role"] == "l0-l0-weblb1234567-lb"
+    assert "role" not in params  # ECS's service-linked role, not a role of Layer0's
     [ecs_service] = ecs_services(environment_id)
     assert ecs_service["loadBalancers"] == params["loadBalancers"]
     assert api.get(f"/service/{body['service_id']}").json()["load_balancer_id"] == "weblb1234567"

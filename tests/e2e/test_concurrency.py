@@ -64,7 +64,7 @@ def l0():
     from layer0 import auth, aws, settings
     from local.embedded import Layer0
 
-    auth._provider = None  # like a cold start: no secret provider an earlier test made with its own client
+    auth.forget()  # like a cold start: no auth secret an earlier test left cached
     containers: list[subprocess.Popen] = []
     try:
         with Layer0(port=free_port()) as layer0:
@@ -91,7 +91,7 @@ def l0():
         # The client layer's clients point at the stopped server: later tests need fresh ones.
         aws.reset()
         settings.get.cache_clear()
-        auth._provider = None
+        auth.forget()
 
 
 settings_of_layer0: dict[str, str] = {}

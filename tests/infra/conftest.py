@@ -37,6 +37,7 @@ IMPORTED_CONTEXT = {
     "aws_rate": "2.5",
     "aws_burst": "7",
     "container_policy": "strict",
+    "imds_hop_limit": "2",
 }
 
 

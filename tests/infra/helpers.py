@@ -80,3 +80,23 @@ def statements(template: dict[str, Any], role_logical_id: str) -> list[dict[str,
 
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
+
+
+def step_function(template: dict[str, Any], slug: str) -> tuple[str, dict[str, Any]]:
+    """The step function of the job machine `l0-l0-job-<slug>`: `l0-l0-job-<slug>-step` (infra/workflows/construct.py)."""
+    found = {
+        k: v["Properties"]
+        for k, v in template["Resources"].items()
+        if v["Type"] == "AWS::Lambda::Function" and v["Properties"].get("FunctionName") == f"l0-l0-job-{slug}-step"
+    }
+    return only(found, f"step function of job {slug}")
+
+
+def step_role(template: dict[str, Any], slug: str) -> str:
+    """The logical id of that step function's role."""
+    return step_function(template, slug)[1]["Role"]["Fn::GetAtt"][0]
+
+
+def granted(template: dict[str, Any], role_logical_id: str) -> set[str]:
+    """Every action the role's inline policies allow."""
+    return {a for s in statements(template, role_logical_id) for a in as_list(s["Action"])}

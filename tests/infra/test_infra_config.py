@@ -28,6 +28,15 @@ def test_values_from_the_command_line_are_strings():
     assert config.throughput.environment() == {"LAYER0_AWS_RATE": "1.5", "LAYER0_AWS_BURST": "4"}
 
 
+def test_the_imds_hop_limit_is_1_unless_set_to_2():
+    assert context().imds_hop_limit == 1
+    assert context(imds_hop_limit="2").imds_hop_limit == 2
+    assert context(imds_hop_limit=1).imds_hop_limit == 1
+    for refused in ("0", "3", "two"):
+        with pytest.raises(ValueError, match="imds_hop_limit"):
+            context(imds_hop_limit=refused)
+
+
 def test_values_from_cdk_json_are_numbers():
     assert context(api_concurrency=5, aws_rate=2, aws_burst=3).throughput == Throughput(5, 2.0, 3)
 

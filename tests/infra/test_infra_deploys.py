@@ -7,9 +7,11 @@ from layer0.workflows import asl, registry
 from tests.infra.helpers import as_list, function, only
 
 # Every cdk-nag finding the policy acknowledges (imported by test_infra_checks).
+TASK_ROLES = "arn:<AWS::Partition>:iam::<AWS::AccountId>:role/"
 DEPLOY_ACKNOWLEDGEMENTS = {
     "AwsSolutions-IAM5[Resource::*]",
-    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*]",
+    f"AwsSolutions-IAM5[Resource::{TASK_ROLES}l0-l0-*]",
+    f"AwsSolutions-IAM5[Resource::{TASK_ROLES}layer0/l0-l0/*]",
 }
 
 # The ECS task-definition calls, which IAM only accepts on "*" (imported by test_infra_template).
@@ -44,7 +46,7 @@ def _role(synth, handler: str) -> dict:
 def test_the_api_function_and_only_it_has_the_deploys_policy(synth):
     _, policy = _policy(synth)
     assert policy["Properties"]["Roles"] == [_role(synth, contract.API_HANDLER)]
-    assert _role(synth, contract.STEP_HANDLER) not in policy["Properties"]["Roles"]
+    # Not the job steps' functions: no job registers task definitions.
     actions = {a for s in policy["Properties"]["PolicyDocument"]["Statement"] for a in as_list(s["Action"])}
     assert actions == DEPLOY_ACTIONS
 
@@ -57,13 +59,26 @@ def test_star_only_for_the_task_definition_calls(synth):
     assert "Condition" not in statements["TaskDefinitions"]
 
 
-def test_task_roles_may_be_passed_to_ecs_tasks_only(synth):
+def _role_arn(name: str) -> dict:
+    return {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::", {"Ref": "AWS::AccountId"}, f":role/{name}"]]}
+
+
+def test_only_the_instances_own_task_roles_may_be_passed_and_to_ecs_tasks_only(synth):
     statement = _statements(synth)["PassTaskRolesToEcsTasks"]
     assert statement["Action"] == "iam:PassRole"
     assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
-    assert statement["Resource"] == {
-        "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::", {"Ref": "AWS::AccountId"}, ":role/*"]]
-    }
+    # The l0-<prefix>- names and the /layer0/l0-<prefix>/ path: never the account's every role (role/*).
+    assert statement["Resource"] == [_role_arn("l0-l0-*"), _role_arn("layer0/l0-l0/*")]
+
+
+def test_the_task_role_scope_follows_the_prefix(imported):
+    [policy] = [
+        v for v in imported.resources("AWS::IAM::Policy").values() if v["Properties"]["PolicyName"] == "l0-team2-deploys"
+    ]
+    [statement] = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Sid"] == "PassTaskRolesToEcsTasks"]
+    assert [r["Fn::Join"][1][-1].split(":", 5)[-1] for r in statement["Resource"]] == [
+        "role/l0-team2-*", "role/layer0/l0-team2/*"
+    ]  # fmt: skip
 
 
 def test_every_wildcard_is_acknowledged_with_its_reason(synth):
@@ -77,6 +92,7 @@ def test_every_wildcard_is_acknowledged_with_its_reason(synth):
     }
     assert mine == {
         "AwsSolutions-IAM5[Resource::*]": REASONS["*"],
-        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*]": REASONS["roles"],
+        f"AwsSolutions-IAM5[Resource::{TASK_ROLES}l0-l0-*]": REASONS["roles"],
+        f"AwsSolutions-IAM5[Resource::{TASK_ROLES}layer0/l0-l0/*]": REASONS["roles"],
     }
     assert set(mine) == DEPLOY_ACKNOWLEDGEMENTS

@@ -90,12 +90,23 @@ def test_the_api_function_has_the_environments_policy(synth):
     assert actions == ENVIRONMENT_ACTIONS
 
 
-def test_the_workflow_step_function_has_it_too_for_the_delete_steps(synth):
-    from layer0.workflows import asl, registry
+def test_only_the_api_has_it_and_the_delete_environment_steps_only_the_delete_policy(synth):
+    from tests.infra.helpers import granted, step_role
 
-    _, props = function(synth.template_json, contract.STEP_HANDLER)
     _, policy = _policy(synth)
-    assert {"Ref": props["Role"]["Fn::GetAtt"][0]} in policy["Properties"]["Roles"]
+    assert len(policy["Properties"]["Roles"]) == 1  # the API function's
+    [delete] = [
+        p["Properties"] for p in synth.resources("AWS::IAM::Policy").values()
+        if p["Properties"]["PolicyName"] == "l0-l0-environment-deletes"
+    ]  # fmt: skip
+    role = step_role(synth.template_json, "delete-environment")
+    assert delete["Roles"] == [{"Ref": role}]
+    # The delete steps create, launch and pass nothing.
+    actions = granted(synth.template_json, role)
+    assert not {
+        a for a in actions if a.split(":")[1].startswith(("Create", "Run", "Authorize", "PassRole")) and not a.startswith("logs:")
+    }  # fmt: skip
+    assert {"ecs:DeleteCluster", "autoscaling:DeleteAutoScalingGroup", "ec2:DeleteLaunchTemplate"} <= actions
 
 
 def test_star_resources_only_for_calls_aws_does_not_scope(synth):
@@ -152,13 +163,23 @@ def test_only_the_public_ami_parameters(synth):
 # --- the scaler function and its hourly run ---------------------------------------------------------------------------
 
 
-def test_the_scaler_function_runs_hourly_with_the_environments_policy(synth):
+def test_the_scaler_function_runs_hourly_and_may_only_read_and_scale(synth):
     from layer0.contract import SCALER_HANDLER
+    from tests.infra.helpers import granted
 
     function_id, props = function(synth.template_json, SCALER_HANDLER)
     assert props["FunctionName"] == "l0-l0-scaler"
     _, policy = _policy(synth)
-    assert {"Ref": props["Role"]["Fn::GetAtt"][0]} in policy["Properties"]["Roles"]
+    assert {"Ref": props["Role"]["Fn::GetAtt"][0]} not in policy["Properties"]["Roles"]
+    actions = granted(synth.template_json, props["Role"]["Fn::GetAtt"][0])
+    # Read the clusters and the groups (and the tables: environment names, waiting create-task jobs); set the
+    # desired capacity or terminate an instance; raise a group's maximum; write its logs and traces. Nothing else.
+    writes = {a for a in actions if not a.split(":")[1].startswith(("Describe", "List", "Get", "Query", "Scan", "BatchGet", "ConditionCheck"))}
+    assert writes == {
+        "autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup",
+        "autoscaling:UpdateAutoScalingGroup", "logs:CreateLogStream", "logs:PutLogEvents",
+        "xray:PutTraceSegments", "xray:PutTelemetryRecords",
+    }, writes  # fmt: skip
     _, rule = only(
         {k: v for k, v in synth.resources("AWS::Events::Rule").items() if "ScheduleExpression" in v["Properties"]},
         "scheduled rule",

@@ -9,7 +9,7 @@ import pytest
 
 from layer0 import contract
 from layer0.workflows import asl, registry
-from tests.infra.helpers import as_list, function, only, statements
+from tests.infra.helpers import as_list, function, granted, only, statements, step_role
 
 NAMES = "l0-l0-*"
 REGIONAL = "arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>"
@@ -33,6 +33,7 @@ LOAD_BALANCER_ACKNOWLEDGEMENTS = {
 
 # The only actions with Resource "*" (imported by test_infra_template).
 LOAD_BALANCER_STAR_ACTIONS = {
+    "elasticloadbalancing:DescribeLoadBalancers", "ec2:DescribeSecurityGroups",
     "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeTargetGroups",
     "elasticloadbalancing:DescribeTags", "elasticloadbalancing:DescribeLoadBalancerAttributes", "elasticloadbalancing:DescribeTargetGroupAttributes",
     "ec2:DescribeSubnets", "iam:ListServerCertificates",
@@ -46,8 +47,9 @@ LOAD_BALANCER_ACTIONS = LOAD_BALANCER_STAR_ACTIONS | {
     "elasticloadbalancing:ModifyListener", "elasticloadbalancing:DeleteListener",
     "elasticloadbalancing:CreateTargetGroup", "elasticloadbalancing:ModifyTargetGroup",
     "elasticloadbalancing:ModifyTargetGroupAttributes", "elasticloadbalancing:DeleteTargetGroup",
-    "iam:CreateRole", "iam:PutRolePolicy", "iam:ListRolePolicies", "iam:DeleteRolePolicy", "iam:DeleteRole",
+    "iam:ListRolePolicies", "iam:DeleteRolePolicy", "iam:DeleteRole",
     "iam:CreateServiceLinkedRole", "acm:DescribeCertificate", "elasticloadbalancing:AddTags",
+    "elasticloadbalancing:DeleteLoadBalancer", "ec2:DeleteSecurityGroup",
 }  # fmt: skip
 
 # What the delete steps call (layer0.load_balancers.delete_*, both backends).
@@ -86,9 +88,10 @@ def _resource_text(synth, statement: dict) -> list[str]:
 # --- the policies ---------------------------------------------------------------------------------------------------
 
 
-def test_the_delete_policy_is_on_both_functions_and_the_manage_policy_on_the_api_only(synth):
-    api, steps = _role(synth, contract.API_HANDLER), _role(synth, contract.STEP_HANDLER)
-    assert sorted(_policy(synth, "l0-l0-load-balancer-deletes")["Roles"], key=str) == sorted([api, steps], key=str)
+def test_the_delete_policy_is_on_the_api_and_the_deleting_jobs_steps_and_the_manage_policy_on_the_api_only(synth):
+    api = _role(synth, contract.API_HANDLER)
+    steps = [{"Ref": step_role(synth.template_json, slug)} for slug in ("delete-load-balancer", "delete-environment")]
+    assert sorted(_policy(synth, "l0-l0-load-balancer-deletes")["Roles"], key=str) == sorted([api, *steps], key=str)
     assert _policy(synth, "l0-l0-load-balancers")["Roles"] == [api]
     actions = {
         a
@@ -128,11 +131,11 @@ def test_load_balancers_listeners_and_target_groups_are_scoped_to_layer0_names(s
         assert all(a.startswith("elasticloadbalancing:") for a in as_list(statement["Action"]))
 
 
-def test_only_the_load_balancer_roles_may_be_created_and_deleted(synth):
-    for policy, sid in (("l0-l0-load-balancers", "CreateLoadBalancerRoles"), ("l0-l0-load-balancer-deletes", "DeleteLoadBalancerRoles")):
-        statement = _statements(synth, policy)[sid]
-        [resource] = _resource_text(synth, statement)
-        assert resource.endswith(':iam::", {"Ref": "AWS::AccountId"}, ":role/l0-l0-*-lb"]]}'), resource
+def test_no_role_may_be_created_and_only_legacy_load_balancer_roles_deleted(synth):
+    assert "CreateLoadBalancerRoles" not in _statements(synth, "l0-l0-load-balancers")
+    statement = _statements(synth, "l0-l0-load-balancer-deletes")["DeleteLegacyLoadBalancerRoles"]
+    [resource] = _resource_text(synth, statement)
+    assert resource.endswith(':iam::", {"Ref": "AWS::AccountId"}, ":role/l0-l0-*-lb"]]}'), resource
     service_linked = _statements(synth, "l0-l0-load-balancers")["ElbServiceLinkedRole"]
     assert service_linked["Condition"] == {"StringEquals": {"iam:AWSServiceName": "elasticloadbalancing.amazonaws.com"}}
     assert _resource_text(synth, service_linked)[0].endswith(
@@ -153,10 +156,12 @@ def test_the_names_follow_the_prefix(imported):
     assert "l0-team2-*" in text and "l0-l0-" not in text
 
 
-def test_the_workflow_step_function_may_run_every_delete_step(synth):
-    assert DELETE_STEP_ACTIONS <= _granted(synth, contract.STEP_HANDLER)
-    # ...and creates nothing.
-    assert not {a for a in _granted(synth, contract.STEP_HANDLER) if a.startswith("elasticloadbalancing:Create")}
+def test_the_delete_load_balancer_steps_may_run_every_delete_step_and_nothing_else(synth):
+    actions = granted(synth.template_json, step_role(synth.template_json, "delete-load-balancer"))
+    assert DELETE_STEP_ACTIONS <= actions
+    # ...and create nothing: only the job and tag tables, its logs and traces besides.
+    others = {a for a in actions - DELETE_STEP_ACTIONS if not a.startswith(("dynamodb:", "logs:", "xray:"))}
+    assert others == set(), others
 
 
 # --- the delete-load-balancer machine -------------------------------------------------------------------------------
@@ -299,5 +304,6 @@ def test_every_call_the_domain_makes_is_granted_to_the_function_that_makes_it(
     # The environment's own calls are recorded too: the environments policy grants them.
     missing = calls.made["manage"] - _granted(synth, contract.API_HANDLER) - UNAUTHORIZED_CALLS
     assert not missing, sorted(missing)
-    missing = calls.made["delete"] - _granted(synth, contract.STEP_HANDLER) - UNAUTHORIZED_CALLS
-    assert not missing, sorted(missing)
+    for slug in ("delete-load-balancer", "delete-environment"):
+        missing = calls.made["delete"] - granted(synth.template_json, step_role(synth.template_json, slug)) - UNAUTHORIZED_CALLS
+        assert not missing, (slug, sorted(missing))

@@ -16,7 +16,7 @@ REGIONAL = "arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>"
 # delete-service executions the API may stop and read.
 SERVICE_ACKNOWLEDGEMENTS = {
     f"AwsSolutions-IAM5[Resource::{REGIONAL.format(service='ecs')}:service/{NAMES}/*]",
-    f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/{NAMES}-lb]",
+    f"AwsSolutions-IAM5[Resource::{REGIONAL.format(service='ecs')}:task/{NAMES}/*]",
     *(
         f"AwsSolutions-IAM5[Resource::{REGIONAL.format(service='states')}:execution:l0-l0-job-{slug}:*]"
         for slug in ("delete-service", "rollout")
@@ -24,12 +24,12 @@ SERVICE_ACKNOWLEDGEMENTS = {
 }
 
 # Every action of the policy (imported by test_infra_template).
-SERVICE_ACTIONS = {"ecs:CreateService", "iam:PassRole", "logs:DescribeLogStreams", "logs:GetLogEvents"}
+SERVICE_ACTIONS = {"ecs:CreateService", "logs:DescribeLogStreams", "logs:GetLogEvents"}
 
-# What the workflow-step function calls for the delete-service and rollout steps (layer0.services).
+# What the delete-service steps call (layer0.workflows.delete_service, layer0.services).
 STEP_ACTIONS = {
     "ecs:ListClusters", "ecs:ListServices", "ecs:DescribeServices", "ecs:UpdateService", "ecs:DeleteService",
-    "ecs:ListTasks", "ecs:DescribeTasks", "ecs:StopTask",
+    "ecs:ListTasks", "ecs:StopTask",
 }  # fmt: skip
 
 
@@ -63,11 +63,12 @@ def test_services_are_created_only_in_layer0_clusters(synth):
     assert f":service/{NAMES}/*" in json.dumps(statement["Resource"])
 
 
-def test_only_the_load_balancer_roles_may_be_passed_and_only_to_ecs(synth):
-    statement = _statements(synth)["PassLoadBalancerRolesToEcs"]
-    assert statement["Action"] == "iam:PassRole"
-    assert json.dumps(statement["Resource"]).endswith(f':role/{NAMES}-lb"]]}}')
-    assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs.amazonaws.com"}}
+def test_no_role_is_passed_to_ecs_for_services_behind_load_balancers(synth):
+    # ECS uses its service-linked role when CreateService names no `role`.
+    _, policy = _policy(synth)
+    actions = {a for s in policy["Properties"]["PolicyDocument"]["Statement"] for a in as_list(s["Action"])}
+    assert "iam:PassRole" not in actions
+    assert "PassLoadBalancerRolesToEcs" not in _statements(synth)
 
 
 def test_logs_are_read_from_the_layer0_log_group_only(synth):
@@ -77,10 +78,22 @@ def test_logs_are_read_from_the_layer0_log_group_only(synth):
     assert statement["Resource"] == {"Fn::GetAtt": [group_id, "Arn"]}
 
 
-def test_the_step_function_may_run_the_service_steps(synth):
-    _, props = function(synth.template_json, contract.STEP_HANDLER)
-    granted = {a for s in statements(synth.template_json, props["Role"]["Fn::GetAtt"][0]) for a in as_list(s["Action"])}
-    assert STEP_ACTIONS <= granted
+def test_the_delete_service_steps_may_run_the_service_steps_and_nothing_else(synth):
+    from tests.infra.helpers import granted, step_role
+
+    for slug in ("delete-service", "delete-environment"):
+        assert STEP_ACTIONS <= granted(synth.template_json, step_role(synth.template_json, slug)), slug
+    actions = granted(synth.template_json, step_role(synth.template_json, "delete-service"))
+    others = {a for a in actions - STEP_ACTIONS if not a.startswith(("dynamodb:", "logs:", "xray:"))}
+    assert others == set(), others
+
+
+def test_the_rollout_step_may_only_read_the_service_and_its_tasks(synth):
+    from tests.infra.helpers import granted, step_role
+
+    actions = granted(synth.template_json, step_role(synth.template_json, "rollout"))
+    assert {a for a in actions if a.startswith("ecs:")} == {"ecs:ListTasks", "ecs:DescribeServices", "ecs:DescribeTasks"}
+    assert {a.split(":")[0] for a in actions} == {"ecs", "dynamodb", "logs", "xray"}
 
 
 def test_the_delete_service_and_rollout_machines_are_deployed(synth):

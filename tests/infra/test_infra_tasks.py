@@ -6,7 +6,7 @@ import json
 
 from layer0 import contract
 from layer0.workflows import asl, create_task, registry
-from tests.infra.helpers import as_list, function, only, statements
+from tests.infra.helpers import as_list, function, only, statements, step_function, step_role
 
 NAMES = "l0-l0-*"
 REGIONAL = "arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>"
@@ -15,7 +15,8 @@ REGIONAL = "arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>"
 # test_infra_checks).
 TASK_ACKNOWLEDGEMENTS = {
     f"AwsSolutions-IAM5[Resource::{REGIONAL.format(service='ecs')}:task-definition/{NAMES}:*]",
-    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*]",
+    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/l0-l0-*]",
+    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/layer0/l0-l0/*]",
     f"AwsSolutions-IAM5[Resource::{REGIONAL.format(service='states')}:execution:l0-l0-job-create-task:*]",
 }
 
@@ -30,6 +31,10 @@ def _policy(synth, name: str):
 def _role_of(synth, handler: str) -> str:
     _, props = function(synth.template_json, handler)
     return props["Role"]["Fn::GetAtt"][0]
+
+
+def _granted_to_role(synth, role_id: str) -> set[str]:
+    return {a for s in statements(synth.template_json, role_id) for a in as_list(s["Action"])}
 
 
 def _granted(synth, handler: str) -> set[str]:
@@ -50,7 +55,7 @@ def test_the_api_function_reads_container_logs_of_the_layer0_log_group_only(synt
 
 def test_the_step_function_runs_only_layer0_task_definitions_in_layer0_clusters(synth):
     _, policy = _policy(synth, "l0-l0-task-steps")
-    assert policy["Properties"]["Roles"] == [{"Ref": _role_of(synth, contract.STEP_HANDLER)}]
+    assert policy["Properties"]["Roles"] == [{"Ref": step_role(synth.template_json, "create-task")}]
     found = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
     run = found["RunDeploysInLayer0Clusters"]
     assert run["Action"] == "ecs:RunTask"
@@ -61,17 +66,23 @@ def test_the_step_function_runs_only_layer0_task_definitions_in_layer0_clusters(
     passing = found["PassTaskRolesToEcsTasks"]
     assert passing["Action"] == "iam:PassRole"
     assert passing["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
+    assert [json.dumps(r).rsplit(":", 1)[-1] for r in passing["Resource"]] == ['role/l0-l0-*"]]}', 'role/layer0/l0-l0/*"]]}']
 
 
 def test_the_step_function_may_do_what_the_create_task_step_does(synth):
-    granted = _granted(synth, contract.STEP_HANDLER)
+    granted = _granted_to_role(synth, step_role(synth.template_json, "create-task"))
     # layer0.tasks.run: the instance check, RunTask, the job and tag tables, and a scaler run when there is no room.
     assert {
         "ecs:ListContainerInstances", "ecs:DescribeClusters", "ecs:RunTask", "iam:PassRole",
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "scheduler:CreateSchedule",
     } <= granted  # fmt: skip
-    _, props = function(synth.template_json, contract.STEP_HANDLER)
+    _, props = step_function(synth.template_json, "create-task")
     assert "LAYER0_SCALER_FUNCTION_ARN" in props["Environment"]["Variables"]
+    # Only this job's steps (and the API) may run tasks or schedule scaler runs.
+    for machine in registry.MACHINES.values():
+        if machine.slug != "create-task":
+            others = _granted_to_role(synth, step_role(synth.template_json, machine.slug))
+            assert not others & {"ecs:RunTask", "iam:PassRole", "scheduler:CreateSchedule"}, machine.slug
 
 
 def test_the_scaler_reads_the_job_table_for_waiting_create_task_jobs(synth):

@@ -7,7 +7,7 @@ import json
 
 from layer0 import contract
 from layer0.workflows import asl, registry
-from tests.infra.helpers import as_list, function, statements
+from tests.infra.helpers import as_list, function, statements, step_function, step_role
 
 
 def _machines(synth) -> dict[str, dict]:
@@ -29,11 +29,11 @@ def test_one_standard_machine_per_built_job_type(synth):
         assert len(logging["Destinations"]) == 1
 
 
-def test_definition_string_is_the_builders_output_with_the_step_function_substituted(synth):
-    step_id, _ = function(synth.template_json, contract.STEP_HANDLER)
-    fake_arn = "arn:aws:lambda:us-west-2:123456789012:function:l0-l0-workflow-step"
+def test_definition_string_is_the_builders_output_with_its_own_step_function_substituted(synth):
+    fake_arn = "arn:aws:lambda:us-west-2:123456789012:function:l0-l0-job-step"
     machines = _machines(synth)
     for machine in registry.MACHINES.values():
+        step_id, _ = step_function(synth.template_json, machine.slug)
         props = machines[machine.name("l0")]
         assert props["DefinitionString"] == machine.definition_string()
         assert props["DefinitionSubstitutions"] == {asl.STEP_FUNCTION_ARN_KEY: {"Fn::GetAtt": [step_id, "Arn"]}}
@@ -44,8 +44,8 @@ def test_definition_string_is_the_builders_output_with_the_step_function_substit
         assert "${" not in substituted
 
 
-def test_machines_may_only_invoke_the_step_function_and_log(synth):
-    step_id, _ = function(synth.template_json, contract.STEP_HANDLER)
+def test_machines_may_only_invoke_the_step_functions_and_log(synth):
+    step_ids = [step_function(synth.template_json, machine.slug)[0] for machine in registry.MACHINES.values()]
     roles = {props["RoleArn"]["Fn::GetAtt"][0] for props in _machines(synth).values()}
     for role_id in roles:
         found = statements(synth.template_json, role_id)
@@ -54,8 +54,8 @@ def test_machines_may_only_invoke_the_step_function_and_log(synth):
             {
                 "Action": "lambda:InvokeFunction",
                 "Effect": "Allow",
-                "Resource": {"Fn::GetAtt": [step_id, "Arn"]},
-                "Sid": "InvokeWorkflowStep",
+                "Resource": [{"Fn::GetAtt": [step_id, "Arn"]} for step_id in step_ids],
+                "Sid": "InvokeJobSteps",
             }
         ]
         for statement in found:
@@ -65,16 +65,26 @@ def test_machines_may_only_invoke_the_step_function_and_log(synth):
         assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "states.amazonaws.com"}
 
 
-def test_step_function_reads_and_writes_only_the_job_and_tag_tables(synth):
-    _, props = function(synth.template_json, contract.STEP_HANDLER)
-    assert props["FunctionName"] == "l0-l0-workflow-step"
-    assert props["Timeout"] == asl.STEP_FUNCTION_TIMEOUT_SECONDS
-    role_id = props["Role"]["Fn::GetAtt"][0]
+def test_one_step_function_per_job_type_with_its_own_role_and_the_shared_asset(synth):
+    steps = {k: v["Properties"] for k, v in synth.resources("AWS::Lambda::Function").items() if v["Properties"]["Handler"] == contract.STEP_HANDLER}
+    assert sorted(p["FunctionName"] for p in steps.values()) == sorted(
+        f"l0-l0-job-{machine.slug}-step" for machine in registry.MACHINES.values()
+    )
+    assert len({json.dumps(p["Role"]) for p in steps.values()}) == len(steps)
+    assert len({json.dumps(p["Code"]) for p in steps.values()}) == 1
+    for props in steps.values():
+        assert props["Timeout"] == asl.STEP_FUNCTION_TIMEOUT_SECONDS
+
+
+def test_step_functions_read_and_write_only_the_job_table_and_the_tag_table_where_their_steps_tag(synth):
     tables = {t["Properties"]["TableName"]: k for k, t in synth.resources("AWS::DynamoDB::Table").items()}
-    dynamo = [s for s in statements(synth.template_json, role_id) if "dynamodb:" in json.dumps(s["Action"])]
-    assert dynamo
-    for statement in dynamo:
-        assert {r["Fn::GetAtt"][0] for r in as_list(statement["Resource"])} == {tables["l0-l0-jobs"], tables["l0-l0-tags"]}
+    for machine in registry.MACHINES.values():
+        role_id = step_role(synth.template_json, machine.slug)
+        dynamo = [s for s in statements(synth.template_json, role_id) if "dynamodb:" in json.dumps(s["Action"])]
+        used = {r["Fn::GetAtt"][0] for s in dynamo for r in as_list(s["Resource"]) if "Fn::GetAtt" in r}
+        # Every job sets its status (the frame); the rollout job reads and writes no tag.
+        expected = {tables["l0-l0-jobs"]} if machine.slug == "rollout" else {tables["l0-l0-jobs"], tables["l0-l0-tags"]}
+        assert used == expected, machine.slug
     # Every task's TimeoutSeconds outlasts the function's own timeout.
     assert asl.TASK_TIMEOUT_SECONDS > asl.STEP_FUNCTION_TIMEOUT_SECONDS
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import base64
 import hmac
+import json
 import logging
 import sys
 
 import pytest
 
 from handlers import authorizer
-from layer0 import auth, aws
-from tests.conftest import LambdaContext
+from layer0 import auth, aws, settings
+from tests.conftest import LambdaContext, setup_client
 
 API = "arn:aws:execute-api:us-west-2:123456789012:abc123"
 METHOD_ARN = f"{API}/api/GET/tag"
@@ -20,9 +21,11 @@ ORIGINAL_DEFAULT_TOKEN = "bGF5ZXIwOm5vaGF4cGx6"  # layer0:nohaxplz, the original
 
 
 @pytest.fixture(autouse=True)
-def fresh_secret_cache(monkeypatch):
-    """The secret provider is module-global: each test starts cold, like a new Lambda container."""
-    monkeypatch.setattr(auth, "_provider", None)
+def fresh_secret_cache():
+    """The secret cache is module-global: each test starts cold, like a new Lambda container."""
+    auth.forget()
+    yield
+    auth.forget()
 
 
 def event(headers: dict[str, str] | None) -> dict:
@@ -160,7 +163,9 @@ def test_the_secret_is_read_once_and_cached(stack):
     reads: list[str] = []
     events = aws.client("secretsmanager").meta.events
     events.register(
-        "before-call.secrets-manager.GetSecretValue", lambda **_: reads.append("read"), unique_id="count-reads"
+        "before-parameter-build.secrets-manager.GetSecretValue",
+        lambda params, **_: reads.append(params["VersionStage"]),
+        unique_id="count-reads",
     )
     try:
         for _ in range(3):
@@ -168,8 +173,10 @@ def test_the_secret_is_read_once_and_cached(stack):
         assert_unauthorized({"Authorization": f"Basic {ORIGINAL_DEFAULT_TOKEN}"})
         assert_allows_the_stage(authorize({"Authorization": f"Basic {stack}"}))
     finally:
-        events.unregister("before-call.secrets-manager.GetSecretValue", unique_id="count-reads")
-    assert reads == ["read"]
+        events.unregister("before-parameter-build.secrets-manager.GetSecretValue", unique_id="count-reads")
+    # The current version once; the previous one once too, when a wrong token comes while the current version is
+    # younger than one authorizer-cache period (this secret was just created, and has no previous version).
+    assert reads == ["AWSCURRENT", "AWSPREVIOUS"]
 
 
 def test_the_password_stays_out_of_logs_even_at_debug(stack, monkeypatch, caplog):
@@ -178,9 +185,84 @@ def test_the_password_stays_out_of_logs_even_at_debug(stack, monkeypatch, caplog
 
     from layer0 import auth
 
-    monkeypatch.setattr(auth, "_provider", None)
+    auth.forget()
     with caplog.at_level(logging.DEBUG):
         assert auth.is_authorized(f"Basic {stack}")
     password = base64.b64decode(stack).decode().split(":", 1)[1]
     assert password not in caplog.text
     assert stack not in caplog.text
+
+
+# --- token rotation (README.md#token-rotation) ------------------------------------------------------------------------
+
+
+def _rotate() -> tuple[str, float]:
+    """`make rotate-token`: a new AWSCURRENT version. Returns the new token and when that version was created."""
+    secret_id = settings.get().auth_secret_id
+    version_id = auth.rotate(secret_id)
+    current = setup_client("secretsmanager").get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")
+    assert current["VersionId"] == version_id
+    return auth.token_from_secret(current["SecretString"]), current["CreatedDate"].timestamp()
+
+
+def test_rotation_keeps_the_previous_version_and_changes_only_the_password(stack):
+    secret_id = settings.get().auth_secret_id
+    secretsmanager = setup_client("secretsmanager")
+    before = secretsmanager.get_secret_value(SecretId=secret_id)
+    new_token, _created = _rotate()
+    previous = secretsmanager.get_secret_value(SecretId=secret_id, VersionStage="AWSPREVIOUS")
+    assert previous["VersionId"] == before["VersionId"]
+    assert auth.token_from_secret(previous["SecretString"]) == stack
+    old_fields, new_fields = json.loads(before["SecretString"]), json.loads(
+        secretsmanager.get_secret_value(SecretId=secret_id)["SecretString"]
+    )
+    assert new_fields["username"] == old_fields["username"]
+    assert new_fields["password"] != old_fields["password"] and len(new_fields["password"]) >= 32
+    assert new_token != stack
+
+
+def test_right_after_a_rotation_both_tokens_get_through_the_authorizer(stack):
+    new_token, _created = _rotate()
+    assert_allows_the_stage(authorize({"Authorization": f"Basic {new_token}"}))
+    # A client that has not fetched the new token yet is not cut off.
+    assert_allows_the_stage(authorize({"Authorization": f"Basic {stack}"}))
+    assert_unauthorized({"Authorization": f"Basic {ORIGINAL_DEFAULT_TOKEN}"})
+
+
+def test_the_previous_token_is_accepted_for_one_authorizer_cache_period_only(stack):
+    new_token, created = _rotate()
+    assert auth.ROTATION_GRACE_SECONDS == 300  # API Gateway's authorizer cache (infra/api.py)
+
+    def at(seconds: float):
+        return lambda: created + seconds
+
+    assert auth.is_authorized(f"Basic {stack}", now=at(10))
+    assert auth.is_authorized(f"Basic {stack}", now=at(auth.ROTATION_GRACE_SECONDS - 1))
+    assert not auth.is_authorized(f"Basic {stack}", now=at(auth.ROTATION_GRACE_SECONDS))
+    assert not auth.is_authorized(f"Basic {stack}", now=at(auth.ROTATION_GRACE_SECONDS + 3600))
+    assert auth.is_authorized(f"Basic {new_token}", now=at(auth.ROTATION_GRACE_SECONDS + 3600))
+    # A cold container after the period refuses it as well.
+    auth.forget()
+    assert not auth.is_authorized(f"Basic {stack}", now=at(auth.ROTATION_GRACE_SECONDS + 1))
+    assert auth.is_authorized(f"Basic {new_token}", now=at(auth.ROTATION_GRACE_SECONDS + 1))
+
+
+def test_two_rotations_leave_only_the_latest_two_tokens(stack):
+    second, _ = _rotate()
+    third, created = _rotate()
+    soon = lambda: created + 1  # noqa: E731
+    assert auth.is_authorized(f"Basic {third}", now=soon)
+    assert auth.is_authorized(f"Basic {second}", now=soon)
+    assert not auth.is_authorized(f"Basic {stack}", now=soon)
+
+
+def test_rotation_and_the_grace_period_log_no_token(stack, capsys, caplog):
+    caplog.set_level(logging.DEBUG)
+    new_token, created = _rotate()
+    for token, seconds in ((stack, 5), (new_token, 5), (stack, 900), (f"{stack}x", 5)):
+        auth.is_authorized(f"Basic {token}", now=lambda seconds=seconds: created + seconds)
+    captured = capsys.readouterr()
+    logged = "\n".join([captured.out, captured.err, caplog.text, *(repr(r.__dict__) for r in caplog.records)])
+    for token in (stack, new_token):
+        assert token not in logged
+        assert base64.b64decode(token).decode().split(":", 1)[1] not in logged

@@ -82,7 +82,7 @@ NOTHING = dict.fromkeys(
 
 
 def add_dependencies(environment_id: str) -> dict[str, str]:
-    """A service in the cluster and two load balancers made by Layer0: a public classic ELB (its IAM role, its
+    """A service in the cluster and two load balancers made by Layer0: a public classic ELB (its
     own security group) and a public application load balancer (listeners, target groups, its own group)."""
     name = f"{settings.get().aws_name_prefix}{environment_id}"
     ecs = setup_client("ecs")
@@ -129,7 +129,7 @@ def test_the_steps_in_order_leave_nothing_and_can_run_again(stack):
     dependencies = add_dependencies(environment_id)
     assert left(environment_id) == {**NOTHING, "clusters": 1, "security_groups": 1, "launch_templates": 1,
                                      "auto_scaling_groups": 1, "instances": 2, "load_balancers": 2, "target_groups": 2,
-                                     "load_balancer_security_groups": 2, "load_balancer_roles": 1,
+                                     "load_balancer_security_groups": 2, "load_balancer_roles": 0,
                                      "load_balancer_tags": 3 * 2 + 2, "services": 1}  # fmt: skip
 
     listed = delete_environment.list_dependencies(environment_id)["dependencies"]

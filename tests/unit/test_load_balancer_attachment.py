@@ -47,10 +47,8 @@ def test_the_first_container_listening_on_a_listener_instance_port(stack):
 
     attachment = load_balancers.service_attachment("weblb1234567", task_definition(guestbook()))
 
-    assert attachment == (
-        [{"containerName": "guestbook", "containerPort": 80, "loadBalancerName": name}],
-        "l0-l0-weblb1234567-lb",
-    )
+    # No role: ECS uses its service-linked role.
+    assert attachment == [{"containerName": "guestbook", "containerPort": 80, "loadBalancerName": name}]
 
 
 def test_host_port_matches_the_instance_port_and_the_container_port_is_taken_from_the_mapping(stack):
@@ -59,11 +57,10 @@ def test_host_port_matches_the_instance_port_and_the_container_port_is_taken_fro
     web = {"name": "web", "portMappings": [{"containerPort": 80, "hostPort": 9090}, {"containerPort": 81, "hostPort": 8080}]}
     other = {"name": "other", "portMappings": [{"containerPort": 80, "hostPort": 8080}]}
 
-    loads, role = load_balancers.service_attachment("weblb1234567", task_definition(sidecar, web, other))
+    loads = load_balancers.service_attachment("weblb1234567", task_definition(sidecar, web, other))
 
     # The first container with a match, and its first matching mapping.
     assert loads == [{"containerName": "web", "containerPort": 80, "loadBalancerName": name}]
-    assert role == "l0-l0-weblb1234567-lb"
 
 
 def test_mappings_without_host_port_do_not_crash_and_do_not_match(stack):
@@ -98,7 +95,8 @@ def test_an_unknown_load_balancer_is_404_code_26(stack):
 def test_the_type_tag_chooses_the_backend(stack):
     classic_elb("weblb1234567", [80])
     tag_store.insert(Tag(entity_type="load_balancer", entity_id="weblb1234567", key="load_balancer_type", value="Classic"))
-    assert load_balancers.service_attachment("weblb1234567", task_definition(guestbook()))[1] == "l0-l0-weblb1234567-lb"
+    [entry] = load_balancers.service_attachment("weblb1234567", task_definition(guestbook()))
+    assert entry["loadBalancerName"] == "l0-l0-weblb1234567"
 
     # Tagged as an application load balancer, the classic ELB of that name is not what the service attaches to.
     tag_store.insert(Tag(entity_type="load_balancer", entity_id="weblb1234567", key="load_balancer_type", value="application"))

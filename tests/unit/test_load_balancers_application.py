@@ -341,16 +341,16 @@ def test_attachment_is_the_target_group_of_the_first_container_on_a_target_port(
 
     attachment = application.attachment(LB_ID, {"containerDefinitions": [sidecar, web, other]})
 
-    assert attachment == ([{"targetGroupArn": groups[9090]["TargetGroupArn"], "containerName": "web",
-                            "containerPort": 80}], None)  # fmt: skip
+    assert attachment == [{"targetGroupArn": groups[9090]["TargetGroupArn"], "containerName": "web",
+                           "containerPort": 80}]  # fmt: skip
 
 
 def test_attachment_of_the_fixture_service_and_of_a_container_on_no_target_port(stack):
     application.create(spec())
     [guestbook] = json.loads((FIXTURES / "Service.Dockerrun.aws.json").read_text())["containerDefinitions"]
 
-    [entry], role = application.attachment(LB_ID, {"containerDefinitions": [guestbook]})
-    assert (entry["containerName"], entry["containerPort"], role) == ("guestbook", 80, None)
+    [entry] = application.attachment(LB_ID, {"containerDefinitions": [guestbook]})
+    assert (entry["containerName"], entry["containerPort"]) == ("guestbook", 80)
     assert entry["targetGroupArn"] == target_groups()[80]["TargetGroupArn"]
 
     dynamic = {"name": "dynamic", "portMappings": [{"containerPort": 80}]}

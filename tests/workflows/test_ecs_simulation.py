@@ -776,7 +776,7 @@ def test_in_local_mode_a_service_in_an_empty_environment_gets_an_instance_and_ru
     from layer0 import auth, aws, scaler, settings
     from local.embedded import Layer0
 
-    monkeypatch.setattr(auth, "_provider", None)
+    auth.forget()
     monkeypatch.setattr(scaler, "DEBOUNCE_SECONDS", 1)  # the schedule is due a second later, not ten
     try:
         with Layer0(port=_free_port(), agent_interval=0.05) as layer0:

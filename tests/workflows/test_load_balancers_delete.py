@@ -5,6 +5,7 @@ security group's DependencyViolation while the load balancer's network interface
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 import pytest
@@ -97,7 +98,7 @@ def test_the_job_deletes_everything_the_load_balancer_had(machines, environment_
     load_balancer_id = create_public(environment_id, kind)
     before = estate()
     expected = {
-        "classic": {"classic_load_balancers": 1, "roles": 1, "role_policies": 1},
+        "classic": {"classic_load_balancers": 1},
         "application": {"application_load_balancers": 1, "listeners": 2, "target_groups": 1},
     }[kind]
     assert before == {**NOTHING, **expected, "lb_security_groups": 1, "tags": 3, "name_claims": 1}, before
@@ -118,6 +119,24 @@ def test_the_job_deletes_everything_the_load_balancer_had(machines, environment_
     assert f"l0-l0-{environment_id}-env" in {g["GroupName"] for g in groups}
     # The name is free again.
     assert lbs.get(create_public(environment_id, kind)).load_balancer_name == "web"
+
+
+def test_the_job_deletes_the_legacy_role_of_an_adopted_classic_elb(machines, environment_id):
+    """Layer0 before issue 12 (and the original) made a role `l0-<prefix>-<id>-lb` per classic ELB: an adopted
+    instance's delete still removes it and its inline policy."""
+    upload_certificate()
+    load_balancer_id = create_public(environment_id, "classic")
+    role = f"l0-l0-{load_balancer_id}-lb"
+    iam = setup_client("iam")
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))
+    registering = {"Effect": "Allow", "Action": "elasticloadbalancing:RegisterInstancesWithLoadBalancer", "Resource": "*"}
+    policy = {"Version": "2012-10-17", "Statement": [registering]}
+    iam.put_role_policy(RoleName=role, PolicyName=role, PolicyDocument=json.dumps(policy))
+    assert (estate()["roles"], estate()["role_policies"]) == (1, 1)
+
+    assert completed(run(machines, lbs.start_delete(load_balancer_id)))
+
+    assert estate() == NOTHING
 
 
 @pytest.mark.parametrize("kind", TYPES)

@@ -28,9 +28,8 @@ def _free_port() -> int:
 
 @pytest.fixture
 def local_mode(monkeypatch):
-    # Like a cold start: the authorizer's secret provider must use the clients local mode makes, not a
-    # provider an earlier test left behind with its own client.
-    monkeypatch.setattr(auth, "_provider", None)
+    # Like a cold start: no auth secret an earlier test left cached.
+    auth.forget()
     for name in [n for n in registry.STEPS if n.startswith("environment.")]:
         monkeypatch.setitem(registry.STEPS, name, lambda **args: {"dependencies": [], "gone": True})
     try:

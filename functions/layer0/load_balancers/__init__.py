@@ -364,7 +364,8 @@ def update_cross_zone(load_balancer_id: str, enabled: bool) -> LoadBalancer:
 
 
 def service_attachment(load_balancer_id: str, task_definition: dict) -> Attachment:
-    """ECS `loadBalancers` and `role` for a service of `task_definition` behind this load balancer.
+    """ECS `loadBalancers` for a service of `task_definition` behind this load balancer (no `role`: ECS uses its
+    service-linked role).
     Unknown load balancer: 404, code 26; no container listening on a mapped port: 400, code 10."""
     return _backend(load_balancer_type(load_balancer_id)).attachment(load_balancer_id, task_definition)
 
@@ -394,7 +395,7 @@ def _backends_for_delete(load_balancer_id: str) -> list[Backend]:
 
 
 def delete_routing(load_balancer_id: str) -> dict:
-    """Classic: the IAM role's policies and the role. Application: the listeners and the target groups."""
+    """Classic: a legacy IAM role's policies and the role, if any. Application: the listeners and the target groups."""
     result: dict = {}
     for backend in _backends_for_delete(load_balancer_id):
         result.update(backend.delete_routing(load_balancer_id))

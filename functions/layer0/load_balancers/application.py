@@ -412,7 +412,7 @@ def attachment(load_balancer_id: str, task_definition: dict) -> Attachment:
                     "containerName": container["name"],
                     "containerPort": container_port,
                 }
-                return [entry], None
+                return [entry]
     raise no_matching_container()
 
 

@@ -36,8 +36,8 @@ def host_ports(container: dict) -> list[tuple[int, int]]:
     return found
 
 
-# (ECS `loadBalancers` entries for CreateService, the IAM role ECS needs for them or None)
-Attachment = tuple[list[dict], str | None]
+# ECS `loadBalancers` entries for CreateService. No `role`: ECS uses its service-linked role (AWSServiceRoleForECS).
+Attachment = list[dict]
 
 
 @dataclass(frozen=True)
@@ -72,9 +72,9 @@ class Backend(Protocol):
     """The functions of `layer0.load_balancers.classic` and `layer0.load_balancers.application`."""
 
     def create(self, spec: Spec) -> None:
-        """Create the load balancer and everything it needs (classic: the IAM role; application: target groups
-        and listeners), then its health check, idle timeout and cross-zone setting. On failure the package
-        rolls back with the delete functions."""
+        """Create the load balancer and everything it needs (application: target groups and listeners), then its
+        health check, idle timeout and cross-zone setting. On failure the package rolls back with the delete
+        functions."""
 
     def describe(self, load_balancer_id: str) -> Observed | None:
         """None when AWS does not know it."""
@@ -94,12 +94,13 @@ class Backend(Protocol):
     def set_cross_zone(self, load_balancer_id: str, enabled: bool) -> None: ...
 
     def attachment(self, load_balancer_id: str, task_definition: dict) -> Attachment:
-        """ECS `loadBalancers` and `role` for a service of `task_definition` (an ECS taskDefinition dict):
+        """ECS `loadBalancers` for a service of `task_definition` (an ECS taskDefinition dict):
         the FIRST container with a port mapping whose hostPort is a listener's instance port
         (docs/compatibility.md#services).
         Unknown load balancer: load_balancers.not_found; no matching container: 400, code 10."""
 
     def delete_routing(self, load_balancer_id: str) -> dict:
-        """Classic: the IAM role's policies, then the role. Application: the listeners, then the target groups."""
+        """Classic: a legacy IAM role's policies, then the role. Application: the listeners, then the target
+        groups."""
 
     def delete_load_balancer(self, load_balancer_id: str) -> dict: ...

@@ -1,15 +1,14 @@
-"""Classic ELBs (docs/compatibility.md#load-balancers): the load balancers of the original Layer0, with their IAM role.
+"""Classic ELBs (docs/compatibility.md#load-balancers): the load balancers of the original Layer0.
 
-ECS assumes the role `l0-<prefix>-<id>-lb` to register a service's instances with the ELB
-(docs/compatibility.md#services); the
-role may describe ELB and EC2 and (de)register instances with this one load balancer only.
+ECS registers a service's instances with the ELB through its service-linked role (AWSServiceRoleForECS), which it
+uses when CreateService names no `role`: Layer0 creates no IAM role, so the API needs no iam:CreateRole. The
+original made a role `l0-<prefix>-<id>-lb` per ELB; deleting a load balancer still deletes that role when an
+adopted instance has one (docs/compatibility.md#differences-on-purpose-and-why).
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
-import json
 
 from botocore.exceptions import ClientError
 
@@ -28,43 +27,11 @@ from layer0.load_balancers.inputs import Listener
 from layer0.models import HealthCheck
 
 NOT_FOUND_CODES = ("LoadBalancerNotFound", "AccessPointNotFound")
-ECS_TRUST_POLICY = {
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs.amazonaws.com"}, "Action": "sts:AssumeRole"}],
-}
 
 
-def role_name(load_balancer_id: str) -> str:
-    """The IAM role (and its inline policy) ECS assumes for this ELB: `l0-<prefix>-<id>-lb`."""
+def legacy_role_name(load_balancer_id: str) -> str:
+    """The IAM role the original Layer0 (and Layer0 before issue 12) made for this ELB: `l0-<prefix>-<id>-lb`."""
     return f"{ids.aws_name(load_balancer_id)}-lb"
-
-
-@functools.cache
-def _partition_and_account() -> tuple[str, str]:
-    """From the caller's own ARN (STS needs no permission); the original asked iam:GetUser, which only
-    works with user credentials."""
-    arn = aws.client("sts").get_caller_identity()["Arn"]
-    parts = arn.split(":")
-    return parts[1], parts[4]
-
-
-def _role_policy(name: str) -> dict:
-    partition, account = _partition_and_account()
-    load_balancer_arn = f"arn:{partition}:elasticloadbalancing:{settings.get().region}:{account}:loadbalancer/{name}"
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Action": ["elasticloadbalancing:Describe*", "ec2:Describe*"], "Resource": "*"},
-            {
-                "Effect": "Allow",
-                "Action": [
-                    "elasticloadbalancing:DeregisterInstancesFromLoadBalancer",
-                    "elasticloadbalancing:RegisterInstancesWithLoadBalancer",
-                ],
-                "Resource": load_balancer_arn,
-            },
-        ],
-    }
 
 
 def _aws_listener(listener: Listener) -> dict:
@@ -90,11 +57,7 @@ def _aws_health_check(check: HealthCheck) -> dict:
 
 
 def create(spec: Spec) -> None:
-    iam, elb = aws.client("iam"), aws.client("elb")
-    role = role_name(spec.load_balancer_id)
-    with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
-        iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(ECS_TRUST_POLICY))
-    iam.put_role_policy(RoleName=role, PolicyName=role, PolicyDocument=json.dumps(_role_policy(spec.name)))
+    elb = aws.client("elb")
     params = {
         "LoadBalancerName": spec.name,
         "Listeners": [_aws_listener(listener) for listener in spec.listeners],
@@ -237,14 +200,15 @@ def attachment(load_balancer_id: str, task_definition: dict) -> Attachment:
                     "containerPort": container_port,
                     "loadBalancerName": description["LoadBalancerName"],
                 }
-                return [entry], role_name(load_balancer_id)
+                return [entry]
     raise no_matching_container()
 
 
 def delete_routing(load_balancer_id: str) -> dict:
-    """The role's inline policies, then the role (docs/compatibility.md#load-balancers: before the load balancer)."""
+    """A legacy role's inline policies, then the role, when an adopted load balancer has one
+    (docs/compatibility.md#load-balancers: before the load balancer). Layer0 makes no such role any more."""
     iam = aws.client("iam")
-    role = role_name(load_balancer_id)
+    role = legacy_role_name(load_balancer_id)
     try:
         policies = [
             name
