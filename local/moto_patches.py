@@ -18,6 +18,7 @@ Permanent patches (local mode and tests), applied by :func:`apply`, idempotently
 - here, the other services:
 
   - :func:`patch_elb_unknown_load_balancer` classic ELB calls on an unknown name: LoadBalancerNotFound, not a 500
+  - :func:`patch_elb_dns_name_region`       classic ELB DNS names name the backend's region, not ``us-east-1``
 
 ECS patches (local/ecs/patches.py), applied by :func:`apply_ecs` (with the ECS simulation: an
 :class:`local.ecs.agent.Agent` applies them when created) and undone by :func:`revert_ecs`:
@@ -49,6 +50,7 @@ __all__ = [
     "apply_ecs",
     "revert_ecs",
     "patch_elb_unknown_load_balancer",
+    "patch_elb_dns_name_region",
 ]
 
 
@@ -80,6 +82,26 @@ def patch_elb_unknown_load_balancer() -> None:
         patching.replace_method("elb_unknown_load_balancer", backend, "get_load_balancer", _get_load_balancer_or_raise)
 
 
+def _create_load_balancer_in_region(original: Callable) -> Callable:
+    def create_load_balancer(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+        balancer = original(self, name, *args, **kwargs)
+        balancer.dns_name = f"{name}.{self.region_name}.elb.amazonaws.com"
+        return balancer
+
+    return create_load_balancer
+
+
+def patch_elb_dns_name_region() -> None:
+    """A classic load balancer's DNS name is ``<name>.us-east-1.elb.amazonaws.com`` in moto whatever the region
+    (``FakeLoadBalancer`` hard-codes it); AWS names the load balancer's region (``...<region>.elb.amazonaws.com``),
+    and Layer0 shows the name to users (``GET /loadbalancer``'s ``url``)."""
+    with patching.lock:
+        if "elb_dns_name_region" in patching.undos:
+            return
+        backend = patching.import_module("moto.elb.models").ELBBackend
+        patching.replace_method("elb_dns_name_region", backend, "create_load_balancer", _create_load_balancer_in_region)
+
+
 # --------------------------------------------------------------------------------------------------------------
 # apply / revert
 # --------------------------------------------------------------------------------------------------------------
@@ -87,6 +109,7 @@ def patch_elb_unknown_load_balancer() -> None:
 _PERMANENT: dict[str, Callable[[], None]] = {
     **stepfunctions.PATCHES,
     "elb_unknown_load_balancer": patch_elb_unknown_load_balancer,
+    "elb_dns_name_region": patch_elb_dns_name_region,
 }
 _ECS: dict[str, Callable[[], None]] = ecs_patches.PATCHES
 

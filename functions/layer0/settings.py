@@ -56,6 +56,9 @@ class Settings:
     # or an HTTP 500 instead of sending them, and the seed of its choices (None: unseeded). 0 in production.
     fault_rate: float = 0.0
     fault_seed: int | None = None
+    # The share (0..1) of those faults that come after AWS did the work: the call is sent, its answer lost (an
+    # HTTP 500 or a dropped connection), and botocore's retries send it again (layer0/aws.py, FaultInjector).
+    fault_after: float = 0.0
 
     @property
     def aws_name_prefix(self) -> str:
@@ -93,14 +96,19 @@ def from_environment(env: dict[str, str] | os._Environ = os.environ) -> Settings
         aws_read_timeout=float(env.get("LAYER0_AWS_READ_TIMEOUT", "10")),
         fault_rate=_fault_rate(env.get("LAYER0_FAULT_RATE", "0")),
         fault_seed=int(env["LAYER0_FAULT_SEED"]) if env.get("LAYER0_FAULT_SEED", "").strip() else None,
+        fault_after=_share("LAYER0_FAULT_AFTER", env.get("LAYER0_FAULT_AFTER", "0")),
     )
 
 
+def _share(name: str, value: str) -> float:
+    share = float(value)
+    if not 0 <= share <= 1:
+        raise ValueError(f"{name} must be between 0 and 1, not {value!r}")
+    return share
+
+
 def _fault_rate(value: str) -> float:
-    rate = float(value)
-    if not 0 <= rate <= 1:
-        raise ValueError(f"LAYER0_FAULT_RATE must be between 0 and 1, not {value!r}")
-    return rate
+    return _share("LAYER0_FAULT_RATE", value)
 
 
 @functools.cache

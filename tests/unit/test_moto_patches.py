@@ -739,3 +739,25 @@ def test_moto_still_dereferences_none_for_an_unknown_classic_elb_without_the_pat
     moto_patches.apply()
     with moto_patches.unpatched("elb_unknown_load_balancer"), pytest.raises(AttributeError):
         setup_client("elb").describe_load_balancer_attributes(LoadBalancerName="nope")
+
+
+def test_classic_elb_dns_names_name_their_region(stack):
+    moto_patches.apply()
+    ec2 = setup_client("ec2")
+    subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
+    elb = setup_client("elb")
+    listener = [{"Protocol": "HTTP", "LoadBalancerPort": 80, "InstancePort": 80}]
+    assert elb.create_load_balancer(LoadBalancerName="l0-dns", Listeners=listener, Subnets=[subnet])["DNSName"] == (
+        f"l0-dns.{REGION}.elb.amazonaws.com"
+    )
+
+
+def test_moto_still_names_us_east_1_for_every_classic_elb_without_the_patch(stack):
+    moto_patches.apply()
+    subnet = setup_client("ec2").describe_subnets()["Subnets"][0]["SubnetId"]
+    listener = [{"Protocol": "HTTP", "LoadBalancerPort": 80, "InstancePort": 80}]
+    with moto_patches.unpatched("elb_dns_name_region"):
+        created = setup_client("elb").create_load_balancer(
+            LoadBalancerName="l0-dns", Listeners=listener, Subnets=[subnet]
+        )
+    assert created["DNSName"] == "l0-dns.us-east-1.elb.amazonaws.com" != f"l0-dns.{REGION}.elb.amazonaws.com"
