@@ -16,13 +16,14 @@ Endpoints come from the environment (`AWS_ENDPOINT_URL`), so local mode and test
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeAlias, TypeVar
 
 import boto3
@@ -30,7 +31,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.client import BaseClient
 from botocore.compat import HTTPHeaders
 from botocore.config import Config
-from botocore.exceptions import ConnectionClosedError, ReadTimeoutError
+from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
 
 from layer0 import settings
 
@@ -107,7 +108,7 @@ THROTTLING, SERVER_ERROR = "throttling", "server_error"
 LOST_SERVER_ERROR, CONNECTION_CLOSED, READ_TIMEOUT = "lost_server_error", "connection_closed", "read_timeout"
 AFTER_KINDS = (LOST_SERVER_ERROR, CONNECTION_CLOSED, READ_TIMEOUT)
 # The attribute of a prepared request that tells the wire (`_AnswerLosingSession`) to lose its answer.
-_LOSE_ANSWER = "layer0_lose_answer"
+LOSE_ANSWER = "layer0_lose_answer"
 
 
 def _error_response(protocol: str, status: int, code: str, message: str) -> tuple[dict[str, str], bytes]:
@@ -175,7 +176,7 @@ class FaultInjector:
                 return None
             if kind in AFTER_KINDS:
                 # Let the call go; the wire loses its answer. A prepared request is made anew for each attempt.
-                setattr(request, _LOSE_ANSWER, kind)
+                setattr(request, LOSE_ANSWER, kind)
                 return None
             if kind == THROTTLING:
                 status, code = _THROTTLING.get(protocol, (400, "Throttling"))
@@ -203,7 +204,7 @@ class _AnswerLosingSession:
         self._protocol = protocol
 
     def send(self, request) -> AWSResponse:
-        kind = getattr(request, _LOSE_ANSWER, None)
+        kind = getattr(request, LOSE_ANSWER, None)
         response = self._session.send(request)
         if kind is None:
             return response
@@ -286,6 +287,26 @@ def _new_client(service: str) -> BaseClient:
             endpoint = client._endpoint  # type: ignore[attr-defined]
             endpoint.http_session = injector.wrap_http_session(endpoint.http_session, protocol)
     return client
+
+
+def retried(error: ClientError) -> bool:
+    """Whether botocore sent the failed call more than once: an earlier attempt may have done the work and lost
+    its answer (docs/architecture.md#the-client-layer), so "already exists" may name what this call made."""
+    return int(error.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)) > 0
+
+
+@contextlib.contextmanager
+def done_by_an_earlier_attempt(*codes: str) -> Iterator[None]:
+    """Around one create call of a resource whose name is this request's own (its Layer0 name is claimed): an
+    error with one of `codes` ("already exists") that comes on a retry is taken as success, since the earlier
+    attempt made the resource; on a first attempt it is raised as it is."""
+    try:
+        yield
+    except ClientError as error:
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        if code not in codes or not retried(error):
+            raise
+        logging.getLogger(__name__).info("%s on a retry: an earlier attempt made it", code)
 
 
 def client(service: str) -> Client:

@@ -268,7 +268,7 @@ def create(request: CreateDeployRequest) -> Deploy:
     parameters = parse(name, request.dockerrun)
     ecs = aws.client("ecs")
     try:
-        registered = ecs.register_task_definition(**parameters)["taskDefinition"]
+        registered = _register(parameters)
     except ClientError as error:
         if aws_error_code(error) in _BAD_INPUT_CODES:
             raise Layer0Error(ErrorCode.InvalidJSON, f"Invalid deploy: {aws_error_message(error)}") from None
@@ -289,6 +289,41 @@ def create(request: CreateDeployRequest) -> Deploy:
             logger.exception("Deregistering %s failed", deploy_id)
         raise
     return _model(registered, tags)
+
+
+# What two registrations of one Dockerrun differ in.
+_REGISTRATION_FIELDS = ("taskDefinitionArn", "revision", "registeredAt", "registeredBy", "status", "deregisteredAt")
+
+
+def _register(parameters: dict) -> dict:
+    """RegisterTaskDefinition, once. It has no client token: an attempt whose answer was lost registered a
+    revision too, one of the `RetryAttempts` revisions just before the answer's. Those with this very definition
+    and no deploy tags (no deploy names them) are that attempt's: they are deregistered. (A concurrent create of
+    the same Dockerrun that has not tagged its revision yet would look the same: a window of milliseconds.)"""
+    ecs = aws.client("ecs")
+    response = ecs.register_task_definition(**parameters)
+    registered = response["taskDefinition"]
+    retries = int(response.get("ResponseMetadata", {}).get("RetryAttempts", 0))
+    if not retries:
+        return registered
+
+    def definition(described: dict) -> dict:
+        return {key: value for key, value in described.items() if key not in _REGISTRATION_FIELDS}
+
+    for revision in range(max(1, registered["revision"] - retries), registered["revision"]):
+        try:
+            earlier = ecs.describe_task_definition(taskDefinition=f"{registered['family']}:{revision}")
+        except ClientError:
+            continue
+        earlier = earlier["taskDefinition"]
+        arn = earlier["taskDefinitionArn"]
+        if earlier.get("status") != "ACTIVE" or definition(earlier) != definition(registered):
+            continue
+        if tag_store.select_by_type_and_id(ENTITY_TYPE, ids.deploy_id(arn)):
+            continue
+        logger.info("Deregistering %s, registered by an attempt whose answer was lost", arn)
+        ecs.deregister_task_definition(taskDefinition=arn)
+    return registered
 
 
 def get(deploy_id: str) -> Deploy:

@@ -58,15 +58,20 @@ def create(job_type: JobType | int, request: str) -> Job:
     job_store.insert(job)
     try:
         tag_store.insert(Tag(entity_type="job", entity_id=job_id, key="task_id", value=job_id))
-        aws.client("stepfunctions").start_execution(
-            stateMachineArn=machine,
-            name=job_id,
-            input=json.dumps({"job_id": job_id, "request": request}),
-        )
+        _start_execution(machine, job_id, json.dumps({"job_id": job_id, "request": request}))
     except BaseException:
         _forget(job_id)
         raise
     return job
+
+
+def _start_execution(machine: str, job_id: str, execution_input: str) -> None:
+    """StartExecution named after the new job. A retry is answered with the running execution the earlier attempt
+    started (same name and input); once that execution has ended, with ExecutionAlreadyExists: the job's
+    execution started all the same, as the name is the job's own."""
+    sfn = aws.client("stepfunctions")
+    with aws.done_by_an_earlier_attempt("ExecutionAlreadyExists"):
+        sfn.start_execution(stateMachineArn=machine, name=job_id, input=execution_input)
 
 
 def _forget(job_id: str) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
 
 from botocore.exceptions import ClientError
 
@@ -316,6 +317,8 @@ def create(request: CreateServiceRequest) -> tuple[Service, Job]:
         "desiredCount": 1,
         "placementStrategy": PLACEMENT_STRATEGY,
         "deploymentConfiguration": DEPLOYMENT_CONFIGURATION,
+        # One token for every attempt: ECS answers a retry whose first answer was lost with the service it made.
+        "clientToken": str(uuid.uuid4()),
     }
     if load_balancers:
         params["loadBalancers"] = load_balancers
