@@ -138,7 +138,8 @@ def test_an_environment_create_retried_after_the_work_makes_one_of_each(api, pla
         environment_id = post(api, "environment/", environment_body(name)).json()["environment_id"]
     assert lost == [operation]
     ecs_id = f"{PREFIX}{environment_id}"
-    ec2, autoscaling = plain("ec2"), plain("autoscaling")
+    ec2, autoscaling, ecs = plain("ec2"), plain("autoscaling"), plain("ecs")
+    assert named([arn.rsplit("/", 1)[1] for arn in ecs.list_clusters()["clusterArns"]], ecs_id) == [ecs_id]
     groups = [g["GroupName"] for g in ec2.describe_security_groups()["SecurityGroups"]]
     assert named(groups, ecs_id) == [f"{ecs_id}-env"]
     templates = [t["LaunchTemplateName"] for t in ec2.describe_launch_templates()["LaunchTemplates"]]
