@@ -31,7 +31,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.client import BaseClient
 from botocore.compat import HTTPHeaders
 from botocore.config import Config
-from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionClosedError, ReadTimeoutError
 
 from layer0 import settings
 
@@ -293,6 +293,14 @@ def retried(error: ClientError) -> bool:
     """Whether botocore sent the failed call more than once: an earlier attempt may have done the work and lost
     its answer (docs/architecture.md#the-client-layer), so "already exists" may name what this call made."""
     return int(error.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)) > 0
+
+
+def may_have_taken_effect(error: BaseException) -> bool:
+    """Whether a call that failed with `error` after the client layer's retries may still have been done by AWS:
+    its last answer never came (a connection error) or was a 5xx. Then the caller's clean-up must look for it."""
+    if isinstance(error, ClientError):
+        return int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)) >= 500
+    return isinstance(error, BotoCoreError)
 
 
 @contextlib.contextmanager

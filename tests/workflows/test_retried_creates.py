@@ -70,16 +70,19 @@ def plain(layer0):
 
 
 @contextmanager
-def answers_lost(service: str, *operations: str, kind: str = aws.CONNECTION_CLOSED) -> Iterator[list[str]]:
-    """The first call of each operation reaches AWS and its answer is lost (botocore then retries it). Yields the
-    operations whose answer was lost, to check the test did what it says."""
+def answers_lost(
+    service: str, *operations: str, kind: str = aws.CONNECTION_CLOSED, times: int = 1
+) -> Iterator[list[str]]:
+    """The first `times` calls of each operation reach AWS and their answers are lost (botocore retries each, up to
+    its 5 attempts). Yields the operations whose answer was lost, once per answer, to check the test did what it
+    says."""
     client = aws.client(service)
     service_id = client.meta.service_model.service_id.hyphenize()
     lost: list[str] = []
 
     def lose_first(request, event_name: str, **_kwargs) -> None:
         operation = event_name.rsplit(".", 1)[1]
-        if operation not in lost:
+        if lost.count(operation) < times:
             lost.append(operation)
             setattr(request, aws.LOSE_ANSWER, kind)
 
@@ -266,3 +269,47 @@ def test_a_load_balancer_create_retried_after_the_work_makes_one_of_each(api, pl
     target_groups = [g for g in elbv2.describe_target_groups()["TargetGroups"] if load_balancer_id in g["TargetGroupName"]]
     assert len(target_groups) == 1
     assert json.loads(json.dumps(target_groups[0]["LoadBalancerArns"])) == [found[0]["LoadBalancerArn"]]
+
+
+# --- every attempt's answer lost: the create fails, and leaves nothing behind ------------------------------------------
+
+ATTEMPTS = 5  # LAYER0_AWS_MAX_ATTEMPTS's default
+
+
+def test_a_name_claim_whose_every_answer_was_lost_is_taken_back(api):
+    with answers_lost("dynamodb", "PutItem", times=ATTEMPTS) as lost:
+        failed = api.post(api.base + "environment/", json=environment_body("lostclaim"), timeout=60)
+    assert lost == ["PutItem"] * ATTEMPTS
+    assert (failed.status_code, failed.json()["error_code"]) == (503, 21)
+    # The name is free again: the user's retry creates the environment.
+    assert post(api, "environment/", environment_body("lostclaim")).json()["environment_name"] == "lostclaim"
+
+
+def test_a_service_whose_every_create_answer_was_lost_leaves_no_service(api, plain, workload):
+    environment_id, deploy_id = workload
+    body = {"environment_id": environment_id, "service_name": "lostservice", "deploy_id": deploy_id}
+    with answers_lost("ecs", "CreateService", times=ATTEMPTS) as lost:
+        failed = api.post(api.base + "service/", json=body, timeout=60)
+    assert lost == ["CreateService"] * ATTEMPTS
+    assert (failed.status_code, failed.json()["error_code"]) == (503, 21)
+    ecs = plain("ecs")
+    cluster = f"{PREFIX}{environment_id}"
+    arns = ecs.list_services(cluster=cluster)["serviceArns"]
+    described = ecs.describe_services(cluster=cluster, services=arns)["services"] if arns else []
+    # Service ids are the name's first 7 alphanumerics and a random hash (layer0/ids.py).
+    assert [s["serviceName"] for s in described if s["status"] == "ACTIVE" and "lostser" in s["serviceName"]] == []
+    # The name is free again.
+    assert post(api, "service/", body).json()["service_name"] == "lostservice"
+
+
+def test_a_job_whose_every_start_answer_was_lost_is_the_started_job(api, plain, workload):
+    environment_id, _ = workload
+    body = {"deploy_name": "losttask", "dockerrun": dockerrun("Task.Dockerrun.aws.json")}
+    deploy_id = post(api, "deploy/", body).json()["deploy_id"]
+    body = {"environment_id": environment_id, "deploy_id": deploy_id, "task_name": "losttask", "container_overrides": []}
+    with answers_lost("stepfunctions", "StartExecution", times=ATTEMPTS) as lost:
+        response = post(api, "task/", body, expected=(202,))
+    assert lost == ["StartExecution"] * ATTEMPTS  # the first attempt started the job's execution
+    job = job_ends(api, response.headers["X-JobID"])
+    assert job["job_status"] == 3, job
+    assert [t["task_name"] for t in api.get(api.base + "task/").json()].count("losttask") == 1

@@ -129,6 +129,17 @@ def claim(entity_type: str, entity_id: str, tags: dict[str, str]) -> bool:
         )
     except dynamodb.exceptions.ConditionalCheckFailedException as error:
         return error.response.get("Item", {}).get(CLAIM_TOKEN, {}).get("S") == token
+    except Exception as error:
+        if aws.may_have_taken_effect(error):  # the claim may be there: take it back, or the name stays taken
+            with contextlib.suppress(Exception):
+                dynamodb.delete_item(
+                    TableName=_table(),
+                    Key=_key(entity_type, entity_id),
+                    ConditionExpression="#t = :t",
+                    ExpressionAttributeNames={"#t": CLAIM_TOKEN},
+                    ExpressionAttributeValues={":t": {"S": token}},
+                )
+        raise
     return True
 
 
