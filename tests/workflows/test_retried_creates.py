@@ -313,3 +313,16 @@ def test_a_job_whose_every_start_answer_was_lost_is_the_started_job(api, plain, 
     job = job_ends(api, response.headers["X-JobID"])
     assert job["job_status"] == 3, job
     assert [t["task_name"] for t in api.get(api.base + "task/").json()].count("losttask") == 1
+
+
+def test_a_deploy_whose_every_register_answer_was_lost_leaves_no_revision(api, plain):
+    body = {"deploy_name": "lostdeploy", "dockerrun": dockerrun("Task.Dockerrun.aws.json")}
+    with answers_lost("ecs", "RegisterTaskDefinition", times=ATTEMPTS) as lost:
+        failed = api.post(api.base + "deploy/", json=body, timeout=60)
+    assert lost == ["RegisterTaskDefinition"] * ATTEMPTS
+    assert (failed.status_code, failed.json()["error_code"]) == (503, 21)
+    ecs = plain("ecs")
+    assert ecs.list_task_definitions(familyPrefix=f"{PREFIX}lostdeploy", status="ACTIVE")["taskDefinitionArns"] == []
+    version = post(api, "deploy/", body).json()["version"]
+    active = ecs.list_task_definitions(familyPrefix=f"{PREFIX}lostdeploy", status="ACTIVE")["taskDefinitionArns"]
+    assert [arn.rsplit(":", 1)[1] for arn in active] == [version]
