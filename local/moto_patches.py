@@ -21,6 +21,7 @@ Permanent patches (local mode and tests), applied by :func:`apply`, idempotently
   - :func:`patch_elb_dns_name_region`       classic ELB DNS names name the backend's region, not ``us-east-1``
   - :func:`patch_autoscaling_already_exists` CreateAutoScalingGroup on a taken name: AlreadyExists, not a new group
   - :func:`patch_elbv2_idempotent_creates`  ALB, target group, listener creates repeated: the one made, as on AWS
+  - :func:`patch_ec2_delete_unknown_launch_template` DeleteLaunchTemplate of an unknown name: NotFound
 
 ECS patches (local/ecs/patches.py), applied by :func:`apply_ecs` (with the ECS simulation: an
 :class:`local.ecs.agent.Agent` applies them when created) and undone by :func:`revert_ecs`:
@@ -55,6 +56,7 @@ __all__ = [
     "patch_elb_dns_name_region",
     "patch_autoscaling_already_exists",
     "patch_elbv2_idempotent_creates",
+    "patch_ec2_delete_unknown_launch_template",
 ]
 
 
@@ -209,6 +211,38 @@ def patch_autoscaling_already_exists() -> None:
 
 
 # --------------------------------------------------------------------------------------------------------------
+# e4. EC2 launch templates
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _delete_launch_template_or_not_found(original: Callable) -> Callable:
+    def delete_launch_template(self: Any, name: str, tid: str | None) -> Any:
+        if name and not tid and name not in self.launch_template_name_to_ids:
+            from moto.ec2.exceptions import InvalidLaunchTemplateNameNotFoundError
+
+            raise InvalidLaunchTemplateNameNotFoundError()
+        return original(self, name, tid)
+
+    return delete_launch_template
+
+
+def patch_ec2_delete_unknown_launch_template() -> None:
+    """DeleteLaunchTemplate of a name that does not exist answers MissingParameter ("must contain the parameter
+    launch template ID or launch template name") in moto; AWS answers InvalidLaunchTemplateName.NotFoundException,
+    which the environment delete step takes as done. A delete retried after its answer was lost hits this."""
+    with patching.lock:
+        if "ec2_delete_unknown_launch_template" in patching.undos:
+            return
+        backend = patching.import_module("moto.ec2.models.launch_templates").LaunchTemplateBackend
+        patching.replace_method(
+            "ec2_delete_unknown_launch_template",
+            backend,
+            "delete_launch_template",
+            _delete_launch_template_or_not_found,
+        )
+
+
+# --------------------------------------------------------------------------------------------------------------
 # apply / revert
 # --------------------------------------------------------------------------------------------------------------
 
@@ -218,6 +252,7 @@ _PERMANENT: dict[str, Callable[[], None]] = {
     "elb_dns_name_region": patch_elb_dns_name_region,
     "autoscaling_already_exists": patch_autoscaling_already_exists,
     "elbv2_idempotent_creates": patch_elbv2_idempotent_creates,
+    "ec2_delete_unknown_launch_template": patch_ec2_delete_unknown_launch_template,
 }
 _ECS: dict[str, Callable[[], None]] = ecs_patches.PATCHES
 

@@ -827,3 +827,17 @@ def test_moto_still_replaces_a_service_created_again_without_the_patch(ecs):
         ecs_client.update_service(cluster="c", service="web", desiredCount=2)
         repeat = ecs_client.create_service(**params, clientToken="token-1")["service"]
     assert repeat["desiredCount"] == 1  # a new service in the place of the first
+
+
+def test_deleting_an_unknown_launch_template_is_not_found(stack):
+    moto_patches.apply()
+    with pytest.raises(ClientError) as raised:
+        setup_client("ec2").delete_launch_template(LaunchTemplateName="l0-gone")
+    assert raised.value.response["Error"]["Code"] == "InvalidLaunchTemplateName.NotFoundException"
+
+
+def test_moto_still_answers_missing_parameter_for_an_unknown_launch_template_without_the_patch(stack):
+    moto_patches.apply()
+    with moto_patches.unpatched("ec2_delete_unknown_launch_template"), pytest.raises(ClientError) as raised:
+        setup_client("ec2").delete_launch_template(LaunchTemplateName="l0-gone")
+    assert raised.value.response["Error"]["Code"] == "MissingParameter"
