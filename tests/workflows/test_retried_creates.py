@@ -326,3 +326,31 @@ def test_a_deploy_whose_every_register_answer_was_lost_leaves_no_revision(api, p
     version = post(api, "deploy/", body).json()["version"]
     active = ecs.list_task_definitions(familyPrefix=f"{PREFIX}lostdeploy", status="ACTIVE")["taskDefinitionArns"]
     assert [arn.rsplit(":", 1)[1] for arn in active] == [version]
+
+
+# --- deletes retried after the work: every job ends, and ends well ----------------------------------------------------
+
+DELETE_ENVIRONMENT_CALLS = [
+    ("autoscaling", "DeleteAutoScalingGroup"),
+    ("ec2", "DeleteLaunchTemplate"),
+    ("ec2", "DeleteSecurityGroup"),
+    ("ecs", "DeleteCluster"),
+    ("dynamodb", "DeleteItem"),
+]
+
+
+@pytest.mark.parametrize("service,operation", DELETE_ENVIRONMENT_CALLS, ids=[c[1] for c in DELETE_ENVIRONMENT_CALLS])
+def test_an_environment_delete_retried_after_the_work_completes(api, plain, service, operation):
+    name = f"del{operation.lower()[6:14]}"
+    body = {**environment_body(name), "min_cluster_count": 0}
+    environment_id = post(api, "environment/", body).json()["environment_id"]
+    with answers_lost(service, operation) as lost:
+        response = api.delete(f"{api.base}environment/{environment_id}", timeout=60)
+        assert response.status_code == 202, response.text
+        job = job_ends(api, response.headers["X-JobID"])
+    assert lost == [operation]
+    assert job["job_status"] == 3, job
+    assert api.get(f"{api.base}environment/{environment_id}", timeout=30).status_code == 404
+    ecs_id = f"{PREFIX}{environment_id}"
+    templates = [t["LaunchTemplateName"] for t in plain("ec2").describe_launch_templates()["LaunchTemplates"]]
+    assert named(templates, ecs_id) == []
