@@ -354,3 +354,72 @@ def test_an_environment_delete_retried_after_the_work_completes(api, plain, serv
     ecs_id = f"{PREFIX}{environment_id}"
     templates = [t["LaunchTemplateName"] for t in plain("ec2").describe_launch_templates()["LaunchTemplates"]]
     assert named(templates, ecs_id) == []
+
+
+def delete_ends_well(api, path: str) -> None:
+    """`l0 ... delete [--wait]`: 200, or 202 and a job that completes; then the entity is gone."""
+    response = api.delete(api.base + path, timeout=60)
+    assert response.status_code in (200, 202), response.text
+    if response.status_code == 202:
+        job = job_ends(api, response.headers["X-JobID"])
+        assert job["job_status"] == 3, job
+    assert api.get(api.base + path, timeout=30).status_code == 404
+
+
+@pytest.mark.parametrize("operation", ["DeleteService", "UpdateService"])
+def test_a_service_delete_retried_after_the_work_completes(api, workload, operation):
+    environment_id, deploy_id = workload
+    name = f"ds{operation.lower()[:6]}"
+    body = {"environment_id": environment_id, "service_name": name, "deploy_id": deploy_id}
+    service_id = post(api, "service/", body).json()["service_id"]
+    with answers_lost("ecs", operation) as lost:
+        delete_ends_well(api, f"service/{service_id}")
+    assert lost == [operation]
+
+
+@pytest.mark.parametrize(
+    "kind,service,operation",
+    [
+        (None, "elb", "DeleteLoadBalancer"),
+        ("application", "elbv2", "DeleteLoadBalancer"),
+        ("application", "elbv2", "DeleteListener"),
+        ("application", "elbv2", "DeleteTargetGroup"),
+        (None, "ec2", "DeleteSecurityGroup"),
+    ],
+    ids=["elb", "elbv2", "listener", "target-group", "security-group"],
+)
+def test_a_load_balancer_delete_retried_after_the_work_completes(api, workload, kind, service, operation):
+    environment_id, _ = workload
+    name = f"dl{service}{operation.lower()[6:10]}"
+    body = {
+        "load_balancer_name": name,
+        "environment_id": environment_id,
+        "is_public": True,
+        "ports": [{"host_port": 80, "container_port": 80, "protocol": "http", "certificate_name": ""}],
+    }
+    if kind:
+        body["load_balancer_type"] = kind
+    load_balancer_id = post(api, "loadbalancer/", body).json()["load_balancer_id"]
+    with answers_lost(service, operation) as lost:
+        delete_ends_well(api, f"loadbalancer/{load_balancer_id}")
+    assert lost == [operation]
+
+
+def test_a_deploy_delete_retried_after_the_work_completes(api):
+    body = {"deploy_name": "deldeploy", "dockerrun": dockerrun("Task.Dockerrun.aws.json")}
+    deploy_id = post(api, "deploy/", body).json()["deploy_id"]
+    with answers_lost("ecs", "DeregisterTaskDefinition") as lost:
+        delete_ends_well(api, f"deploy/{deploy_id}")
+    assert lost == ["DeregisterTaskDefinition"]
+
+
+def test_a_task_delete_retried_after_the_work_completes(api, workload):
+    environment_id, _ = workload
+    body = {"deploy_name": "deltask", "dockerrun": dockerrun("LongRunning.Dockerrun.aws.json")}
+    deploy_id = post(api, "deploy/", body).json()["deploy_id"]
+    body = {"environment_id": environment_id, "deploy_id": deploy_id, "task_name": "deltask", "container_overrides": []}
+    job = job_ends(api, post(api, "task/", body, expected=(202,)).headers["X-JobID"])
+    assert job["job_status"] == 3, job
+    with answers_lost("ecs", "StopTask") as lost:
+        delete_ends_well(api, f"task/{job['meta']['task_id']}")
+    assert lost == ["StopTask"]
