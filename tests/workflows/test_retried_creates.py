@@ -334,8 +334,6 @@ DELETE_ENVIRONMENT_CALLS = [
     ("autoscaling", "DeleteAutoScalingGroup"),
     ("ec2", "DeleteLaunchTemplate"),
     ("ec2", "DeleteSecurityGroup"),
-    ("ecs", "DeleteCluster"),
-    ("dynamodb", "DeleteItem"),
 ]
 
 
