@@ -27,6 +27,9 @@ from local.gateway import Gateway, http_server
 from local.resources import REGION, create_stack_resources
 
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+# The embedded AWS answers anyone without credentials (its secrets included, the API token among them): it listens
+# on loopback only, whatever the gateway's host (docs/architecture.md#local-mode).
+MOTO_HOST = "127.0.0.1"
 
 
 def _free_port(host: str) -> int:
@@ -108,10 +111,10 @@ class Layer0:
 
     def _start_moto(self) -> str:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
-        moto_port = _free_port(self.host)
-        self._moto = ThreadedMotoServer(ip_address=self.host, port=moto_port, verbose=False)
+        moto_port = _free_port(MOTO_HOST)
+        self._moto = ThreadedMotoServer(ip_address=MOTO_HOST, port=moto_port, verbose=False)
         self._moto.start()
-        aws_endpoint = f"http://{self.host}:{moto_port}"
+        aws_endpoint = f"http://{MOTO_HOST}:{moto_port}"
         request = urllib.request.Request(
             f"{aws_endpoint}/moto-api/config",
             data=json.dumps(MOTO_CONFIG).encode(),

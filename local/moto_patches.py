@@ -18,6 +18,10 @@ Permanent patches (local mode and tests), applied by :func:`apply`, idempotently
 - here, the other services:
 
   - :func:`patch_elb_unknown_load_balancer` classic ELB calls on an unknown name: LoadBalancerNotFound, not a 500
+  - :func:`patch_elb_dns_name_region`       classic ELB DNS names name the backend's region, not ``us-east-1``
+  - :func:`patch_autoscaling_already_exists` CreateAutoScalingGroup on a taken name: AlreadyExists, not a new group
+  - :func:`patch_elbv2_idempotent_creates`  ALB, target group, listener creates repeated: the one made, as on AWS
+  - :func:`patch_ec2_delete_unknown_launch_template` DeleteLaunchTemplate of an unknown name: NotFound
 
 ECS patches (local/ecs/patches.py), applied by :func:`apply_ecs` (with the ECS simulation: an
 :class:`local.ecs.agent.Agent` applies them when created) and undone by :func:`revert_ecs`:
@@ -49,6 +53,10 @@ __all__ = [
     "apply_ecs",
     "revert_ecs",
     "patch_elb_unknown_load_balancer",
+    "patch_elb_dns_name_region",
+    "patch_autoscaling_already_exists",
+    "patch_elbv2_idempotent_creates",
+    "patch_ec2_delete_unknown_launch_template",
 ]
 
 
@@ -80,6 +88,160 @@ def patch_elb_unknown_load_balancer() -> None:
         patching.replace_method("elb_unknown_load_balancer", backend, "get_load_balancer", _get_load_balancer_or_raise)
 
 
+def _create_load_balancer_in_region(original: Callable) -> Callable:
+    def create_load_balancer(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+        balancer = original(self, name, *args, **kwargs)
+        balancer.dns_name = f"{name}.{self.region_name}.elb.amazonaws.com"
+        return balancer
+
+    return create_load_balancer
+
+
+def patch_elb_dns_name_region() -> None:
+    """A classic load balancer's DNS name is ``<name>.us-east-1.elb.amazonaws.com`` in moto whatever the region
+    (``FakeLoadBalancer`` hard-codes it); AWS names the load balancer's region (``...<region>.elb.amazonaws.com``),
+    and Layer0 shows the name to users (``GET /loadbalancer``'s ``url``)."""
+    with patching.lock:
+        if "elb_dns_name_region" in patching.undos:
+            return
+        backend = patching.import_module("moto.elb.models").ELBBackend
+        patching.replace_method("elb_dns_name_region", backend, "create_load_balancer", _create_load_balancer_in_region)
+
+
+def _create_load_balancer_once(original: Callable) -> Callable:
+    def create_load_balancer(self: Any, **kwargs: Any) -> Any:
+        for balancer in self.load_balancers.values():
+            if balancer.name == kwargs["name"]:
+                same = (balancer.scheme, balancer.type) == (
+                    kwargs.get("scheme") or "internet-facing",
+                    kwargs.get("loadbalancer_type") or "application",
+                )
+                if not same:
+                    from moto.elbv2.exceptions import DuplicateLoadBalancerName
+
+                    raise DuplicateLoadBalancerName()
+                return balancer
+        return original(self, **kwargs)
+
+    return create_load_balancer
+
+
+def _create_listener_once(original: Callable) -> Callable:
+    def create_listener(self: Any, **kwargs: Any) -> Any:
+        balancer = self.load_balancers.get(kwargs["load_balancer_arn"])
+        for listener in balancer.listeners.values() if balancer is not None else ():
+            if int(listener.port) == int(kwargs["port"]):
+                if listener.protocol != kwargs["protocol"]:
+                    from moto.elbv2.exceptions import DuplicateListenerError
+
+                    raise DuplicateListenerError()
+                return listener
+        return original(self, **kwargs)
+
+    return create_listener
+
+
+def _create_target_group_once(original: Callable) -> Callable:
+    def create_target_group(self: Any, name: str, **kwargs: Any) -> Any:
+        for group in self.target_groups.values():
+            if group.name == name:
+                wanted = (kwargs.get("protocol"), str(kwargs.get("port")), kwargs.get("vpc_id"))
+                if (group.protocol, str(group.port), group.vpc_id) == wanted:
+                    return group
+                break  # moto's own DuplicateTargetGroupName
+        return original(self, name, **kwargs)
+
+    return create_target_group
+
+
+def patch_elbv2_idempotent_creates() -> None:
+    """CreateLoadBalancer, CreateTargetGroup and CreateListener are idempotent on AWS: a repeat with the same
+    settings answers with what the first call made, different settings get DuplicateLoadBalancerName /
+    DuplicateTargetGroupName / DuplicateListener. moto 5.2.5 makes a second load balancer of the same name (its
+    duplicate check compares ARNs, which carry a random id) and a second listener on the same port (it looks the
+    port up among listener ARNs), and answers any repeated target group name with DuplicateTargetGroupName. A
+    retried create (its first answer lost) then made two, or failed."""
+    with patching.lock:
+        if "elbv2_idempotent_creates" in patching.undos:
+            return
+        backend = patching.import_module("moto.elbv2.models").ELBv2Backend
+        patching.replace_method(
+            "elbv2_create_load_balancer", backend, "create_load_balancer", _create_load_balancer_once
+        )
+        patching.replace_method("elbv2_create_listener", backend, "create_listener", _create_listener_once)
+        patching.replace_method("elbv2_create_target_group", backend, "create_target_group", _create_target_group_once)
+        names = ("elbv2_create_load_balancer", "elbv2_create_listener", "elbv2_create_target_group")
+        undos = [patching.undos.pop(name) for name in names]
+
+        def undo() -> None:
+            for step in undos:
+                step()
+
+        patching.undos["elbv2_idempotent_creates"] = undo
+
+
+# --------------------------------------------------------------------------------------------------------------
+# e3. Auto Scaling
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _create_auto_scaling_group_once(original: Callable) -> Callable:
+    def create_auto_scaling_group(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+        if name in self.autoscaling_groups:
+            from moto.autoscaling.exceptions import AutoscalingClientError
+
+            message = f"AutoScalingGroup by this name already exists - A group with the name {name} already exists"
+            raise AutoscalingClientError("AlreadyExists", message)
+        return original(self, name, *args, **kwargs)
+
+    return create_auto_scaling_group
+
+
+def patch_autoscaling_already_exists() -> None:
+    """CreateAutoScalingGroup on the name of an existing group replaces the group in moto (its instances left
+    running, in no group); AWS answers AlreadyExists. A retried create (its first answer lost) must see what AWS
+    says, so that Layer0 takes the group as made, and make no second one."""
+    with patching.lock:
+        if "autoscaling_already_exists" in patching.undos:
+            return
+        backend = patching.import_module("moto.autoscaling.models").AutoScalingBackend
+        patching.replace_method(
+            "autoscaling_already_exists", backend, "create_auto_scaling_group", _create_auto_scaling_group_once
+        )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# e4. EC2 launch templates
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _delete_launch_template_or_not_found(original: Callable) -> Callable:
+    def delete_launch_template(self: Any, name: str, tid: str | None) -> Any:
+        if name and not tid and name not in self.launch_template_name_to_ids:
+            from moto.ec2.exceptions import InvalidLaunchTemplateNameNotFoundError
+
+            raise InvalidLaunchTemplateNameNotFoundError()
+        return original(self, name, tid)
+
+    return delete_launch_template
+
+
+def patch_ec2_delete_unknown_launch_template() -> None:
+    """DeleteLaunchTemplate of a name that does not exist answers MissingParameter ("must contain the parameter
+    launch template ID or launch template name") in moto; AWS answers InvalidLaunchTemplateName.NotFoundException,
+    which the environment delete step takes as done. A delete retried after its answer was lost hits this."""
+    with patching.lock:
+        if "ec2_delete_unknown_launch_template" in patching.undos:
+            return
+        backend = patching.import_module("moto.ec2.models.launch_templates").LaunchTemplateBackend
+        patching.replace_method(
+            "ec2_delete_unknown_launch_template",
+            backend,
+            "delete_launch_template",
+            _delete_launch_template_or_not_found,
+        )
+
+
 # --------------------------------------------------------------------------------------------------------------
 # apply / revert
 # --------------------------------------------------------------------------------------------------------------
@@ -87,6 +249,10 @@ def patch_elb_unknown_load_balancer() -> None:
 _PERMANENT: dict[str, Callable[[], None]] = {
     **stepfunctions.PATCHES,
     "elb_unknown_load_balancer": patch_elb_unknown_load_balancer,
+    "elb_dns_name_region": patch_elb_dns_name_region,
+    "autoscaling_already_exists": patch_autoscaling_already_exists,
+    "elbv2_idempotent_creates": patch_elbv2_idempotent_creates,
+    "ec2_delete_unknown_launch_template": patch_ec2_delete_unknown_launch_template,
 }
 _ECS: dict[str, Callable[[], None]] = ecs_patches.PATCHES
 

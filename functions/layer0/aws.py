@@ -7,20 +7,23 @@ The original Layer0 leaked one ticker per AWS session and died of it (docs/archi
   retries are paced too. The bucket's state is computed from the clock on demand: no thread, no timer;
 - botocore's standard retries absorb throttling; what survives becomes HTTP 503, code 20 (errors.py);
 - with `LAYER0_FAULT_RATE` set (tests, `python -m local --fault-rate`), a `FaultInjector` answers that share of
-  calls with a throttling error or an HTTP 500 instead of sending them, so the retries act as on a busy AWS.
+  calls with a throttling error or an HTTP 500 instead of sending them, so the retries act as on a busy AWS;
+  with `LAYER0_FAULT_AFTER` (`--fault-after`) a share of those faults comes after AWS did the work: the call is
+  sent and its answer lost (an HTTP 500 or a dropped connection), so retries resend calls that already took effect.
 
 Endpoints come from the environment (`AWS_ENDPOINT_URL`), so local mode and tests run this same code.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeAlias, TypeVar
 
 import boto3
@@ -28,6 +31,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.client import BaseClient
 from botocore.compat import HTTPHeaders
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionClosedError, ReadTimeoutError
 
 from layer0 import settings
 
@@ -100,6 +104,11 @@ _THROTTLING = {
 }
 _SERVER_ERROR = {"json": "InternalFailure", "rest-json": "InternalFailure"}  # query, ec2, rest-xml: InternalError
 THROTTLING, SERVER_ERROR = "throttling", "server_error"
+# Faults after AWS did the work: the call reached AWS, and its answer was a 500 or never came back.
+LOST_SERVER_ERROR, CONNECTION_CLOSED, READ_TIMEOUT = "lost_server_error", "connection_closed", "read_timeout"
+AFTER_KINDS = (LOST_SERVER_ERROR, CONNECTION_CLOSED, READ_TIMEOUT)
+# The attribute of a prepared request that tells the wire (`_AnswerLosingSession`) to lose its answer.
+LOSE_ANSWER = "layer0_lose_answer"
 
 
 def _error_response(protocol: str, status: int, code: str, message: str) -> tuple[dict[str, str], bytes]:
@@ -117,17 +126,27 @@ def _error_response(protocol: str, status: int, code: str, message: str) -> tupl
 
 
 class FaultInjector:
-    """Answers a share `rate` of AWS calls, on `before-send`, with a throttling error or an HTTP 500 (half each),
-    in the service's protocol, instead of sending them. What then happens (botocore's retries, our error
-    translation, the job machines' retries) is what happens on AWS under load.
+    """Fails a share `rate` of AWS calls, choosing per HTTP attempt on `before-send`.
 
-    One per process, shared by every client; `injected` counts the faults by kind.
+    A share `after` (0..1) of the faults come after AWS did the work: the request is sent, AWS performs it, and
+    its answer is lost, as an HTTP 500 or a dropped connection (botocore's ConnectionClosedError or
+    ReadTimeoutError), a third each. The rest answer, instead of sending the call, with a throttling error or an
+    HTTP 500 (half each), in the service's protocol. What then happens (botocore's retries resending the call, our
+    error translation, the job machines' retries) is what happens on AWS under load.
+
+    Faults after the work need the wire (`wrap_http_session`): moto in process answers on `before-send`, so there
+    they are chosen and never happen; local mode and tests on a moto server have them.
+
+    One per process, shared by every client; `injected` counts the faults done, by kind.
     """
 
-    def __init__(self, rate: float, seed: int | None = None):
+    def __init__(self, rate: float, seed: int | None = None, after: float = 0.0):
         if not 0 <= rate <= 1:
             raise ValueError("rate must be between 0 and 1")
+        if not 0 <= after <= 1:
+            raise ValueError("after must be between 0 and 1")
         self.rate = rate
+        self.after = after
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         self.calls = 0
@@ -138,9 +157,15 @@ class FaultInjector:
             self.calls += 1
             if self._random.random() >= self.rate:
                 return None
+            if self.after and self._random.random() < self.after:
+                return AFTER_KINDS[self._random.randrange(len(AFTER_KINDS))]  # counted when done, on the wire
             kind = THROTTLING if self._random.random() < 0.5 else SERVER_ERROR
             self.injected[kind] += 1
             return kind
+
+    def _count(self, kind: str) -> None:
+        with self._lock:
+            self.injected[kind] += 1
 
     def hook(self, protocol: str) -> Callable[..., AWSResponse | None]:
         """The `before-send` hook for a client of a service that speaks `protocol`."""
@@ -148,6 +173,10 @@ class FaultInjector:
         def before_send(request, **_kwargs) -> AWSResponse | None:
             kind = self._choose()
             if kind is None:
+                return None
+            if kind in AFTER_KINDS:
+                # Let the call go; the wire loses its answer. A prepared request is made anew for each attempt.
+                setattr(request, LOSE_ANSWER, kind)
                 return None
             if kind == THROTTLING:
                 status, code = _THROTTLING.get(protocol, (400, "Throttling"))
@@ -159,6 +188,39 @@ class FaultInjector:
             return AWSResponse(request.url, status, HTTPHeaders.from_dict(headers), _Body(body))
 
         return before_send
+
+    def wrap_http_session(self, session: Any, protocol: str) -> Any:
+        """`session` (a client's botocore HTTP session), losing the answers of the requests `hook` marked."""
+        return _AnswerLosingSession(session, self, protocol)
+
+
+class _AnswerLosingSession:
+    """A botocore HTTP session that sends every request, and then loses the answer of one marked by the fault
+    hook: AWS did the work, the caller never hears of it, and botocore's retries send the call again."""
+
+    def __init__(self, session: Any, injector: FaultInjector, protocol: str):
+        self._session = session
+        self._injector = injector
+        self._protocol = protocol
+
+    def send(self, request) -> AWSResponse:
+        kind = getattr(request, LOSE_ANSWER, None)
+        response = self._session.send(request)
+        if kind is None:
+            return response
+        _ = response.content  # read to the end, so the connection goes back to the pool
+        self._injector._count(kind)
+        if kind == CONNECTION_CLOSED:
+            raise ConnectionClosedError(endpoint_url=request.url)
+        if kind == READ_TIMEOUT:
+            raise ReadTimeoutError(endpoint_url=request.url)
+        code = _SERVER_ERROR.get(self._protocol, "InternalError")
+        message = "We encountered an internal error. Please try again. (injected fault, after AWS did the work)"
+        headers, body = _error_response(self._protocol, 500, code, message)
+        return AWSResponse(request.url, 500, HTTPHeaders.from_dict(headers), _Body(body))
+
+    def __getattr__(self, name: str) -> Any:  # close() and the rest: the session's own
+        return getattr(self._session, name)
 
 
 # botocore logs whole request and response bodies at DEBUG, secrets included (GetSecretValue):
@@ -194,7 +256,7 @@ def fault_injector() -> FaultInjector | None:
     config = settings.get()
     if config.fault_rate <= 0:
         return None
-    return _once(_fault_injectors, "", lambda: FaultInjector(config.fault_rate, config.fault_seed))
+    return _once(_fault_injectors, "", lambda: FaultInjector(config.fault_rate, config.fault_seed, config.fault_after))
 
 
 def _new_client(service: str) -> BaseClient:
@@ -218,9 +280,41 @@ def _new_client(service: str) -> BaseClient:
         # in process executes a faulted call anyway; over HTTP, as in local mode, it never reaches AWS.)
         # botocore-stubs types every event handler as returning None, but a before-send handler that returns an
         # AWSResponse is how botocore lets a hook answer a request (the point of this one).
-        hook = injector.hook(client.meta.service_model.protocol)
-        client.meta.events.register_first("before-send", hook)  # type: ignore[arg-type]
+        protocol = client.meta.service_model.protocol
+        client.meta.events.register_first("before-send", injector.hook(protocol))  # type: ignore[arg-type]
+        if injector.after:
+            # botocore offers no public way to give a client its HTTP session; the endpoint's is the wire.
+            endpoint = client._endpoint  # type: ignore[attr-defined]
+            endpoint.http_session = injector.wrap_http_session(endpoint.http_session, protocol)
     return client
+
+
+def retried(error: ClientError) -> bool:
+    """Whether botocore sent the failed call more than once: an earlier attempt may have done the work and lost
+    its answer (docs/architecture.md#the-client-layer), so "already exists" may name what this call made."""
+    return int(error.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)) > 0
+
+
+def may_have_taken_effect(error: BaseException) -> bool:
+    """Whether a call that failed with `error` after the client layer's retries may still have been done by AWS:
+    its last answer never came (a connection error) or was a 5xx. Then the caller's clean-up must look for it."""
+    if isinstance(error, ClientError):
+        return int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)) >= 500
+    return isinstance(error, BotoCoreError)
+
+
+@contextlib.contextmanager
+def done_by_an_earlier_attempt(*codes: str) -> Iterator[None]:
+    """Around one create call of a resource whose name is this request's own (its Layer0 name is claimed): an
+    error with one of `codes` ("already exists") that comes on a retry is taken as success, since the earlier
+    attempt made the resource; on a first attempt it is raised as it is."""
+    try:
+        yield
+    except ClientError as error:
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        if code not in codes or not retried(error):
+            raise
+        logging.getLogger(__name__).info("%s on a retry: an earlier attempt made it", code)
 
 
 def client(service: str) -> Client:

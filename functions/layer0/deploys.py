@@ -22,6 +22,7 @@ import functools
 import json
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 import botocore.session
@@ -342,7 +343,7 @@ def create(request: CreateDeployRequest) -> Deploy:
     _check_task_role(parameters)
     ecs = aws.client("ecs")
     try:
-        registered = ecs.register_task_definition(**parameters)["taskDefinition"]
+        registered = _register(parameters)
     except ClientError as error:
         if aws_error_code(error) in _BAD_INPUT_CODES:
             raise Layer0Error(ErrorCode.InvalidJSON, f"Invalid deploy: {aws_error_message(error)}") from None
@@ -363,6 +364,69 @@ def create(request: CreateDeployRequest) -> Deploy:
             logger.exception("Deregistering %s failed", deploy_id)
         raise
     return _model(registered, tags)
+
+
+# What two registrations of one Dockerrun differ in.
+_REGISTRATION_FIELDS = ("taskDefinitionArn", "revision", "registeredAt", "registeredBy", "status", "deregisteredAt")
+
+
+def _register(parameters: dict) -> dict:
+    """RegisterTaskDefinition, once. It has no client token: an attempt whose answer was lost registered a
+    revision too, one of the `RetryAttempts` revisions just before the answer's. Those with this very definition
+    and no deploy tags (no deploy names them) are that attempt's: they are deregistered. When every answer was
+    lost, the family's newest revisions with these containers and no deploy tags are. (A concurrent create of the
+    same Dockerrun that has not tagged its revision yet would look the same: a window of milliseconds.)"""
+    ecs = aws.client("ecs")
+    family = parameters["family"]
+    try:
+        response = ecs.register_task_definition(**parameters)
+    except Exception as error:
+        if aws.may_have_taken_effect(error):
+            newest = ecs.list_task_definitions(
+                familyPrefix=family, status="ACTIVE", sort="DESC", maxResults=settings.get().aws_max_attempts
+            )["taskDefinitionArns"]
+            wanted = _containers(parameters)
+            _deregister_untagged(
+                [arn for arn in newest if arn.rsplit("/", 1)[1].rsplit(":", 1)[0] == family],
+                lambda described: _containers(described) == wanted,
+            )
+        raise
+    registered = response["taskDefinition"]
+    retries = int(response.get("ResponseMetadata", {}).get("RetryAttempts", 0))
+    if retries:
+
+        def definition(described: dict) -> dict:
+            return {key: value for key, value in described.items() if key not in _REGISTRATION_FIELDS}
+
+        _deregister_untagged(
+            [
+                f"{family}:{revision}"
+                for revision in range(max(1, registered["revision"] - retries), registered["revision"])
+            ],
+            lambda described: definition(described) == definition(registered),
+        )
+    return registered
+
+
+def _containers(definition: dict) -> list[tuple[str, str]]:
+    return [(container.get("name", ""), container.get("image", "")) for container in definition["containerDefinitions"]]
+
+
+def _deregister_untagged(candidates: list[str], made_by_this_call: Callable[[dict], bool]) -> None:
+    """Deregister the candidate revisions that are ACTIVE, that this call made, and that no deploy names."""
+    ecs = aws.client("ecs")
+    for candidate in candidates:
+        try:
+            described = ecs.describe_task_definition(taskDefinition=candidate)["taskDefinition"]
+        except ClientError:
+            continue
+        arn = described["taskDefinitionArn"]
+        if described.get("status") != "ACTIVE" or not made_by_this_call(described):
+            continue
+        if tag_store.select_by_type_and_id(ENTITY_TYPE, ids.deploy_id(arn)):
+            continue
+        logger.info("Deregistering %s, registered by an attempt whose answer was lost", arn)
+        ecs.deregister_task_definition(taskDefinition=arn)
 
 
 def get(deploy_id: str) -> Deploy:

@@ -263,18 +263,14 @@ def _create_resources(
     current = settings.get()
     ecs_id = _ecs_id(environment_id)
     ec2 = aws.client("ec2")
+    # Every create here is safe to retry after a lost answer (docs/architecture.md#the-client-layer): CreateCluster
+    # answers with the existing cluster, the rest find what the earlier attempt made (the name is claimed).
     aws.client("ecs").create_cluster(clusterName=ecs_id)
-    group_id = ec2.create_security_group(
-        GroupName=_sg_name(environment_id),
-        Description=SECURITY_GROUP_DESCRIPTION,
-        VpcId=current.vpc_id,
-        TagSpecifications=[
-            {"ResourceType": "security-group", "Tags": [{"Key": "Name", "Value": _sg_name(environment_id)}]}
-        ],
-    )["GroupId"]
-    ec2.authorize_security_group_ingress(
-        GroupId=group_id, IpPermissions=[{"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": group_id}]}]
-    )
+    group_id = security_groups.create(_sg_name(environment_id), SECURITY_GROUP_DESCRIPTION)
+    with aws.done_by_an_earlier_attempt("InvalidPermission.Duplicate"):
+        ec2.authorize_security_group_ingress(
+            GroupId=group_id, IpPermissions=[{"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": group_id}]}]
+        )
     device, size = ROOT_VOLUMES[operating_system]
     data = {
         "ImageId": ami,
@@ -301,28 +297,31 @@ def _create_resources(
     }
     if current.ssh_key_pair:
         data["KeyName"] = current.ssh_key_pair
-    ec2.create_launch_template(
-        LaunchTemplateName=ecs_id,
-        LaunchTemplateData=data,
-        TagSpecifications=[{"ResourceType": "launch-template", "Tags": [{"Key": "Name", "Value": ecs_id}]}],
-    )
-    aws.client("autoscaling").create_auto_scaling_group(
-        AutoScalingGroupName=ecs_id,
-        LaunchTemplate={"LaunchTemplateName": ecs_id, "Version": "$Latest"},
-        MinSize=count,
-        MaxSize=count,
-        DesiredCapacity=count,
-        VPCZoneIdentifier=",".join(current.private_subnets),
-        Tags=[
-            {
-                "ResourceId": ecs_id,
-                "ResourceType": "auto-scaling-group",
-                "Key": "Name",
-                "Value": ecs_id,
-                "PropagateAtLaunch": True,
-            }
-        ],
-    )
+    # botocore gives CreateLaunchTemplate one ClientToken for all its attempts; moto ignores it.
+    with aws.done_by_an_earlier_attempt("InvalidLaunchTemplateName.AlreadyExistsException"):
+        ec2.create_launch_template(
+            LaunchTemplateName=ecs_id,
+            LaunchTemplateData=data,
+            TagSpecifications=[{"ResourceType": "launch-template", "Tags": [{"Key": "Name", "Value": ecs_id}]}],
+        )
+    with aws.done_by_an_earlier_attempt("AlreadyExists"):  # moto replaces the group instead (local/moto_patches.py)
+        aws.client("autoscaling").create_auto_scaling_group(
+            AutoScalingGroupName=ecs_id,
+            LaunchTemplate={"LaunchTemplateName": ecs_id, "Version": "$Latest"},
+            MinSize=count,
+            MaxSize=count,
+            DesiredCapacity=count,
+            VPCZoneIdentifier=",".join(current.private_subnets),
+            Tags=[
+                {
+                    "ResourceId": ecs_id,
+                    "ResourceType": "auto-scaling-group",
+                    "Key": "Name",
+                    "Value": ecs_id,
+                    "PropagateAtLaunch": True,
+                }
+            ],
+        )
 
 
 def _roll_back(environment_id: str) -> None:

@@ -61,18 +61,33 @@ def create(job_type: JobType | int, request: str) -> Job:
         meta={},
     )
     machine = state_machine_arn(job_type)
-    job_store.insert(job)
     try:
+        job_store.insert(job)
         tag_store.insert(Tag(entity_type="job", entity_id=job_id, key="task_id", value=job_id), job.time_to_exist)
-        aws.client("stepfunctions").start_execution(
-            stateMachineArn=machine,
-            name=job_id,
-            input=json.dumps({"job_id": job_id, "request": request}),
-        )
-    except BaseException:
-        _forget(job_id)
-        raise
+        _start_execution(machine, job_id, json.dumps({"job_id": job_id, "request": request}))
+    except BaseException as error:
+        # A StartExecution whose every answer was lost may have started the job: then it is the answer.
+        if not (aws.may_have_taken_effect(error) and _execution_exists(job)):
+            _forget(job_id)
+            raise
     return job
+
+
+def _start_execution(machine: str, job_id: str, execution_input: str) -> None:
+    """StartExecution named after the new job. A retry is answered with the running execution the earlier attempt
+    started (same name and input); once that execution has ended, with ExecutionAlreadyExists: the job's
+    execution started all the same, as the name is the job's own."""
+    sfn = aws.client("stepfunctions")
+    with aws.done_by_an_earlier_attempt("ExecutionAlreadyExists"):
+        sfn.start_execution(stateMachineArn=machine, name=job_id, input=execution_input)
+
+
+def _execution_exists(job: Job) -> bool:
+    try:
+        aws.client("stepfunctions").describe_execution(executionArn=execution_arn(job))
+    except Exception:  # noqa: BLE001 - not there, or not known: the create fails and cleans up
+        return False
+    return True
 
 
 def _forget(job_id: str) -> None:

@@ -18,6 +18,25 @@ def find(name: str) -> dict | None:
     return groups[0] if groups else None
 
 
+def create(name: str, description: str) -> str:
+    """Create the group named `name` in the Layer0 VPC, tagged with its name (what the functions' IAM policy scopes
+    security-group writes by, infra/environments.py); returns its id. A retry that finds the name taken gets the
+    group its earlier attempt made (layer0/aws.py, `retried`)."""
+    params: dict = {
+        "GroupName": name,
+        "Description": description,
+        "TagSpecifications": [{"ResourceType": "security-group", "Tags": [{"Key": "Name", "Value": name}]}],
+    }
+    if settings.get().vpc_id:
+        params["VpcId"] = settings.get().vpc_id
+    try:
+        return aws.client("ec2").create_security_group(**params)["GroupId"]
+    except ClientError as error:
+        if aws_error_code(error) == "InvalidGroup.Duplicate" and aws.retried(error) and (group := find(name)):
+            return group["GroupId"]
+        raise
+
+
 def delete(name: str) -> bool:
     """Delete the group named `name`: False when there is none. A group still in use (network interfaces not
     yet detached) raises Retryable, for the job's retry."""

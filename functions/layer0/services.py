@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
 
 from botocore.exceptions import ClientError
 
@@ -316,6 +317,8 @@ def create(request: CreateServiceRequest) -> tuple[Service, Job]:
         "desiredCount": 1,
         "placementStrategy": PLACEMENT_STRATEGY,
         "deploymentConfiguration": DEPLOYMENT_CONFIGURATION,
+        # One token for every attempt: ECS answers a retry whose first answer was lost with the service it made.
+        "clientToken": str(uuid.uuid4()),
     }
     if load_balancers:
         params["loadBalancers"] = load_balancers
@@ -328,10 +331,11 @@ def create(request: CreateServiceRequest) -> tuple[Service, Job]:
         for key, value in values.items():
             tag_store.insert(Tag(entity_type=ENTITY_TYPE, entity_id=service_id, key=key, value=value))
         job = _start_rollout(service_id, environment_id, created)
-    except Exception:
-        # Nothing half-created: the service, its tags and the name claim go again.
+    except Exception as error:
+        # Nothing half-created: the service, its tags and the name claim go again. A CreateService whose every
+        # answer was lost may have made the service: it goes too (the name is claimed, so it is this one's).
         logger.exception("Creating service %s failed: rolling back", service_id)
-        if created is not None:
+        if created is not None or aws.may_have_taken_effect(error):
             try:
                 delete_ecs_service(service_id, environment_id)
             except Exception:  # noqa: BLE001 - the original error is the answer

@@ -63,6 +63,9 @@ class Settings:
     # Instance metadata (README.md#instance-metadata): the IMDSv2 PUT response hop limit of the environments' launch
     # templates. 1 keeps containers in bridge mode from the instance role's credentials; 2 lets them reach it.
     imds_hop_limit: int = 1
+    # The share (0..1) of those faults that come after AWS did the work: the call is sent, its answer lost (an
+    # HTTP 500 or a dropped connection), and botocore's retries send it again (layer0/aws.py, FaultInjector).
+    fault_after: float = 0.0
 
     @property
     def aws_name_prefix(self) -> str:
@@ -102,14 +105,19 @@ def from_environment(env: dict[str, str] | os._Environ = os.environ) -> Settings
         fault_seed=int(env["LAYER0_FAULT_SEED"]) if env.get("LAYER0_FAULT_SEED", "").strip() else None,
         container_policy=_container_policy(env.get("LAYER0_CONTAINER_POLICY", "")),
         imds_hop_limit=_imds_hop_limit(env.get("LAYER0_IMDS_HOP_LIMIT", "1")),
+        fault_after=_share("LAYER0_FAULT_AFTER", env.get("LAYER0_FAULT_AFTER", "0")),
     )
 
 
+def _share(name: str, value: str) -> float:
+    share = float(value)
+    if not 0 <= share <= 1:
+        raise ValueError(f"{name} must be between 0 and 1, not {value!r}")
+    return share
+
+
 def _fault_rate(value: str) -> float:
-    rate = float(value)
-    if not 0 <= rate <= 1:
-        raise ValueError(f"LAYER0_FAULT_RATE must be between 0 and 1, not {value!r}")
-    return rate
+    return _share("LAYER0_FAULT_RATE", value)
 
 
 def _container_policy(value: str) -> str:

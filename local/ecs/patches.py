@@ -13,7 +13,7 @@ Applied together by :func:`apply` (an :class:`local.ecs.agent.Agent` does it whe
 - :func:`patch_ecs_run_task`            RunTask: unplaced copies in ``failures``, AWS's no-instance error, clientToken
 - :func:`patch_ecs_stop_task`           StopTask of a stopped task releases nothing twice
 - :func:`patch_ecs_list_tasks_service_name` ListTasks(serviceName) filters on the service
-- :func:`patch_ecs_service_deployments` services: real counts, deployments, deploymentConfiguration
+- :func:`patch_ecs_service_deployments` services: real counts, deployments, deploymentConfiguration, clientToken
 
 Shared with the simulation (local/ecs/simulation.py): :data:`ECS_LOCK`, :func:`placement_failure`,
 :func:`run_task_placing`, :func:`finish_stopped_task`, :func:`start_deployment`.
@@ -64,6 +64,8 @@ DEFAULT_DEPLOYMENT_CONFIGURATION: dict[str, Any] = {
     "minimumHealthyPercent": 100,
 }
 NO_CONTAINER_INSTANCES = "No Container Instances were found in your cluster."
+# The attribute of a moto service that keeps the clientToken of the CreateService that made it.
+CLIENT_TOKEN = "_l0_client_token"
 _TASK_MODEL = "ecs::task"
 
 
@@ -424,11 +426,21 @@ def _merged_deployment_configuration(current: dict | None, given: dict | None) -
 
 def _create_service(original: Callable) -> Callable:
     def create_service(self: Any) -> Any:
+        from moto.core.responses import ActionResult
+        from moto.ecs.exceptions import InvalidParameterException
+
         with ECS_LOCK:
             cluster = self.ecs_backend._get_cluster(self._get_param("cluster", "default"))
+            token = self._get_param("clientToken") or ""
+            existing = self.ecs_backend.services.get(f"{cluster.name}:{self._get_param('serviceName')}")
+            if existing is not None and existing.status == "ACTIVE":
+                if token and getattr(existing, CLIENT_TOKEN, "") == token:
+                    return ActionResult({"service": existing})  # a repeat: the service it made
+                raise InvalidParameterException("Creation of service was not idempotent.")
             counts = (cluster.running_tasks_count, cluster.pending_tasks_count)
             result = original(self)
             service = result.result["service"]
+            setattr(service, CLIENT_TOKEN, token)
             cluster.running_tasks_count, cluster.pending_tasks_count = counts  # no task runs yet
             service.running_count = service.pending_count = 0
             service.created_at = _utcnow()
@@ -502,12 +514,16 @@ def patch_ecs_service_deployments() -> None:
     ``pendingCount = desiredCount``, UpdateService(desiredCount) ``runningCount = desiredCount``, and the cluster's
     counts follow. UpdateService(taskDefinition) only changes ``taskDefinition`` (as given: a family:revision
     stays one, not an ARN), with no new deployment, and ``forceNewDeployment`` renames the current one.
-    CreateService drops ``deploymentConfiguration`` and ``placementStrategy``.
+    CreateService drops ``deploymentConfiguration`` and ``placementStrategy``, and on the name of an active service
+    replaces it (its tasks left running, uncounted) whatever its ``clientToken``.
 
     With this patch: counts start at 0 and only change with real tasks (local/ecs/simulation.py runs them); a new
     task definition or ``forceNewDeployment`` starts a new PRIMARY deployment (IN_PROGRESS) and demotes the
     previous one to ACTIVE, within the call; a new desired count goes to the PRIMARY deployment; the
-    deployment configuration (circuit breaker included) and placement strategy are kept and described.
+    deployment configuration (circuit breaker included) and placement strategy are kept and described; a
+    CreateService on the name of an active service answers with that service when its ``clientToken`` is the one
+    that created it (a retry whose answer was lost), and InvalidParameterException "Creation of service was not
+    idempotent." otherwise. (AWS also answers a repeat with the very same parameters and no token with the service.)
     """
     from moto.ecs.responses import EC2ContainerServiceResponse
 

@@ -868,3 +868,13 @@ def test_delete_is_job_type_3_and_leaves_nothing(api, machines, environment, kin
     assert resources(api) == before
     # The name is free again.
     assert create(api, environment, "loadbalancer1", kind, is_public=True).status_code == 200
+
+
+# --- local mode's region (local/moto_patches.py, patch_elb_dns_name_region) ------------------------------------------
+
+
+@pytest.mark.parametrize("kind", TYPES)
+def test_the_url_names_the_region_layer0_runs_in(api, environment, kind):
+    load_balancer_id = created(api, environment, "regional", kind)["load_balancer_id"]
+    url = api.get(f"/loadbalancer/{load_balancer_id}").json()["url"]
+    assert url.endswith(f".{REGION}.elb.amazonaws.com") and REGION != "us-east-1", url

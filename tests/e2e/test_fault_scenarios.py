@@ -1,18 +1,21 @@
-"""docs/compatibility.md#smoke-scenarios's scenarios at 20% AWS faults (issue 6): `python -m local --fault-rate 0.2`,
-where Layer0's client
-layer answers a fifth of its AWS calls (every service, DynamoDB included) with a throttling error or an HTTP 500
-and botocore's standard retries act as on AWS.
+"""docs/compatibility.md#smoke-scenarios's scenarios at 20% AWS faults (issue 6), half of them after AWS did the work
+(issue 12): `python -m local --fault-rate 0.2 --fault-after 0.5`, where Layer0's client layer fails a fifth of its
+AWS calls (every service, DynamoDB included): half with a throttling error or an HTTP 500 instead of sending them,
+half by sending them and losing the answer (an HTTP 500, a closed connection or a read timeout), so that
+botocore's standard retries resend calls that already took effect, as on AWS.
 
 What is checked, as a user would see it:
 - every answer is a success or a clear Layer0 error. Allowed failures are what docs/compatibility.md#errors makes of an
-AWS fault that
-  outlived every retry: 503 code 20 (throttling), or 500 code 21 `AWS Error: ... (code 'InternalFailure' or
-  'InternalError')` naming the injected fault. Any other 5xx, any 500 code 21 with another message, and anything
-  that is not JSON `{error_code, message}` is a bug of ours. A user retries an allowed failure; so does the session;
+  AWS fault that outlived every retry: 503 code 20 (throttling), 500 code 21 `AWS Error: ... (code 'InternalFailure'
+  or 'InternalError')` naming the injected fault, or 503 code 21 `AWS Error: ...` naming the lost connection. Any
+  other 5xx, any 500 code 21 with another message, and anything that is not JSON `{error_code, message}` is a bug
+  of ours. A user retries an allowed failure; so does the session;
+- a create retried after its answer was lost makes nothing twice: the lists and `GET /tag` hold exactly what the
+  scenario made, and AWS holds no second copy of anything;
 - every job ends (status 3 or 4): a job may fail on a fault that outlived the retries, never hang;
 - nothing is lost from the tables: what a scenario created and did not delete is in the GET lists and in `GET /tag`;
 - after the clean-up (deletes retried until they succeed) no AWS resource named `l0-<prefix>-` is left but local
-  mode's own.
+  mode's own (instances and job executions included).
 
 The scenarios are sized for the budget (one local mode for the module): the environment scenario; deploy, service
 and task in one environment; a classic and an application load balancer, a service behind one, in another.
@@ -36,11 +39,14 @@ from tests.e2e.test_local_mode import LocalMode, free_port
 from tests.e2e.test_workload_scenarios import dockerrun
 
 FAULT_RATE = 0.2
+FAULT_AFTER = 0.5  # the share of the faults that come after AWS did the work
 FAULT_SEED = 20
 PREFIX = "l0-l0-"  # local mode's default prefix `l0`
 USER_RETRIES = 8  # how often the session retries an allowed failure, as a user would
 JOB_RETRIES = 4  # how often a failed delete job is started again
 INJECTED_FAULT = re.compile(r"^AWS Error: .*injected fault.*\(code '(InternalFailure|InternalError)'\)$", re.I | re.S)
+# botocore's ConnectionClosedError and ReadTimeoutError, as errors.py's from_aws words a BotoCoreError.
+LOST_CONNECTION = re.compile(r"^AWS Error: (Connection was closed before we received|Read timeout on endpoint URL)")
 
 
 def verdict(response: requests.Response) -> str:
@@ -57,6 +63,8 @@ def verdict(response: requests.Response) -> str:
     if response.status_code == 503 and body["error_code"] == 20:
         return "aws"
     if response.status_code == 500 and body["error_code"] == 21 and INJECTED_FAULT.match(body["message"]):
+        return "aws"
+    if response.status_code == 503 and body["error_code"] == 21 and LOST_CONNECTION.match(body["message"]):
         return "aws"
     return "bug"
 
@@ -93,7 +101,9 @@ class FaultySession(requests.Session):
 
 @pytest.fixture(scope="module")
 def l0():
-    local = LocalMode(free_port(), "--fault-rate", str(FAULT_RATE), "--fault-seed", str(FAULT_SEED))
+    local = LocalMode(
+        free_port(), "--fault-rate", str(FAULT_RATE), "--fault-after", str(FAULT_AFTER), "--fault-seed", str(FAULT_SEED)
+    )
     session = FaultySession()
     session.headers["Authorization"] = f"Basic {local.token}"
     session.base = local.endpoint
@@ -104,12 +114,17 @@ def l0():
         local.stop()
     # The faults were injected (the setting reached the client layer), of both kinds. And the figures for the
     # issue's report: what local mode injected, what the session saw.
-    injected = re.search(r"^Injected faults: (\d+) throttling, (\d+) HTTP 500, in (\d+) AWS calls.*$", local.output, re.M)
+    injected = re.search(
+        r"^Injected faults: (\d+) throttling, (\d+) HTTP 500, in (\d+) AWS calls .*after AWS did the work: (\d+) HTTP "
+        r"500, (\d+) dropped connections.*$",
+        local.output,
+        re.M,
+    )
     assert injected, local.output[-2000:]
     print(f"\n{injected.group(0)}")
     print(f"HTTP answers: {dict(session.verdicts)}; allowed failures, retried: {session.aws_failures}")
     print(f"Jobs that failed (and were started again if deletes): {[job['meta'] for job in session.failed_jobs]}")
-    assert int(injected.group(1)) > 0 and int(injected.group(2)) > 0
+    assert all(int(injected.group(kind)) > 0 for kind in (1, 2, 4, 5))
 
 
 @pytest.fixture(scope="module")
@@ -181,6 +196,24 @@ def prefixed_resources(aws) -> dict[str, set[str]]:
         },
         "target_groups": {g["TargetGroupName"] for g in elbv2.describe_target_groups()["TargetGroups"]},
         "roles": {r["RoleName"] for r in aws("iam").list_roles()["Roles"] if r["RoleName"].startswith(PREFIX)},
+        "instances": {
+            instance["InstanceId"]
+            for reservation in ec2.describe_instances(
+                Filters=[
+                    {"Name": "tag:Name", "Values": [f"{PREFIX}*"]},
+                    {"Name": "instance-state-name", "Values": ["pending", "running"]},
+                ]
+            )["Reservations"]
+            for instance in reservation["Instances"]
+        },
+        "running_job_executions": {
+            execution["executionArn"]
+            for machine in aws("stepfunctions").list_state_machines()["stateMachines"]
+            if machine["name"].startswith(PREFIX)
+            for execution in aws("stepfunctions").list_executions(
+                stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING"
+            )["executions"]
+        },
     }
 
 

@@ -4,10 +4,17 @@ throttling error or an HTTP 500 in the service's own protocol, and botocore's st
 from __future__ import annotations
 
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
 
 from layer0 import aws, errors, settings
-from layer0.aws import SERVER_ERROR, THROTTLING, FaultInjector
+from layer0.aws import (
+    CONNECTION_CLOSED,
+    LOST_SERVER_ERROR,
+    READ_TIMEOUT,
+    SERVER_ERROR,
+    THROTTLING,
+    FaultInjector,
+)
 from layer0.errors import ErrorCode
 
 
@@ -133,3 +140,112 @@ def test_rate_0_registers_no_hook(faults, monkeypatch):
     assert aws.fault_injector() is None
     attempts = [aws.client("ecs").list_clusters()["ResponseMetadata"]["RetryAttempts"] for _ in range(50)]
     assert attempts == [0] * 50
+
+
+# --- faults after AWS did the work (LAYER0_FAULT_AFTER, `python -m local --fault-after`) ------------------------------
+
+
+@pytest.fixture
+def moto_on_the_wire(monkeypatch):
+    """A moto server, as local mode runs it: faults after the work need the wire (moto in process answers on
+    `before-send`, before any request is sent). Yields a configure(rate, after, max_attempts) and a factory of
+    fault-free clients to look at what AWS did."""
+    import socket
+    import urllib.request
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+
+    def configure(rate: float, after: float, max_attempts: int = 5, seed: int = 7) -> None:
+        for name, value in {
+            "AWS_ENDPOINT_URL": endpoint,
+            "LAYER0_FAULT_RATE": str(rate),
+            "LAYER0_FAULT_AFTER": str(after),
+            "LAYER0_FAULT_SEED": str(seed),
+            "LAYER0_AWS_MAX_ATTEMPTS": str(max_attempts),
+            "LAYER0_AWS_RATE": "1000000000",
+        }.items():
+            monkeypatch.setenv(name, value)
+        settings.get.cache_clear()
+        aws.reset()
+
+    try:
+        yield configure, lambda service: boto3.client(service, endpoint_url=endpoint, region_name="us-west-2")
+    finally:
+        aws.reset()
+        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10).close()
+        server.stop()
+
+
+def test_a_fault_after_the_work_loses_the_answer_of_a_call_aws_performed(moto_on_the_wire, no_backoff_sleep):
+    """Without retries: each call fails, as a 500 or a dropped connection, and yet AWS made each cluster."""
+    configure, plain = moto_on_the_wire
+    configure(rate=1, after=1, max_attempts=1)
+    ecs = aws.client("ecs")
+    failures = []
+    for number in range(30):
+        with pytest.raises((ClientError, ConnectionClosedError, ReadTimeoutError)) as raised:
+            ecs.create_cluster(clusterName=f"l0-after-{number}")
+        failures.append(raised.value)
+    made = {c.split("/")[-1] for c in plain("ecs").list_clusters()["clusterArns"]}
+    assert made == {f"l0-after-{number}" for number in range(30)}
+    injector = aws.fault_injector()
+    assert set(injector.injected) == {LOST_SERVER_ERROR, CONNECTION_CLOSED, READ_TIMEOUT}
+    assert sum(injector.injected.values()) == 30
+    served = [f for f in failures if isinstance(f, ClientError)]
+    assert len(served) == injector.injected[LOST_SERVER_ERROR]
+    for failure in served:  # what AWS answers when it fails: Layer0 translates it as any AWS 500
+        assert failure.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+        assert (errors.from_aws(failure).status, errors.from_aws(failure).code) == (500, ErrorCode.UnexpectedError)
+    for failure in failures:
+        if not isinstance(failure, ClientError):
+            assert (errors.from_aws(failure).status, errors.from_aws(failure).code) == (503, ErrorCode.UnexpectedError)
+
+
+def test_retries_resend_a_call_that_already_took_effect(moto_on_the_wire, no_backoff_sleep):
+    """What the mode is for: a call that is not idempotent (RegisterTaskDefinition) is done twice when its answer
+    is lost and botocore retries it, as on AWS."""
+    configure, plain = moto_on_the_wire
+    configure(rate=0.5, after=1, max_attempts=10)
+    ecs = aws.client("ecs")
+    container = [{"name": "app", "image": "nginx", "memory": 64}]
+    retries = [
+        ecs.register_task_definition(family="l0-resent", containerDefinitions=container)["ResponseMetadata"][
+            "RetryAttempts"
+        ]
+        for _ in range(20)
+    ]
+    revisions = plain("ecs").list_task_definitions(familyPrefix="l0-resent")["taskDefinitionArns"]
+    assert sum(retries) > 0
+    assert len(revisions) == 20 + sum(retries) == 20 + sum(aws.fault_injector().injected.values())
+
+
+def test_the_share_after_the_work_is_the_after_setting(no_backoff_sleep):
+    injector = FaultInjector(1, seed=4, after=0.25)
+    hook = injector.hook("json")
+    requests_ = [FakeRequest() for _ in range(4000)]
+    answered = [hook(request=request) for request in requests_]
+    marked = [request for request, answer in zip(requests_, answered, strict=True) if answer is None]
+    assert 800 <= len(marked) <= 1200  # sent, to be lost on the wire
+    assert sum(injector.injected.values()) == 4000 - len(marked)  # counted when done
+
+
+@pytest.mark.parametrize("value", ["-0.1", "1.5"])
+def test_fault_after_outside_0_to_1_is_refused(monkeypatch, value):
+    monkeypatch.setenv("LAYER0_FAULT_AFTER", value)
+    with pytest.raises(ValueError, match="LAYER0_FAULT_AFTER"):
+        settings.from_environment()
+    with pytest.raises(ValueError):
+        FaultInjector(0.5, after=float(value))
+
+
+def test_without_fault_after_the_wire_is_botocores_own(faults):
+    faults(rate=0.5)
+    assert type(aws.client("ecs")._endpoint.http_session).__name__ == "URLLib3Session"

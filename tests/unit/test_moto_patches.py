@@ -739,3 +739,105 @@ def test_moto_still_dereferences_none_for_an_unknown_classic_elb_without_the_pat
     moto_patches.apply()
     with moto_patches.unpatched("elb_unknown_load_balancer"), pytest.raises(AttributeError):
         setup_client("elb").describe_load_balancer_attributes(LoadBalancerName="nope")
+
+
+def test_classic_elb_dns_names_name_their_region(stack):
+    moto_patches.apply()
+    ec2 = setup_client("ec2")
+    subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
+    elb = setup_client("elb")
+    listener = [{"Protocol": "HTTP", "LoadBalancerPort": 80, "InstancePort": 80}]
+    assert elb.create_load_balancer(LoadBalancerName="l0-dns", Listeners=listener, Subnets=[subnet])["DNSName"] == (
+        f"l0-dns.{REGION}.elb.amazonaws.com"
+    )
+
+
+def test_moto_still_names_us_east_1_for_every_classic_elb_without_the_patch(stack):
+    moto_patches.apply()
+    subnet = setup_client("ec2").describe_subnets()["Subnets"][0]["SubnetId"]
+    listener = [{"Protocol": "HTTP", "LoadBalancerPort": 80, "InstancePort": 80}]
+    with moto_patches.unpatched("elb_dns_name_region"):
+        created = setup_client("elb").create_load_balancer(
+            LoadBalancerName="l0-dns", Listeners=listener, Subnets=[subnet]
+        )
+    assert created["DNSName"] == "l0-dns.us-east-1.elb.amazonaws.com" != f"l0-dns.{REGION}.elb.amazonaws.com"
+
+
+def test_a_second_auto_scaling_group_of_a_name_is_already_exists(stack):
+    moto_patches.apply()
+    ec2, autoscaling = setup_client("ec2"), setup_client("autoscaling")
+    ec2.create_launch_template(LaunchTemplateName="l0-asg", LaunchTemplateData={"ImageId": "ami-12345678"})
+    group = {
+        "AutoScalingGroupName": "l0-asg",
+        "LaunchTemplate": {"LaunchTemplateName": "l0-asg"},
+        "MinSize": 1,
+        "MaxSize": 1,
+        "AvailabilityZones": [f"{REGION}a"],
+    }
+    autoscaling.create_auto_scaling_group(**group)
+    with pytest.raises(ClientError) as raised:
+        autoscaling.create_auto_scaling_group(**group)
+    assert raised.value.response["Error"]["Code"] == "AlreadyExists"
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert len(autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"]) == 1
+    assert len(ec2.describe_instances(Filters=[{"Name": "instance-state-name", "Values": ["running"]}])["Reservations"]) == 1
+
+
+def test_moto_still_replaces_an_auto_scaling_group_of_the_same_name_without_the_patch(stack):
+    moto_patches.apply()
+    ec2, autoscaling = setup_client("ec2"), setup_client("autoscaling")
+    ec2.create_launch_template(LaunchTemplateName="l0-asg", LaunchTemplateData={"ImageId": "ami-12345678"})
+    group = {
+        "AutoScalingGroupName": "l0-asg",
+        "LaunchTemplate": {"LaunchTemplateName": "l0-asg"},
+        "MinSize": 1,
+        "MaxSize": 1,
+        "AvailabilityZones": [f"{REGION}a"],
+    }
+    with moto_patches.unpatched("autoscaling_already_exists"):
+        autoscaling.create_auto_scaling_group(**group)
+        autoscaling.create_auto_scaling_group(**group)  # no error
+    running = ec2.describe_instances(Filters=[{"Name": "instance-state-name", "Values": ["running"]}])["Reservations"]
+    assert len(running) == 2  # the first group's instance, in no group now
+
+
+def test_create_service_repeated_with_its_client_token_answers_with_the_service(ecs):
+    ecs_client, _ = ecs
+    definition = _definition(ecs_client)
+    params = {"cluster": "c", "serviceName": "web", "taskDefinition": definition, "desiredCount": 1}
+    first = ecs_client.create_service(**params, clientToken="token-1")["service"]
+    ecs_client.update_service(cluster="c", service="web", desiredCount=2)
+    repeat = ecs_client.create_service(**params, clientToken="token-1")["service"]
+    assert repeat["serviceArn"] == first["serviceArn"] and repeat["desiredCount"] == 2  # the same service, untouched
+    assert [d["id"] for d in repeat["deployments"]] == [d["id"] for d in first["deployments"]]
+    for other in ({"clientToken": "token-2"}, {}):
+        with pytest.raises(ClientError) as raised:
+            ecs_client.create_service(**params, **other)
+        assert raised.value.response["Error"]["Code"] == "InvalidParameterException"
+        assert "not idempotent" in raised.value.response["Error"]["Message"]
+    assert len(ecs_client.list_services(cluster="c")["serviceArns"]) == 1
+
+
+def test_moto_still_replaces_a_service_created_again_without_the_patch(ecs):
+    ecs_client, _ = ecs
+    definition = _definition(ecs_client)
+    params = {"cluster": "c", "serviceName": "web", "taskDefinition": definition, "desiredCount": 1}
+    with moto_patches.unpatched("ecs_service_deployments"):
+        ecs_client.create_service(**params, clientToken="token-1")
+        ecs_client.update_service(cluster="c", service="web", desiredCount=2)
+        repeat = ecs_client.create_service(**params, clientToken="token-1")["service"]
+    assert repeat["desiredCount"] == 1  # a new service in the place of the first
+
+
+def test_deleting_an_unknown_launch_template_is_not_found(stack):
+    moto_patches.apply()
+    with pytest.raises(ClientError) as raised:
+        setup_client("ec2").delete_launch_template(LaunchTemplateName="l0-gone")
+    assert raised.value.response["Error"]["Code"] == "InvalidLaunchTemplateName.NotFoundException"
+
+
+def test_moto_still_answers_missing_parameter_for_an_unknown_launch_template_without_the_patch(stack):
+    moto_patches.apply()
+    with moto_patches.unpatched("ec2_delete_unknown_launch_template"), pytest.raises(ClientError) as raised:
+        setup_client("ec2").delete_launch_template(LaunchTemplateName="l0-gone")
+    assert raised.value.response["Error"]["Code"] == "MissingParameter"

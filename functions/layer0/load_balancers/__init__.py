@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from botocore.exceptions import ClientError
 
-from layer0 import aws, ids, jobs, security_groups, settings
+from layer0 import aws, ids, jobs, security_groups
 from layer0.errors import ErrorCode, Layer0Error, Retryable, aws_error_code, aws_error_message, missing_parameter
 from layer0.load_balancers import application, classic, inputs
 from layer0.load_balancers.backend import Attachment, Backend, Observed, Spec, not_found
@@ -120,7 +120,8 @@ def _reconcile_ingress(group: dict, host_ports: list[int]) -> None:
     if current - wanted:
         ec2.revoke_security_group_ingress(GroupId=group["GroupId"], IpPermissions=permissions(current - wanted))
     if wanted - current:
-        ec2.authorize_security_group_ingress(GroupId=group["GroupId"], IpPermissions=permissions(wanted - current))
+        with aws.done_by_an_earlier_attempt("InvalidPermission.Duplicate"):
+            ec2.authorize_security_group_ingress(GroupId=group["GroupId"], IpPermissions=permissions(wanted - current))
 
 
 def _public_group(load_balancer_id: str, host_ports: list[int]) -> str:
@@ -128,16 +129,7 @@ def _public_group(load_balancer_id: str, host_ports: list[int]) -> str:
     name = _public_group_name(load_balancer_id)
     group = security_groups.find(name)
     if group is None:
-        # The Name tag is what the functions' IAM policy scopes security-group writes by (infra/environments.py).
-        params = {
-            "GroupName": name,
-            "Description": PUBLIC_GROUP_DESCRIPTION,
-            "TagSpecifications": [{"ResourceType": "security-group", "Tags": [{"Key": "Name", "Value": name}]}],
-        }
-        if settings.get().vpc_id:
-            params["VpcId"] = settings.get().vpc_id
-        group_id = aws.client("ec2").create_security_group(**params)["GroupId"]
-        group = {"GroupId": group_id, "IpPermissions": []}
+        group = {"GroupId": security_groups.create(name, PUBLIC_GROUP_DESCRIPTION), "IpPermissions": []}
     _reconcile_ingress(group, host_ports)
     return group["GroupId"]
 

@@ -283,6 +283,7 @@ def _create_target_group(load_balancer_id: str, port: int, health_check: HealthC
     }
     if settings.get().vpc_id:
         params["VpcId"] = settings.get().vpc_id
+    # AWS answers a repeat with the same settings (a retry after a lost answer) with the group it made.
     arn = _elbv2().create_target_group(**params)["TargetGroups"][0]["TargetGroupArn"]
     _set_cross_zone(arn, cross_zone)
     return arn
@@ -297,7 +298,7 @@ def _create_listener(load_balancer_arn: str, listener: Listener, target_group_ar
     }
     if listener.certificate_arn:
         params["Certificates"] = [{"CertificateArn": listener.certificate_arn}]
-    _elbv2().create_listener(**params)
+    _elbv2().create_listener(**params)  # AWS answers a repeat with the same settings with the listener
 
 
 def _add_listeners(
@@ -321,6 +322,7 @@ def create(spec: Spec) -> None:
     """The ALB, its target groups and listeners, the health check and cross-zone (on the target groups) and
     the idle timeout. Errors propagate: the package rolls back with delete_routing and delete_load_balancer."""
     elbv2 = _elbv2()
+    # Safe to retry after a lost answer: AWS answers a repeat with the same settings with the load balancer it made.
     load_balancer = elbv2.create_load_balancer(
         Name=spec.name,
         Subnets=list(spec.subnets),

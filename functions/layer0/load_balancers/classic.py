@@ -66,7 +66,9 @@ def create(spec: Spec) -> None:
     }
     if not spec.is_public:
         params["Scheme"] = "internal"
-    elb.create_load_balancer(**params)
+    # The name is the load balancer's own (claimed): on a retry, "taken" means the earlier attempt made it.
+    with aws.done_by_an_earlier_attempt("DuplicateLoadBalancerName", "DuplicateAccessPointName"):
+        elb.create_load_balancer(**params)
     elb.configure_health_check(LoadBalancerName=spec.name, HealthCheck=_aws_health_check(spec.health_check))
     elb.modify_load_balancer_attributes(
         LoadBalancerName=spec.name,

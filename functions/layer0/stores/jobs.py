@@ -42,9 +42,19 @@ def _not_found(job_id: str) -> Layer0Error:
 
 
 def insert(job: Job) -> None:
-    aws.client("dynamodb").put_item(
-        TableName=_table(), Item=_item(job), ConditionExpression="attribute_not_exists(JobID)"
-    )
+    """Write a new job. A retry that finds the job written (its earlier attempt's answer was lost) is done."""
+    dynamodb = aws.client("dynamodb")
+    item = _item(job)
+    try:
+        dynamodb.put_item(
+            TableName=_table(),
+            Item=item,
+            ConditionExpression="attribute_not_exists(JobID)",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except dynamodb.exceptions.ConditionalCheckFailedException as error:
+        if error.response.get("Item") != item:
+            raise
 
 
 def get(job_id: str) -> Job:

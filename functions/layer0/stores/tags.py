@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import time
+import uuid
 
 from layer0 import aws, settings
 from layer0.models import Tag
 
 # Tags of short-lived entities expire with DynamoDB TTL, set on the first insert only (docs/compatibility.md#tables).
 TTL_SECONDS = 6 * 3600
+# The attribute of a claimed item that names the `claim` call that made it.
+CLAIM_TOKEN = "ClaimToken"
 
 
 def _expires(entity_type: str, entity_id: str) -> bool:
@@ -124,13 +127,36 @@ def claim(entity_type: str, entity_id: str, tags: dict[str, str]) -> bool:
     """Create the item only if it does not exist: True if this call created it.
 
     An atomic claim, e.g. of an environment name, made before anything is created for it.
+    The item carries a token of this call, outside its tags: when a retry of the put finds the item there, the
+    token says whether the earlier attempt, whose answer was lost, made it (then the claim is ours).
     """
     dynamodb = aws.client("dynamodb")
-    item = {**_key(entity_type, entity_id), "Tags": {"M": {k: {"S": v} for k, v in tags.items()}}}
+    token = str(uuid.uuid4())
+    item = {
+        **_key(entity_type, entity_id),
+        "Tags": {"M": {k: {"S": v} for k, v in tags.items()}},
+        CLAIM_TOKEN: {"S": token},
+    }
     try:
-        dynamodb.put_item(TableName=_table(), Item=item, ConditionExpression="attribute_not_exists(EntityType)")
-    except dynamodb.exceptions.ConditionalCheckFailedException:
-        return False
+        dynamodb.put_item(
+            TableName=_table(),
+            Item=item,
+            ConditionExpression="attribute_not_exists(EntityType)",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except dynamodb.exceptions.ConditionalCheckFailedException as error:
+        return error.response.get("Item", {}).get(CLAIM_TOKEN, {}).get("S") == token
+    except Exception as error:
+        if aws.may_have_taken_effect(error):  # the claim may be there: take it back, or the name stays taken
+            with contextlib.suppress(Exception):
+                dynamodb.delete_item(
+                    TableName=_table(),
+                    Key=_key(entity_type, entity_id),
+                    ConditionExpression="#t = :t",
+                    ExpressionAttributeNames={"#t": CLAIM_TOKEN},
+                    ExpressionAttributeValues={":t": {"S": token}},
+                )
+        raise
     return True
 
 
