@@ -2,9 +2,9 @@
 policy
 (infra/environments.py). Two inline policies:
 
-- the delete policy, on the API function (the rollback of a failed create) and on the workflow-step function (the
-  delete-load-balancer job's steps, and the delete-environment job, which deletes an environment's load balancers
-  through the same steps): an ALB's listeners and target groups, and the IAM role `l0-<prefix>-<id>-lb` with its
+- the delete policy, on the API function (the rollback of a failed create) and on the step functions of the
+  delete-load-balancer job and of the delete-environment job, which deletes an environment's load balancers
+  through the same steps: an ALB's listeners and target groups, and the IAM role `l0-<prefix>-<id>-lb` with its
   inline policies that an adopted classic ELB may still have (Layer0 creates none: ECS uses its service-linked
   role, so no function may create a role or put a role policy);
 - the manage policy, on the API function only: create, read and change classic ELBs and ALBs, their listeners and

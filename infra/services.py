@@ -5,8 +5,9 @@ inline policy, attached to the API function.
 The environments policy already grants, on `l0-<prefix>-*` clusters and their services and tasks, what getting,
 listing, scaling, updating and deleting services need (ecs:DescribeClusters, ListServices, DescribeServices,
 UpdateService, DeleteService, ListTasks, DescribeTasks, StopTask), elasticloadbalancing:DescribeLoadBalancers,
-ecs:DescribeTaskDefinition and the ECS service-linked role. Both functions have it: the API function and the
-workflow-step function, whose delete-service and rollout steps need nothing more. This policy adds:
+ecs:DescribeTaskDefinition and the ECS service-linked role, on the API function. The delete-service and rollout
+jobs' step functions get only what their steps call (`attach_delete_steps_to`, `attach_rollout_steps_to`). This
+policy adds:
 - ecs:CreateService, on services of `l0-<prefix>-*` clusters (behind a load balancer, ECS uses its service-linked
   role: no role is passed);
 - reading the container logs of the Layer0 log group (`GET /service/{id}/logs`).

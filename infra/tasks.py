@@ -1,10 +1,10 @@
 """What tasks may do in AWS (docs/compatibility.md#tasks, docs/compatibility.md#logs, docs/compatibility.md#scaler),
 beyond the environments policy (infra/environments.py).
 
-The environments policy, on both the API and the workflow-step function, already grants what listing, getting
+The environments policy, on the API function, already grants what listing, getting
 and deleting tasks need on `l0-<prefix>-*` clusters (ecs:ListTasks, DescribeTasks, StopTask, DescribeClusters,
 ListContainerInstances) and ecs:DescribeTaskDefinition. This adds:
-- to the workflow-step function (the create-task step, layer0.tasks.run): ecs:RunTask of the `l0-<prefix>-*` task
+- to the create-task job's step function (its run step): ecs:RunTask of the `l0-<prefix>-*` task
   definitions, only into `l0-<prefix>-*` clusters (`ecs:cluster`); iam:PassRole of the instance's own task roles
   (infra/task_roles.py) to the ECS tasks service only, because RunTask passes the task role a deploy's Dockerrun
   names;

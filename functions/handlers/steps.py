@@ -1,4 +1,5 @@
-"""The workflow-step function: runs one step of a job state machine (docs/architecture.md#the-job-path).
+"""A job's step function (one per job type on AWS): runs one step of a job state machine
+(docs/architecture.md#the-job-path).
 
 Event: `{"step": "<name>", "job_id": "<id>", "args": {...}}`; the answer is the step's JSON result.
 Failures keep a class name Step Functions can match on (Retry/Catch `ErrorEquals` is the Lambda errorType):
@@ -20,7 +21,8 @@ domain_logs_through(logger)
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
+# Step results and errors can carry Dockerrun environment values: neither goes to X-Ray.
+@tracer.capture_lambda_handler(capture_response=False, capture_error=False)
 def handler(event: dict, context) -> object:
     name = event.get("step", "")
     # Every line of the step, the domain's included, names its job and step.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -147,3 +148,51 @@ def test_a_domain_log_line_names_the_job_and_the_step(step, monkeypatch):
     assert domain[0]["job_id"] == "0123456789ab"
     assert domain[0]["step"] == "test.step"
     assert domain[0]["service"] == "layer0-steps"
+
+
+class _RecordingSubsegment:
+    def __init__(self):
+        self.metadata: list = []
+        self.annotations: list = []
+
+    def put_metadata(self, key, value, namespace=None):
+        self.metadata.append((key, value))
+
+    def put_annotation(self, key, value):
+        self.annotations.append((key, value))
+
+    def add_exception(self, exception, stack, remote=False):
+        self.metadata.append(("exception", exception))
+
+
+class _RecordingProvider:
+    def __init__(self):
+        self.subsegments: list[_RecordingSubsegment] = []
+
+    @contextlib.contextmanager
+    def in_subsegment(self, name=None, **_kwargs):
+        subsegment = _RecordingSubsegment()
+        self.subsegments.append(subsegment)
+        yield subsegment
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["result", "error"])
+def test_the_tracer_records_neither_a_steps_result_nor_its_error(step, monkeypatch, fails):
+    """A step's result and its error can carry a Dockerrun's environment values: they must not reach X-Ray."""
+    provider = _RecordingProvider()
+    monkeypatch.setattr(handler_module.tracer, "provider", provider)
+    secret = "db-password-4242"
+
+    def run(**args):
+        if fails:
+            raise ValueError(f"container env DB_PASSWORD={secret}")
+        return {"environment": [{"name": "DB_PASSWORD", "value": secret}]}
+
+    step["run"] = run
+    if fails:
+        with pytest.raises(ValueError):
+            invoke("test.step")
+    else:
+        assert secret in json.dumps(invoke("test.step"))  # the result carries it...
+    [subsegment] = provider.subsegments
+    assert secret not in repr(subsegment.metadata)  # ...and the trace does not

@@ -1,9 +1,10 @@
 """The building blocks of the job state machines (JSONPath ASL), as plain data.
 
-Every step of a job is a Lambda task of the one workflow-step function (functions/handlers/steps.py), whose payload
-is `{"step": <name>, "job_id": ..., "args": {...}}`. A workflow module registers its step functions by reference
-on its `Workflow` (`@WORKFLOW.step`), and builds its Task states from the same references (`WORKFLOW.task(fn)`), so
-a step's name is written once: `<namespace>.<function name>`. The handler calls `fn(**args)`.
+Every step of a job is a Lambda task of its job type's step function (handler functions/handlers/steps.py; on AWS
+one function per job type, docs/architecture.md#the-job-path), whose payload is `{"step": <name>, "job_id": ...,
+"args": {...}}`. A workflow module registers its step functions by reference on its `Workflow` (`@WORKFLOW.step`),
+and builds its Task states from the same references (`WORKFLOW.task(fn)`), so a step's name is written once:
+`<namespace>.<function name>`. The handler calls `fn(**args)`.
 
 - The function's ARN is the placeholder `${StepFunctionArn}`: CDK fills it with `definition_substitutions`, local
   mode and the tests with `render(...)`.
@@ -22,12 +23,12 @@ from typing import Any, TypeVar
 
 from layer0.errors import AwsServerError, Retryable, Throttled
 
-# The placeholder for the workflow-step function's ARN (CloudFormation DefinitionSubstitutions syntax).
+# The placeholder for the step function's ARN (CloudFormation DefinitionSubstitutions syntax).
 STEP_FUNCTION_ARN_KEY = "StepFunctionArn"
 STEP_FUNCTION_ARN = f"${{{STEP_FUNCTION_ARN_KEY}}}"
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 
-# The workflow-step function's own timeout; a task waits a little longer before it calls the attempt lost.
+# The step function's own timeout; a task waits a little longer before it calls the attempt lost.
 STEP_FUNCTION_TIMEOUT_SECONDS = 60
 TASK_TIMEOUT_SECONDS = 90
 
