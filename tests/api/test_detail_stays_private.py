@@ -4,7 +4,6 @@ only to the log, under the request id the answer names; the tracer records no an
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 
 import pytest
@@ -14,6 +13,7 @@ from botocore.exceptions import EndpointConnectionError, ParamValidationError
 from layer0 import aws, errors
 from layer0.errors import ErrorCode
 from local.gateway import LambdaContext, proxy_event
+from tests.recording_tracer import RecordingProvider
 
 ACCOUNT_DETAIL = "arn:aws:sts::210987654321:assumed-role/l0-l0-api/l0-l0-api"
 ACCESS_DENIED = {
@@ -88,35 +88,11 @@ def test_botocore_failures_name_no_parameter_value():
     assert unreachable.status == 503 and "r-3" in unreachable.message
 
 
-class _RecordingSubsegment:
-    def __init__(self):
-        self.metadata: list[tuple] = []
-
-    def put_metadata(self, key, value, namespace="default"):
-        self.metadata.append((key, value, namespace))
-
-    def put_annotation(self, key, value):
-        pass
-
-    def add_exception(self, exception, stack, remote=False):
-        self.metadata.append(("exception", str(exception), ""))
-
-
-class _RecordingProvider:
-    def __init__(self):
-        self.subsegments: list[_RecordingSubsegment] = []
-
-    @contextlib.contextmanager
-    def in_subsegment(self, name=None, **_kwargs):
-        subsegment = _RecordingSubsegment()
-        self.subsegments.append(subsegment)
-        yield subsegment
-
 
 def test_the_tracer_records_no_answer_body(stack, monkeypatch):
     from handlers import api
 
-    provider = _RecordingProvider()
+    provider = RecordingProvider()
     monkeypatch.setattr(api.tracer, "provider", provider)
     secret = "db-password-4242"
     dockerrun = {"containerDefinitions": [{"name": "c", "image": "busybox", "memory": 64, "environment": [

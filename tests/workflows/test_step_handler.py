@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import logging
@@ -15,6 +14,7 @@ from handlers.observability import domain_logs_through
 from layer0.errors import AwsServerError, ErrorCode, Layer0Error, Retryable, Throttled
 from layer0.workflows import frame, registry
 from local.lambda_runtime import LambdaContext
+from tests.recording_tracer import RecordingProvider
 
 CONTEXT = LambdaContext("l0-l0-workflow-step", "arn:aws:lambda:us-west-2:123456789012:function:l0-l0-workflow-step")
 
@@ -150,36 +150,11 @@ def test_a_domain_log_line_names_the_job_and_the_step(step, monkeypatch):
     assert domain[0]["service"] == "layer0-steps"
 
 
-class _RecordingSubsegment:
-    def __init__(self):
-        self.metadata: list = []
-        self.annotations: list = []
-
-    def put_metadata(self, key, value, namespace=None):
-        self.metadata.append((key, value))
-
-    def put_annotation(self, key, value):
-        self.annotations.append((key, value))
-
-    def add_exception(self, exception, stack, remote=False):
-        self.metadata.append(("exception", exception))
-
-
-class _RecordingProvider:
-    def __init__(self):
-        self.subsegments: list[_RecordingSubsegment] = []
-
-    @contextlib.contextmanager
-    def in_subsegment(self, name=None, **_kwargs):
-        subsegment = _RecordingSubsegment()
-        self.subsegments.append(subsegment)
-        yield subsegment
-
 
 @pytest.mark.parametrize("fails", [False, True], ids=["result", "error"])
 def test_the_tracer_records_neither_a_steps_result_nor_its_error(step, monkeypatch, fails):
     """A step's result and its error can carry a Dockerrun's environment values: they must not reach X-Ray."""
-    provider = _RecordingProvider()
+    provider = RecordingProvider()
     monkeypatch.setattr(handler_module.tracer, "provider", provider)
     secret = "db-password-4242"
 
