@@ -19,6 +19,7 @@ from layer0.workflows import asl
 FUNCTION_LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 DEFAULT_TIMEOUT = Duration.seconds(30)
 METRICS_NAMESPACE = "Layer0"
+API_ALIAS = "live"
 
 XRAY_REASON = (
     "Active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords do not support resource-level "
@@ -27,8 +28,9 @@ XRAY_REASON = (
 
 
 class Functions(Construct):
-    """Creates functions on demand: `add(...)`. `api` and `authorizer` are the two the API needs; each job type's
-    step function is made by the workflows (infra/workflows/construct.py, `add_step_function`)."""
+    """Creates functions on demand: `add(...)`. `api` (invoked through `api_alias`) and `authorizer` are the two
+    the API needs; each job type's step function is made by the workflows (infra/workflows/construct.py,
+    `add_step_function`)."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: Config, environment: Mapping[str, str]) -> None:
         super().__init__(scope, construct_id)
@@ -43,7 +45,11 @@ class Functions(Construct):
             memory_size=1024,
             timeout=Duration.seconds(29),  # API Gateway's integration timeout
             reserved_concurrent_executions=config.throughput.api_concurrency,
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS,
         )
+        # SnapStart restores published versions only, never $LATEST: API Gateway invokes this alias of the current
+        # version (docs/architecture.md#cold-start). A change to the code or the environment publishes a new one.
+        self.api_alias = lambda_.Alias(self, "ApiAlias", alias_name=API_ALIAS, version=self.api.current_version)
         self.authorizer = self.add(
             "Authorizer",
             name="authorizer",
@@ -76,9 +82,11 @@ class Functions(Construct):
         timeout: Duration = DEFAULT_TIMEOUT,
         reserved_concurrent_executions: int | None = None,
         environment: Mapping[str, str] | None = None,
+        snap_start: lambda_.SnapStartConf | None = None,
     ) -> lambda_.Function:
-        """A function `l0-<prefix>-<name>` with the shared asset and environment, its own log group
-        `/aws/lambda/l0-<prefix>-<name>`, and a role that may only write to that log group (and X-Ray)."""
+        """A function `l0-<prefix>-<name>` with the shared asset and environment, on the shared platform (arm64,
+        infra/bundling.py), its own log group `/aws/lambda/l0-<prefix>-<name>`, and a role that may only write to
+        that log group (and X-Ray)."""
         function_name = self._config.resource_name(name)
         log_group = logs.LogGroup(
             self,
@@ -110,6 +118,7 @@ class Functions(Construct):
             log_group=log_group,
             tracing=lambda_.Tracing.ACTIVE,
             reserved_concurrent_executions=reserved_concurrent_executions,
+            snap_start=snap_start,
             environment={
                 **self.environment,
                 "POWERTOOLS_SERVICE_NAME": f"layer0-{name}",

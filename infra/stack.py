@@ -65,7 +65,7 @@ class Layer0Stack(Stack):
             self,
             "Api",
             config=config,
-            handler=self.functions.api,
+            handler=self.functions.api_alias,
             authorizer_handler=self.functions.authorizer,
         )
         self._grant()

@@ -9,14 +9,14 @@ anything else fails the job.
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 
-from handlers.observability import domain_logs_through
+from handlers.observability import domain_logs_through, make_tracer
 from layer0.errors import AwsServerError, Throttled, is_aws_server_error, is_throttling
 from layer0.workflows import registry
 
 logger = Logger(service="layer0-steps")
-tracer = Tracer(service="layer0-steps")
+tracer = make_tracer("layer0-steps")
 domain_logs_through(logger)
 
 

@@ -78,6 +78,13 @@ class TokenBucket:
             self._sleep(wait)
         return wait
 
+    def restart(self) -> None:
+        """A full bucket from now. After a SnapStart restore the monotonic clock it last read was another host's
+        (docs/architecture.md#cold-start): the balance computed from it would be wrong either way."""
+        with self._lock:
+            self._tokens = float(self.burst)
+            self._updated = self._clock()
+
     def before_send(self, **_kwargs) -> None:
         """botocore `before-send` hook. Must return None: anything else is taken as the HTTP response."""
         self.acquire()
@@ -320,6 +327,14 @@ def done_by_an_earlier_attempt(*codes: str) -> Iterator[None]:
 def client(service: str) -> Client:
     """The process's client for `service`, created on first use."""
     return _once(_clients, service, lambda: _new_client(service))
+
+
+def restart_limiters() -> None:
+    """Restart every token bucket's clock, keeping the buckets the clients are hooked on (SnapStart's after-restore)."""
+    with _lock:
+        buckets = list(_limiters.values())
+    for bucket in buckets:
+        bucket.restart()
 
 
 def reset() -> None:

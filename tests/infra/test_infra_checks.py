@@ -108,7 +108,9 @@ def test_asset_holds_handlers_domain_and_dependencies_only(synth):
     # Wheels for the Lambda runtime's Python and architecture, not this machine's.
     cores = [p.name for p in (asset / "pydantic_core").glob("_pydantic_core.*.so")]
     runtime = synth.stack.functions.api.runtime.name  # "python3.14"
-    assert cores == [f"_pydantic_core.cpython-{runtime.removeprefix('python').replace('.', '')}-x86_64-linux-gnu.so"]
+    assert cores == [f"_pydantic_core.cpython-{runtime.removeprefix('python').replace('.', '')}-aarch64-linux-gnu.so"]
+    [core] = (asset / "pydantic_core").glob("_pydantic_core.*.so")
+    assert core.read_bytes()[18:20] == b"\xb7\x00"  # ELF e_machine EM_AARCH64 (183): the functions are arm64
     for unwanted in ("tests", ".venv", "bin", "requirements.txt"):
         assert not (asset / unwanted).exists(), unwanted
     assert not list(asset.rglob("__pycache__")) and not list(asset.rglob("*.pyc"))

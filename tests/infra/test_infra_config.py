@@ -78,13 +78,13 @@ def test_dependency_cache_key_follows_requirements_and_platform(tmp_path):
     requirements.write_text("pydantic==2.14.4\n")
     key = bundling.dependencies_key(requirements)
     assert key == bundling.dependencies_key(requirements)
-    arm = bundling.LambdaPlatform(
+    x86 = bundling.LambdaPlatform(
         runtime=bundling.PLATFORM.runtime,
         architecture=bundling.PLATFORM.architecture,
         python_version=bundling.PLATFORM.python_version,
-        pip_platform="manylinux2014_aarch64",
+        pip_platform="manylinux2014_x86_64",
     )
-    assert bundling.dependencies_key(requirements, arm) != key
+    assert bundling.dependencies_key(requirements, x86) != key
     requirements.write_text("pydantic==2.14.5\n")
     assert bundling.dependencies_key(requirements) != key
 

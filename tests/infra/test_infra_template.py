@@ -11,7 +11,7 @@ from aws_cdk.assertions import Match
 
 from layer0 import contract
 from infra.config import DEFAULT_API_VERSION, Config
-from tests.infra.helpers import as_list, function, methods, only, references, statements
+from tests.infra.helpers import as_list, function, methods, only, references, snapstart_alias, statements
 from tests.infra.test_infra_deploys import DEPLOY_ACTIONS, DEPLOY_STAR_ACTIONS
 from tests.infra.test_infra_environments import ENVIRONMENT_ACTIONS, ENVIRONMENT_STAR_ACTIONS, SCALER_TRIGGER_ACTIONS
 from tests.infra.test_infra_load_balancers import LOAD_BALANCER_ACTIONS, LOAD_BALANCER_STAR_ACTIONS
@@ -298,7 +298,7 @@ def test_one_method_per_contract_route_and_authorizer_exactly_on_auth_routes(syn
     routes = {(r.method, r.path): r for r in contract.ROUTES}
     assert {k for k in found if k[0] != "OPTIONS"} == set(routes)
     authorizer_id, _ = only(synth.resources("AWS::ApiGateway::Authorizer"), "authorizer")
-    api_function_id, _ = function(synth.template_json, contract.API_HANDLER)
+    api_alias_id = snapstart_alias(synth.template_json)
     for key, route in routes.items():
         props = found[key]
         if route.auth:
@@ -308,7 +308,8 @@ def test_one_method_per_contract_route_and_authorizer_exactly_on_auth_routes(syn
             assert props["AuthorizationType"] == "NONE", key
             assert "AuthorizerId" not in props, key
         assert props["Integration"]["Type"] == "AWS_PROXY", key
-        assert references(props["Integration"]["Uri"], api_function_id), key
+        # The alias, whose published version SnapStart restores; never the function's $LATEST.
+        assert references(props["Integration"]["Uri"], api_alias_id), key
     assert found[("GET", "/health")]["AuthorizationType"] == "NONE"
     assert found[("GET", "/admin/config")]["AuthorizationType"] == "NONE"
     # The API's description is public: Swagger UI sends the token itself (docs/compatibility.md#auth).
@@ -344,9 +345,11 @@ def test_request_authorizer_on_the_authorization_header_cached_300s(synth):
 
 def test_one_lambda_permission_for_the_api_function(synth):
     api_function_id, _ = function(synth.template_json, contract.API_HANDLER)
+    api_alias_id = snapstart_alias(synth.template_json)
     authorizer_function_id, _ = function(synth.template_json, contract.AUTHORIZER_HANDLER)
     permissions = synth.resources("AWS::Lambda::Permission").values()
-    assert sum(references(p["Properties"]["FunctionName"], api_function_id) for p in permissions) == 1
+    assert sum(references(p["Properties"]["FunctionName"], api_alias_id) for p in permissions) == 1
+    assert not any(references(p["Properties"]["FunctionName"], api_function_id) for p in permissions)
     assert sum(references(p["Properties"]["FunctionName"], authorizer_function_id) for p in permissions) == 1
 
 

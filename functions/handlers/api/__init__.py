@@ -5,17 +5,18 @@ The handler only translates events; the routers call the domain in `layer0`.
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig
 from aws_lambda_powertools.logging import correlation_paths
 
+from handlers import snapstart
 from handlers.api import admin, deploys, docs, edge, environments, errors, jobs, load_balancers, services, tags, tasks
 from handlers.api.idempotency import honour_idempotency_key
-from handlers.observability import domain_logs_through
+from handlers.observability import domain_logs_through, make_tracer
 from layer0 import contract, settings
 
 logger = Logger(service="layer0-api")
-tracer = Tracer(service="layer0-api")
+tracer = make_tracer("layer0-api")
 domain_logs_through(logger)
 
 CORS = CORSConfig(
@@ -30,6 +31,7 @@ app.use(middlewares=[honour_idempotency_key])
 for module in (admin, tags, jobs, environments, deploys, load_balancers, services, tasks):
     app.include_router(module.router)
 docs.enable(app)
+snapstart.register()
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -1,0 +1,63 @@
+"""SnapStart's runtime hooks for the API function (docs/architecture.md#cold-start).
+
+On AWS the API function runs from a snapshot taken after its init: `before_snapshot` does, once, the work every
+container would otherwise pay on its first request (every router imported, the boto3 clients created with their
+service models loaded); `after_restore` renews what a snapshot would otherwise share between containers or carry
+stale from the snapshot's host: the `random` seed, the client layer's token buckets' clocks and the cached auth
+secret. Both are plain functions, so tests call them.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable
+
+from layer0 import auth, aws
+
+# Every AWS service the API's routes call through the client layer: the domain's, but for the auth secret's
+# (Secrets Manager), which only the authorizer reads. tests/unit/test_snapstart.py checks the list against the domain.
+API_SERVICES = (
+    "acm",
+    "autoscaling",
+    "dynamodb",
+    "ec2",
+    "ecs",
+    "elb",
+    "elbv2",
+    "iam",
+    "logs",
+    "scheduler",
+    "ssm",
+    "stepfunctions",
+    "sts",
+)
+
+
+def before_snapshot(warm_ups: Iterable[Callable[[], object]] = (), services: Iterable[str] = API_SERVICES) -> None:
+    """Run `warm_ups` (what the function otherwise loads on a first request: modules it imports lazily) and create
+    the clients of `services`. Creating a client makes no AWS call: the snapshot holds the loaded service models,
+    and no connection or credential."""
+    for warm_up in warm_ups:
+        warm_up()
+    for service in services:
+        aws.client(service)
+
+
+def after_restore() -> None:
+    random.seed()  # from os.urandom: each restored container draws its own numbers
+    aws.restart_limiters()
+    auth.forget()
+
+
+def register(*warm_ups: Callable[[], object]) -> None:
+    """Register the hooks with the Lambda runtime's `snapshot_restore_py`. The runtime ships it; elsewhere nothing
+    takes snapshots, and this does nothing."""
+    try:
+        from snapshot_restore_py import (  # type: ignore[import-not-found]
+            register_after_restore,
+            register_before_snapshot,
+        )
+    except ImportError:
+        return
+    register_before_snapshot(before_snapshot, warm_ups)
+    register_after_restore(after_restore)
