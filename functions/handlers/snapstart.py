@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from layer0 import auth, aws
 
 # Every AWS service the API's routes call through the client layer: the domain's, but for the auth secret's
-# (Secrets Manager), which only the authorizer reads. tests/unit/test_snapstart.py checks the list against the domain.
+# (Secrets Manager), which only the authorizer reads. tests/unit/test_cold_start.py checks the list against the domain.
 API_SERVICES = (
     "acm",
     "autoscaling",

@@ -30,14 +30,15 @@ errors.register(app)
 app.use(middlewares=[honour_idempotency_key])
 for module in (admin, tags, jobs, environments, deploys, load_balancers, services, tasks):
     app.include_router(module.router)
-docs.enable(app)
-snapstart.register()
+# The OpenAPI documents load on their first request, or before SnapStart's snapshot (docs/architecture.md#cold-start).
+snapstart.register(lambda: docs.enable(app))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 # Answers carry Dockerrun environment values and errors may quote them: neither goes to X-Ray.
 @tracer.capture_lambda_handler(capture_response=False, capture_error=False)
 def handler(event: dict, context) -> dict:
+    docs.enable_when_asked(app, event)
     response = edge.refusal(event) or app.resolve(event, context)
     headers = response.setdefault("multiValueHeaders", {})
     # Every answer carries the API version (docs/compatibility.md#http-conventions); the CLI compares it with its own.

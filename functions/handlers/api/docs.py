@@ -1,5 +1,9 @@
 """OpenAPI 3.1 at `/openapi.json` and Swagger UI at `/swagger`, with no CDN. Both are public
-(docs/compatibility.md#auth): Swagger UI's Authorize button sends the token."""
+(docs/compatibility.md#auth): Swagger UI's Authorize button sends the token.
+
+Powertools' OpenAPI models (80 pydantic models) load only when a request asks for one of these paths, or before
+SnapStart's snapshot: `enable` registers the two routes on first use (docs/architecture.md#cold-start).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,15 @@ import base64
 import hashlib
 import re
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.event_handler.openapi.models import HTTPBase, SecurityScheme, Tag
 
 from handlers.api import idempotency
 from layer0 import settings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.models import SecurityScheme, Tag
 
 TITLE = "Layer0"
 DESCRIPTION = (
@@ -20,9 +27,7 @@ DESCRIPTION = (
     "needs the token: in Swagger UI, press Authorize and give the token's user name and password "
     "(the token is base64 of `<user name>:<password>`)."
 )
-SECURITY_SCHEMES: dict[str, SecurityScheme] = {
-    "layer0Token": HTTPBase(scheme="basic", description="Authorization: Basic <token>")
-}
+PATHS = ("/openapi.json", "/swagger")
 SECURITY: list[dict[str, list[str]]] = [{"layer0Token": []}]
 
 
@@ -40,16 +45,29 @@ class Tags:
 
 
 # The order Swagger UI shows them in: what a user creates first, then what runs, then the plumbing.
-TAGS: list[Tag | str] = [
-    Tag(name=Tags.ENVIRONMENT, description="Clusters of EC2 instances that services and tasks run on"),
-    Tag(name=Tags.DEPLOY, description="Dockerrun revisions (ECS task definitions)"),
-    Tag(name=Tags.SERVICE, description="Long-running containers of a deploy, optionally behind a load balancer"),
-    Tag(name=Tags.TASK, description="One-off containers of a deploy"),
-    Tag(name=Tags.LOAD_BALANCER, description="Classic ELBs and Application Load Balancers in front of services"),
-    Tag(name=Tags.JOB, description="The long operations (deletes, task starts, rollouts) and their progress"),
-    Tag(name=Tags.TAG, description="Names and other tags of entities; clients resolve names to ids here"),
-    Tag(name=Tags.ADMIN, description="Health, version, configuration, table check and the scaler"),
-]
+TAG_DESCRIPTIONS = {
+    Tags.ENVIRONMENT: "Clusters of EC2 instances that services and tasks run on",
+    Tags.DEPLOY: "Dockerrun revisions (ECS task definitions)",
+    Tags.SERVICE: "Long-running containers of a deploy, optionally behind a load balancer",
+    Tags.TASK: "One-off containers of a deploy",
+    Tags.LOAD_BALANCER: "Classic ELBs and Application Load Balancers in front of services",
+    Tags.JOB: "The long operations (deletes, task starts, rollouts) and their progress",
+    Tags.TAG: "Names and other tags of entities; clients resolve names to ids here",
+    Tags.ADMIN: "Health, version, configuration, table check and the scaler",
+}
+
+
+def _tags() -> list[Tag | str]:
+    from aws_lambda_powertools.event_handler.openapi.models import Tag
+
+    return [Tag(name=name, description=description) for name, description in TAG_DESCRIPTIONS.items()]
+
+
+def _security_schemes() -> dict[str, SecurityScheme]:
+    from aws_lambda_powertools.event_handler.openapi.models import HTTPBase
+
+    return {"layer0Token": HTTPBase(scheme="basic", description="Authorization: Basic <token>")}
+
 
 NO_SOURCE = "'none'"
 _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
@@ -85,8 +103,23 @@ def _security_headers(app: APIGatewayRestResolver, next_middleware: Callable[...
     return response
 
 
+_enabled: set[int] = set()  # id() of the apps whose documents are registered
+
+
+def enable_when_asked(app: APIGatewayRestResolver, event: dict[str, Any]) -> None:
+    """Register the documents' routes when `event` asks for one of them (the first time only)."""
+    if event.get("path") in PATHS or event.get("resource") in PATHS:
+        enable(app)
+
+
 def enable(app: APIGatewayRestResolver) -> None:
+    """Register `/openapi.json` and `/swagger` on `app`, once."""
+    if id(app) in _enabled:
+        return
+    _enabled.add(id(app))
     version = settings.get().api_version
+    tags = _tags()
+    security_schemes = _security_schemes()
     idempotency.document(app)
 
     @app.get("/openapi.json", include_in_schema=False)
@@ -95,8 +128,8 @@ def enable(app: APIGatewayRestResolver) -> None:
             title=TITLE,
             version=version,
             description=DESCRIPTION,
-            tags=TAGS,
-            security_schemes=SECURITY_SCHEMES,
+            tags=tags,
+            security_schemes=security_schemes,
             security=SECURITY,
         )
         return Response(status_code=200, content_type="application/json", body=body)
@@ -107,8 +140,8 @@ def enable(app: APIGatewayRestResolver) -> None:
         title=TITLE,
         version=version,
         description=DESCRIPTION,
-        tags=TAGS,
-        security_schemes=SECURITY_SCHEMES,
+        tags=tags,
+        security_schemes=security_schemes,
         security=SECURITY,
         middlewares=[_security_headers],
     )

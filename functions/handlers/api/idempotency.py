@@ -13,11 +13,10 @@ import functools
 import hashlib
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.event_handler.openapi import models as openapi
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -32,6 +31,9 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from layer0 import aws, contract, settings
 from layer0.errors import ErrorCode, Layer0Error
 from layer0.models import ServerError
+
+if TYPE_CHECKING:  # loaded for the OpenAPI document only (docs/architecture.md#cold-start)
+    from aws_lambda_powertools.event_handler.openapi import models as openapi
 
 logger = Logger(service="layer0-api")
 
@@ -200,6 +202,8 @@ HEADER_DESCRIPTION = (
 
 
 def _parameter() -> openapi.Parameter:
+    from aws_lambda_powertools.event_handler.openapi import models as openapi
+
     return openapi.Parameter.model_validate(
         {
             "name": HEADER,
@@ -212,6 +216,8 @@ def _parameter() -> openapi.Parameter:
 
 
 def _conflict() -> openapi.Response:
+    from aws_lambda_powertools.event_handler.openapi import models as openapi
+
     schema = ServerError.model_json_schema()
     return openapi.Response.model_validate(
         {

@@ -1,5 +1,6 @@
 """Cold start (docs/architecture.md#cold-start): the API function imports no X-Ray recorder with tracing off, and
-SnapStart's hooks prepare the snapshot and renew what each restored container must not share."""
+Powertools' OpenAPI models only for the OpenAPI documents; SnapStart's hooks prepare the snapshot and renew what each
+restored container must not share."""
 
 from __future__ import annotations
 
@@ -95,12 +96,45 @@ from layer0 import aws
 registered = {"before": [f.__name__ for f, _, _ in runtime.before], "after": [f.__name__ for f, _, _ in runtime.after]}
 for func, args, kwargs in runtime.before:
     func(*args, **kwargs)
-print(json.dumps({**registered, "clients": sorted(aws._clients)}))
+models = "aws_lambda_powertools.event_handler.openapi.models" in sys.modules
+print(json.dumps({**registered, "clients": sorted(aws._clients), "openapi_models": models}))
 """
     found = fresh_python(code, {"POWERTOOLS_TRACE_DISABLED": "true"}, extra_path=tmp_path)
     assert found["before"] == ["before_snapshot"]
     assert found["after"] == ["after_restore"]
     assert found["clients"] == sorted(snapstart.API_SERVICES)
+    assert found["openapi_models"] is True  # the documents are in the snapshot too
+
+
+DOCUMENTS_ON_DEMAND = """
+import json, sys
+from handlers import api
+
+class Context:
+    function_name, memory_limit_in_mb, aws_request_id = "l0-test-api", 1024, "r-1"
+    invoked_function_arn = "arn:aws:lambda:us-west-2:123456789012:function:l0-test-api"
+
+def get(path):
+    event = {"httpMethod": "GET", "path": path, "resource": path, "headers": {}, "multiValueHeaders": {},
+             "queryStringParameters": None, "requestContext": {"requestId": "r-1", "stage": "api"}, "body": None}
+    return api.handler(event, Context())
+
+MODELS = "aws_lambda_powertools.event_handler.openapi.models"
+health = get("/health")
+before = MODELS in sys.modules
+document = get("/openapi.json")
+print(json.dumps({"health": health["statusCode"], "models_before": before, "document": document["statusCode"],
+                  "paths": sorted(json.loads(document["body"])["paths"]), "models_after": MODELS in sys.modules}))
+"""
+
+
+def test_openapi_models_load_only_for_the_documents():
+    found = fresh_python(DOCUMENTS_ON_DEMAND, {"POWERTOOLS_TRACE_DISABLED": "true"})
+    assert found["health"] == 200
+    assert found["models_before"] is False
+    assert found["document"] == 200
+    assert "/environment" in found["paths"] and "/openapi.json" not in found["paths"]
+    assert found["models_after"] is True
 
 
 def test_api_services_are_the_services_the_domain_calls_but_the_authorizers():
