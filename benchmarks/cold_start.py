@@ -9,11 +9,16 @@ points the child at it with `AWS_ENDPOINT_URL`; moto's import stays in the paren
   request through `api.handler`: `GET /environment`, which creates the process's first boto3 clients (ECS, DynamoDB)
   and calls moto over HTTP.
 - bare run: the child times `import boto3, aws_lambda_powertools` and nothing else.
-Runs alternate (bare, handler, bare, ...) so that load on the machine hits both alike; the report gives the
+- traced run: a handler run with tracing on, as on AWS (`TRACED`: the X-Ray SDK's recorder is imported and
+  patches botocore).
+- restored run: SnapStart as the runtime runs it (the child stands in for `snapshot_restore_py`): the import and
+  the before-snapshot hook are the snapshot's; the child times the after-restore hook and the first request.
+Runs alternate (bare, handler, traced, restored, bare, ...) so that load on the machine hits both alike; the report gives the
 medians and their ratio. Then one handler run under `python -X importtime` lists the slowest imports by
 cumulative time (a package's time includes everything it imports).
 
-Last line: `cold_start_ratio=<float> handler_import_ms=<float> first_request_ms=<float> bare_import_ms=<float>`.
+Last line: `cold_start_ratio=<float> handler_import_ms=<float> first_request_ms=<float> bare_import_ms=<float>
+traced_cold_start_ratio=<float> snapstart_ratio=<float>`.
 """
 
 from __future__ import annotations
@@ -53,7 +58,30 @@ started = time.perf_counter()
 if sys.argv[1] == "bare":
     import boto3, aws_lambda_powertools
     result = {"import_s": time.perf_counter() - started}
-else:
+elif sys.argv[1] == "restored":
+    # SnapStart, as the Lambda runtime runs it: the init and the before-snapshot hooks happen once, before the
+    # snapshot; a restored container starts here, runs the after-restore hooks, then the request.
+    import types
+    hooks = types.ModuleType("snapshot_restore_py")
+    hooks.before, hooks.after = [], []
+    hooks.register_before_snapshot = lambda f, *a, **k: hooks.before.append((f, a, k))
+    hooks.register_after_restore = lambda f, *a, **k: hooks.after.append((f, a, k))
+    sys.modules["snapshot_restore_py"] = hooks
+    from handlers import api
+    for func, args, kwargs in hooks.before:
+        func(*args, **kwargs)
+    restored = time.perf_counter()
+    for func, args, kwargs in hooks.after:
+        func(*args, **kwargs)
+    response = api.handler(json.loads(sys.argv[2]), Context())
+    result = {
+        "import_s": 0.0,
+        "request_s": time.perf_counter() - restored,
+        "hooks": [len(hooks.before), len(hooks.after)],
+        "status": response["statusCode"],
+        "body": response.get("body"),
+    }
+else:  # handler, traced
     from handlers import api
     imported = time.perf_counter()
     response = api.handler(json.loads(sys.argv[2]), Context())
@@ -82,6 +110,9 @@ class ColdStartResult:
     handler_import_s: list[float] = field(default_factory=list)
     first_request_s: list[float] = field(default_factory=list)
     bare_import_s: list[float] = field(default_factory=list)
+    traced_import_s: list[float] = field(default_factory=list)  # tracing on, as on AWS
+    traced_request_s: list[float] = field(default_factory=list)
+    restored_request_s: list[float] = field(default_factory=list)  # SnapStart: after-restore hooks + first request
     first_status: int = 0
     slowest_imports: list[ImportTime] = field(default_factory=list)
 
@@ -101,6 +132,18 @@ class ColdStartResult:
     @property
     def ratio(self) -> float:
         return self.handler_total_s / self.bare_s
+
+    @property
+    def traced_runs_s(self) -> list[float]:
+        return [a + b for a, b in zip(self.traced_import_s, self.traced_request_s, strict=True)]
+
+    @property
+    def traced_ratio(self) -> float:
+        return statistics.median(self.traced_runs_s) / self.bare_s
+
+    @property
+    def restored_ratio(self) -> float:
+        return statistics.median(self.restored_request_s) / self.bare_s
 
 
 @contextlib.contextmanager
@@ -168,7 +211,20 @@ def _event() -> str:
     return json.dumps(proxy_event("GET", "/environment"))
 
 
+# Tracing on, as on AWS: the X-Ray SDK takes the trace header Lambda sets, and sends its segments over UDP to a
+# daemon address where nothing listens (a UDP send does not wait for a reader).
+TRACED = {
+    "POWERTOOLS_TRACE_DISABLED": "false",
+    "LAMBDA_TASK_ROOT": str(bootstrap.FUNCTIONS),
+    "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+    "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+    "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+}
+
+
 def _child(environment: dict[str, str], mode: str, event: str, importtime: bool = False) -> tuple[dict, str]:
+    if mode == "traced":
+        environment = {**environment, **TRACED}
     command = [sys.executable] + (["-X", "importtime"] if importtime else []) + ["-c", CHILD, mode, event]
     done = subprocess.run(
         command, env=environment, cwd=bootstrap.FUNCTIONS, capture_output=True, text=True, timeout=300, check=False
@@ -206,6 +262,16 @@ def measure(runs: int = RUNS) -> ColdStartResult:
             result.first_status = handler["status"]
             result.handler_import_s.append(handler["import_s"])
             result.first_request_s.append(handler["request_s"])
+            traced, _ = _child(environment, "traced", event)
+            restored, _ = _child(environment, "restored", event)
+            for name, run in (("traced", traced), ("restored", restored)):
+                if run["status"] != 200 or run["moto_imported"]:
+                    raise RuntimeError(f"the {name} run answered {run['status']}: {run['body']}")
+            if restored["hooks"] != [1, 1]:
+                raise RuntimeError(f"the API function registered {restored['hooks']} SnapStart hooks, not one of each")
+            result.traced_import_s.append(traced["import_s"])
+            result.traced_request_s.append(traced["request_s"])
+            result.restored_request_s.append(restored["request_s"])
         _, stderr = _child(environment, "handler", event, importtime=True)
     result.slowest_imports = parse_importtime(stderr)
     return result
@@ -227,11 +293,18 @@ def report(result: ColdStartResult) -> str:
         ("first request, `GET /environment` (first boto3 clients, moto over HTTP)", result.first_request_s),
         ("handler import + first request", result.handler_runs_s),
         ("bare `import boto3, aws_lambda_powertools`", result.bare_import_s),
+        ("tracing on (as on AWS): handler import", result.traced_import_s),
+        ("tracing on (as on AWS): first request", result.traced_request_s),
+        ("tracing on (as on AWS): handler import + first request", result.traced_runs_s),
+        ("SnapStart, restored: after-restore hooks + first request", result.restored_request_s),
     ):
         lines.append(f"| {label} | {median_ms(values):.0f} | {min(values) * 1000:.0f} | {max(values) * 1000:.0f} |")
     lines += [
         "",
-        f"Ratio, handler import + first request over the bare import: **{result.ratio:.2f}**",
+        f"Ratio, handler import + first request over the bare import: **{result.ratio:.2f}** (tracing off, as in "
+        f"local mode); with tracing on: {result.traced_ratio:.2f}; restored from a SnapStart snapshot (the "
+        f"function's init and the before-snapshot hook ran before the snapshot; Lambda's own restore time is not "
+        f"in it): {result.restored_ratio:.2f}.",
         "",
         f"The {len(result.slowest_imports)} slowest imports of one handler run (`python -X importtime`; cumulative "
         "includes what the module imports, so nested rows overlap):",
@@ -247,7 +320,8 @@ def report(result: ColdStartResult) -> str:
         "",
         f"cold_start_ratio={result.ratio:.2f} handler_import_ms={median_ms(result.handler_import_s):.0f} "
         f"first_request_ms={median_ms(result.first_request_s):.0f} "
-        f"bare_import_ms={median_ms(result.bare_import_s):.0f}",
+        f"bare_import_ms={median_ms(result.bare_import_s):.0f} traced_cold_start_ratio={result.traced_ratio:.2f} "
+        f"snapstart_ratio={result.restored_ratio:.2f}",
     ]
     return "\n".join(lines)
 

@@ -22,7 +22,14 @@ def test_the_report_runs_the_cold_start_section_and_sums_up_its_figures():
     assert "## (a)" not in text and "## (e)" not in text
     body = printed[1]
     section_figures = report.figures(body.split("\n\n_section b")[0])
-    assert set(section_figures) == {"cold_start_ratio", "handler_import_ms", "first_request_ms", "bare_import_ms"}
+    assert set(section_figures) == {
+        "cold_start_ratio",
+        "handler_import_ms",
+        "first_request_ms",
+        "bare_import_ms",
+        "traced_cold_start_ratio",
+        "snapstart_ratio",
+    }
     assert all(float(value) > 0 for value in section_figures.values())
     # The slowest imports are a table of real modules, the handler's own among them.
     assert "| `handlers.api` | 0 |" in body
@@ -51,6 +58,9 @@ def test_cold_start_runs_fresh_processes_with_a_real_first_request():
     assert len(result.handler_import_s) == len(result.first_request_s) == len(result.bare_import_s) == 1
     assert min(result.handler_import_s + result.first_request_s + result.bare_import_s) > 0
     assert result.ratio > 0
+    # Tracing on as on AWS, and a SnapStart restore (measure() checks both answered 200 and registered the hooks).
+    assert len(result.traced_runs_s) == len(result.restored_request_s) == 1
+    assert result.traced_ratio > 0 and result.restored_ratio > 0
     modules = [item.module for item in result.slowest_imports]
     assert len(modules) == cold_start.TOP_IMPORTS
     assert "handlers.api" in modules
