@@ -13,8 +13,8 @@ points the child at it with `AWS_ENDPOINT_URL`; moto's import stays in the paren
   patches botocore).
 - restored run: SnapStart as the runtime runs it (the child stands in for `snapshot_restore_py`): the import and
   the before-snapshot hook are the snapshot's; the child times the after-restore hook and the first request.
-Runs alternate (bare, handler, traced, restored, bare, ...) so that load on the machine hits both alike; the report gives the
-medians and their ratio. Then one handler run under `python -X importtime` lists the slowest imports by
+Runs alternate (bare, handler, traced, restored, bare, ...) so that load on the machine hits them alike; the report
+gives the medians and their ratios. Then one handler run under `python -X importtime` lists the slowest imports by
 cumulative time (a package's time includes everything it imports).
 
 Last line: `cold_start_ratio=<float> handler_import_ms=<float> first_request_ms=<float> bare_import_ms=<float>
