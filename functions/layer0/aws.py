@@ -239,6 +239,7 @@ _lock = threading.RLock()
 _clients: dict[str, Client] = {}
 _limiters: dict[str, TokenBucket] = {}
 _fault_injectors: dict[str, FaultInjector] = {}
+_sessions: dict[str, boto3.session.Session] = {}
 
 
 def _once(cache: dict[str, _T], service: str, make: Callable[[], _T]) -> _T:
@@ -268,7 +269,10 @@ def fault_injector() -> FaultInjector | None:
 
 def _new_client(service: str) -> BaseClient:
     config = settings.get()
-    client: BaseClient = boto3.session.Session().client(
+    # One session for every client: a session loads botocore's endpoint and retry data once, not per client
+    # (docs/architecture.md#cold-start).
+    session = _once(_sessions, "", boto3.session.Session)
+    client: BaseClient = session.client(
         service,
         region_name=config.region,
         config=Config(
@@ -343,3 +347,4 @@ def reset() -> None:
         _clients.clear()
         _limiters.clear()
         _fault_injectors.clear()
+        _sessions.clear()

@@ -122,16 +122,19 @@ def get(path):
 MODELS = "aws_lambda_powertools.event_handler.openapi.models"
 health = get("/health")
 before = MODELS in sys.modules
+idempotency = "aws_lambda_powertools.utilities.idempotency" in sys.modules
 document = get("/openapi.json")
 print(json.dumps({"health": health["statusCode"], "models_before": before, "document": document["statusCode"],
-                  "paths": sorted(json.loads(document["body"])["paths"]), "models_after": MODELS in sys.modules}))
+                  "paths": sorted(json.loads(document["body"])["paths"]), "models_after": MODELS in sys.modules,
+                  "idempotency": idempotency}))
 """
 
 
-def test_openapi_models_load_only_for_the_documents():
+def test_openapi_models_load_only_for_the_documents_and_idempotency_only_for_a_key():
     found = fresh_python(DOCUMENTS_ON_DEMAND, {"POWERTOOLS_TRACE_DISABLED": "true"})
     assert found["health"] == 200
     assert found["models_before"] is False
+    assert found["idempotency"] is False  # Powertools' Idempotency: with the first Idempotency-Key
     assert found["document"] == 200
     assert "/environment" in found["paths"] and "/openapi.json" not in found["paths"]
     assert found["models_after"] is True
@@ -205,3 +208,22 @@ def test_after_restore_forgets_the_cached_secret(monkeypatch):
     assert auth.is_authorized("Basic dG9rZW4=", now=lambda: 1002.0)
     assert reads == [auth.CURRENT, auth.CURRENT]
     auth.forget()
+
+
+def test_every_client_comes_from_one_session(monkeypatch):
+    """botocore loads its endpoint and retry data once per session: the second client must not load them again."""
+    import boto3.session
+
+    sessions = []
+    original = boto3.session.Session.__init__
+
+    def counting(session, *args, **kwargs):
+        sessions.append(session)
+        original(session, *args, **kwargs)
+
+    aws.reset()
+    monkeypatch.setattr(boto3.session.Session, "__init__", counting)
+    aws.client("ecs")
+    aws.client("dynamodb")
+    assert len(sessions) == 1
+    aws.reset()

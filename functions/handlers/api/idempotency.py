@@ -17,16 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyPersistenceLayerError,
-    IdempotencyValidationError,
-)
 
 from layer0 import aws, contract, settings
 from layer0.errors import ErrorCode, Layer0Error
@@ -34,6 +24,7 @@ from layer0.models import ServerError
 
 if TYPE_CHECKING:  # loaded for the OpenAPI document only (docs/architecture.md#cold-start)
     from aws_lambda_powertools.event_handler.openapi import models as openapi
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 
 logger = Logger(service="layer0-api")
 
@@ -47,15 +38,21 @@ KEY_PREFIX = "api"
 
 IDEMPOTENT_ROUTES = frozenset((route.method, route.path) for route in contract.ROUTES if route.idempotent)
 
-# What Powertools hashes: `key`, `route` and `holder` name the record (`key &&`: no key, no record), and `body` must be
-# the first request's.
-CONFIG = IdempotencyConfig(
-    event_key_jmespath="key && [key, route, holder]",
-    payload_validation_jmespath="body",
-    raise_on_no_idempotency_key=True,
-    expires_after_seconds=EXPIRES_AFTER_SECONDS,
-    hash_function="sha256",
-)
+
+@functools.cache
+def config() -> IdempotencyConfig:
+    """What Powertools hashes: `key`, `route` and `holder` name the record (`key &&`: no key, no record), and `body`
+    must be the first request's. Powertools' Idempotency loads with the first request that carries a key
+    (docs/architecture.md#cold-start)."""
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+
+    return IdempotencyConfig(
+        event_key_jmespath="key && [key, route, holder]",
+        payload_validation_jmespath="body",
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=EXPIRES_AFTER_SECONDS,
+        hash_function="sha256",
+    )
 
 
 class _NotStored(Exception):
@@ -77,9 +74,11 @@ def _idempotent(table_name: str, client: aws.Client) -> Callable[..., dict]:
 
     Made on first use, not at import: the table is a setting and the client is made lazily.
     """
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, idempotent_function
+
     persistence = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=client)
     decorate = idempotent_function(
-        data_keyword_argument="request", persistence_store=persistence, config=CONFIG, key_prefix=KEY_PREFIX
+        data_keyword_argument="request", persistence_store=persistence, config=config(), key_prefix=KEY_PREFIX
     )
     return decorate(_run)
 
@@ -143,6 +142,11 @@ def honour_idempotency_key(
     if key is None:
         return next_middleware(app)
     validate_key(key)
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+        IdempotencyPersistenceLayerError,
+        IdempotencyValidationError,
+    )
 
     first: list[dict] = []
 
@@ -163,7 +167,7 @@ def honour_idempotency_key(
 
     request = {"key": key, "route": _route(event), "holder": _holder(event), "body": _body(event)}
     # The in-progress record expires with the invocation, so that a timed-out request does not block its key.
-    CONFIG.register_lambda_context(app.lambda_context)
+    config().register_lambda_context(app.lambda_context)
     try:
         return _response(
             _idempotent(settings.get().idempotency_table, aws.client("dynamodb"))(request=request, answer=answer)
