@@ -220,7 +220,7 @@ def list_all() -> list[ServiceSummary]:
     return [ServiceSummary(**row.fields) for row in row_store.select(ROW_KIND)]
 
 
-def write_row(service_id: str, name: str, environment_id: str, version: int | None = None) -> None:
+def write_row(service_id: str, name: str, environment_id: str, version: int | None = None) -> bool:
     """The service's row in the read model, as `GET /service` lists it."""
     fields = {
         "service_id": service_id,
@@ -228,7 +228,18 @@ def write_row(service_id: str, name: str, environment_id: str, version: int | No
         "environment_id": environment_id,
         "environment_name": _tag_values("environment", environment_id).get("name", ""),
     }
-    row_store.put(row_store.Row(ROW_KIND, service_id, fields, version=version or row_store.now_ms()))
+    return row_store.put(row_store.Row(ROW_KIND, service_id, fields, version=version or row_store.now_ms()))
+
+
+def refresh_row(environment_id: str, service_id: str, version: int) -> str:
+    """Make the service's row what ECS has now (an ECS service or deployment event about it, `version` the event's
+    time in ms): written while the service is ACTIVE, deleted once it is not. A row written after the event (a
+    newer version) stays as it is. Returns what was done."""
+    service = describe_any(environment_id, service_id)
+    if service is None or service.get("status") != "ACTIVE":
+        return "deleted" if row_store.delete_if_older(ROW_KIND, service_id, version) else "kept"
+    name = _tag_values(ENTITY_TYPE, service_id).get("name", "")
+    return "written" if write_row(service_id, name, environment_id, version) else "kept"
 
 
 def observed_rows() -> list[row_store.Row]:
