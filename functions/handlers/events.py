@@ -104,5 +104,5 @@ def handler(event: dict, context) -> dict:
     else:
         logger.warning("An event this function does not handle")
         result = {"ignored": detail_type}
-    logger.info("Event handled", extra={"result": result})
+    logger.debug("Event handled", extra={"result": result})
     return result
