@@ -83,3 +83,17 @@ def test_rows_never_show_in_the_tag_routes(api):
 
     assert api.get("/tag", params={"type": "row:service"}).json() == []
     assert api.get("/tag", params={"type": "service"}).json() == []
+
+
+def test_the_tag_routes_refuse_the_read_models_entity_types(api):
+    fields = ROUTES["/service"][1](1)
+    row_store.put(row_store.Row("service", "svc000000001", fields))
+    tag = {"entity_type": "row:service", "entity_id": "svc000000001", "key": "name", "value": "x"}
+
+    for method in ("POST", "DELETE"):
+        response = api.request(method, "/tag", json=tag)
+        assert response.status_code == 400
+        assert response.json()["error_code"] == 16
+
+    assert api.get("/tag", params={"type": "row:service"}).json() == []
+    assert api.get("/service").json() == [fields]

@@ -11,6 +11,7 @@ import pytest
 from handlers import events
 from layer0 import tasks
 from layer0.models import CreateTaskRequest
+from layer0.workflows import delete_environment
 from layer0.stores import jobs as job_store
 from layer0.stores import rows as row_store
 from layer0.stores import tags as tag_store
@@ -86,6 +87,11 @@ def test_a_finished_task_stays_listed_with_its_exit_code_after_ecs_forgets_it(ma
     assert copy.reason == "Essential container in task exited"
     assert [(d.container_name, d.exit_code, d.last_status) for d in copy.details] == [("alpine", 0, "STOPPED")]
     assert [t.task_id for t in tasks.list_all()] == [task_id]
+
+    # The environment's delete, last step: no record of its tasks is left, finished ones included.
+    delete_environment.delete_tags(environment_id)
+    assert tasks.list_all() == []
+    assert row_store.get("task", arn) is None
 
 
 def test_the_simulation_tells_each_change_once(machines, agent, clock):  # noqa: F811
