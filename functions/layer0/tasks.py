@@ -192,36 +192,52 @@ FORGOTTEN_REASON = "ECS no longer knows this task"
 def reconcile_rows() -> dict:
     """Bring the rows of unfinished tasks up to date with ECS (the hourly reconcile, for events that never came):
     DescribeTasks, 100 a call per environment. A task ECS no longer knows, or whose cluster is gone, is finished:
-    it stays listed for the retention period, then expires."""
+    it stays listed for the retention period, then expires. A task with tags and no row (started before the read
+    model existed) gets its row while ECS knows it."""
+    prefix = settings.get().aws_name_prefix
+    rows = row_store.select(ROW_KIND)
     unfinished: dict[str, list[row_store.Row]] = {}
-    for row in row_store.select(ROW_KIND):
+    for row in rows:
         if row.fields.get("last_status") != "STOPPED":
             unfinished.setdefault(row.fields.get("environment_id", ""), []).append(row)
+    by_task: dict[str, dict[str, str]] = {}
+    for tag in tag_store.select_by_type(ENTITY_TYPE):
+        by_task.setdefault(tag.entity_id, {})[tag.key] = tag.value
+    with_rows = {row.entity_id for row in rows}
+    unrecorded: dict[str, dict[str, tuple[str, dict[str, str]]]] = {}  # environment -> ARN -> (task id, tags)
+    for task_id, values in by_task.items():
+        if values.get("arn") and values.get("environment_id") and values["arn"] not in with_rows:
+            unrecorded.setdefault(values["environment_id"], {})[values["arn"]] = (task_id, values)
     ecs = aws.client("ecs")
-    updated, finished = 0, 0
-    for environment_id, rows in sorted(unfinished.items()):
-        for start in range(0, len(rows), 100):
-            batch = rows[start : start + 100]
+    report = {"updated": 0, "finished": 0, "recorded": 0}
+    for environment_id in sorted(set(unfinished) | set(unrecorded)):
+        batch_rows = {row.entity_id: row for row in unfinished.get(environment_id, [])}
+        arns = [*batch_rows, *unrecorded.get(environment_id, {})]
+        known: dict[str, dict] = {}
+        for start in range(0, len(arns), 100):
             try:
-                described = ecs.describe_tasks(cluster=_cluster(environment_id), tasks=[r.entity_id for r in batch])
+                described = ecs.describe_tasks(cluster=_cluster(environment_id), tasks=arns[start : start + 100])
             except ClientError as error:
                 if aws_error_code(error) not in ("ClusterNotFoundException", "InvalidParameterException"):
                     raise
                 described = {"tasks": []}
-            known = {task["taskArn"]: task for task in described.get("tasks", [])}
-            for row in batch:
-                task = known.get(row.entity_id)
-                if task is not None:
-                    updated += apply_state({**task, "startedBy": settings.get().aws_name_prefix})
-                    continue
-                fields, _version, expires_at = state_fields(
-                    {"taskArn": row.entity_id, "lastStatus": "STOPPED", "stoppedReason": FORGOTTEN_REASON}
-                )
-                fields["containers"] = row.fields.get("containers", [])
-                finished += row_store.put(
-                    row_store.Row(ROW_KIND, row.entity_id, {**row.fields, **fields}, row.version, expires_at)
-                )
-    return {"updated": updated, "finished": finished}
+            known.update({task["taskArn"]: task for task in described.get("tasks", [])})
+        for arn, (task_id, values) in unrecorded.get(environment_id, {}).items():
+            if arn in known:
+                write_row(task_id, values.get("name", ""), environment_id, values.get("deploy_id", ""), arn)
+                report["recorded"] += apply_state({**known[arn], "startedBy": prefix})
+        for arn, row in batch_rows.items():
+            if arn in known:
+                report["updated"] += apply_state({**known[arn], "startedBy": prefix})
+                continue
+            fields, _version, expires_at = state_fields(
+                {"taskArn": arn, "lastStatus": "STOPPED", "stoppedReason": FORGOTTEN_REASON}
+            )
+            fields["containers"] = row.fields.get("containers", [])
+            report["finished"] += row_store.put(
+                row_store.Row(ROW_KIND, arn, {**row.fields, **fields}, row.version, expires_at)
+            )
+    return report
 
 
 def _environment_name(environment_id: str) -> str:

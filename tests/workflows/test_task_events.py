@@ -9,7 +9,7 @@ import json
 import pytest
 
 from handlers import events
-from layer0 import tasks
+from layer0 import reconcile, tasks
 from layer0.models import CreateTaskRequest
 from layer0.workflows import delete_environment
 from layer0.stores import jobs as job_store
@@ -104,3 +104,43 @@ def test_the_simulation_tells_each_change_once(machines, agent, clock):  # noqa:
         agent.sync_once()
     assert [e["detail"]["lastStatus"] for e in agent.events.sent] == ["RUNNING"]
     assert dt.datetime.fromisoformat(agent.events.sent[0]["time"]).timestamp() == clock.now
+
+
+@pytest.fixture
+def quiet_agent():
+    """The ECS simulation with no events function: every event is lost."""
+    from local.ecs.agent import Agent, unpatch_moto_total_resources
+
+    try:
+        yield Agent(setup_client)
+    finally:
+        unpatch_moto_total_resources()
+
+
+def test_the_reconcile_repairs_task_rows_whose_events_were_lost_and_records_tasks_from_before_the_read_model(
+    machines,  # noqa: F811
+    quiet_agent,
+):
+    environment_id = create_environment("lost")
+    quiet_agent.sync_once()
+    request = CreateTaskRequest(task_name="lost", environment_id=environment_id, deploy_id=register_deploy("alpine"))
+    task_id = job_store.get(start(machines, request)[0]).meta["task_id"]
+    arn = {t.key: t.value for t in tag_store.select_by_type_and_id("task", task_id)}["arn"]
+    quiet_agent.sync_once()
+    assert row_store.get("task", arn).fields["last_status"] == "PENDING"  # no event came
+
+    reconcile.run()
+    assert row_store.get("task", arn).fields["last_status"] == "RUNNING"
+
+    setup_client("ecs").stop_task(cluster=f"l0-l0-{environment_id}", task=arn, reason="Stopped in the console")
+    quiet_agent.sync_once()
+    reconcile.run()
+    stopped = row_store.get("task", arn)
+    assert (stopped.fields["last_status"], stopped.fields["stopped_reason"]) == ("STOPPED", "Stopped in the console")
+    assert stopped.expires_at is not None
+
+    # A task started before the read model existed: tags, no row.
+    row_store.delete("task", arn)
+    assert tasks.list_all() == []
+    reconcile.run()
+    assert [(t.task_id, t.task_name, t.environment_id) for t in tasks.list_all()] == [(task_id, "lost", environment_id)]
