@@ -147,7 +147,7 @@ def state_fields(task: dict) -> tuple[dict, int, int | None]:
         "task_definition_arn": task.get("taskDefinitionArn", ""),
     }
     expires_at = None
-    if status == "STOPPED" or task.get("desiredStatus") == "STOPPED" and status == "":
+    if status == "STOPPED":
         stopped = _epoch(task.get("stoppedAt")) or time.time()
         expires_at = int(stopped + settings.get().task_retention_hours * 3600)
     return fields, int(task.get("version") or 0), expires_at
