@@ -77,7 +77,7 @@ def test_its_role_reads_the_estate_and_writes_the_tag_table_only(synth):
     }
     assert tables and all("Tags" in r for r in tables), tables
     ecs = [s for s in granted if any(a.startswith("ecs:Describe") for a in as_list(s["Action"]))]
-    assert ecs and all("*" != r for s in ecs for r in as_list(s["Resource"]))
+    assert ecs and all(r != "*" for s in ecs for r in as_list(s["Resource"]))
     listed = only({s["Sid"]: s for s in granted if s.get("Sid") == "ListServices"}, "ListServices statement")[1]
     assert listed["Condition"] == {"ArnLike": {"ecs:cluster": CLUSTERS}}
 

@@ -4,6 +4,8 @@ and out-of-order events change nothing wrongly (docs/architecture.md#the-read-mo
 from __future__ import annotations
 
 import copy
+import datetime as dt
+import time
 
 import pytest
 
@@ -14,6 +16,9 @@ from tests.conftest import setup_client
 
 ACCOUNT = "123456789012"
 CLUSTER = f"arn:aws:ecs:us-west-2:{ACCOUNT}:cluster/l0-l0-envabc123456"
+# A task stopped five minutes ago: its row is listed until the retention ends, counted from then.
+STOPPED_AT = int(time.time()) - 300
+STOPPED_ISO = dt.datetime.fromtimestamp(STOPPED_AT, tz=dt.UTC).isoformat().replace("+00:00", "Z")
 TASK_ARN = f"arn:aws:ecs:us-west-2:{ACCOUNT}:task/l0-l0-envabc123456/0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 
 
@@ -75,14 +80,14 @@ def test_a_stopped_event_keeps_the_task_listed_with_its_exit_code_until_the_rete
     assert row().fields["last_status"] == "RUNNING"
     assert row().expires_at is None
 
-    events.handler(task_event(3, "STOPPED", exit_code=7, time="2026-11-29T10:05:00Z"), None)
+    events.handler(task_event(3, "STOPPED", exit_code=7, time=STOPPED_ISO), None)
 
     assert [t.task_id for t in tasks.list_all()] == [started]
     assert row().fields["containers"] == [
         {"container_name": "alpine", "exit_code": 7, "last_status": "STOPPED", "reason": "Essential container exited"}
     ]
     assert row().fields["stopped_reason"] == "Essential container in task exited"
-    stopped_at = 1795946700  # 2026-11-29T10:05:00Z
+    stopped_at = STOPPED_AT
     assert row().expires_at == stopped_at + 24 * 3600
 
 
@@ -90,8 +95,8 @@ def test_the_retention_is_a_setting(stack, monkeypatch):
     monkeypatch.setenv("LAYER0_TASK_RETENTION_HOURS", "2")
     settings.get.cache_clear()
     tasks.write_row("batch1234567", "batch", "envabc123456", "alpine.1", TASK_ARN)
-    events.handler(task_event(3, "STOPPED", exit_code=0, time="2026-11-29T10:05:00Z"), None)
-    assert row().expires_at == 1795946700 + 2 * 3600
+    events.handler(task_event(3, "STOPPED", exit_code=0, time=STOPPED_ISO), None)
+    assert row().expires_at == STOPPED_AT + 2 * 3600
 
 
 def test_duplicate_and_out_of_order_events_change_nothing(started):

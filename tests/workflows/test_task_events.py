@@ -1,20 +1,22 @@
 """Local mode's ECS events (local/ecs/events.py): the ECS simulation tells the events function of every task change,
-as EventBridge does on AWS, so that local mode's `GET /task` is as true as AWS's (docs/architecture.md#the-read-model)."""
+as EventBridge does on AWS, so that local mode's `GET /task` is as true as AWS's
+(docs/architecture.md#the-read-model)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 
 import pytest
 
 from handlers import events
 from layer0 import reconcile, tasks
 from layer0.models import CreateTaskRequest
-from layer0.workflows import delete_environment
 from layer0.stores import jobs as job_store
 from layer0.stores import rows as row_store
 from layer0.stores import tags as tag_store
+from layer0.workflows import delete_environment
 from local import lambda_runtime
 from tests.conftest import setup_client
 from tests.workflows.test_create_task import create_environment, machines, register_deploy, start  # noqa: F401
@@ -24,7 +26,7 @@ EVENTS_FUNCTION = "l0-l0-events"
 
 class Clock:
     def __init__(self) -> None:
-        self.now = 1_800_000_000.0
+        self.now = float(int(time.time()))  # moved on by hand; real time, as the list drops expired rows
 
     def __call__(self) -> float:
         return self.now
