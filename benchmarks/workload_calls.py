@@ -6,9 +6,10 @@ order its state machine runs them (layer0.workflows.registry.run); the machines 
 machines, so only the steps' calls count. Environments are created with 1 instance, registered in its cluster by
 the local ECS agent simulation (one pass, not counted), so that RunTask has room.
 
-Then `GET /service` and `GET /task` with 30 environments holding 50 services and 100 tasks, beside 1 environment
-with 1 service and 1 task: their counts must grow with environments (one ListServices / ListTasks per cluster, as
-the original), never with services or tasks.
+Then `GET /service`, `GET /task` and `GET /deploy` with 30 environments holding 50 services and 100 tasks, and 30
+deploy families, beside 1 environment with 1 service, 1 task and 1 family: each is one Query of the read model
+(docs/architecture.md#the-read-model), so their counts must be equal (the original's grew with environments and
+families). The last line prints `service_calls_<E>`, `task_calls_<E>` and `deploy_list_calls_<F>`.
 """
 
 from __future__ import annotations
@@ -113,7 +114,10 @@ LIST_ORIGINAL: dict[str, Original] = {
         "≥ 2",
         "ListClusters; ListTasks RUNNING and STOPPED per environment (E). DynamoDB: task and environment Query",
     ),
+    "GET /deploy": ORIGINAL["GET /deploy"],
 }
+# The summary line's name of each list's figure.
+LIST_FIGURES = {"GET /service": "service_calls", "GET /task": "task_calls", "GET /deploy": "deploy_list_calls"}
 
 
 def _create_task(environment_id: str, deploy_id: str, name: str) -> tuple[str, str]:
@@ -213,6 +217,15 @@ def _fill(environments: int, services: int, tasks: int, made: dict) -> None:
         made["deploy"] = call_api(
             "POST", "/deploy", {"deploy_name": "lister", "dockerrun": dockerrun("Task.Dockerrun.aws.json")}
         )["body"]["deploy_id"]
+        made["families"] = 1
+    # As many deploy families as environments.
+    while made["families"] < environments:
+        call_api(
+            "POST",
+            "/deploy",
+            {"deploy_name": f"f{made['families']}", "dockerrun": dockerrun("Task.Dockerrun.aws.json")},
+        )
+        made["families"] += 1
     envs = made["environments"]
     while made["services"] < services:
         n = made["services"]
@@ -234,14 +247,14 @@ def measure_lists(
     """`GET /service` and `GET /task` at each (environments, services, tasks) case, by default
     docs/compatibility.md#stress-scenarios's min and
     max; the cases grow one estate, so each must be at least the one before."""
-    found: dict[str, dict[tuple[int, int, int], list[str]]] = {"GET /service": {}, "GET /task": {}}
-    made = {"environments": [], "services": 0, "tasks": 0}
+    found: dict[str, dict[tuple[int, int, int], list[str]]] = {"GET /service": {}, "GET /task": {}, "GET /deploy": {}}
+    made: dict = {"environments": [], "services": 0, "tasks": 0}
     for case in cases:
         _fill(*case, made)
-        for route, path in (("GET /service", "/service"), ("GET /task", "/task")):
+        for route, path in (("GET /service", "/service"), ("GET /task", "/task"), ("GET /deploy", "/deploy")):
             with counter.measure() as calls:
                 answer = call_api("GET", path)["body"]
-            wanted = case[1] if route == "GET /service" else case[2]
+            wanted = {"GET /service": case[1], "GET /task": case[2], "GET /deploy": case[0]}[route]
             if len(answer) != wanted:
                 raise AssertionError(f"{route} listed {len(answer)}, wanted {wanted}")
             found[route][case] = list(calls)
@@ -293,7 +306,7 @@ def report(rows: list[Row], lists: dict) -> str:
                 f"| {row.dynamodb} | {original_aws} | {original_dynamodb} | {derivation} |"
             )
     summary = " ".join(
-        f"{route.split()[-1].strip('/')}_calls_{case[0]}={len(calls)}"
+        f"{LIST_FIGURES[route]}_{case[0]}={len(calls)}"
         for route, cases in lists.items()
         for case, calls in cases.items()
     )

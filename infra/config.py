@@ -10,6 +10,8 @@ Context keys:
   container_policy permissive (default) or strict: strict refuses Dockerruns that let a container reach its host
   imds_hop_limit   the IMDSv2 hop limit of the environments' instances: 1 (default) keeps containers in bridge mode
                    from the instance role's credentials, 2 lets them reach the instance metadata service
+  task_retention_hours  how long a finished task stays listed, with its exit codes, before its read-model row
+                   expires (default 24)
 """
 
 from __future__ import annotations
@@ -95,6 +97,7 @@ class Config:
     throughput: Throughput = Throughput()
     container_policy: str = contract.CONTAINER_POLICY_PERMISSIVE
     imds_hop_limit: int = 1
+    task_retention_hours: float = 24.0
 
     @property
     def name(self) -> str:
@@ -138,6 +141,9 @@ class Config:
             throughput=throughput,
             container_policy=container_policy,
             imds_hop_limit=imds_hop_limit,
+            task_retention_hours=_number(
+                get, "task_retention_hours", defaults.task_retention_hours, float, minimum=0.01
+            ),
         )
 
 

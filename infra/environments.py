@@ -45,9 +45,9 @@ DELETE_READ_ACTIONS = (
     "ec2:DescribeInstances",
     "elasticloadbalancing:DescribeLoadBalancers",
 )
-# What the scaler reads: its environments, their instances' memory, the tasks' definitions, the groups' templates.
+# What the scaler reads: its environments' instances' memory, the tasks' definitions, the groups' templates. Its
+# hourly run lists the environments from the read model (the tag table), not ECS.
 SCALER_READ_ACTIONS = (
-    "ecs:ListClusters",
     "ecs:DescribeTaskDefinition",
     "ec2:DescribeInstanceTypes",
     "ec2:DescribeLaunchTemplateVersions",
@@ -296,7 +296,7 @@ class EnvironmentsPolicy(Construct):
                 ),
             ],
         )
-        # The scaler (layer0.scaler.run, and the handler's list of environments).
+        # The scaler (layer0.scaler.run; the handler's list of environments reads the read model).
         self.scaler_policy = iam.Policy(
             self,
             "ScalerPolicy",
@@ -304,11 +304,7 @@ class EnvironmentsPolicy(Construct):
             statements=[
                 iam.PolicyStatement(sid="ReadEnvironments", actions=list(SCALER_READ_ACTIONS), resources=["*"]),
                 list_cluster_contents,
-                iam.PolicyStatement(
-                    sid="ReadClusters",
-                    actions=["ecs:DescribeClusters", "ecs:ListContainerInstances"],
-                    resources=[clusters],
-                ),
+                iam.PolicyStatement(sid="ReadClusters", actions=["ecs:ListContainerInstances"], resources=[clusters]),
                 iam.PolicyStatement(
                     sid="ReadClusterContents",
                     actions=["ecs:DescribeContainerInstances", "ecs:DescribeServices", "ecs:DescribeTasks"],

@@ -18,6 +18,7 @@ from infra.environments import EnvironmentsPolicy
 from infra.functions import Functions
 from infra.load_balancers import LoadBalancersPolicy
 from infra.network import Network
+from infra.read_model import ReadModel
 from infra.scaler import Scaler
 from infra.services import ServicesPolicy
 from infra.tasks import TasksPolicy
@@ -87,6 +88,7 @@ class Layer0Stack(Stack):
             **self.config.throughput.environment(),
             "LAYER0_CONTAINER_POLICY": self.config.container_policy,
             "LAYER0_IMDS_HOP_LIMIT": str(self.config.imds_hop_limit),
+            "LAYER0_TASK_RETENTION_HOURS": f"{self.config.task_retention_hours:g}",
         }
 
     def _grant(self) -> None:
@@ -130,6 +132,14 @@ class Layer0Stack(Stack):
             tag_table=self.data.tables[contract.TAG_TABLE],
         )
         self.scaler.grant_request_run(api)
+        # The read model's events function: ECS events and the hourly reconcile (infra/read_model.py).
+        self.read_model = ReadModel(
+            self,
+            "ReadModel",
+            config=self.config,
+            functions=self.functions,
+            tag_table=self.data.tables[contract.TAG_TABLE],
+        )
         # Tasks: RunTask from the create-task step, task logs, scaler runs from the step, waiting jobs (infra/tasks.py).
         TasksPolicy(self, "Tasks", config=self.config, log_group=self.containers.log_group).grant(
             api=api, steps=steps[JobType.CreateTask], scaler=self.scaler, job_table=self.data.tables[contract.JOB_TABLE]

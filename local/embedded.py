@@ -68,6 +68,23 @@ def _create_scaler(clients, prefix: str) -> dict[str, str]:
     }
 
 
+def _events_function_name(prefix: str) -> str:
+    return f"l0-{prefix}-events"
+
+
+def _create_events_function(clients, prefix: str) -> None:
+    """The events function (a placeholder in moto's Lambda, served by local/lambda_runtime.py), as
+    infra/read_model.py makes it: the ECS simulation sends it ECS events (local/ecs/events.py)."""
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    role = clients("iam").create_role(RoleName=f"l0-{prefix}-events", AssumeRolePolicyDocument=json.dumps(trust))
+    lambda_runtime.create_function(clients("lambda"), _events_function_name(prefix), role["Role"]["Arn"])
+
+
 def _create_job_workflows(clients, prefix: str) -> str:
     """The workflow-step function (a placeholder in moto's Lambda) and the job machines, from the builder CDK
     synthesizes from, with the function's ARN substituted. Returns LAYER0_JOB_STATE_MACHINE_PREFIX."""
@@ -165,10 +182,16 @@ class Layer0:
             lambda service: boto3.client(service, region_name=REGION, endpoint_url=aws_endpoint), self.prefix
         ).items():
             self._setenv(name, value)
+        _create_events_function(
+            lambda service: boto3.client(service, region_name=REGION, endpoint_url=aws_endpoint), self.prefix
+        )
         # The ECS simulation (local/ecs/): environments' ASG instances register in their clusters, tasks
-        # start, sleep, log and stop, services get their tasks and deployments, due scaler schedules run.
+        # start, sleep, log and stop, services get their tasks and deployments, due scaler schedules run, and
+        # every task change goes to the events function.
         self._agent = Agent(
-            lambda service: default_client_factory(service, endpoint_url=aws_endpoint, region=REGION), self.prefix
+            lambda service: default_client_factory(service, endpoint_url=aws_endpoint, region=REGION),
+            self.prefix,
+            events_function=_events_function_name(self.prefix),
         ).start(self.agent_interval)
         self.username, self.password = base64.b64decode(self.token).decode().split(":", 1)
 
@@ -183,6 +206,8 @@ class Layer0:
         lambda_runtime.register(_step_function_name(self.prefix), importlib.import_module("handlers.steps").handler)
         # EventBridge Scheduler's debounced scaler runs invoke it (local/schedules.py).
         lambda_runtime.register(_scaler_function_name(self.prefix), importlib.import_module("handlers.scaler").handler)
+        # The simulation's ECS events invoke it (local/ecs/events.py); before this, no cluster has a task to tell of.
+        lambda_runtime.register(_events_function_name(self.prefix), importlib.import_module("handlers.events").handler)
         authorizer = importlib.import_module("handlers.authorizer")
         gateway = Gateway(api.handler, authorizer.handler, self.api_version)
         self._http = http_server(gateway, self.host, self.port)
@@ -199,6 +224,7 @@ class Layer0:
             self._agent = None
             moto_patches.revert_ecs()  # moto in this process is plain moto again (tests run on after this)
             lambda_runtime.unregister(_scaler_function_name(self.prefix))
+            lambda_runtime.unregister(_events_function_name(self.prefix))
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()

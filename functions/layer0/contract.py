@@ -213,3 +213,14 @@ def passable_role_path(prefix: str) -> str:
 CONTAINER_POLICY_PERMISSIVE = "permissive"
 CONTAINER_POLICY_STRICT = "strict"
 CONTAINER_POLICIES = (CONTAINER_POLICY_PERMISSIVE, CONTAINER_POLICY_STRICT)
+
+
+# The events function (docs/architecture.md#the-read-model): ECS events from EventBridge keep the read model true,
+# and an hourly scheduled event runs the reconcile.
+EVENTS_HANDLER = "handlers.events.handler"
+ECS_EVENT_SOURCE = "aws.ecs"
+ECS_TASK_STATE_CHANGE = "ECS Task State Change"
+ECS_SERVICE_ACTION = "ECS Service Action"
+ECS_DEPLOYMENT_STATE_CHANGE = "ECS Deployment State Change"
+ECS_DETAIL_TYPES = (ECS_TASK_STATE_CHANGE, ECS_SERVICE_ACTION, ECS_DEPLOYMENT_STATE_CHANGE)
+SCHEDULED_EVENT = "Scheduled Event"

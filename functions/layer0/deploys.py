@@ -33,11 +33,13 @@ from botocore.validate import ParamValidator
 from layer0 import aws, contract, ids, settings
 from layer0.errors import ErrorCode, Layer0Error, aws_error_code, aws_error_message, missing_parameter
 from layer0.models import CreateDeployRequest, Deploy, DeploySummary, Tag
+from layer0.stores import rows as row_store
 from layer0.stores import tags as tag_store
 
 logger = logging.getLogger(__name__)
 
 ENTITY_TYPE = "deploy"
+ROW_KIND = "deploy"  # its rows in the read model (layer0.stores.rows)
 LOG_STREAM_PREFIX = "l0"
 
 # The Dockerrun's top-level keys that reach RegisterTaskDefinition (docs/compatibility.md#deploys); others
@@ -356,8 +358,10 @@ def create(request: CreateDeployRequest) -> Deploy:
         if not tag_store.claim(ENTITY_TYPE, deploy_id, tags):
             for key, value in tags.items():
                 tag_store.insert(Tag(entity_type=ENTITY_TYPE, entity_id=deploy_id, key=key, value=value))
+        write_row(deploy_id, name, version)
     except Exception:
         logger.exception("Tagging deploy %s failed: deregistering it", deploy_id)
+        row_store.delete(ROW_KIND, deploy_id)
         try:
             ecs.deregister_task_definition(taskDefinition=registered["taskDefinitionArn"])
         except ClientError:
@@ -438,8 +442,21 @@ def get(deploy_id: str) -> Deploy:
 
 
 def list_all() -> list[DeploySummary]:
-    """Every ACTIVE revision of every `l0-<prefix>-*` family: ListTaskDefinitionFamilies, one
-    ListTaskDefinitions per family (docs/compatibility.md#deploys), and one tag query for all names and versions."""
+    """The read model's deploy rows: one Query, whatever the number of families
+    (docs/architecture.md#the-read-model)."""
+    return [DeploySummary(**row.fields) for row in row_store.select(ROW_KIND)]
+
+
+def write_row(deploy_id: str, name: str, version: str) -> None:
+    """The deploy's row in the read model, as `GET /deploy` lists it."""
+    fields = {"deploy_id": deploy_id, "deploy_name": name, "version": version}
+    row_store.put(row_store.Row(ROW_KIND, deploy_id, fields, version=row_store.now_ms()))
+
+
+def observed_rows() -> list[row_store.Row]:
+    """The rows as ECS has them (the hourly reconcile, docs/architecture.md#the-read-model): every ACTIVE revision
+    of every `l0-<prefix>-*` family (ListTaskDefinitionFamilies, ListTaskDefinitions per family), names and
+    versions from one tag query."""
     prefix = settings.get().aws_name_prefix
     ecs = aws.client("ecs")
     families = [
@@ -459,19 +476,19 @@ def list_all() -> list[DeploySummary]:
     tags: dict[str, dict[str, str]] = {}
     for tag in tag_store.select_by_type(ENTITY_TYPE):
         tags.setdefault(tag.entity_id, {})[tag.key] = tag.value
-    summaries = []
+    version = row_store.now_ms()
+    rows = []
     for arn in arns:
         deploy_id = ids.deploy_id(arn)
         name, revision = _parts(deploy_id)
         values = tags.get(deploy_id, {})
-        summaries.append(
-            DeploySummary(
-                deploy_id=deploy_id,
-                deploy_name=values.get("name") or name,
-                version=values.get("version") or revision,
-            )
-        )
-    return summaries
+        fields = {
+            "deploy_id": deploy_id,
+            "deploy_name": values.get("name") or name,
+            "version": values.get("version") or revision,
+        }
+        rows.append(row_store.Row(ROW_KIND, deploy_id, fields, version=version))
+    return rows
 
 
 def delete(deploy_id: str) -> None:
@@ -485,7 +502,8 @@ def delete(deploy_id: str) -> None:
             raise unknown from None
         raise
     if definition.get("status") != "ACTIVE":
-        # Deregistered before: its tags may have outlived a delete that failed part-way.
+        # Deregistered before: its row and tags may have outlived a delete that failed part-way.
+        row_store.delete(ROW_KIND, ids.deploy_id(definition["taskDefinitionArn"]))
         tag_store.delete_entity(ENTITY_TYPE, ids.deploy_id(definition["taskDefinitionArn"]))
         raise unknown
     try:
@@ -494,4 +512,5 @@ def delete(deploy_id: str) -> None:
         if aws_error_code(error) in _BAD_INPUT_CODES:
             raise unknown from None
         raise
+    row_store.delete(ROW_KIND, ids.deploy_id(definition["taskDefinitionArn"]))
     tag_store.delete_entity(ENTITY_TYPE, ids.deploy_id(definition["taskDefinitionArn"]))

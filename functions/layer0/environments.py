@@ -33,11 +33,13 @@ from layer0.models import (
     Job,
     Tag,
 )
+from layer0.stores import rows as row_store
 from layer0.stores import tags as tag_store
 
 logger = logging.getLogger(__name__)
 
 ENTITY_TYPE = "environment"
+ROW_KIND = "environment"  # its rows in the read model (layer0.stores.rows)
 NAME_CLAIM_TYPE = "environment_name"
 LINK_PREFIX = "link:"
 LEGACY_LINK_KEY = "link"  # the original's single link, in adopted data
@@ -136,8 +138,19 @@ def start_delete(environment_id: str) -> Job:
 
 
 def list_all() -> list[EnvironmentSummary]:
-    """ListClusters, DescribeClusters and one tag query: the calls grow with the number of environments only
-    by pages (100 clusters a page)."""
+    """The read model's environment rows: one Query (docs/architecture.md#the-read-model)."""
+    return [EnvironmentSummary(**row.fields) for row in row_store.select(ROW_KIND)]
+
+
+def write_row(environment_id: str, name: str, operating_system: str) -> None:
+    """The environment's row in the read model, as `GET /environment` lists it."""
+    fields = {"environment_id": environment_id, "environment_name": name, "operating_system": operating_system}
+    row_store.put(row_store.Row(ROW_KIND, environment_id, fields, version=row_store.now_ms()))
+
+
+def observed_rows() -> list[row_store.Row]:
+    """The rows as AWS has them (the hourly reconcile, docs/architecture.md#the-read-model): ListClusters,
+    DescribeClusters (100 a call; deleted clusters stay listed, INACTIVE, for a while) and one tag query."""
     prefix = settings.get().aws_name_prefix
     ecs = aws.client("ecs")
     arns = [
@@ -146,30 +159,27 @@ def list_all() -> list[EnvironmentSummary]:
         for arn in page["clusterArns"]
         if arn.split("/", 1)[1].startswith(prefix)
     ]
-    # Deleted clusters stay listed, INACTIVE, for a while: keep the active ones (100 per call, like a page).
     names = [
         cluster["clusterName"]
         for start in range(0, len(arns), 100)
         for cluster in ecs.describe_clusters(clusters=arns[start : start + 100])["clusters"]
-        if cluster.get("status") == "ACTIVE"
+        if cluster.get("status") == "ACTIVE" and cluster["clusterName"].startswith(prefix)
     ]
     tags: dict[str, dict[str, str]] = {}
     for tag in tag_store.select_by_type(ENTITY_TYPE):
         tags.setdefault(tag.entity_id, {})[tag.key] = tag.value
-    summaries = []
+    version = row_store.now_ms()
+    rows = []
     for name in names:
-        if not name.startswith(prefix):
-            continue
         environment_id = ids.layer0_id(name)
         values = tags.get(environment_id, {})
-        summaries.append(
-            EnvironmentSummary(
-                environment_id=environment_id,
-                environment_name=values.get("name", ""),
-                operating_system=values.get("os", ""),
-            )
-        )
-    return summaries
+        fields = {
+            "environment_id": environment_id,
+            "environment_name": values.get("name", ""),
+            "operating_system": values.get("os", ""),
+        }
+        rows.append(row_store.Row(ROW_KIND, environment_id, fields, version=version))
+    return rows
 
 
 def _ami(operating_system: str) -> str:
@@ -250,6 +260,7 @@ def create(request: CreateEnvironmentRequest) -> Environment:
         tag_store.insert(
             Tag(entity_type=ENTITY_TYPE, entity_id=environment_id, key="os", value=request.operating_system)
         )
+        write_row(environment_id, name, request.operating_system)
     except Exception:
         logger.exception("Creating environment %s failed: rolling back", environment_id)
         _roll_back(environment_id)
@@ -474,5 +485,6 @@ def delete_cluster(environment_id: str) -> dict:
 
 
 def delete_tags(environment_id: str) -> dict:
-    """The environment's tags and its name claim."""
+    """The environment's row, its tags and its name claim."""
+    row_store.delete(ROW_KIND, environment_id)
     return {"released": tag_store.delete_with_claims(ENTITY_TYPE, environment_id, NAME_CLAIM_TYPE, "environment_id")}

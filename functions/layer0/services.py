@@ -36,11 +36,13 @@ from layer0.models import (
     Tag,
     rfc3339,
 )
+from layer0.stores import rows as row_store
 from layer0.stores import tags as tag_store
 
 logger = logging.getLogger(__name__)
 
 ENTITY_TYPE = "service"
+ROW_KIND = "service"  # its rows in the read model (layer0.stores.rows)
 NAME_CLAIM_TYPE = "service_name"
 STOP_REASON = "Service deleted by User"
 
@@ -213,43 +215,62 @@ def get(service_id: str) -> Service:
 
 
 def list_all() -> list[ServiceSummary]:
-    """ListClusters, ListServices per Layer0 cluster (every page) and two tag queries."""
+    """The read model's service rows: one Query, whatever the number of environments and services
+    (docs/architecture.md#the-read-model)."""
+    return [ServiceSummary(**row.fields) for row in row_store.select(ROW_KIND)]
+
+
+def write_row(service_id: str, name: str, environment_id: str, version: int | None = None) -> bool:
+    """The service's row in the read model, as `GET /service` lists it."""
+    fields = {
+        "service_id": service_id,
+        "service_name": name,
+        "environment_id": environment_id,
+        "environment_name": _tag_values("environment", environment_id).get("name", ""),
+    }
+    return row_store.put(row_store.Row(ROW_KIND, service_id, fields, version=version or row_store.now_ms()))
+
+
+def refresh_row(environment_id: str, service_id: str, version: int) -> str:
+    """Make the service's row what ECS has now (an ECS service or deployment event about it, `version` the event's
+    time in ms): written while the service is ACTIVE, deleted once it is not. A row written after the event (a
+    newer version) stays as it is. Returns what was done."""
+    service = describe_any(environment_id, service_id)
+    if service is None or service.get("status") != "ACTIVE":
+        return "deleted" if row_store.delete_if_older(ROW_KIND, service_id, version) else "kept"
+    name = _tag_values(ENTITY_TYPE, service_id).get("name", "")
+    return "written" if write_row(service_id, name, environment_id, version) else "kept"
+
+
+def observed_rows() -> list[row_store.Row]:
+    """The rows as ECS has them (the hourly reconcile, docs/architecture.md#the-read-model): ListClusters,
+    ListServices per Layer0 cluster, DescribeServices (10 a call: moto, unlike ECS, keeps listing deleted services)
+    and two tag queries. A service made outside Layer0 has no name."""
     service_tags = _grouped(ENTITY_TYPE)
-    environment_tags = _grouped("environment")
-    summaries: list[ServiceSummary] = []
-    untagged: dict[str, list[str]] = {}
+    environment_names = {env: values.get("name", "") for env, values in _grouped("environment").items()}
+    ecs = aws.client("ecs")
+    version = row_store.now_ms()
+    rows = []
     for cluster in _layer0_clusters():
         environment_id = ids.layer0_id(cluster)
-        for name in _service_names(cluster):
-            service_id = ids.layer0_id(name)
-            if service_id not in service_tags:
-                untagged.setdefault(cluster, []).append(name)
-                continue
-            summaries.append(
-                ServiceSummary(
-                    service_id=service_id,
-                    service_name=service_tags[service_id].get("name", ""),
-                    environment_id=environment_id,
-                    environment_name=environment_tags.get(environment_id, {}).get("name", ""),
-                )
-            )
-    # A service without tags was made outside Layer0, or it was deleted: moto (unlike ECS) keeps listing deleted
-    # services. Describe only those, to keep the active ones.
-    ecs = aws.client("ecs")
-    for cluster, names in untagged.items():
-        environment_id = ids.layer0_id(cluster)
+        names = _service_names(cluster)
         for start in range(0, len(names), 10):
-            for service in ecs.describe_services(cluster=cluster, services=names[start : start + 10])["services"]:
-                if service.get("status") == "ACTIVE":
-                    summaries.append(
-                        ServiceSummary(
-                            service_id=ids.layer0_id(service["serviceName"]),
-                            service_name="",
-                            environment_id=environment_id,
-                            environment_name=environment_tags.get(environment_id, {}).get("name", ""),
-                        )
-                    )
-    return summaries
+            try:
+                described = ecs.describe_services(cluster=cluster, services=names[start : start + 10])["services"]
+            except ecs.exceptions.ClusterNotFoundException:
+                break
+            for service in described:
+                if service.get("status") != "ACTIVE":
+                    continue
+                service_id = ids.layer0_id(service["serviceName"])
+                fields = {
+                    "service_id": service_id,
+                    "service_name": service_tags.get(service_id, {}).get("name", ""),
+                    "environment_id": environment_id,
+                    "environment_name": environment_names.get(environment_id, ""),
+                }
+                rows.append(row_store.Row(ROW_KIND, service_id, fields, version=version))
+    return rows
 
 
 def _validate(request: CreateServiceRequest) -> None:
@@ -330,6 +351,7 @@ def create(request: CreateServiceRequest) -> tuple[Service, Job]:
         created = _create_ecs_service(params, environment_id)
         for key, value in values.items():
             tag_store.insert(Tag(entity_type=ENTITY_TYPE, entity_id=service_id, key=key, value=value))
+        write_row(service_id, name, environment_id)
         job = _start_rollout(service_id, environment_id, created)
     except Exception as error:
         # Nothing half-created: the service, its tags and the name claim go again. A CreateService whose every
@@ -340,6 +362,7 @@ def create(request: CreateServiceRequest) -> tuple[Service, Job]:
                 delete_ecs_service(service_id, environment_id)
             except Exception:  # noqa: BLE001 - the original error is the answer
                 logger.exception("Rollback of service %s failed", service_id)
+        row_store.delete(ROW_KIND, service_id)
         tag_store.delete_entity(ENTITY_TYPE, service_id)
         tag_store.release(NAME_CLAIM_TYPE, claim, "service_id", service_id)
         raise

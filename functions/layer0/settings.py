@@ -66,6 +66,9 @@ class Settings:
     # The share (0..1) of those faults that come after AWS did the work: the call is sent, its answer lost (an
     # HTTP 500 or a dropped connection), and botocore's retries send it again (layer0/aws.py, FaultInjector).
     fault_after: float = 0.0
+    # How long a finished task stays listed, with its exit codes, before its read-model row expires by DynamoDB TTL
+    # (docs/compatibility.md#tasks; `-c task_retention_hours`).
+    task_retention_hours: float = 24.0
 
     @property
     def aws_name_prefix(self) -> str:
@@ -106,6 +109,7 @@ def from_environment(env: dict[str, str] | os._Environ = os.environ) -> Settings
         container_policy=_container_policy(env.get("LAYER0_CONTAINER_POLICY", "")),
         imds_hop_limit=_imds_hop_limit(env.get("LAYER0_IMDS_HOP_LIMIT", "1")),
         fault_after=_share("LAYER0_FAULT_AFTER", env.get("LAYER0_FAULT_AFTER", "0")),
+        task_retention_hours=_task_retention_hours(env.get("LAYER0_TASK_RETENTION_HOURS", "24")),
     )
 
 
@@ -137,6 +141,13 @@ def _imds_hop_limit(value: str) -> int:
     if limit not in IMDS_HOP_LIMITS:
         raise ValueError(f"LAYER0_IMDS_HOP_LIMIT must be 1 or 2, not {value!r}")
     return limit
+
+
+def _task_retention_hours(value: str) -> float:
+    hours = float(value)
+    if hours <= 0:
+        raise ValueError(f"LAYER0_TASK_RETENTION_HOURS must be more than 0, not {value!r}")
+    return hours
 
 
 @functools.cache

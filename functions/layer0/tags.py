@@ -6,6 +6,7 @@ from itertools import groupby
 
 from layer0.errors import ErrorCode, Layer0Error, missing_parameter
 from layer0.models import EntityWithTags, Tag
+from layer0.stores import rows as row_store
 from layer0.stores import tags as tag_store
 
 # Query parameters with a meaning of their own; every other one is a tag filter.
@@ -80,11 +81,22 @@ def _require(tag: Tag, *fields: str) -> None:
             raise missing_parameter(field)
 
 
+def _writable(tag: Tag) -> None:
+    """The read model's items share the tag table (docs/architecture.md#the-read-model): tags there would show them
+    in `/tag`, and deleting the last one would delete a row."""
+    if tag.entity_type.startswith(row_store.ROW_TYPE_PREFIX):
+        raise Layer0Error(
+            ErrorCode.InvalidEntityType, f"Entity type '{tag.entity_type}' is reserved for Layer0's read model"
+        )
+
+
 def add(tag: Tag) -> None:
     _require(tag, "entity_type", "entity_id", "key")
+    _writable(tag)
     tag_store.insert(tag)
 
 
 def remove(tag: Tag) -> None:
     _require(tag, "entity_type", "entity_id", "key")
+    _writable(tag)
     tag_store.delete(tag.entity_type, tag.entity_id, tag.key)

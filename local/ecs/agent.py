@@ -43,6 +43,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from local.ecs import patches
+from local.ecs.events import EventEmitter
 from local.ecs.simulation import EcsSimulation
 from local.schedules import ScheduleRunner
 
@@ -136,6 +137,7 @@ class Agent:
         *,
         patch_moto: bool = True,
         clock: Callable[[], float] = time.time,
+        events_function: str | None = None,
     ):
         self.prefix = prefix
         self.name_prefix = f"l0-{prefix}-"
@@ -158,6 +160,12 @@ class Agent:
             self._guarded(self.simulation.sync_services),
             self._guarded(self.schedules.run_due),
         ]
+        # ECS events to the events function, as EventBridge delivers them on AWS (local/ecs/events.py): after the
+        # steps that change tasks.
+        self.events: EventEmitter | None = None
+        if events_function:
+            self.events = EventEmitter(self.client, self.simulation.backend, events_function, clock)
+            self.steps.insert(3, self._guarded(self.events.sync))
         if patch_moto:
             patch_moto_total_resources()
 

@@ -18,7 +18,7 @@ from tests.recording_tracer import RecordingProvider
 ACCOUNT_DETAIL = "arn:aws:sts::210987654321:assumed-role/l0-l0-api/l0-l0-api"
 ACCESS_DENIED = {
     "__type": "AccessDeniedException",
-    "message": f"User: {ACCOUNT_DETAIL} is not authorized to perform: ecs:ListClusters on resource: *",
+    "message": f"User: {ACCOUNT_DETAIL} is not authorized to perform: ecs:DescribeClusters on resource: *",
 }
 
 
@@ -49,7 +49,8 @@ def test_access_denied_answers_a_generic_message_with_the_request_id_and_logs_th
 
     logged = []
     monkeypatch.setattr(api_errors.logger, "warning", lambda message, extra: logged.append(extra))
-    event = proxy_event("GET", "/environment")
+    # A Get reads ECS live (DescribeClusters); the List routes read the read model only.
+    event = proxy_event("GET", "/environment/env123456789", "/environment/{id}", params={"id": "env123456789"})
     response = api.handler(event, LambdaContext())
 
     assert response["statusCode"] == 500

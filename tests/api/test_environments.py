@@ -391,7 +391,7 @@ def test_list_makes_the_same_calls_for_one_or_many_environments(api):
     one = count_calls()
     for name in ("two", "three", "four"):
         created(api, name)
-    assert count_calls() == one == ["ListClusters", "DescribeClusters", "Query"]
+    assert count_calls() == one == ["Query"]
 
 
 # --- update ---------------------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from layer0 import aws, services, settings
+from layer0 import aws, reconcile, services, settings
 from layer0.workflows import registry
 from layer0.models import Tag
 from layer0.stores import tags as tag_store
@@ -469,14 +469,22 @@ def test_a_scaler_run_that_cannot_be_scheduled_does_not_fail_the_create(web, api
     assert create(api, environment_id, "guestbook", deploy_id).status_code == 200
 
 
-def test_a_service_made_outside_layer0_is_listed_without_a_name_and_a_deleted_one_is_not(web, api):
-    environment_id, _deploy_id = web
+def test_the_hourly_reconcile_lists_a_service_made_outside_layer0_and_drops_one_deleted_in_the_console(web, api):
+    environment_id, deploy_id = web
+    assert create(api, environment_id, "gone", deploy_id).status_code == 200
+    gone_id = api.get("/service").json()[0]["service_id"]
     ecs = setup_client("ecs")
     cluster = f"l0-l0-{environment_id}"
     ecs.create_service(cluster=cluster, serviceName="l0-l0-adopted12345", taskDefinition="l0-l0-guestbook:1", desiredCount=0)
     ecs.create_service(cluster=cluster, serviceName="l0-l0-deleted12345", taskDefinition="l0-l0-guestbook:1", desiredCount=0)
     ecs.delete_service(cluster=cluster, service="l0-l0-deleted12345")
     ecs.create_service(cluster=cluster, serviceName="not-layer0", taskDefinition="l0-l0-guestbook:1", desiredCount=0)
+    # Deleted in the console: no job, no event that says so.
+    ecs.update_service(cluster=cluster, service=f"l0-l0-{gone_id}", desiredCount=0)
+    ecs.delete_service(cluster=cluster, service=f"l0-l0-{gone_id}")
+    assert [s["service_id"] for s in api.get("/service").json()] == [gone_id]
+
+    reconcile.run()
 
     assert api.get("/service").json() == [
         {"service_id": "adopted12345", "service_name": "", "environment_id": environment_id, "environment_name": "web"}

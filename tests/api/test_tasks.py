@@ -11,6 +11,7 @@ import pytest
 
 from layer0 import settings
 from layer0.stores import jobs as job_store
+from layer0.stores import rows as row_store
 from layer0.stores import tags as tag_store
 from tests.conftest import setup_client
 from tests.workflows.helpers import execution_arn, job_machines, wait_for_end
@@ -161,8 +162,9 @@ def test_expired_tags_and_vanished_tasks_do_not_break_the_list(api, machines, pl
     environment_id, deploy_id = place
     _, kept = create_task(api, machines, {"task_name": "kept", "environment_id": environment_id, "deploy_id": deploy_id})
     _, expired = create_task(api, machines, {"task_name": "expired", "environment_id": environment_id, "deploy_id": deploy_id})
-    # The tag TTL removed one task's tags; another task's tags name an ECS task ECS has forgotten, one names a
-    # deleted environment, and one lost all but its name.
+    # The TTL removed one finished task's records (its row and its tags); other tasks have tags but no row: one names
+    # an ECS task ECS has forgotten, one names a deleted environment, and one lost all but its name.
+    row_store.delete("task", {t.key: t.value for t in tag_store.select_by_type_and_id("task", expired)}["arn"])
     tag_store.delete_entity("task", expired)
     gone_arn = "arn:aws:ecs:us-west-2:123456789012:task/l0-l0-" + environment_id + "/0123456789abcdef"
     for key, value in (("name", "ghost"), ("environment_id", environment_id), ("deploy_id", deploy_id), ("arn", gone_arn)):

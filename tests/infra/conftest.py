@@ -38,6 +38,7 @@ IMPORTED_CONTEXT = {
     "aws_burst": "7",
     "container_policy": "strict",
     "imds_hop_limit": "2",
+    "task_retention_hours": "6",
 }
 
 

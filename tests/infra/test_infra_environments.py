@@ -181,8 +181,13 @@ def test_the_scaler_function_runs_hourly_and_may_only_read_and_scale(synth):
         "xray:PutTraceSegments", "xray:PutTelemetryRecords",
     }, writes  # fmt: skip
     _, rule = only(
-        {k: v for k, v in synth.resources("AWS::Events::Rule").items() if "ScheduleExpression" in v["Properties"]},
-        "scheduled rule",
+        {
+            k: v
+            for k, v in synth.resources("AWS::Events::Rule").items()
+            if "ScheduleExpression" in v["Properties"]
+            and any(t["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]} for t in v["Properties"]["Targets"])
+        },
+        "scheduled rule of the scaler",
     )
     assert rule["Properties"]["ScheduleExpression"] == "rate(1 hour)"
     assert rule["Properties"]["State"] == "ENABLED"

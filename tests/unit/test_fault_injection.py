@@ -128,7 +128,9 @@ def test_faults_reach_every_service_through_the_api(faults, no_backoff_sleep):
     from local.gateway import LambdaContext, proxy_event
 
     faults(rate=0.3, max_attempts=10)
-    for path in ("/environment", "/job", "/service", "/deploy", "/loadbalancer"):
+    # Each list is one Query of the read model (docs/architecture.md#the-read-model): a few rounds to meet faults.
+    paths = ("/environment", "/job", "/service", "/deploy", "/loadbalancer", "/task")
+    for path in paths * 3:
         response = api.handler(proxy_event("GET", path), LambdaContext())
         assert response["statusCode"] == 200, response
     assert sum(aws.fault_injector().injected.values()) > 0

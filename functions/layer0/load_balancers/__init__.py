@@ -35,11 +35,13 @@ from layer0.models import (
     Port,
     Tag,
 )
+from layer0.stores import rows as row_store
 from layer0.stores import tags as tag_store
 
 logger = logging.getLogger(__name__)
 
 ENTITY_TYPE = "load_balancer"
+ROW_KIND = "loadbalancer"  # its rows in the read model (layer0.stores.rows)
 NAME_CLAIM_TYPE = "load_balancer_name"
 TYPE_TAG = "load_balancer_type"  # absent: classic, as every load balancer of the original Layer0 is
 PUBLIC_GROUP_DESCRIPTION = "Auto-generated Layer0 Load Balancer Security Group"
@@ -192,26 +194,48 @@ def get(load_balancer_id: str) -> LoadBalancer:
 
 
 def list_all() -> list[LoadBalancerSummary]:
+    """The read model's load balancer rows: one Query (docs/architecture.md#the-read-model)."""
+    return [LoadBalancerSummary(**row.fields) for row in row_store.select(ROW_KIND)]
+
+
+def write_row(load_balancer_id: str, name: str, environment_id: str, kind: str, version: int | None = None) -> None:
+    """The load balancer's row in the read model, as `GET /loadbalancer` lists it."""
+    environment_name = {t.key: t.value for t in tag_store.select_by_type_and_id("environment", environment_id)}.get(
+        "name", ""
+    )
+    fields = {
+        "load_balancer_id": load_balancer_id,
+        "load_balancer_name": name,
+        "environment_id": environment_id,
+        "environment_name": environment_name,
+        "load_balancer_type": kind,
+    }
+    row_store.put(row_store.Row(ROW_KIND, load_balancer_id, fields, version=version or row_store.now_ms()))
+
+
+def observed_rows() -> list[row_store.Row]:
+    """The rows as ELB has them (the hourly reconcile, docs/architecture.md#the-read-model): each type's
+    load balancers named `l0-<prefix>-*` (all pages), names from two tag queries."""
     grouped: dict[str, dict[str, str]] = {}
     for tag in tag_store.select_by_type(ENTITY_TYPE):
         grouped.setdefault(tag.entity_id, {})[tag.key] = tag.value
     environment_names = _environment_names()
-    summaries = []
+    version = row_store.now_ms()
+    rows = []
     for kind in (CLASSIC, APPLICATION):
         for name in _backend(kind).names():
             load_balancer_id = ids.layer0_id(name)
             values = grouped.get(load_balancer_id, {})
             environment_id = values.get("environment_id", "")
-            summaries.append(
-                LoadBalancerSummary(
-                    load_balancer_id=load_balancer_id,
-                    load_balancer_name=values.get("name", ""),
-                    environment_id=environment_id,
-                    environment_name=environment_names.get(environment_id, ""),
-                    load_balancer_type=kind,
-                )
-            )
-    return summaries
+            fields = {
+                "load_balancer_id": load_balancer_id,
+                "load_balancer_name": values.get("name", ""),
+                "environment_id": environment_id,
+                "environment_name": environment_names.get(environment_id, ""),
+                "load_balancer_type": kind,
+            }
+            rows.append(row_store.Row(ROW_KIND, load_balancer_id, fields, version=version))
+    return rows
 
 
 # --- create ---------------------------------------------------------------------------------------------------------
@@ -285,12 +309,14 @@ def create(request: CreateLoadBalancerRequest) -> LoadBalancer:
             _backend(kind).create(spec)
         except ClientError as error:
             raise _as_bad_request(error) from None
+        write_row(load_balancer_id, name, environment_id, kind)
     except Exception:
         logger.exception("Creating load balancer %s failed: rolling back", load_balancer_id)
         try:
             delete_now(load_balancer_id, retry_security_group=False)
         except Exception:  # noqa: BLE001 - the original error is the answer
             logger.exception("Rollback of load balancer %s failed", load_balancer_id)
+            row_store.delete(ROW_KIND, load_balancer_id)
             tag_store.delete_entity(ENTITY_TYPE, load_balancer_id)
             tag_store.release(NAME_CLAIM_TYPE, claim, "load_balancer_id", load_balancer_id)
         raise
@@ -408,7 +434,8 @@ def delete_security_group(load_balancer_id: str) -> dict:
 
 
 def delete_tags(load_balancer_id: str) -> dict:
-    """The load balancer's tags and its name claim."""
+    """The load balancer's row, its tags and its name claim."""
+    row_store.delete(ROW_KIND, load_balancer_id)
     return {
         "released": tag_store.delete_with_claims(ENTITY_TYPE, load_balancer_id, NAME_CLAIM_TYPE, "load_balancer_id")
     }

@@ -134,6 +134,7 @@ def run(job_id: str, request: str) -> dict:
     task_id = tasks.task_id_for(parsed.task_name, job_id)
     arn = tasks.tag_values(task_id).get("arn") or _run_task(job_id, parsed)
     _tag(task_id, parsed, arn)
+    tasks.write_row(task_id, parsed.task_name, parsed.environment_id, parsed.deploy_id, arn)
     try:
         job = job_store.get(job_id)
         if job.meta.get("task_id") != task_id:

@@ -101,9 +101,7 @@ def delete_dependency(environment_id: str, kind: str, id: str) -> dict:  # noqa:
     elif kind == "task":
         tasks.stop(environment_id, id, "Layer0: environment deleted")
         # The Layer0 task whose `arn` tag names this ECS task goes with it.
-        for tag in tag_store.select_by_type(tasks.ENTITY_TYPE):
-            if tag.key == "arn" and tag.value == id:
-                tag_store.delete_entity(tasks.ENTITY_TYPE, tag.entity_id)
+        tasks.forget_arn(id)
     elif kind == "load_balancer":
         # The delete-load-balancer job's steps; Retryable while its public group's ENIs detach (the Map retries).
         load_balancers.delete_now(id)

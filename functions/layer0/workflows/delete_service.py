@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from layer0 import aws, ids, services, tasks
 from layer0.contract import JobType
+from layer0.stores import rows as row_store
 from layer0.stores import tags as tag_store
 from layer0.workflows import asl
 from layer0.workflows.frame import JobMachine
@@ -58,7 +59,8 @@ WORKFLOW.step(services.delete_ecs_service)
 
 @WORKFLOW.step
 def delete_tags(service_id: str) -> dict:
-    """The service's tags and its name claim."""
+    """The service's row, its tags and its name claim."""
+    row_store.delete(services.ROW_KIND, service_id)
     return {
         "released": tag_store.delete_with_claims(
             services.ENTITY_TYPE, service_id, services.NAME_CLAIM_TYPE, "service_id"

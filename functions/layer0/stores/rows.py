@@ -1,0 +1,124 @@
+"""The read model (docs/architecture.md#the-read-model): one item per listed entity, in the tag table, that answers
+every List route with one Query.
+
+A row's item is `EntityType` `row:<kind>` (kind: environment, deploy, service, task, loadbalancer), `EntityID` the
+entity's id (a task's: its ECS ARN, which ECS events carry), `Row` the List answer's fields as JSON, and no `Tags`:
+`/tag` shows an item's tags only, so rows never appear there. `Version` orders the writes of one row (a task's ECS
+`version`, or a time in ms for the others): a write older than the row's changes nothing. `TimeToExist` is the
+tag table's TTL attribute: a finished task's row expires after the retention period.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+
+from layer0 import aws, settings
+
+ROW_TYPE_PREFIX = "row:"
+KINDS = ("environment", "deploy", "service", "task", "loadbalancer")
+
+
+@dataclass(frozen=True)
+class Row:
+    kind: str
+    entity_id: str
+    fields: dict
+    version: int = 0
+    expires_at: int | None = None
+
+
+def now_ms() -> int:
+    """The version of a row written from a read of AWS now (the API's writes, reconcile)."""
+    return int(time.time() * 1000)
+
+
+def _table() -> str:
+    return settings.get().tag_table
+
+
+def entity_type(kind: str) -> str:
+    return ROW_TYPE_PREFIX + kind
+
+
+def _key(kind: str, entity_id: str) -> dict:
+    return {"EntityType": {"S": entity_type(kind)}, "EntityID": {"S": entity_id}}
+
+
+def _row(kind: str, item: dict) -> Row:
+    expires = item.get("TimeToExist", {}).get("N")
+    return Row(
+        kind=kind,
+        entity_id=item["EntityID"]["S"],
+        fields=json.loads(item["Row"]["S"]),
+        version=int(item.get("Version", {}).get("N", "0")),
+        expires_at=int(expires) if expires else None,
+    )
+
+
+def put(row: Row) -> bool:
+    """Write the row unless the stored one is newer (a higher `Version`); True if written. Equal versions write:
+    a retried write, or a duplicate event, writes the same row again."""
+    dynamodb = aws.client("dynamodb")
+    item = {
+        **_key(row.kind, row.entity_id),
+        "Row": {"S": json.dumps(row.fields, sort_keys=True)},
+        "Version": {"N": str(row.version)},
+    }
+    if row.expires_at is not None:
+        item["TimeToExist"] = {"N": str(row.expires_at)}
+    try:
+        dynamodb.put_item(
+            TableName=_table(),
+            Item=item,
+            ConditionExpression="attribute_not_exists(Version) OR Version <= :v",
+            ExpressionAttributeValues={":v": {"N": str(row.version)}},
+        )
+    except dynamodb.exceptions.ConditionalCheckFailedException:
+        return False
+    return True
+
+
+def get(kind: str, entity_id: str) -> Row | None:
+    item = (
+        aws.client("dynamodb").get_item(TableName=_table(), Key=_key(kind, entity_id), ConsistentRead=True).get("Item")
+    )
+    return _row(kind, item) if item and "Row" in item else None
+
+
+def delete(kind: str, entity_id: str) -> None:
+    aws.client("dynamodb").delete_item(TableName=_table(), Key=_key(kind, entity_id))
+
+
+def delete_if_older(kind: str, entity_id: str, version: int) -> bool:
+    """Delete the row unless it was written at or after `version` (a row made while the reconcile ran stays)."""
+    dynamodb = aws.client("dynamodb")
+    try:
+        dynamodb.delete_item(
+            TableName=_table(),
+            Key=_key(kind, entity_id),
+            ConditionExpression="Version < :v",
+            ExpressionAttributeValues={":v": {"N": str(version)}},
+        )
+    except dynamodb.exceptions.ConditionalCheckFailedException:
+        return False
+    return True
+
+
+def select(kind: str) -> list[Row]:
+    """Every row of the kind: one Query (more only for DynamoDB's 1 MB pages). Expired rows that DynamoDB has not
+    removed yet (it takes up to a few days) are left out."""
+    now = int(time.time())
+    pages = (
+        aws.client("dynamodb")
+        .get_paginator("query")
+        .paginate(
+            TableName=_table(),
+            KeyConditionExpression="EntityType = :t",
+            ExpressionAttributeValues={":t": {"S": entity_type(kind)}},
+            ConsistentRead=True,
+        )
+    )
+    rows = [_row(kind, item) for page in pages for item in page["Items"] if "Row" in item]
+    return [row for row in rows if row.expires_at is None or row.expires_at > now]

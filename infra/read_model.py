@@ -1,0 +1,115 @@
+"""The read model's events function (docs/architecture.md#the-read-model): `l0-<prefix>-events`, invoked by
+EventBridge with the ECS events of the instance's `l0-<prefix>-*` clusters and by an hourly reconcile schedule. Its
+role reads what the reconcile observes and writes the tag table, nothing else."""
+
+from __future__ import annotations
+
+from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from infra.config import Config
+from infra.functions import Functions
+from infra.nag import acknowledge_wildcards
+from layer0 import contract
+
+RECONCILE_PERIOD = Duration.hours(1)
+
+REASONS = {
+    "*": (
+        "The reconcile lists what the read model holds: ecs:ListClusters, ListTaskDefinitionFamilies, "
+        "ListTaskDefinitions and elasticloadbalancing:DescribeLoadBalancers take no resource ARN; ecs:ListServices "
+        "is limited by the ecs:cluster condition to the l0-<prefix>-* clusters."
+    ),
+    "contents": (
+        "Services and tasks are in the clusters Layer0 names l0-<prefix>-*; the wildcards are the environment id and "
+        "the service or task id."
+    ),
+    "clusters": "Layer0's clusters are l0-<prefix>-<environment id>; the wildcard is the environment id.",
+}
+
+
+def _reason_for(resource: str) -> str:
+    if resource == "*":
+        return REASONS["*"]
+    if ":service/" in resource or ":task/" in resource:
+        return REASONS["contents"]
+    return REASONS["clusters"]
+
+
+class ReadModel(Construct):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: Config, functions: Functions, tag_table: dynamodb.ITable
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        names = config.resource_name("*")
+
+        def arn(resource: str, name: str) -> str:
+            return stack.format_arn(
+                service="ecs", resource=resource, resource_name=name, arn_format=ArnFormat.SLASH_RESOURCE_NAME
+            )
+
+        clusters = arn("cluster", names)
+        self.function = functions.add(
+            "Events",
+            name="events",
+            handler=contract.EVENTS_HANDLER,
+            description="Layer0 read model: ECS events and the hourly reconcile keep the List routes' rows true",
+            memory_size=512,
+            timeout=Duration.minutes(5),
+        )
+        tag_table.grant_read_write_data(self.function)
+        policy = iam.Policy(
+            self,
+            "Policy",
+            statements=[
+                iam.PolicyStatement(
+                    sid="ListEstate",
+                    actions=[
+                        "ecs:ListClusters",
+                        "ecs:ListTaskDefinitionFamilies",
+                        "ecs:ListTaskDefinitions",
+                        "elasticloadbalancing:DescribeLoadBalancers",
+                    ],
+                    resources=["*"],
+                ),
+                iam.PolicyStatement(
+                    sid="ListServices",
+                    actions=["ecs:ListServices"],
+                    resources=["*"],
+                    conditions={"ArnLike": {"ecs:cluster": clusters}},
+                ),
+                iam.PolicyStatement(sid="DescribeClusters", actions=["ecs:DescribeClusters"], resources=[clusters]),
+                iam.PolicyStatement(
+                    sid="DescribeServicesAndTasks",
+                    actions=["ecs:DescribeServices", "ecs:DescribeTasks"],
+                    resources=[arn("service", f"{names}/*"), arn("task", f"{names}/*")],
+                ),
+            ],
+        )
+        assert self.function.role is not None
+        policy.attach_to_role(self.function.role)
+        acknowledge_wildcards(stack, policy, _reason_for)
+        target = targets.LambdaFunction(self.function, retry_attempts=2)
+        self.ecs_rule = events.Rule(
+            self,
+            "EcsEvents",
+            description=f"{config.name}: ECS task, service and deployment changes in the instance's clusters",
+            event_pattern=events.EventPattern(
+                source=[contract.ECS_EVENT_SOURCE],
+                detail_type=list(contract.ECS_DETAIL_TYPES),
+                detail={"clusterArn": events.Match.wildcard(clusters)},
+            ),
+            targets=[target],
+        )
+        self.reconcile_rule = events.Rule(
+            self,
+            "HourlyReconcile",
+            description=f"{config.name}: reconcile the read model with AWS",
+            schedule=events.Schedule.rate(RECONCILE_PERIOD),
+            targets=[target],
+        )
