@@ -120,11 +120,15 @@ def test_registry_bucket_is_private_encrypted_versioned_ssl_only_and_logged(synt
 
 def test_ecs_instance_role_and_profile(synth):
     roles = {
-        k: v for k, v in synth.resources("AWS::IAM::Role").items() if v["Properties"].get("RoleName") == "l0-l0-ecs-instance"
+        k: v
+        for k, v in synth.resources("AWS::IAM::Role").items()
+        if v["Properties"].get("RoleName") == "l0-l0-ecs-instance"
     }
     role_id, role = only(roles, "ECS instance role")
     props = role["Properties"]
-    assert [s["Principal"] for s in props["AssumeRolePolicyDocument"]["Statement"]] == [{"Service": "ec2.amazonaws.com"}]
+    assert [s["Principal"] for s in props["AssumeRolePolicyDocument"]["Statement"]] == [
+        {"Service": "ec2.amazonaws.com"}
+    ]
     assert "AmazonEC2ContainerServiceforEC2Role" in json.dumps(props["ManagedPolicyArns"])
     _, profile = only(synth.resources("AWS::IAM::InstanceProfile"), "instance profile")
     assert profile["Properties"]["InstanceProfileName"] == "l0-l0-ecs-instance"
@@ -159,7 +163,7 @@ def test_functions_share_one_runtime_and_the_settings_environment(synth):
         "LAYER0_PREFIX", "LAYER0_API_VERSION", "LAYER0_AWS_DYNAMO_TAG_TABLE", "LAYER0_AWS_DYNAMO_JOB_TABLE",
         "LAYER0_IDEMPOTENCY_TABLE", "LAYER0_AUTH_SECRET_ID", "LAYER0_AWS_VPC_ID", "LAYER0_AWS_PUBLIC_SUBNETS",
         "LAYER0_AWS_PRIVATE_SUBNETS", "LAYER0_AWS_S3_BUCKET", "LAYER0_AWS_ECS_INSTANCE_PROFILE", "LAYER0_LOG_GROUP",
-        "LAYER0_AWS_RATE", "LAYER0_AWS_BURST",
+        "LAYER0_AWS_CONTAINERS",
     }  # fmt: skip
     assert required <= env_names, "settings.py no longer reads a variable CDK sets"
     for handler in (contract.API_HANDLER, contract.AUTHORIZER_HANDLER):
@@ -202,9 +206,11 @@ def test_reserved_concurrency_and_aws_rate_come_from_one_setting(synth):
     assert throughput == DEFAULT.throughput
     _, props = function(synth.template_json, contract.API_HANDLER)
     assert props["ReservedConcurrentExecutions"] == throughput.api_concurrency == 10
-    assert float(props["Environment"]["Variables"]["LAYER0_AWS_RATE"]) == throughput.aws_rate == 10
-    assert int(props["Environment"]["Variables"]["LAYER0_AWS_BURST"]) == throughput.aws_burst == 20
-    assert throughput.aggregate_aws_rate == 100
+    variables = props["Environment"]["Variables"]
+    # Unset by default: each AWS service's pace comes from its quota, shared among the containers that call at once.
+    assert "LAYER0_AWS_RATE" not in variables and "LAYER0_AWS_BURST" not in variables
+    assert int(variables["LAYER0_AWS_CONTAINERS"]) == throughput.aws_containers == 12
+    assert throughput.aggregate_aws_rate is None
 
 
 def test_lambda_roles_have_no_managed_policies(synth):
@@ -235,7 +241,12 @@ LOG_DELIVERY_ACTIONS = {
     "logs:GetLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:UpdateLogDelivery",
 }  # fmt: skip
 # What the API function may do with the job state machines (layer0.jobs).
-JOB_ACTIONS = {"states:StartExecution", "states:StopExecution", "states:DescribeExecution", "states:GetExecutionHistory"}
+JOB_ACTIONS = {
+    "states:StartExecution",
+    "states:StopExecution",
+    "states:DescribeExecution",
+    "states:GetExecutionHistory",
+}
 
 
 def test_no_wildcard_actions_and_star_resources_only_for_xray(synth):
@@ -283,9 +294,16 @@ def test_authorizer_may_only_read_the_secret(synth):
     _, props = function(synth.template_json, contract.AUTHORIZER_HANDLER)
     role_id = props["Role"]["Fn::GetAtt"][0]
     secret_id, _ = only(synth.resources("AWS::SecretsManager::Secret"), "secret")
-    secret_statements = [s for s in statements(synth.template_json, role_id) if "secretsmanager" in json.dumps(s["Action"])]
+    secret_statements = [
+        s for s in statements(synth.template_json, role_id) if "secretsmanager" in json.dumps(s["Action"])
+    ]
     assert secret_statements == [
-        {"Action": "secretsmanager:GetSecretValue", "Effect": "Allow", "Resource": {"Ref": secret_id}, "Sid": "ReadAuthSecret"}
+        {
+            "Action": "secretsmanager:GetSecretValue",
+            "Effect": "Allow",
+            "Resource": {"Ref": secret_id},
+            "Sid": "ReadAuthSecret",
+        }
     ]
     assert not any("dynamodb" in json.dumps(s) for s in statements(synth.template_json, role_id))
 
@@ -351,7 +369,10 @@ def test_one_lambda_permission_for_the_api_function(synth):
 
 
 def test_gateway_responses_follow_the_contract(synth):
-    responses = {r["Properties"]["ResponseType"]: r["Properties"] for r in synth.resources("AWS::ApiGateway::GatewayResponse").values()}
+    responses = {
+        r["Properties"]["ResponseType"]: r["Properties"]
+        for r in synth.resources("AWS::ApiGateway::GatewayResponse").values()
+    }
     assert set(responses) == set(contract.GATEWAY_RESPONSES)
     for response_type, expected in contract.GATEWAY_RESPONSES.items():
         props = responses[response_type]
