@@ -176,8 +176,8 @@ def _invoke(
     )
     if hasattr(headers, "get") and headers.get("X-Amz-Invocation-Type") == "DryRun":
         return b""  # validated, not run
-    # Each function gets a client layer of its own, as its containers would on AWS (docs/architecture.md#local-mode):
-    # the steps and the scaler never draw on the API's token buckets.
+    # Each function paces its AWS calls with token buckets of its own, as its containers would on AWS
+    # (docs/architecture.md#local-mode): the steps and the scaler never draw on the API's.
     with aws.function_scope(fn.function_name):
         return _run_handler(handler, body, context, response_headers)
 

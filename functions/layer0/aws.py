@@ -8,8 +8,9 @@ The original Layer0 leaked one ticker per AWS session and died of it (docs/archi
 - each service's rate and burst come from the account quota AWS documents for it (`ACCOUNT_QUOTAS`): the rate is
   the quota's refill shared among the containers that may call at once, the burst the quota's bucket
   (docs/operations.md#pacing). `LAYER0_AWS_RATE` / `LAYER0_AWS_BURST`, when set, replace them for every service;
-- clients and limiters belong to one function (`function_scope`): on AWS a process runs one function, so there is
-  one scope; local mode runs every function in one process and gives each its own, as its containers would have;
+- token buckets belong to one function (`function_scope`), chosen on each call: on AWS a process runs one function,
+  so there is one scope; local mode runs every function in one process and gives each buckets of its own, as its
+  containers would have (the clients themselves, stateless but for their connection pools, are shared);
 - botocore's standard retries absorb throttling; what survives becomes HTTP 503, code 20 (errors.py);
 - with `LAYER0_FAULT_RATE` set (tests, `python -m local --fault-rate`), a `FaultInjector` answers that share of
   calls with a throttling error or an HTTP 500 instead of sending them, so the retries act as on a busy AWS;
@@ -299,7 +300,7 @@ _lock = threading.RLock()
 # runtime sets it around each invocation (local/lambda_runtime.py), so the steps, the scaler and the events function
 # never draw on the API's buckets.
 _function: contextvars.ContextVar[str] = contextvars.ContextVar("layer0_aws_function", default="")
-_clients: dict[tuple[str, str], Client] = {}
+_clients: dict[str, Client] = {}
 _limiters: dict[tuple[str, str], TokenBucket] = {}
 _fault_injectors: dict[str, FaultInjector] = {}
 
@@ -319,7 +320,7 @@ def _once(cache: dict[_K, _T], key: _K, make: Callable[[], _T]) -> _T:
 
 @contextlib.contextmanager
 def function_scope(function_name: str) -> Iterator[None]:
-    """Within this block, `client` and `limiter` are those of `function_name`'s own client layer."""
+    """Within this block, AWS calls draw on `function_name`'s own token buckets."""
     token = _function.set(function_name)
     try:
         yield
@@ -328,12 +329,12 @@ def function_scope(function_name: str) -> Iterator[None]:
 
 
 def current_function() -> str:
-    """The function whose client layer serves this thread's calls ("" outside any `function_scope`)."""
+    """The function whose token buckets pace this thread's calls ("" outside any `function_scope`)."""
     return _function.get()
 
 
 def limiter(service: str) -> TokenBucket:
-    """The one token bucket shared by every client of `service` in this function's client layer."""
+    """The one token bucket that paces every call to `service` of the current function."""
 
     def make() -> TokenBucket:
         chosen = pace(service)
@@ -363,7 +364,8 @@ def _new_client(service: str) -> BaseClient:
         ),
     )
     # First in line, so nothing that answers instead of the network (moto in tests) skips the pacing.
-    client.meta.events.register_first("before-send", limiter(service).before_send)
+    # The bucket is looked up on each call: the calling function's own (`function_scope`).
+    client.meta.events.register_first("before-send", lambda **_kwargs: limiter(service).before_send())
     injector = fault_injector()
     if injector is not None:
         # After the limiter (first-registered runs first), so faults are paced like the calls they stand for;
@@ -409,8 +411,8 @@ def done_by_an_earlier_attempt(*codes: str) -> Iterator[None]:
 
 
 def client(service: str) -> Client:
-    """This function's client for `service`, created on first use."""
-    return _once(_clients, (_function.get(), service), lambda: _new_client(service))
+    """The process's client for `service`, created on first use."""
+    return _once(_clients, service, lambda: _new_client(service))
 
 
 def reset() -> None:

@@ -256,7 +256,7 @@ def test_aws_rate_and_burst_when_set_replace_every_services_own(monkeypatch):
         aws.reset()
 
 
-def test_local_mode_gives_each_function_a_client_layer_of_its_own(monkeypatch):
+def test_local_mode_gives_each_function_token_buckets_of_its_own(monkeypatch):
     """A step function's calls, run by local mode's Lambda runtime, leave the API's token bucket untouched."""
     from moto import mock_aws
 
