@@ -415,6 +415,13 @@ def client(service: str) -> Client:
     return _once(_clients, service, lambda: _new_client(service))
 
 
+def reset_limiters() -> None:
+    """Forget every token bucket, keeping the clients: the next calls find full buckets with the current settings
+    (benchmarks that change the pacing between phases)."""
+    with _lock:
+        _limiters.clear()
+
+
 def reset() -> None:
     """Forget every client and limiter: for tests that change settings or the endpoint."""
     with _lock:
