@@ -19,10 +19,11 @@ For each case an estate is built over HTTP, then every Get and List route docs/c
 - Timing: each route gets one untimed warm-up request (the lazy clients), then N sequential requests; Get routes
   walk round-robin over the case's entities. An error is any non-2xx answer, or a List answer that misses one of
   the case's entities. p50 and p99 are nearest-rank percentiles of the wall time of one HTTP request.
-- The client layer's rate limit (LAYER0_AWS_RATE, 10 calls/s per service by default) is lifted for set-up AND
-  measurement by default: the figures are then the cost of our code, botocore, moto and the gateway, not of the
-  token bucket (the limiter's own accuracy is figure 1(e)). `--aws-rate 10` measures with the default pacing; at
-  the max case a List route then waits for the bucket (ECS calls grow with environments).
+- The client layer's rate limit (each service's own, sized from its AWS quota: docs/operations.md#pacing) is lifted
+  for set-up AND measurement by default: the figures are then the cost of our code, botocore, moto and the gateway,
+  not of the token bucket (the limiter's own accuracy is figure 1(e)). `--aws-rate default` measures with the
+  default pacing, `--aws-rate 10` with 10 calls/s for every service; at the max case a List route then waits for
+  the bucket (ECS calls grow with environments).
 
 Cases (docs/compatibility.md#stress-scenarios): min, med and max; `python -m benchmarks.stress` runs min and max,
 `--quick` fewer requests.
@@ -136,7 +137,7 @@ class StressResult:
     case: str
     sizes: Case
     routes: dict[str, RouteTiming]
-    aws_rate: float
+    aws_rate: float | None
     setup_seconds: float
     measure_seconds: float
 
@@ -277,7 +278,7 @@ def measure(
 
 
 def run_in_stack(
-    token: str, case: str, sizes: Case, get_requests: int, list_requests: int, aws_rate: float = LIFTED_RATE
+    token: str, case: str, sizes: Case, get_requests: int, list_requests: int, aws_rate: float | None = LIFTED_RATE
 ) -> StressResult:
     """One case against the stack that is up (moto active, settings set): build over HTTP, then time the routes."""
     from local import moto_patches
@@ -289,7 +290,7 @@ def run_in_stack(
             started = time.monotonic()
             made = build(client, sizes)
             setup_seconds = time.monotonic() - started
-            _set_rate(aws_rate)
+            _set_rate(aws_rate) if aws_rate is not None else _default_rate()
             started = time.monotonic()
             routes = measure(client, made, get_requests, list_requests)
             measure_seconds = time.monotonic() - started
@@ -298,12 +299,12 @@ def run_in_stack(
     return StressResult(case, sizes, routes, aws_rate, setup_seconds, measure_seconds)
 
 
-def run(case: str | Case, requests_per_route: int | None = None, aws_rate: float = LIFTED_RATE) -> StressResult:
+def run(case: str | Case, requests_per_route: int | None = None, aws_rate: float | None = LIFTED_RATE) -> StressResult:
     """Build the case's estate on a fresh in-process stack and time every Get and List route.
 
     `case` is "min", "med", "max" or a Case; `requests_per_route` None means 50 per Get and 20 per List route,
-    a number means that many for every route. `aws_rate` is the client layer's rate while measuring (set-up always
-    runs with it lifted).
+    a number means that many for every route. `aws_rate` is the client layer's rate while measuring, None for the
+    default pacing (each service's own, docs/operations.md#pacing); set-up always runs with it lifted.
     """
     from layer0 import aws, settings
 
@@ -485,7 +486,9 @@ def _ms(seconds: float) -> str:
     return "—" if math.isnan(seconds) else f"{seconds * 1000:.1f}"
 
 
-def _rate(rate: float) -> str:
+def _rate(rate: float | None) -> str:
+    if rate is None:
+        return "default (each service's own, docs/operations.md#pacing)"
     return "lifted" if rate >= LIFTED_RATE else f"{rate:g}/s"
 
 
@@ -534,13 +537,18 @@ def report(results: list[StressResult]) -> str:
     return "\n".join(lines)
 
 
+def _rate_argument(value: str) -> float | None:
+    return None if value == "default" else float(value)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.stress", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="10 requests per route instead of 50 per Get, 20 per List")
     parser.add_argument("--cases", nargs="+", choices=list(CASES), default=["min", "max"])
-    parser.add_argument("--aws-rate", type=float, default=LIFTED_RATE,
-                        help="the client layer's calls/s per service while measuring (default: lifted)")  # fmt: skip
+    parser.add_argument("--aws-rate", type=_rate_argument, default=LIFTED_RATE,
+                        help="the client layer's calls/s per service while measuring, or `default` for each "
+                             "service's own (default: lifted)")  # fmt: skip
     args = parser.parse_args(argv)
     started = time.monotonic()
     results = [run(case, 10 if args.quick else None, args.aws_rate) for case in args.cases]
