@@ -52,9 +52,7 @@ class ThrottleInjector:
         if self.random.random() >= self.share:
             return None
         self.injected += 1
-        body = json.dumps(
-            {"__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException", "message": "Rate exceeded"}
-        )
+        body = json.dumps({"__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException", "message": "Rate exceeded"})
         return AWSResponse(request.url, 400, {"Content-Type": "application/x-amz-json-1.0"}, _Body(body.encode()))
 
 

@@ -44,9 +44,7 @@ def client(service: str):
 
 def run(sfn, definition: dict, execution_input: dict | None = None) -> dict:
     """Create the state machine, run it, and return describe_execution once it is terminal."""
-    return run_definition(
-        definition, execution_input, role=f"arn:aws:iam::123456789012:role/sfn-{uuid.uuid4().hex[:8]}"
-    )
+    return run_definition(definition, execution_input, role=f"arn:aws:iam::123456789012:role/sfn-{uuid.uuid4().hex[:8]}")
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -682,11 +680,7 @@ def test_services_have_real_counts_deployments_and_their_configuration(ecs):
     assert created["deploymentConfiguration"] == CIRCUIT_BREAKER
     assert created["placementStrategy"] == [{"type": "binpack", "field": "memory"}]
     (deployment,) = created["deployments"]
-    assert (deployment["status"], deployment["rolloutState"], deployment["desiredCount"]) == (
-        "PRIMARY",
-        "IN_PROGRESS",
-        2,
-    )
+    assert (deployment["status"], deployment["rolloutState"], deployment["desiredCount"]) == ("PRIMARY", "IN_PROGRESS", 2)
     assert (deployment["runningCount"], deployment["pendingCount"], deployment["failedTasks"]) == (0, 0, 0)
     assert deployment["id"].startswith("ecs-svc/")
 
@@ -714,11 +708,7 @@ def test_moto_still_fakes_service_counts_and_deployments_without_the_patch(ecs):
 
     with moto_patches.unpatched("ecs_service_deployments"):
         created = ecs_client.create_service(
-            cluster="c",
-            serviceName="web",
-            taskDefinition=first,
-            desiredCount=2,
-            deploymentConfiguration=CIRCUIT_BREAKER,
+            cluster="c", serviceName="web", taskDefinition=first, desiredCount=2, deploymentConfiguration=CIRCUIT_BREAKER
         )["service"]
         scaled = ecs_client.update_service(cluster="c", service="web", desiredCount=3)["service"]
         updated = ecs_client.update_service(cluster="c", service="web", taskDefinition="app:2")["service"]
@@ -790,10 +780,7 @@ def test_a_second_auto_scaling_group_of_a_name_is_already_exists(stack):
     assert raised.value.response["Error"]["Code"] == "AlreadyExists"
     assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     assert len(autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"]) == 1
-    assert (
-        len(ec2.describe_instances(Filters=[{"Name": "instance-state-name", "Values": ["running"]}])["Reservations"])
-        == 1
-    )
+    assert len(ec2.describe_instances(Filters=[{"Name": "instance-state-name", "Values": ["running"]}])["Reservations"]) == 1
 
 
 def test_moto_still_replaces_an_auto_scaling_group_of_the_same_name_without_the_patch(stack):
