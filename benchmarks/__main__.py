@@ -8,6 +8,8 @@ Sections, each a table and a last line of `key=value` figures:
      (benchmarks.calls, workload_calls, load_balancer_calls, admin_calls)
   d  stress: docs/compatibility.md#stress-scenarios's min and max cases through the local gateway (benchmarks.stress)
   e  limiter accuracy: 8 concurrent callers against the configured rate (benchmarks.limiter)
+  f  pacing: 50 back-to-back GET /service/{id} at the default rate, and GET /service and GET /deploy before and
+     after 200 environments and deploys were created and deleted (benchmarks.stress, `pacing`)
 The report ends with a summary: every section's figures on one last line.
 
 `--quick` shrinks every section (fewer invocations, runs, sizes and requests) for a fast check of the report
@@ -152,6 +154,13 @@ def stress_section(quick: bool) -> str:
     return stress.report(results)
 
 
+def pacing_section(quick: bool) -> str:
+    from benchmarks import stress
+
+    result = stress.pacing(history=20 if quick else stress.HISTORY)
+    return stress.pacing_report(result)
+
+
 def limiter_section(quick: bool) -> str:
     from benchmarks import limiter
 
@@ -166,6 +175,11 @@ SECTIONS = (
         "d", "(d) Stress: docs/compatibility.md#stress-scenarios's cases through the local gateway", stress_section
     ),
     Section("e", "(e) Limiter accuracy", limiter_section),
+    Section(
+        "f",
+        "(f) Pacing: one user's back-to-back Gets at the default rate, and lists after a long history",
+        pacing_section,
+    ),
 )
 
 

@@ -102,12 +102,13 @@ def measure_client(callers: int = CALLERS, seconds: float = SECONDS) -> RateResu
     config = settings.get()
     table = config.tag_table
     dynamodb = aws.client("dynamodb")
+    paced = aws.pace("dynamodb")
     key = {"EntityType": {"S": "environment"}, "EntityID": {"S": "bench-limiter"}}
     calls, elapsed, errors = hammer(lambda: dynamodb.get_item(TableName=table, Key=key), callers, seconds)
     return RateResult(
         "client layer: DynamoDB GetItem, moto in process",
-        config.aws_rate,
-        config.aws_burst,
+        paced.rate,
+        paced.burst,
         callers,
         calls,
         elapsed,

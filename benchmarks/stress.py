@@ -19,10 +19,11 @@ For each case an estate is built over HTTP, then every Get and List route docs/c
 - Timing: each route gets one untimed warm-up request (the lazy clients), then N sequential requests; Get routes
   walk round-robin over the case's entities. An error is any non-2xx answer, or a List answer that misses one of
   the case's entities. p50 and p99 are nearest-rank percentiles of the wall time of one HTTP request.
-- The client layer's rate limit (LAYER0_AWS_RATE, 10 calls/s per service by default) is lifted for set-up AND
-  measurement by default: the figures are then the cost of our code, botocore, moto and the gateway, not of the
-  token bucket (the limiter's own accuracy is figure 1(e)). `--aws-rate 10` measures with the default pacing; at
-  the max case a List route then waits for the bucket (ECS calls grow with environments).
+- The client layer's rate limit (each service's own, sized from its AWS quota: docs/operations.md#pacing) is lifted
+  for set-up AND measurement by default: the figures are then the cost of our code, botocore, moto and the gateway,
+  not of the token bucket (the limiter's own accuracy is figure 1(e)). `--aws-rate default` measures with the
+  default pacing, `--aws-rate 10` with 10 calls/s for every service; at the max case a List route then waits for
+  the bucket (ECS calls grow with environments).
 
 Cases (docs/compatibility.md#stress-scenarios): min, med and max; `python -m benchmarks.stress` runs min and max,
 `--quick` fewer requests.
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import math
 import os
 import threading
@@ -135,7 +137,7 @@ class StressResult:
     case: str
     sizes: Case
     routes: dict[str, RouteTiming]
-    aws_rate: float
+    aws_rate: float | None
     setup_seconds: float
     measure_seconds: float
 
@@ -276,7 +278,7 @@ def measure(
 
 
 def run_in_stack(
-    token: str, case: str, sizes: Case, get_requests: int, list_requests: int, aws_rate: float = LIFTED_RATE
+    token: str, case: str, sizes: Case, get_requests: int, list_requests: int, aws_rate: float | None = LIFTED_RATE
 ) -> StressResult:
     """One case against the stack that is up (moto active, settings set): build over HTTP, then time the routes."""
     from local import moto_patches
@@ -288,7 +290,7 @@ def run_in_stack(
             started = time.monotonic()
             made = build(client, sizes)
             setup_seconds = time.monotonic() - started
-            _set_rate(aws_rate)
+            _set_rate(aws_rate) if aws_rate is not None else _default_rate()
             started = time.monotonic()
             routes = measure(client, made, get_requests, list_requests)
             measure_seconds = time.monotonic() - started
@@ -297,12 +299,12 @@ def run_in_stack(
     return StressResult(case, sizes, routes, aws_rate, setup_seconds, measure_seconds)
 
 
-def run(case: str | Case, requests_per_route: int | None = None, aws_rate: float = LIFTED_RATE) -> StressResult:
+def run(case: str | Case, requests_per_route: int | None = None, aws_rate: float | None = LIFTED_RATE) -> StressResult:
     """Build the case's estate on a fresh in-process stack and time every Get and List route.
 
     `case` is "min", "med", "max" or a Case; `requests_per_route` None means 50 per Get and 20 per List route,
-    a number means that many for every route. `aws_rate` is the client layer's rate while measuring (set-up always
-    runs with it lifted).
+    a number means that many for every route. `aws_rate` is the client layer's rate while measuring, None for the
+    default pacing (each service's own, docs/operations.md#pacing); set-up always runs with it lifted.
     """
     from layer0 import aws, settings
 
@@ -323,11 +325,170 @@ def run(case: str | Case, requests_per_route: int | None = None, aws_rate: float
         aws.reset()
 
 
+# --- pacing: what one user feels at the default rate, and local mode after a long history (issue 13) --------------
+
+PACING_GETS = 50  # back-to-back GET /service/{id}
+PACING_LISTS = 10  # GET /service and GET /deploy each, per phase: within a fresh ECS bucket at the default rate
+HISTORY = 200  # environments (and deploys) created and deleted between the two phases
+
+
+@dataclass
+class PacingResult:
+    sequential_before: RouteTiming
+    sequential_after: RouteTiming
+    lists_before: dict[str, RouteTiming]
+    lists_after: dict[str, RouteTiming]
+    history: int
+    history_seconds: float
+
+    @property
+    def errors(self) -> int:
+        timings = [self.sequential_before, self.sequential_after, *self.lists_before.values()]
+        return sum(timing.errors for timing in [*timings, *self.lists_after.values()])
+
+
+def _default_rate() -> None:
+    """The client layer at its default pacing (each service's own, from its AWS quota), with full buckets, as a
+    container that has just served its first request; the clients stay (they are warm)."""
+    from layer0 import aws, settings
+
+    os.environ.pop("LAYER0_AWS_RATE", None)
+    os.environ.pop("LAYER0_AWS_BURST", None)
+    settings.get.cache_clear()
+    aws.reset_limiters()
+
+
+def _pacing_phase(client: _Client, made: dict[str, list[str]], gets: int, lists: int):
+    """Warm-up (lifted), then at the default rate from full buckets: `gets` GET /service/{id} back to back; then,
+    from full buckets again, `lists` GET /service and GET /deploy."""
+    service = made["services"][0]
+    _set_rate(LIFTED_RATE)
+    for path in (f"/service/{service}", "/service", "/deploy"):
+        client.ok("GET", path)  # warm-up, untimed: the lazy clients
+    _default_rate()
+    gc.collect()  # the set-up's garbage: a full collection otherwise lands in one timed request (~1 s here)
+    sequential = RouteTiming("GetService")
+    for _ in range(gets):
+        _timed(client, f"/service/{service}", sequential)
+    listed = {}
+    for route in ("ListServices", "ListDeploys"):
+        _default_rate()
+        path, kind, key = LIST_ROUTES[route]
+        timing = listed[route] = RouteTiming(route)
+        for _ in range(lists):
+            _timed(client, path, timing, set(made[kind]), key)
+    return sequential, listed
+
+
+def make_history(client: _Client, count: int) -> None:
+    """`count` environments and `count` deploys created and deleted, at the lifted rate. Creates go through the API
+    over HTTP (POST /environment, POST /deploy); a deploy is deleted through the API (DELETE /deploy/{id}); an
+    environment through the delete-environment machine's own steps, in its order, called directly (as
+    `run_create_task_job` does for tasks): no instances (min_cluster_count 0), so no instance polls to wait for."""
+    from layer0 import environments
+    from layer0.workflows import delete_environment
+
+    dockerrun_body = dockerrun(DEPLOY_FIXTURE)
+    for n in range(count):
+        body = {"environment_name": f"gone{n}", "operating_system": "linux", "instance_size": INSTANCE_SIZE,
+                "min_cluster_count": 0}  # fmt: skip
+        environment_id = client.ok("POST", "/environment", body).json()["environment_id"]
+        delete_environment.unlink_all(environment_id)
+        for dependency in delete_environment.list_dependencies(environment_id)["dependencies"]:
+            delete_environment.delete_dependency(environment_id, dependency["kind"], dependency["id"])
+        environments.delete_autoscaling_group(environment_id)
+        environments.delete_launch_template(environment_id)
+        environments.delete_security_group(environment_id)
+        environments.delete_cluster(environment_id)
+        delete_environment.delete_tags(environment_id)
+        deploy_id = client.ok("POST", "/deploy", {"deploy_name": f"gone{n}", "dockerrun": dockerrun_body}).json()
+        client.ok("DELETE", f"/deploy/{deploy_id['deploy_id']}")
+
+
+def pacing_in_stack(token: str, history: int = HISTORY, gets: int = PACING_GETS, lists: int = PACING_LISTS):
+    """The min case's estate, the pacing phase, `history` creates and deletes, the pacing phase again."""
+    from local import moto_patches
+
+    moto_patches.apply()
+    try:
+        with _quiet_gateway(), _gateway(token) as client, stand_in_job_machines():
+            _set_rate(LIFTED_RATE)
+            made = build(client, CASES["min"])
+            sequential_before, lists_before = _pacing_phase(client, made, gets, lists)
+            _set_rate(LIFTED_RATE)
+            started = time.monotonic()
+            make_history(client, history)
+            history_seconds = time.monotonic() - started
+            sequential_after, lists_after = _pacing_phase(client, made, gets, lists)
+    finally:
+        moto_patches.revert_ecs()
+    return PacingResult(sequential_before, sequential_after, lists_before, lists_after, history, history_seconds)
+
+
+def pacing(history: int = HISTORY, gets: int = PACING_GETS, lists: int = PACING_LISTS) -> PacingResult:
+    """`pacing_in_stack` on a fresh in-process stack; the settings are restored after."""
+    from layer0 import aws, settings
+
+    saved = {name: os.environ.get(name) for name in ("LAYER0_AWS_RATE", "LAYER0_AWS_BURST")}
+    try:
+        with in_process_stack() as token:
+            return pacing_in_stack(token, history, gets, lists)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        settings.get.cache_clear()
+        aws.reset()
+
+
+def _ratio(high: float, low: float) -> float:
+    return high / low if low and not math.isnan(low) and not math.isnan(high) else math.nan
+
+
+def pacing_report(result: PacingResult) -> str:
+    """Markdown: the back-to-back Gets and the Lists before and after the history, then `key=value` figures."""
+    before, after = result.sequential_before, result.sequential_after
+    lines = [
+        f"At the default pacing (each AWS service's rate and burst from its quota, docs/operations.md#pacing), full "
+        f"buckets: {len(before.seconds)} back-to-back `GET /service/{{id}}` (one ECS call each), then "
+        f"{len(result.lists_before['ListServices'].seconds)} each of `GET /service` and `GET /deploy` on the min "
+        f"case's estate; again after {result.history} environments and {result.history} deploys were created and "
+        f"deleted ({result.history_seconds:.1f} s, at the lifted rate).",
+        "",
+        "| measure | before the history: p50 ms | p99 ms | after: p50 ms | p99 ms | after / before (p50) |",
+        "|---|---|---|---|---|---|",
+        f"| GET /service/{{id}}, back to back | {_ms(before.p50)} | {_ms(before.p99)} | {_ms(after.p50)} | "
+        f"{_ms(after.p99)} | {_ratio(after.p50, before.p50):.2f} |",
+    ]
+    for route in ("ListServices", "ListDeploys"):
+        low, high = result.lists_before[route], result.lists_after[route]
+        lines.append(
+            f"| {route} | {_ms(low.p50)} | {_ms(low.p99)} | {_ms(high.p50)} | {_ms(high.p99)} | "
+            f"{_ratio(high.p50, low.p50):.2f} |"
+        )
+    for timing in [before, after, *result.lists_before.values(), *result.lists_after.values()]:
+        lines += [f"- {timing.route} error: {sample}" for sample in timing.error_samples]
+    services = _ratio(result.lists_after["ListServices"].p50, result.lists_before["ListServices"].p50)
+    deploys = _ratio(result.lists_after["ListDeploys"].p50, result.lists_before["ListDeploys"].p50)
+    lines += [
+        "",
+        f"pacing_errors={result.errors} sequential_get_p50_ms={_ms(before.p50)} "
+        f"sequential_get_p99_ms={_ms(before.p99)} "
+        f"sequential_get_p99_over_p50={_ratio(before.p99, before.p50):.2f} history_list_ratio={services:.2f} "
+        f"history_deploy_list_ratio={deploys:.2f}",
+    ]
+    return "\n".join(lines)
+
+
 def _ms(seconds: float) -> str:
     return "—" if math.isnan(seconds) else f"{seconds * 1000:.1f}"
 
 
-def _rate(rate: float) -> str:
+def _rate(rate: float | None) -> str:
+    if rate is None:
+        return "default (each service's own, docs/operations.md#pacing)"
     return "lifted" if rate >= LIFTED_RATE else f"{rate:g}/s"
 
 
@@ -376,13 +537,18 @@ def report(results: list[StressResult]) -> str:
     return "\n".join(lines)
 
 
+def _rate_argument(value: str) -> float | None:
+    return None if value == "default" else float(value)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.stress", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="10 requests per route instead of 50 per Get, 20 per List")
     parser.add_argument("--cases", nargs="+", choices=list(CASES), default=["min", "max"])
-    parser.add_argument("--aws-rate", type=float, default=LIFTED_RATE,
-                        help="the client layer's calls/s per service while measuring (default: lifted)")  # fmt: skip
+    parser.add_argument("--aws-rate", type=_rate_argument, default=LIFTED_RATE,
+                        help="the client layer's calls/s per service while measuring, or `default` for each "
+                             "service's own (default: lifted)")  # fmt: skip
     args = parser.parse_args(argv)
     started = time.monotonic()
     results = [run(case, 10 if args.quick else None, args.aws_rate) for case in args.cases]

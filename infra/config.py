@@ -4,8 +4,9 @@ Context keys:
   prefix           Layer0 instance name; AWS names are `l0-<prefix>-...` (default "l0", ^[a-z][a-z0-9]{0,15}$)
   vpc_id           import this existing VPC instead of creating one (needs an account/region at synth time)
   api_version      the `Version` header and GET /admin/version (default: settings.DEFAULT_API_VERSION)
-  aws_rate         AWS calls per second, per AWS service, per Lambda container (default 10)
-  aws_burst        token-bucket burst of that limiter (default 20)
+  aws_rate         AWS calls per second, per Lambda container, for every AWS service (default: unset, each service's
+                   own from its AWS quota, docs/operations.md#pacing)
+  aws_burst        token-bucket burst of that limiter, for every AWS service (default: unset, each service's own)
   api_concurrency  reserved concurrency of the API function (default 10)
   container_policy permissive (default) or strict: strict refuses Dockerruns that let a container reach its host
   imds_hop_limit   the IMDSv2 hop limit of the environments' instances: 1 (default) keeps containers in bridge mode
@@ -56,24 +57,36 @@ def _load_default_api_version() -> str:
 DEFAULT_API_VERSION = _load_default_api_version()
 
 
+# Containers besides the API's that call AWS at once: one for the job steps, one for the scaler (the same figure as
+# functions/layer0/settings.py, AWS_CONTAINERS, less the API's default reserved concurrency).
+OTHER_CONTAINERS = 2
+
+
 @dataclass(frozen=True)
 class Throughput:
-    """The AWS-rate bound of docs/architecture.md#the-client-layer, kept in one place.
+    """The AWS-rate bound of docs/operations.md#pacing, kept in one place.
 
-    One Lambda container serves one request at a time and owns one limiter per AWS service, so
-    the API's aggregate AWS call rate per service is at most `api_concurrency * aws_rate`.
-    CDK sets the reserved concurrency and the LAYER0_AWS_RATE/LAYER0_AWS_BURST variables from
-    this object only; nothing else may set them.
+    One Lambda container serves one request at a time and owns one limiter per AWS service. Each limiter's rate is
+    its service's account quota divided by `aws_containers` (the API's reserved concurrency plus the steps and the
+    scaler), so the API's aggregate AWS call rate per service stays under the quota. `aws_rate` / `aws_burst`, when
+    set, replace every service's with one figure. CDK sets the reserved concurrency and the LAYER0_AWS_CONTAINERS,
+    LAYER0_AWS_RATE and LAYER0_AWS_BURST variables from this object only; nothing else may set them.
     """
 
     api_concurrency: int = 10
-    aws_rate: float = 10.0
-    aws_burst: int = 20
+    aws_rate: float | None = None
+    aws_burst: int | None = None
 
     @property
-    def aggregate_aws_rate(self) -> float:
-        """Upper bound of the API function's calls per second to any one AWS service."""
-        return self.api_concurrency * self.aws_rate
+    def aws_containers(self) -> int:
+        """How many containers share each service's account quota."""
+        return self.api_concurrency + OTHER_CONTAINERS
+
+    @property
+    def aggregate_aws_rate(self) -> float | None:
+        """Upper bound of the API function's calls per second to any one AWS service, when `aws_rate` is set
+        (unset, each service's bound is its quota's refill: docs/operations.md#pacing)."""
+        return None if self.aws_rate is None else self.api_concurrency * self.aws_rate
 
     @property
     def api_throttle_rate(self) -> int:
@@ -86,7 +99,12 @@ class Throughput:
         return 10 * self.api_concurrency
 
     def environment(self) -> dict[str, str]:
-        return {"LAYER0_AWS_RATE": f"{self.aws_rate:g}", "LAYER0_AWS_BURST": str(self.aws_burst)}
+        variables = {"LAYER0_AWS_CONTAINERS": str(self.aws_containers)}
+        if self.aws_rate is not None:
+            variables["LAYER0_AWS_RATE"] = f"{self.aws_rate:g}"
+        if self.aws_burst is not None:
+            variables["LAYER0_AWS_BURST"] = str(self.aws_burst)
+        return variables
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,8 @@ import zipfile
 from collections.abc import Callable
 from typing import Any
 
+from layer0 import aws
+
 __all__ = [
     "Handler",
     "LambdaContext",
@@ -174,7 +176,10 @@ def _invoke(
     )
     if hasattr(headers, "get") and headers.get("X-Amz-Invocation-Type") == "DryRun":
         return b""  # validated, not run
-    return _run_handler(handler, body, context, response_headers)
+    # Each function paces its AWS calls with token buckets of its own, as its containers would on AWS
+    # (docs/architecture.md#local-mode): the steps and the scaler never draw on the API's.
+    with aws.function_scope(fn.function_name):
+        return _run_handler(handler, body, context, response_headers)
 
 
 def install() -> None:

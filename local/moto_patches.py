@@ -22,6 +22,9 @@ Permanent patches (local mode and tests), applied by :func:`apply`, idempotently
   - :func:`patch_autoscaling_already_exists` CreateAutoScalingGroup on a taken name: AlreadyExists, not a new group
   - :func:`patch_elbv2_idempotent_creates`  ALB, target group, listener creates repeated: the one made, as on AWS
   - :func:`patch_ec2_delete_unknown_launch_template` DeleteLaunchTemplate of an unknown name: NotFound
+  - :func:`patch_list_clusters_active`   ListClusters leaves deleted (INACTIVE) clusters out
+  - :func:`patch_list_services_live`     ListServices leaves deleted (INACTIVE) services out
+  - :func:`patch_list_task_definition_families_status` ListTaskDefinitionFamilies honours ``status``
 
 ECS patches (local/ecs/patches.py), applied by :func:`apply_ecs` (with the ECS simulation: an
 :class:`local.ecs.agent.Agent` applies them when created) and undone by :func:`revert_ecs`:
@@ -57,6 +60,9 @@ __all__ = [
     "patch_autoscaling_already_exists",
     "patch_elbv2_idempotent_creates",
     "patch_ec2_delete_unknown_launch_template",
+    "patch_list_clusters_active",
+    "patch_list_services_live",
+    "patch_list_task_definition_families_status",
 ]
 
 
@@ -243,6 +249,83 @@ def patch_ec2_delete_unknown_launch_template() -> None:
 
 
 # --------------------------------------------------------------------------------------------------------------
+# e6. ECS history: what was deleted stops costing list calls (docs/architecture.md#local-mode)
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _list_active_clusters(original: Callable) -> Callable:
+    def list_clusters(self: Any) -> list[str]:
+        return [cluster.arn for cluster in self.clusters.values() if cluster.status != "INACTIVE"]
+
+    return list_clusters
+
+
+def patch_list_clusters_active() -> None:
+    """ListClusters leaves deleted (INACTIVE) clusters out. moto lists every cluster ever made, so each deleted
+    environment costs the List routes calls for good; on AWS an INACTIVE cluster drops out of ListClusters after a
+    while (here at once). DescribeClusters still answers INACTIVE for it, as on AWS."""
+    with patching.lock:
+        if "list_clusters_active" in patching.undos:
+            return
+        backend = patching.import_module("moto.ecs.models").EC2ContainerServiceBackend
+        patching.replace_method("list_clusters_active", backend, "list_clusters", _list_active_clusters)
+
+
+def _list_live_services(original: Callable) -> Callable:
+    def list_services(self: Any, *args: Any, **kwargs: Any) -> list[str]:
+        deleted = {service.arn for service in self.services.values() if service.status == "INACTIVE"}
+        return [arn for arn in original(self, *args, **kwargs) if arn not in deleted]
+
+    return list_services
+
+
+def patch_list_services_live() -> None:
+    """ListServices leaves deleted (INACTIVE) services out, as ECS does; moto lists them, so each deleted service
+    costs `GET /service` a DescribeServices to tell it apart."""
+    with patching.lock:
+        if "list_services_live" in patching.undos:
+            return
+        backend = patching.import_module("moto.ecs.models").EC2ContainerServiceBackend
+        patching.replace_method("list_services_live", backend, "list_services", _list_live_services)
+
+
+def _list_task_definition_families_by_status(original: Callable) -> Callable:
+    def list_task_definition_families(self: Any) -> Any:
+        from moto.core.responses import ActionResult
+
+        result = original(self)
+        status = (self._get_param("status") or "ALL").upper()
+        if status == "ALL":
+            return result
+        definitions = self.ecs_backend.task_definitions
+
+        def active(family: str) -> bool:
+            return any(definition.status == "ACTIVE" for definition in definitions.get(family, {}).values())
+
+        families = [family for family in result.result["families"] if active(family) == (status == "ACTIVE")]
+        return ActionResult({"families": families})
+
+    return list_task_definition_families
+
+
+def patch_list_task_definition_families_status() -> None:
+    """ListTaskDefinitionFamilies honours `status`: ACTIVE lists the families with an ACTIVE revision, INACTIVE
+    those with none, as on AWS. moto ignores it and lists every family ever registered, so each deleted deploy
+    costs `GET /deploy` a ListTaskDefinitions for good."""
+    from moto.ecs.responses import EC2ContainerServiceResponse
+
+    with patching.lock:
+        if "list_task_definition_families_status" in patching.undos:
+            return
+        patching.replace_method(
+            "list_task_definition_families_status",
+            EC2ContainerServiceResponse,
+            "list_task_definition_families",
+            _list_task_definition_families_by_status,
+        )
+
+
+# --------------------------------------------------------------------------------------------------------------
 # apply / revert
 # --------------------------------------------------------------------------------------------------------------
 
@@ -253,6 +336,9 @@ _PERMANENT: dict[str, Callable[[], None]] = {
     "autoscaling_already_exists": patch_autoscaling_already_exists,
     "elbv2_idempotent_creates": patch_elbv2_idempotent_creates,
     "ec2_delete_unknown_launch_template": patch_ec2_delete_unknown_launch_template,
+    "list_clusters_active": patch_list_clusters_active,
+    "list_services_live": patch_list_services_live,
+    "list_task_definition_families_status": patch_list_task_definition_families_status,
 }
 _ECS: dict[str, Callable[[], None]] = ecs_patches.PATCHES
 

@@ -8,7 +8,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from layer0 import settings
+from layer0 import aws, settings
 from local.gateway import LambdaContext  # noqa: F401  (re-exported for the tests)
 from local.resources import REGION, create_stack_resources
 
@@ -31,7 +31,8 @@ def aws_environment(monkeypatch):
     """Fake credentials and no real endpoint, for every test; fresh settings.
 
     The client layer's clients survive between tests (they depend on nothing a test changes);
-    tests of the client layer itself call `aws.reset()`.
+    tests of the client layer itself call `aws.reset()`. Its token buckets start full for each test, at the default
+    pacing, as a fresh container's would: no test waits for the tokens an earlier one took.
     """
     for name in list(os.environ):
         if name.startswith(("AWS_", "LAYER0_")):
@@ -42,6 +43,7 @@ def aws_environment(monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     settings.get.cache_clear()
+    aws.reset_limiters()
     yield
     settings.get.cache_clear()
 

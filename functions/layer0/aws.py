@@ -5,6 +5,12 @@ The original Layer0 leaked one ticker per AWS session and died of it (docs/archi
 - a client is created lazily, once per process, and reused by every warm invocation;
 - every client of one AWS service shares one token bucket, hooked on botocore's `before-send`, so
   retries are paced too. The bucket's state is computed from the clock on demand: no thread, no timer;
+- each service's rate and burst come from the account quota AWS documents for it (`ACCOUNT_QUOTAS`): the rate is
+  the quota's refill shared among the containers that may call at once, the burst the quota's bucket
+  (docs/operations.md#pacing). `LAYER0_AWS_RATE` / `LAYER0_AWS_BURST`, when set, replace them for every service;
+- token buckets belong to one function (`function_scope`), chosen on each call: on AWS a process runs one function,
+  so there is one scope; local mode runs every function in one process and gives each buckets of its own, as its
+  containers would have (the clients themselves, stateless but for their connection pools, are shared);
 - botocore's standard retries absorb throttling; what survives becomes HTTP 503, code 20 (errors.py);
 - with `LAYER0_FAULT_RATE` set (tests, `python -m local --fault-rate`), a `FaultInjector` answers that share of
   calls with a throttling error or an HTTP 500 instead of sending them, so the retries act as on a busy AWS;
@@ -17,6 +23,7 @@ Endpoints come from the environment (`AWS_ENDPOINT_URL`), so local mode and test
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import json
 import logging
 import random
@@ -24,6 +31,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any, TypeAlias, TypeVar
 
 import boto3
@@ -84,6 +92,11 @@ class TokenBucket:
         with self._lock:
             self._tokens = float(self.burst)
             self._updated = self._clock()
+
+    def available(self) -> float:
+        """The tokens the bucket holds now (negative while callers wait for reserved ones)."""
+        with self._lock:
+            return min(self.burst, self._tokens + (self._clock() - self._updated) * self.rate)
 
     def before_send(self, **_kwargs) -> None:
         """botocore `before-send` hook. Must return None: anything else is taken as the HTTP response."""
@@ -235,28 +248,107 @@ class _AnswerLosingSession:
 for _wire_logger in ("botocore.parsers", "botocore.endpoint", "botocore.auth"):
     logging.getLogger(_wire_logger).setLevel(logging.INFO)
 
+
+@dataclass(frozen=True)
+class Pace:
+    """A token bucket's settings: `rate` calls per second, bursts of `burst`."""
+
+    rate: float
+    burst: int
+
+
+@dataclass(frozen=True)
+class AccountQuota:
+    """The request budget AWS gives one account in one Region for the calls Layer0 makes to a service: a token
+    bucket of `bucket` tokens refilled at `refill` per second, shared by every caller of the account."""
+
+    refill: float
+    bucket: int
+
+    def pace(self, containers: int) -> Pace:
+        """One container's share: the refill divided among `containers` calling at once, so that together they
+        stay under it; the whole bucket as the burst, so one user's burst of reads goes through without waiting
+        (when several containers burst at once, AWS throttles and botocore's retries absorb it)."""
+        return Pace(self.refill / containers, self.bucket)
+
+
+# docs/operations.md#pacing: each figure, the page of AWS's that documents it, and the arithmetic.
+ACCOUNT_QUOTAS: dict[str, AccountQuota] = {
+    "ecs": AccountQuota(refill=20, bucket=50),  # cluster read actions, the tightest bucket Layer0's reads draw on
+    "ec2": AccountQuota(refill=20, bucket=100),  # non-mutating actions (Describe*)
+    "elb": AccountQuota(refill=10, bucket=40),  # non-mutating actions; API version 1 has a bucket of its own
+    "elbv2": AccountQuota(refill=10, bucket=40),
+    "autoscaling": AccountQuota(refill=10, bucket=40),  # no published figure: taken as ELB's
+    "dynamodb": AccountQuota(refill=1000, bucket=1000),  # throttled by capacity, not calls: Layer0's own ceiling
+    "stepfunctions": AccountQuota(refill=5, bucket=40),  # GetExecutionHistory, the tightest Layer0 calls
+    "secretsmanager": AccountQuota(refill=10_000, bucket=10_000),  # GetSecretValue and DescribeSecret, combined
+    "logs": AccountQuota(refill=25, bucket=25),  # GetLogEvents: 25 per second
+    "scheduler": AccountQuota(refill=250, bucket=250),  # CreateSchedule / DeleteSchedule, the smallest Regions
+}
+# A service without a documented quota in the table (IAM, STS, SSM, ACM, Lambda): Layer0 calls it rarely.
+UNLISTED_PACE = Pace(rate=10.0, burst=20)
+
+
+def default_pace(service: str, containers: int) -> Pace:
+    """The rate and burst of one container's limiter for `service`, from the table."""
+    quota = ACCOUNT_QUOTAS.get(service)
+    return quota.pace(containers) if quota is not None else UNLISTED_PACE
+
+
+def pace(service: str) -> Pace:
+    """This process's pace for `service`: the table's, or `LAYER0_AWS_RATE` / `LAYER0_AWS_BURST` where set."""
+    config = settings.get()
+    default = default_pace(service, config.aws_containers)
+    return Pace(config.aws_rate or default.rate, config.aws_burst or default.burst)
+
+
 _lock = threading.RLock()
+# The function whose clients and limiters a call uses: "" on AWS (one function per process). Local mode's Lambda
+# runtime sets it around each invocation (local/lambda_runtime.py), so the steps, the scaler and the events function
+# never draw on the API's buckets.
+_function: contextvars.ContextVar[str] = contextvars.ContextVar("layer0_aws_function", default="")
 _clients: dict[str, Client] = {}
-_limiters: dict[str, TokenBucket] = {}
+_limiters: dict[tuple[str, str], TokenBucket] = {}
 _fault_injectors: dict[str, FaultInjector] = {}
 _sessions: dict[str, boto3.session.Session] = {}
 
+_K = TypeVar("_K")
 
-def _once(cache: dict[str, _T], service: str, make: Callable[[], _T]) -> _T:
-    """cache[service], made at most once per process even when threads race for it."""
-    found = cache.get(service)
+
+def _once(cache: dict[_K, _T], key: _K, make: Callable[[], _T]) -> _T:
+    """cache[key], made at most once per process even when threads race for it."""
+    found = cache.get(key)
     if found is None:
         with _lock:
-            found = cache.get(service)
+            found = cache.get(key)
             if found is None:
-                found = cache[service] = make()
+                found = cache[key] = make()
     return found
 
 
+@contextlib.contextmanager
+def function_scope(function_name: str) -> Iterator[None]:
+    """Within this block, AWS calls draw on `function_name`'s own token buckets."""
+    token = _function.set(function_name)
+    try:
+        yield
+    finally:
+        _function.reset(token)
+
+
+def current_function() -> str:
+    """The function whose token buckets pace this thread's calls ("" outside any `function_scope`)."""
+    return _function.get()
+
+
 def limiter(service: str) -> TokenBucket:
-    """The one token bucket shared by every client of `service` in this process."""
-    config = settings.get()
-    return _once(_limiters, service, lambda: TokenBucket(config.aws_rate, config.aws_burst))
+    """The one token bucket that paces every call to `service` of the current function."""
+
+    def make() -> TokenBucket:
+        chosen = pace(service)
+        return TokenBucket(chosen.rate, chosen.burst)
+
+    return _once(_limiters, (_function.get(), service), make)
 
 
 def fault_injector() -> FaultInjector | None:
@@ -283,7 +375,8 @@ def _new_client(service: str) -> BaseClient:
         ),
     )
     # First in line, so nothing that answers instead of the network (moto in tests) skips the pacing.
-    client.meta.events.register_first("before-send", limiter(service).before_send)
+    # The bucket is looked up on each call: the calling function's own (`function_scope`).
+    client.meta.events.register_first("before-send", lambda **_kwargs: limiter(service).before_send())
     injector = fault_injector()
     if injector is not None:
         # After the limiter (first-registered runs first), so faults are paced like the calls they stand for;
@@ -339,6 +432,13 @@ def restart_limiters() -> None:
         buckets = list(_limiters.values())
     for bucket in buckets:
         bucket.restart()
+
+
+def reset_limiters() -> None:
+    """Forget every token bucket, keeping the clients: the next calls find full buckets with the current settings
+    (benchmarks that change the pacing between phases)."""
+    with _lock:
+        _limiters.clear()
 
 
 def reset() -> None:

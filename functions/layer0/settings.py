@@ -48,9 +48,10 @@ class Settings:
     # Scheduler invokes it with. Empty: `scaler.request_run` does nothing.
     scaler_function_arn: str
     scaler_schedule_role_arn: str
-    # The AWS client layer (docs/architecture.md#the-client-layer): per service and per process.
-    aws_rate: float
-    aws_burst: int
+    # The AWS client layer (docs/architecture.md#the-client-layer): per service and per process. None: each
+    # service's own, from its AWS quota (layer0/aws.py, ACCOUNT_QUOTAS); set, the same for every service.
+    aws_rate: float | None
+    aws_burst: int | None
     aws_max_attempts: int
     aws_connect_timeout: float
     aws_read_timeout: float
@@ -69,6 +70,9 @@ class Settings:
     # How long a finished task stays listed, with its exit codes, before its read-model row expires by DynamoDB TTL
     # (docs/compatibility.md#tasks; `-c task_retention_hours`).
     task_retention_hours: float = 24.0
+    # How many containers may call AWS at once, sharing each service's account quota (docs/operations.md#pacing):
+    # the API's reserved concurrency plus the steps and the scaler. CDK sets it from `api_concurrency`.
+    aws_containers: int = 12
 
     @property
     def aws_name_prefix(self) -> str:
@@ -99,8 +103,8 @@ def from_environment(env: dict[str, str] | os._Environ = os.environ) -> Settings
         ssh_key_pair=env.get("LAYER0_AWS_SSH_KEY_PAIR", ""),
         scaler_function_arn=env.get("LAYER0_SCALER_FUNCTION_ARN", ""),
         scaler_schedule_role_arn=env.get("LAYER0_SCALER_SCHEDULE_ROLE_ARN", ""),
-        aws_rate=float(env.get("LAYER0_AWS_RATE", "10")),
-        aws_burst=int(env.get("LAYER0_AWS_BURST", "20")),
+        aws_rate=float(env["LAYER0_AWS_RATE"]) if env.get("LAYER0_AWS_RATE", "").strip() else None,
+        aws_burst=int(env["LAYER0_AWS_BURST"]) if env.get("LAYER0_AWS_BURST", "").strip() else None,
         aws_max_attempts=int(env.get("LAYER0_AWS_MAX_ATTEMPTS", "5")),
         aws_connect_timeout=float(env.get("LAYER0_AWS_CONNECT_TIMEOUT", "3")),
         aws_read_timeout=float(env.get("LAYER0_AWS_READ_TIMEOUT", "10")),
@@ -110,6 +114,7 @@ def from_environment(env: dict[str, str] | os._Environ = os.environ) -> Settings
         imds_hop_limit=_imds_hop_limit(env.get("LAYER0_IMDS_HOP_LIMIT", "1")),
         fault_after=_share("LAYER0_FAULT_AFTER", env.get("LAYER0_FAULT_AFTER", "0")),
         task_retention_hours=_task_retention_hours(env.get("LAYER0_TASK_RETENTION_HOURS", "24")),
+        aws_containers=_positive("LAYER0_AWS_CONTAINERS", env.get("LAYER0_AWS_CONTAINERS", str(AWS_CONTAINERS))),
     )
 
 
@@ -154,3 +159,15 @@ def _task_retention_hours(value: str) -> float:
 def get() -> Settings:
     """The process's settings. Tests that change the environment call `get.cache_clear()`."""
     return from_environment()
+
+
+# The default of `aws_containers`: the API's default reserved concurrency (10), plus one container for the job steps
+# and one for the scaler (docs/operations.md#pacing).
+AWS_CONTAINERS = 12
+
+
+def _positive(name: str, value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError(f"{name} must be an integer >= 1, not {value!r}")
+    return number

@@ -14,7 +14,9 @@ def context(**values):
 
 def test_defaults():
     config = context()
-    assert config == Config(prefix="l0", vpc_id=None, api_version=DEFAULT_API_VERSION, throughput=Throughput(10, 10.0, 20))
+    assert config == Config(
+        prefix="l0", vpc_id=None, api_version=DEFAULT_API_VERSION, throughput=Throughput(10, None, None)
+    )
     assert config.name == "l0-l0"
     assert config.resource_name("tags") == "l0-l0-tags"
     assert DEFAULT_API_VERSION  # read from functions/layer0/settings.py
@@ -25,7 +27,11 @@ def test_values_from_the_command_line_are_strings():
     assert config.vpc_id == "vpc-0123456789abcdef0"
     assert config.throughput == Throughput(api_concurrency=3, aws_rate=1.5, aws_burst=4)
     assert config.throughput.aggregate_aws_rate == 4.5
-    assert config.throughput.environment() == {"LAYER0_AWS_RATE": "1.5", "LAYER0_AWS_BURST": "4"}
+    assert config.throughput.environment() == {
+        "LAYER0_AWS_CONTAINERS": "5",
+        "LAYER0_AWS_RATE": "1.5",
+        "LAYER0_AWS_BURST": "4",
+    }
 
 
 def test_the_imds_hop_limit_is_1_unless_set_to_2():

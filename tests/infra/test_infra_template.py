@@ -159,7 +159,7 @@ def test_functions_share_one_runtime_and_the_settings_environment(synth):
         "LAYER0_PREFIX", "LAYER0_API_VERSION", "LAYER0_AWS_DYNAMO_TAG_TABLE", "LAYER0_AWS_DYNAMO_JOB_TABLE",
         "LAYER0_IDEMPOTENCY_TABLE", "LAYER0_AUTH_SECRET_ID", "LAYER0_AWS_VPC_ID", "LAYER0_AWS_PUBLIC_SUBNETS",
         "LAYER0_AWS_PRIVATE_SUBNETS", "LAYER0_AWS_S3_BUCKET", "LAYER0_AWS_ECS_INSTANCE_PROFILE", "LAYER0_LOG_GROUP",
-        "LAYER0_AWS_RATE", "LAYER0_AWS_BURST",
+        "LAYER0_AWS_CONTAINERS",
     }  # fmt: skip
     assert required <= env_names, "settings.py no longer reads a variable CDK sets"
     for handler in (contract.API_HANDLER, contract.AUTHORIZER_HANDLER):
@@ -202,9 +202,11 @@ def test_reserved_concurrency_and_aws_rate_come_from_one_setting(synth):
     assert throughput == DEFAULT.throughput
     _, props = function(synth.template_json, contract.API_HANDLER)
     assert props["ReservedConcurrentExecutions"] == throughput.api_concurrency == 10
-    assert float(props["Environment"]["Variables"]["LAYER0_AWS_RATE"]) == throughput.aws_rate == 10
-    assert int(props["Environment"]["Variables"]["LAYER0_AWS_BURST"]) == throughput.aws_burst == 20
-    assert throughput.aggregate_aws_rate == 100
+    variables = props["Environment"]["Variables"]
+    # Unset by default: each AWS service's pace comes from its quota, shared among the containers that call at once.
+    assert "LAYER0_AWS_RATE" not in variables and "LAYER0_AWS_BURST" not in variables
+    assert int(variables["LAYER0_AWS_CONTAINERS"]) == throughput.aws_containers == 12
+    assert throughput.aggregate_aws_rate is None
 
 
 def test_lambda_roles_have_no_managed_policies(synth):

@@ -204,3 +204,101 @@ def test_three_thousand_warm_invocations_start_no_thread_and_leak_none(fast):
     assert result.threads_delta == 0
     assert threading.active_count() == before
     assert result.clients_created == 0  # every invocation reused the warm clients
+
+
+# --- pacing sized from AWS's quotas (docs/operations.md#pacing) -----------------------------------------------------
+
+
+def _fresh_settings() -> None:
+    from layer0 import settings
+
+    settings.get.cache_clear()
+    aws.reset()
+
+
+def test_each_service_is_paced_from_its_account_quota_shared_by_the_containers(monkeypatch):
+    monkeypatch.setenv("LAYER0_AWS_CONTAINERS", "12")
+    _fresh_settings()
+    try:
+        ecs, ec2, elb, iam = (aws.limiter(service) for service in ("ecs", "ec2", "elb", "iam"))
+        # ECS cluster reads: bucket 50, refill 20/s per account, shared by 12 containers.
+        assert (ecs.rate, ecs.burst) == (pytest.approx(20 / 12), 50)
+        assert (ec2.rate, ec2.burst) == (pytest.approx(20 / 12), 100)
+        assert (elb.rate, elb.burst) == (pytest.approx(10 / 12), 40)
+        assert (iam.rate, iam.burst) == (aws.UNLISTED_PACE.rate, aws.UNLISTED_PACE.burst)
+        # One user's burst of reads goes through without waiting: a whole bucket of ECS calls.
+        assert [ecs.acquire() for _ in range(50)] == [0.0] * 50
+    finally:
+        aws.reset()
+
+
+def test_more_api_containers_give_each_a_smaller_share(monkeypatch):
+    monkeypatch.setenv("LAYER0_AWS_CONTAINERS", "22")
+    _fresh_settings()
+    try:
+        assert aws.limiter("ecs").rate == pytest.approx(20 / 22)
+    finally:
+        aws.reset()
+
+
+def test_aws_rate_and_burst_when_set_replace_every_services_own(monkeypatch):
+    monkeypatch.setenv("LAYER0_AWS_RATE", "3")
+    _fresh_settings()
+    try:
+        assert (aws.limiter("ecs").rate, aws.limiter("ecs").burst) == (3.0, 50)  # the burst stays the quota's
+        assert aws.limiter("dynamodb").rate == 3.0
+        monkeypatch.setenv("LAYER0_AWS_BURST", "7")
+        _fresh_settings()
+        assert {aws.limiter(service).burst for service in ("ecs", "ec2", "iam")} == {7}
+    finally:
+        aws.reset()
+
+
+def test_local_mode_gives_each_function_token_buckets_of_its_own(monkeypatch):
+    """A step function's calls, run by local mode's Lambda runtime, leave the API's token bucket untouched."""
+    from moto import mock_aws
+
+    from local import lambda_runtime
+
+    monkeypatch.setenv("LAYER0_AWS_RATE", "0.001")  # no refill worth counting while the test runs
+    _fresh_settings()
+    step_name = "l0-test-job-environment-step"
+
+    def step(event, context):
+        for _ in range(5):
+            aws.client("ecs").list_clusters()
+        return aws.current_function()
+
+    lambda_runtime.install()
+    try:
+        with mock_aws(config={"lambda": {"use_docker": False}}):
+            role = boto3.client("iam").create_role(
+                RoleName="l0-test-lambda",
+                AssumeRolePolicyDocument=json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"Service": "lambda.amazonaws.com"},
+                                "Action": "sts:AssumeRole",
+                            }
+                        ],
+                    }
+                ),
+            )["Role"]["Arn"]
+            lambda_runtime.register(step_name, step)
+            lambda_runtime.create_function(boto3.client("lambda"), step_name, role)
+            api_ecs = aws.limiter("ecs")  # the API's: local mode's gateway calls the API outside any scope
+            aws.client("ecs").list_clusters()  # one API call
+            answer = boto3.client("lambda").invoke(FunctionName=step_name, Payload=b"{}")
+            assert json.loads(answer["Payload"].read()) == step_name
+            assert api_ecs.available() == pytest.approx(api_ecs.burst - 1, abs=0.01)  # only the API's own call
+            with aws.function_scope(step_name):
+                step_ecs = aws.limiter("ecs")
+                assert step_ecs is not api_ecs
+                assert step_ecs.available() == pytest.approx(step_ecs.burst - 5, abs=0.01)
+                assert aws.client("ecs") is not None
+    finally:
+        lambda_runtime.unregister(step_name)
+        aws.reset()

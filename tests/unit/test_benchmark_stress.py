@@ -52,3 +52,30 @@ def _assert_report(result):
         assert f"| {route} | 3 | 0 |" in text
     for key in ("list_deploys", "list_environments", "list_load_balancers", "list_services", "list_tasks"):
         assert figures[f"{key}_ratio"] == "1.00"  # the same result twice
+
+
+def test_the_pacing_section_measures_at_the_default_rate_and_leaves_no_history_listed(stack):
+    from tests.conftest import setup_client
+
+    try:
+        result = stress.pacing_in_stack(stack, history=3, gets=5, lists=2)
+    finally:
+        aws.reset()
+
+    assert result.errors == 0
+    assert len(result.sequential_before.seconds) == len(result.sequential_after.seconds) == 5
+    assert {route: len(timing.seconds) for route, timing in result.lists_after.items()} == {
+        "ListServices": 2,
+        "ListDeploys": 2,
+    }
+    # The history was made and deleted: 3 clusters INACTIVE (describable, as on AWS), none listed.
+    ecs = setup_client("ecs")
+    listed = [arn for arn in ecs.list_clusters()["clusterArns"] if "/l0-l0-" in arn]
+    assert len(listed) == CASES_MIN_ENVIRONMENTS
+    assert not [f for f in ecs.list_task_definition_families(status="ACTIVE")["families"] if "gone" in f]
+    figures = dict(item.split("=") for item in stress.pacing_report(result).splitlines()[-1].split())
+    assert figures["pacing_errors"] == "0"
+    assert {"sequential_get_p50_ms", "sequential_get_p99_ms", "history_list_ratio"} <= set(figures)
+
+
+CASES_MIN_ENVIRONMENTS = stress.CASES["min"].environments

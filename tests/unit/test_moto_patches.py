@@ -841,3 +841,69 @@ def test_moto_still_answers_missing_parameter_for_an_unknown_launch_template_wit
     with moto_patches.unpatched("ec2_delete_unknown_launch_template"), pytest.raises(ClientError) as raised:
         setup_client("ec2").delete_launch_template(LaunchTemplateName="l0-gone")
     assert raised.value.response["Error"]["Code"] == "MissingParameter"
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# ECS history: what was deleted stops costing list calls
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def ecs_history():
+    """moto in process with the permanent patches; two clusters, one deleted, each with a service, one deleted;
+    two task definition families, one deregistered. Yields the ECS client."""
+    moto_patches.apply()
+    with mock_aws():
+        ecs = client("ecs")
+        container = [{"name": "web", "image": "nginx", "memory": 128}]
+        ecs.register_task_definition(family="l0-t-live", containerDefinitions=container)
+        ecs.register_task_definition(family="l0-t-gone", containerDefinitions=container)
+        ecs.deregister_task_definition(taskDefinition="l0-t-gone:1")
+        for cluster in ("l0-t-kept", "l0-t-deleted"):
+            ecs.create_cluster(clusterName=cluster)
+            for service in ("live", "gone"):
+                ecs.create_service(cluster=cluster, serviceName=service, taskDefinition="l0-t-live", desiredCount=0)
+            ecs.delete_service(cluster=cluster, service="gone", force=True)
+        ecs.delete_cluster(cluster="l0-t-deleted")
+        yield ecs
+
+
+def _names(arns: list[str]) -> list[str]:
+    return sorted(arn.rsplit("/", 1)[-1] for arn in arns)
+
+
+def test_deleted_clusters_leave_list_clusters_and_still_describe_inactive(ecs_history):
+    assert _names(ecs_history.list_clusters()["clusterArns"]) == ["l0-t-kept"]
+    [deleted] = ecs_history.describe_clusters(clusters=["l0-t-deleted"])["clusters"]
+    assert deleted["status"] == "INACTIVE"
+
+
+def test_moto_still_lists_deleted_clusters_without_the_patch(ecs_history):
+    with moto_patches.unpatched("list_clusters_active"):
+        assert _names(ecs_history.list_clusters()["clusterArns"]) == ["l0-t-deleted", "l0-t-kept"]
+
+
+def test_deleted_services_leave_list_services(ecs_history):
+    assert _names(ecs_history.list_services(cluster="l0-t-kept")["serviceArns"]) == ["live"]
+    [gone] = ecs_history.describe_services(cluster="l0-t-kept", services=["gone"])["services"]
+    assert gone["status"] == "INACTIVE"
+
+
+def test_moto_still_lists_deleted_services_without_the_patch(ecs_history):
+    with moto_patches.unpatched("list_services_live"):
+        assert _names(ecs_history.list_services(cluster="l0-t-kept")["serviceArns"]) == ["gone", "live"]
+
+
+def test_list_task_definition_families_honours_the_status(ecs_history):
+    def families(**status: str) -> list[str]:
+        return sorted(ecs_history.list_task_definition_families(familyPrefix="l0-t-", **status)["families"])
+
+    assert families(status="ACTIVE") == ["l0-t-live"]
+    assert families(status="INACTIVE") == ["l0-t-gone"]
+    assert families(status="ALL") == families() == ["l0-t-gone", "l0-t-live"]
+
+
+def test_moto_still_lists_every_family_whatever_the_status_without_the_patch(ecs_history):
+    with moto_patches.unpatched("list_task_definition_families_status"):
+        families = ecs_history.list_task_definition_families(familyPrefix="l0-t-", status="ACTIVE")["families"]
+        assert sorted(families) == ["l0-t-gone", "l0-t-live"]
