@@ -146,6 +146,9 @@ class Agent:
         self._clients_lock = threading.Lock()
         self._sync_lock = threading.Lock()  # one pass at a time: a manual sync_once and the thread never overlap
         self._instance_types: dict[str, tuple[int, int]] = {}  # type -> (CPU units, MiB)
+        # The clusters the last pass found ACTIVE: ListClusters leaves a deleted cluster out (as ECS does, after a
+        # while; local/moto_patches.py at once), so the next pass describes these too and empties the deleted ones.
+        self._active_clusters: set[str] = set()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_error: str | None = None
@@ -270,16 +273,17 @@ class Agent:
 
     def _clusters(self) -> dict[str, str]:
         ecs = self.client("ecs")
-        names = sorted(
+        listed = {
             name
             for page in ecs.get_paginator("list_clusters").paginate()
             for name in (arn.split("/")[-1] for arn in page.get("clusterArns", []))
             if name.startswith(self.name_prefix)
-        )
+        }
         statuses: dict[str, str] = {}
-        for chunk in _chunks(names, 100):
+        for chunk in _chunks(sorted(listed | self._active_clusters), 100):
             for cluster in ecs.describe_clusters(clusters=chunk).get("clusters", []):
                 statuses[cluster["clusterName"]] = cluster.get("status", "ACTIVE")
+        self._active_clusters = {name for name, status in statuses.items() if status == "ACTIVE"}
         return statuses
 
     def _ec2_instances(self, instance_ids: list[str]) -> dict[str, dict]:
