@@ -25,6 +25,7 @@ Permanent patches (local mode and tests), applied by :func:`apply`, idempotently
   - :func:`patch_list_clusters_active`   ListClusters leaves deleted (INACTIVE) clusters out
   - :func:`patch_list_services_live`     ListServices leaves deleted (INACTIVE) services out
   - :func:`patch_list_task_definition_families_status` ListTaskDefinitionFamilies honours ``status``
+  - :func:`patch_dynamodb_query_one_partition` a Query reads its partition, not every item of the table
 
 ECS patches (local/ecs/patches.py), applied by :func:`apply_ecs` (with the ECS simulation: an
 :class:`local.ecs.agent.Agent` applies them when created) and undone by :func:`revert_ecs`:
@@ -39,6 +40,7 @@ undone by ``restore_real_waits`` or by using its return value as a context manag
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -63,6 +65,7 @@ __all__ = [
     "patch_list_clusters_active",
     "patch_list_services_live",
     "patch_list_task_definition_families_status",
+    "patch_dynamodb_query_one_partition",
 ]
 
 
@@ -326,6 +329,63 @@ def patch_list_task_definition_families_status() -> None:
 
 
 # --------------------------------------------------------------------------------------------------------------
+# e7. DynamoDB: a Query reads its partition, not the table (docs/architecture.md#local-mode)
+# --------------------------------------------------------------------------------------------------------------
+
+# The table and partition key of the Query this thread is running, if any (moto's server runs a thread per request).
+_query_partition = threading.local()
+
+
+def _query_within_partition(original: Callable) -> Callable:
+    def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+        if index_name or hash_key is None:
+            return original(self, hash_key, *args, **kwargs)
+        _query_partition.scope = (self, hash_key)
+        try:
+            return original(self, hash_key, *args, **kwargs)
+        finally:
+            _query_partition.scope = None
+
+    return query
+
+
+def _all_items_of_the_queried_partition(original: Callable) -> Callable:
+    def all_items(self: Any) -> list[Any]:
+        scope: tuple[Any, Any] | None = getattr(_query_partition, "scope", None)
+        if scope is None or scope[0] is not self:
+            return original(self)
+        hash_key = scope[1]
+        partition = self.items.get(hash_key)  # .get: `items` is a defaultdict, a lookup must not add a partition
+        if partition is None:
+            return []
+        items = list(partition.values()) if self.range_key_attr else [partition]
+        return sorted(items, key=lambda item: (item.hash_key, item.range_key) if item.range_key else item.hash_key)
+
+    return all_items
+
+
+def patch_dynamodb_query_one_partition() -> None:
+    """A Query on a table's key reads only the queried partition, as DynamoDB does. moto's Query walks every item of
+    the table (`Table.all_items`), so in local mode a List route's one Query slowed down with the size of the
+    whole tag table, not with what it returns."""
+    from moto.dynamodb.models.table import Table
+
+    with patching.lock:
+        if "dynamodb_query_one_partition" in patching.undos:
+            return
+        originals = {name: Table.__dict__[name] for name in ("query", "all_items")}
+        Table.query = _query_within_partition(originals["query"])  # type: ignore[method-assign]
+        Table.all_items = _all_items_of_the_queried_partition(originals["all_items"])  # type: ignore[method-assign]
+
+        def undo() -> None:
+            for name, method in originals.items():
+                setattr(Table, name, method)
+
+        patching.undos["dynamodb_query_one_partition"] = undo
+
+
+# --------------------------------------------------------------------------------------------------------------
 # apply / revert
 # --------------------------------------------------------------------------------------------------------------
 
@@ -339,6 +399,7 @@ _PERMANENT: dict[str, Callable[[], None]] = {
     "list_clusters_active": patch_list_clusters_active,
     "list_services_live": patch_list_services_live,
     "list_task_definition_families_status": patch_list_task_definition_families_status,
+    "dynamodb_query_one_partition": patch_dynamodb_query_one_partition,
 }
 _ECS: dict[str, Callable[[], None]] = ecs_patches.PATCHES
 

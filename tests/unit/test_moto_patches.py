@@ -907,3 +907,58 @@ def test_moto_still_lists_every_family_whatever_the_status_without_the_patch(ecs
     with moto_patches.unpatched("list_task_definition_families_status"):
         families = ecs_history.list_task_definition_families(familyPrefix="l0-t-", status="ACTIVE")["families"]
         assert sorted(families) == ["l0-t-gone", "l0-t-live"]
+
+
+@pytest.fixture
+def big_table():
+    """A table with a key of two parts: one small partition beside a large one."""
+    with mock_aws():
+        dynamodb = setup_client("dynamodb")
+        dynamodb.create_table(
+            TableName="t",
+            KeySchema=[{"AttributeName": "p", "KeyType": "HASH"}, {"AttributeName": "s", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": "p", "AttributeType": "S"}, {"AttributeName": "s", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )  # fmt: skip
+        for partition, count in (("small", 2), ("large", 300)):
+            for i in range(count):
+                dynamodb.put_item(TableName="t", Item={"p": {"S": partition}, "s": {"S": f"{i:04}"}})
+        yield dynamodb
+
+
+def _items_a_query_reads(dynamodb, monkeypatch, partition: str) -> tuple[list[str], int]:
+    """The sort keys a Query on `partition` answers, and how many items moto looked at to find them."""
+    from moto.dynamodb.models.table import Table
+
+    looked_at = []
+    all_items = Table.all_items
+
+    def counting(self):
+        items = all_items(self)
+        looked_at.append(len(items))
+        return items
+
+    with monkeypatch.context() as patch:  # undone before the moto patch may be re-applied
+        patch.setattr(Table, "all_items", counting)
+        answer = dynamodb.query(
+            TableName="t", KeyConditionExpression="p = :p", ExpressionAttributeValues={":p": {"S": partition}}
+        )
+    return [item["s"]["S"] for item in answer["Items"]], sum(looked_at)
+
+
+def test_a_query_reads_only_its_partition(big_table, monkeypatch):
+    moto_patches.apply()
+    keys, looked_at = _items_a_query_reads(big_table, monkeypatch, "small")
+    assert keys == ["0000", "0001"]
+    assert looked_at == 2
+    assert _items_a_query_reads(big_table, monkeypatch, "none")[0] == []
+    # A scan still reads the whole table.
+    assert len(big_table.scan(TableName="t")["Items"]) == 302
+
+
+def test_moto_still_reads_every_item_of_the_table_for_a_query_without_the_patch(big_table, monkeypatch):
+    moto_patches.apply()
+    with moto_patches.unpatched("dynamodb_query_one_partition"):
+        keys, looked_at = _items_a_query_reads(big_table, monkeypatch, "small")
+    assert keys == ["0000", "0001"]
+    assert looked_at == 302
