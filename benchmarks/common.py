@@ -60,6 +60,25 @@ def in_process_stack(aws_rate: float = 1e9):
 
 
 @contextlib.contextmanager
+def pacing_restored():
+    """Restores `LAYER0_AWS_RATE` and `LAYER0_AWS_BURST` on exit, and resets the client layer, so that whatever runs
+    next gets limiters with its own settings."""
+    from layer0 import aws, settings
+
+    saved = {name: os.environ.get(name) for name in ("LAYER0_AWS_RATE", "LAYER0_AWS_BURST")}
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        settings.get.cache_clear()
+        aws.reset()
+
+
+@contextlib.contextmanager
 def job_machines(slugs: tuple[str, ...], definition: dict = PASS_MACHINE):
     """Stand-in machines (`definition`, a Pass by default) under the names of these job types' machines, so that
     routes start jobs as in the API while a benchmark drives the steps itself. Made with a plain boto3 client, so a

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from benchmarks import bootstrap
-from benchmarks.common import in_process_stack, table_head
+from benchmarks.common import in_process_stack, pacing_restored, table_head
 
 CALLERS = 8
 RATE = 20.0
@@ -120,21 +120,10 @@ def measure(
     rate: float = RATE, burst: int = BURST, callers: int = CALLERS, seconds: float = SECONDS
 ) -> list[RateResult]:
     """Both measurements; brings up its own in-process stack with the rate, and restores the settings after."""
-    from layer0 import aws, settings
-
-    saved = {name: os.environ.get(name) for name in ("LAYER0_AWS_RATE", "LAYER0_AWS_BURST")}
-    os.environ["LAYER0_AWS_BURST"] = str(burst)
-    try:
+    with pacing_restored():
+        os.environ["LAYER0_AWS_BURST"] = str(burst)
         with in_process_stack(aws_rate=rate):  # sets LAYER0_AWS_RATE, clears the settings, resets the client layer
             client = measure_client(callers, seconds)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        settings.get.cache_clear()
-        aws.reset()  # whatever runs next gets limiters with its own settings
     return [client, measure_bucket(rate, burst, callers, seconds)]
 
 

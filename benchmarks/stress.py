@@ -45,6 +45,7 @@ from benchmarks import bootstrap
 from benchmarks.common import (
     dockerrun,
     in_process_stack,
+    pacing_restored,
     register_instances,
     run_create_task_job,
     stand_in_job_machines,
@@ -427,20 +428,8 @@ def pacing_in_stack(token: str, history: int = HISTORY, gets: int = PACING_GETS,
 
 def pacing(history: int = HISTORY, gets: int = PACING_GETS, lists: int = PACING_LISTS) -> PacingResult:
     """`pacing_in_stack` on a fresh in-process stack; the settings are restored after."""
-    from layer0 import aws, settings
-
-    saved = {name: os.environ.get(name) for name in ("LAYER0_AWS_RATE", "LAYER0_AWS_BURST")}
-    try:
-        with in_process_stack() as token:
-            return pacing_in_stack(token, history, gets, lists)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        settings.get.cache_clear()
-        aws.reset()
+    with pacing_restored(), in_process_stack() as token:
+        return pacing_in_stack(token, history, gets, lists)
 
 
 def _ratio(high: float, low: float) -> float:
