@@ -120,6 +120,11 @@ def _corrected(job: Job) -> Job:
         raise
     if described.get("status") not in _ENDED_WITHOUT_MARK:
         return job
+    # The row was read before the execution ended: its SetError step may have marked it since, with the step's own
+    # reason, which the execution's generic one must not replace.
+    current = job_store.get(job_id)
+    if current.job_status not in (JobStatus.Pending, JobStatus.InProgress):
+        return current
     # e.g. "ExecutionTimedOut" when Step Functions gives no error of its own.
     ended = "Execution" + described["status"].title().replace("_", "")
     reason = describe_error(described.get("error") or ended, described.get("cause"))

@@ -241,3 +241,27 @@ def test_list_jobs_marks_those_whose_execution_ended_unmarked_as_error(jobs_stac
     stored = job_store.get(job.job_id)
     assert stored.job_status == 4  # kept, with its expiry from now
     assert stored.time_to_exist <= int(time.time()) + jobs.TTL_SECONDS
+
+
+def test_a_job_marked_by_its_machine_after_it_was_read_keeps_the_machines_reason(jobs_stack, blocked_step, api):
+    """A GET that read the row while the job ran, and asks Step Functions after the job's SetError step marked it
+    and the execution failed, answers with the row as marked: the step's reason, not the execution's generic one."""
+    started, release = blocked_step
+    job = jobs.create(jobs.JobType.CreateTask, '{"task_name": "t"}')
+    assert started.wait(30)
+    stale = job_store.get(job.job_id)
+    assert stale.job_status == 2
+    execution = execution_arn(jobs_stack[5], job.job_id)
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    # What the frame does when a step fails: SetError marks the row with the step's reason, then the execution fails.
+    job_store.set_meta(job.job_id, {"error": "CannotPullContainerError: pull access denied"})
+    jobs._mark(job.job_id, jobs.JobStatus.Error)
+    sfn.stop_execution(executionArn=execution, error="Layer0.JobFailed", cause="A step of the job failed")
+    release.set()
+    wait_for_end(execution)
+
+    answered = jobs._corrected(stale)
+
+    assert answered.job_status == 4
+    assert answered.meta == {"error": "CannotPullContainerError: pull access denied"}
+    assert job_store.get(job.job_id).meta == {"error": "CannotPullContainerError: pull access denied"}
