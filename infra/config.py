@@ -33,8 +33,6 @@ PREFIX_PATTERN = re.compile(r"^[a-z][a-z0-9]{0,15}$")
 VPC_ID_PATTERN = re.compile(r"^vpc-[0-9a-f]{8}([0-9a-f]{9})?$")
 # The version goes into API Gateway header literals ('value'), so no quotes or spaces.
 API_VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
-# 1: only the instance itself reaches IMDSv2; 2: containers in bridge mode too (README.md#instance-metadata).
-IMDS_HOP_LIMITS = (1, 2)
 
 
 def _load_default_api_version() -> str:
@@ -150,7 +148,7 @@ class Config:
                 f"context container_policy={container_policy!r} must be one of {', '.join(contract.CONTAINER_POLICIES)}"
             )
         imds_hop_limit = _number(get, "imds_hop_limit", defaults.imds_hop_limit, int, minimum=1)
-        if imds_hop_limit not in IMDS_HOP_LIMITS:
+        if imds_hop_limit not in contract.IMDS_HOP_LIMITS:
             raise ValueError(f"context imds_hop_limit={imds_hop_limit} must be 1 or 2")
         return cls(
             prefix=prefix,

@@ -214,6 +214,10 @@ CONTAINER_POLICY_PERMISSIVE = "permissive"
 CONTAINER_POLICY_STRICT = "strict"
 CONTAINER_POLICIES = (CONTAINER_POLICY_PERMISSIVE, CONTAINER_POLICY_STRICT)
 
+# The instance setting `imds_hop_limit` (README.md#instance-metadata): 1 keeps containers in bridge mode from the
+# instance role's credentials, 2 lets them reach the instance metadata service.
+IMDS_HOP_LIMITS = (1, 2)
+
 
 # The events function (docs/architecture.md#the-read-model): ECS events from EventBridge keep the read model true,
 # and an hourly scheduled event runs the reconcile.

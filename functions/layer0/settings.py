@@ -138,12 +138,9 @@ def _container_policy(value: str) -> str:
     return policy
 
 
-IMDS_HOP_LIMITS = (1, 2)
-
-
 def _imds_hop_limit(value: str) -> int:
     limit = int(value)
-    if limit not in IMDS_HOP_LIMITS:
+    if limit not in contract.IMDS_HOP_LIMITS:
         raise ValueError(f"LAYER0_IMDS_HOP_LIMIT must be 1 or 2, not {value!r}")
     return limit
 
