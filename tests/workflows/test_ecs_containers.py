@@ -7,11 +7,10 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import setup_client
-from tests.workflows.test_ecs_simulation import (  # noqa: F401  (agent and clock are fixtures)
+from tests.workflows import test_ecs_simulation
+from tests.workflows.test_ecs_simulation import (
     CLUSTER,
     LOG_GROUP,
-    agent,
-    clock,
     create_service,
     deploy,
     describe_task,
@@ -22,6 +21,10 @@ from tests.workflows.test_ecs_simulation import (  # noqa: F401  (agent and cloc
     service,
     sync,
 )
+
+# The simulation tests' fixtures: a fake clock, and an Agent on in-process moto.
+clock = test_ecs_simulation.clock
+agent = test_ecs_simulation.agent
 
 
 def containers_of(task: dict) -> dict[str, dict]:
@@ -48,7 +51,7 @@ def health_check(command: str, interval: int = 10, retries: int = 3, start_perio
 
 
 @pytest.fixture
-def instance(agent):  # noqa: F811
+def instance(agent):
     environment()
     sync(agent)
 
@@ -58,7 +61,7 @@ def instance(agent):  # noqa: F811
 # --------------------------------------------------------------------------------------------------------------
 
 
-def test_containers_start_in_their_dependency_order_and_the_task_runs_once_none_waits(agent, clock, instance):  # noqa: F811
+def test_containers_start_in_their_dependency_order_and_the_task_runs_once_none_waits(agent, clock, instance):
     definition = deploy(
         containers=[
             {"name": "web", "image": "nginx", "memory": 64, "dependsOn": [
@@ -97,10 +100,11 @@ def test_containers_start_in_their_dependency_order_and_the_task_runs_once_none_
     assert web_lines[-1] == "Started after its dependencies: init SUCCESS, db HEALTHY"
 
 
-def test_a_success_dependency_that_exits_non_zero_stops_the_task_before_it_runs(agent, clock, instance):  # noqa: F811
+def test_a_success_dependency_that_exits_non_zero_stops_the_task_before_it_runs(agent, clock, instance):
     definition = deploy(
         containers=[
-            {"name": "web", "image": "nginx", "memory": 64, "dependsOn": [{"containerName": "migrate", "condition": "SUCCESS"}]},
+            {"name": "web", "image": "nginx", "memory": 64,
+             "dependsOn": [{"containerName": "migrate", "condition": "SUCCESS"}]},
             {"name": "migrate", "image": "app", "memory": 32, "essential": False, "entryPoint": ["/bin/sh", "-c"],
              "command": ["sleep 2; exit 1"]},
         ]
@@ -120,10 +124,11 @@ def test_a_success_dependency_that_exits_non_zero_stops_the_task_before_it_runs(
     assert log_messages(f"l0/migrate/{task['taskArn'].split('/')[-1]}")[-1] == "Slept 2 s; exiting with code 1"
 
 
-def test_a_dependency_that_does_not_complete_within_its_start_timeout_stops_the_task(agent, clock, instance):  # noqa: F811
+def test_a_dependency_that_does_not_complete_within_its_start_timeout_stops_the_task(agent, clock, instance):
     definition = deploy(
         containers=[
-            {"name": "web", "image": "nginx", "memory": 64, "dependsOn": [{"containerName": "init", "condition": "COMPLETE"}]},
+            {"name": "web", "image": "nginx", "memory": 64,
+             "dependsOn": [{"containerName": "init", "condition": "COMPLETE"}]},
             {"name": "init", "image": "busybox", "memory": 32, "essential": False, "startTimeout": 30},
         ]
     )  # fmt: skip
@@ -148,7 +153,7 @@ def test_a_dependency_that_does_not_complete_within_its_start_timeout_stops_the_
 # --------------------------------------------------------------------------------------------------------------
 
 
-def test_health_checks_pass_or_fail_and_a_standalone_task_keeps_running_unhealthy(agent, clock, instance):  # noqa: F811
+def test_health_checks_pass_or_fail_and_a_standalone_task_keeps_running_unhealthy(agent, clock, instance):
     definition = deploy(
         containers=[
             {"name": "web", "image": "nginx", "memory": 64, "healthCheck": health_check("curl -f localhost/unhealthy",
@@ -181,7 +186,7 @@ def test_health_checks_pass_or_fail_and_a_standalone_task_keeps_running_unhealth
     assert describe_task(arn)["lastStatus"] == "RUNNING"  # not part of a service: ECS leaves it running
 
 
-def test_a_container_whose_command_says_unhealthy_never_becomes_healthy(agent, clock, instance):  # noqa: F811
+def test_a_container_whose_command_says_unhealthy_never_becomes_healthy(agent, clock, instance):
     definition = deploy(
         containers=[{"name": "web", "image": "nginx", "memory": 64, "command": ["serve", "--unhealthy"],
                      "healthCheck": health_check("curl -f localhost/", interval=5, retries=1)}]
@@ -195,7 +200,7 @@ def test_a_container_whose_command_says_unhealthy_never_becomes_healthy(agent, c
 
 def test_a_service_replaces_unhealthy_tasks_and_the_circuit_breaker_rolls_an_unhealthy_rollout_back(
     agent, clock, instance
-):  # noqa: F811
+):
     good = deploy(containers=[{"name": "web", "image": "nginx", "memory": 64,
                                "healthCheck": health_check("curl -f localhost/", interval=5, retries=1)}])  # fmt: skip
     create_service(good)
@@ -207,8 +212,8 @@ def test_a_service_replaces_unhealthy_tasks_and_the_circuit_breaker_rolls_an_unh
     assert service()["deployments"][0]["rolloutState"] == "COMPLETED"
     (healthy,) = service_task_arns()
 
-    bad = deploy(containers=[{"name": "web", "image": "nginx", "memory": 64,
-                              "healthCheck": health_check("curl -f localhost/unhealthy", interval=5, retries=1)}])  # fmt: skip
+    unhealthy = health_check("curl -f localhost/unhealthy", interval=5, retries=1)
+    bad = deploy(containers=[{"name": "web", "image": "nginx", "memory": 64, "healthCheck": unhealthy}])
     setup_client("ecs").update_service(cluster=CLUSTER, service="web", taskDefinition=bad)
     replaced = []
     for _ in range(12):
@@ -246,12 +251,12 @@ def stopped_tasks() -> list[dict]:
 
 def restarting(command: str, **policy) -> str:
     return deploy(
-        containers=[{"name": "worker", "image": "app", "memory": 64, "entryPoint": ["/bin/sh", "-c"], "command": [command],
-                     "restartPolicy": {"enabled": True, **policy}}]
+        containers=[{"name": "worker", "image": "app", "memory": 64, "entryPoint": ["/bin/sh", "-c"],
+                     "command": [command], "restartPolicy": {"enabled": True, **policy}}]
     )  # fmt: skip
 
 
-def test_an_essential_container_that_exits_is_restarted_in_place_and_the_task_keeps_running(agent, clock, instance):  # noqa: F811
+def test_an_essential_container_that_exits_is_restarted_in_place_and_the_task_keeps_running(agent, clock, instance):
     (task,) = run_task(restarting("sleep 60; exit 1", restartAttemptPeriod=60))["tasks"]
     arn = task["taskArn"]
     sync(agent)
@@ -278,7 +283,7 @@ def test_an_essential_container_that_exits_is_restarted_in_place_and_the_task_ke
         ("sleep 60; exit 2", {"enabled": False, "restartAttemptPeriod": 60}, 2),
     ],
 )
-def test_an_exit_the_policy_does_not_restart_stops_the_task(agent, clock, instance, command, policy, exit_code):  # noqa: F811
+def test_an_exit_the_policy_does_not_restart_stops_the_task(agent, clock, instance, command, policy, exit_code):
     (task,) = run_task(restarting(command, **policy))["tasks"]
     sync(agent)
     clock.advance(300)
