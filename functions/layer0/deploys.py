@@ -251,7 +251,7 @@ def _check_range(value: int | None, low: int, high: int, path: str) -> None:
 
 def _check_no_dependency_cycle(containers: list[dict]) -> None:
     """ECS refuses containers that wait for each other: none of them could ever start."""
-    waits_for = {c.get("name"): [d["containerName"] for d in c.get("dependsOn") or []] for c in containers}
+    waits_for = {str(c.get("name")): [d["containerName"] for d in c.get("dependsOn") or []] for c in containers}
     done: set[str] = set()
 
     def visit(name: str, path: list[str]) -> None:
