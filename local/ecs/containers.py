@@ -61,28 +61,34 @@ def exit_of(argv: list[str]) -> tuple[float, int] | None:
     script = " ".join(argv)
     if len(argv) >= 3 and argv[0].rsplit("/", 1)[-1] in _SHELLS and argv[1] == "-c":
         script = argv[2]
-    seconds, code = 0.0, None
-    for step in _STEP.split(script.strip().rstrip(";").strip()):
-        sleep = _SLEEP.match(step)
-        leave = _EXIT.match(step)
-        if sleep and code is None:
+    steps = _STEP.split(script.strip().rstrip(";").strip())
+    seconds = 0.0
+    for i, step in enumerate(steps):
+        sleep, leave = _SLEEP.match(step), _EXIT.match(step)
+        if sleep:
             seconds += float(sleep.group(1))
-        elif leave and code is None:
-            code = int(leave.group(1) or 0)
-        elif step in ("true", "false") and code is None:
-            code = 0 if step == "true" else 1
+        elif leave:  # the shell ends here, whatever follows
+            return seconds, int(leave.group(1) or 0)
+        elif step in ("true", "false") and i == len(steps) - 1:
+            return seconds, 0 if step == "true" else 1
         else:
             return None
-    if code is None and seconds == 0:
-        return None
-    return seconds, 0 if code is None else code
+    return (seconds, 0) if seconds else None
 
 
 def _health_check(definition: dict) -> dict | None:
+    """The container's health check with ECS's defaults; a task definition registered straight into the embedded
+    AWS may hold any number: those ECS would refuse get the defaults too."""
     check = definition.get("healthCheck")
     if not check or not check.get("command"):
         return None
-    return {**_HEALTH_CHECK_DEFAULTS, **{k: v for k, v in check.items() if v is not None}}
+    given = {key: value for key, value in check.items() if value is not None}
+    merged = {**_HEALTH_CHECK_DEFAULTS, **given}
+    for key, default in _HEALTH_CHECK_DEFAULTS.items():
+        low = 0 if key == "startPeriod" else 1
+        if not isinstance(merged[key], int | float) or merged[key] < low:
+            merged[key] = default
+    return merged
 
 
 @dataclass

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from local.ecs.containers import task_health
 from tests.conftest import setup_client
 from tests.workflows import test_ecs_simulation
 from tests.workflows.test_ecs_simulation import (
@@ -196,6 +197,36 @@ def test_a_container_whose_command_says_unhealthy_never_becomes_healthy(agent, c
     clock.advance(5)
     sync(agent)
     assert describe_task(task["taskArn"])["healthStatus"] == "UNHEALTHY"
+
+
+@pytest.mark.parametrize(
+    ("containers", "health"),
+    [
+        ([], "UNKNOWN"),
+        ([(True, False, "UNKNOWN")], "UNKNOWN"),  # no health check at all
+        ([(True, True, "HEALTHY"), (True, False, "UNKNOWN")], "HEALTHY"),  # only those with a check count
+        ([(True, True, "HEALTHY"), (True, True, "UNKNOWN")], "UNKNOWN"),
+        ([(True, True, "HEALTHY"), (False, True, "UNHEALTHY")], "HEALTHY"),  # a non-essential one does not count...
+        ([(True, False, "UNKNOWN"), (False, True, "UNHEALTHY")], "UNHEALTHY"),  # ...unless no essential one has a check
+        ([(True, True, "UNHEALTHY"), (True, True, "HEALTHY")], "UNHEALTHY"),
+    ],
+)
+def test_a_task_s_health_is_that_of_its_essential_containers_with_a_check(containers, health):
+    assert task_health(containers) == health
+
+
+def test_a_health_check_ecs_would_refuse_registered_straight_into_moto_gets_ecs_defaults(agent, clock, instance):
+    check = {"command": ["CMD", "true"], "interval": 0, "retries": -1}
+    (task,) = run_task(deploy(containers=[{"name": "web", "image": "nginx", "memory": 64, "healthCheck": check}]))[
+        "tasks"
+    ]
+    sync(agent)
+    clock.advance(29)
+    sync(agent)
+    assert describe_task(task["taskArn"])["healthStatus"] == "UNKNOWN"
+    clock.advance(1)  # ECS's default interval: 30 s
+    sync(agent)
+    assert describe_task(task["taskArn"])["healthStatus"] == "HEALTHY"
 
 
 def test_a_service_replaces_unhealthy_tasks_and_the_circuit_breaker_rolls_an_unhealthy_rollout_back(

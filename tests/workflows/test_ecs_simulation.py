@@ -181,7 +181,8 @@ def test_the_effective_command_expands_the_environment_and_the_overrides():
         (["true"], (0, 0)),
         (["false"], (0, 1)),
         (["/bin/sh", "-c", "while true ; do echo LONG RUNNING SERVICE ; sleep 5 ; done"], None),
-        (["/bin/sh", "-c", "exit 1; sleep 5"], None),
+        (["/bin/sh", "-c", "exit 1; sleep 5"], (0, 1)),  # the shell ends at `exit`
+        (["/bin/sh", "-c", "false; sleep 5"], None),
         ([], None),
         (["nginx", "-g", "daemon off;"], None),
     ],
