@@ -29,7 +29,6 @@ DIMENSION = "ecs:service:DesiredCount"
 POLICY_TYPE = "TargetTrackingScaling"
 
 
-
 def _not_found(error: ClientError) -> bool:
     """Application Auto Scaling's "nothing there" (moto answers a ValidationException with AWS's message)."""
     code = aws_error_code(error)

@@ -274,6 +274,8 @@ class UpdateServiceRequest(RequestModel):
     deploy_id: str = ""
 
 
+# Requests per task per minute: above a million is a typo (and an unbounded int would not fit a float).
+MAX_REQUESTS_PER_TARGET = 1_000_000
 # Cooldowns above a day are typos (Application Auto Scaling takes any int32 of seconds).
 MAX_COOLDOWN_SECONDS = 86_400
 
@@ -299,7 +301,7 @@ class AutoscalingRequest(RequestModel):
     max_count: int = Field(ge=0, le=MAX_DESIRED_COUNT)
     cpu_target: float | None = Field(default=None, gt=0, le=100)
     memory_target: float | None = Field(default=None, gt=0, le=100)
-    requests_per_target: int | None = Field(default=None, ge=1)
+    requests_per_target: int | None = Field(default=None, ge=1, le=MAX_REQUESTS_PER_TARGET)
     scale_in_cooldown: int = Field(default=300, ge=0, le=MAX_COOLDOWN_SECONDS)
     scale_out_cooldown: int = Field(default=300, ge=0, le=MAX_COOLDOWN_SECONDS)
 
