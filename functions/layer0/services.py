@@ -46,6 +46,9 @@ logger = logging.getLogger(__name__)
 ENTITY_TYPE = "service"
 ROW_KIND = "service"  # its rows in the read model (layer0.stores.rows)
 NAME_CLAIM_TYPE = "service_name"
+# The tag `autoscaled` = "true": Layer0 autoscaled the service, so its Get asks Application Auto Scaling; every other
+# service's Get makes no call there (docs/compatibility.md#service-autoscaling).
+AUTOSCALED_TAG = "autoscaled"
 STOP_REASON = "Service deleted by User"
 
 PLACEMENT_STRATEGY = [{"type": "binpack", "field": "memory"}]
@@ -194,6 +197,12 @@ def _model(service: dict, environment_id: str, values: dict[str, str], scaling: 
     )
 
 
+def _autoscaling(environment_id: str, service_id: str, values: dict[str, str]) -> Autoscaling | None:
+    if values.get(AUTOSCALED_TAG) != "true":
+        return None
+    return autoscaling.current(environment_id, service_id)
+
+
 def primary_deployment_id(service: dict) -> str:
     primary = [d for d in service.get("deployments", []) if d.get("status") == "PRIMARY"]
     return primary[0]["id"] if primary else ""
@@ -215,7 +224,7 @@ def get(service_id: str) -> Service:
     environment_id, values = locate(service_id)
     if not environment_id or (service := _describe(environment_id, service_id)) is None:
         raise not_found(service_id)
-    return _model(service, environment_id, values, autoscaling.current(environment_id, service_id))
+    return _model(service, environment_id, values, _autoscaling(environment_id, service_id, values))
 
 
 def list_all() -> list[ServiceSummary]:
@@ -386,7 +395,7 @@ def scale(service_id: str, desired_count: int) -> tuple[Service, Job]:
     if desired_count < 0:
         raise Layer0Error(ErrorCode.InvalidJSON, "desired_count must be 0 or more")
     environment_id, service, values = _existing(service_id)
-    scaling = autoscaling.current(environment_id, service_id)
+    scaling = _autoscaling(environment_id, service_id, values)
     autoscaling.check_count(scaling, service_id, desired_count)
     if service.get("desiredCount") != desired_count:
         service = aws.client("ecs").update_service(
@@ -415,7 +424,7 @@ def update_deploy(service_id: str, deploy_id: str) -> tuple[Service, Job]:
         raise not_found(service_id) from None
     job = _start_rollout(service_id, environment_id, service)
     scaler.request_run_soon(environment_id)
-    return _model(service, environment_id, values, autoscaling.current(environment_id, service_id)), job
+    return _model(service, environment_id, values, _autoscaling(environment_id, service_id, values)), job
 
 
 def set_autoscaling(service_id: str, request: AutoscalingRequest) -> Service:
@@ -430,6 +439,8 @@ def set_autoscaling(service_id: str, request: AutoscalingRequest) -> Service:
                 ErrorCode.InvalidJSON,
                 f"requests_per_target needs an application load balancer: service '{service_id}' runs behind none",
             )
+    # The marker first: one left by a failed apply only costs the Get a call that finds nothing.
+    tag_store.insert(Tag(entity_type=ENTITY_TYPE, entity_id=service_id, key=AUTOSCALED_TAG, value="true"))
     scaling = autoscaling.apply(environment_id, service_id, request, label)
     # Application Auto Scaling moves a desired count outside the new range into it; the scaler follows.
     scaler.request_run_soon(environment_id)
@@ -440,6 +451,8 @@ def remove_autoscaling(service_id: str) -> Service:
     """DELETE /service/{id}/autoscaling: the target and its policies go; the desired count stays where it is."""
     environment_id, service, values = _existing(service_id)
     autoscaling.remove(environment_id, service_id)
+    tag_store.delete(ENTITY_TYPE, service_id, AUTOSCALED_TAG)
+    values.pop(AUTOSCALED_TAG, None)
     return _model(service, environment_id, values)
 
 

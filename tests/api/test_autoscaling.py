@@ -257,3 +257,31 @@ def test_an_unknown_service_is_404_code_28(api, machines):
     assert error(put(api, "nosuchservice", RANGE_AND_CPU))[:2] == (404, 28)
     assert error(api.delete("/service/nosuchservice/autoscaling"))[:2] == (404, 28)
     assert targets() == []
+
+
+def test_only_an_autoscaled_service_s_get_asks_application_autoscaling(api, service_id):
+    made: list[str] = []
+
+    def record(model, **_):
+        made.append(model.name)
+
+    events = aws.client("application-autoscaling").meta.events
+    events.register("before-call.application-autoscaling", record)
+    try:
+        assert api.get(f"/service/{service_id}").json()["autoscaling"] is None
+        assert made == []
+        assert put(api, service_id, RANGE_AND_CPU).status_code == 200
+        made.clear()
+        assert api.get(f"/service/{service_id}").json()["autoscaling"]["cpu_target"] == 60.0
+        assert made == ["DescribeScalableTargets", "DescribeScalingPolicies"]
+        # Its marker, the service tag `autoscaled`, goes with the autoscaling.
+        tags = {t["key"]: t["value"] for e in api.get(f"/tag?type=service&id={service_id}").json() for t in e["tags"]}
+        assert tags["autoscaled"] == "true"
+        assert api.delete(f"/service/{service_id}/autoscaling").status_code == 200
+        tags = {t["key"]: t["value"] for e in api.get(f"/tag?type=service&id={service_id}").json() for t in e["tags"]}
+        assert "autoscaled" not in tags
+        made.clear()
+        assert api.get(f"/service/{service_id}").json()["autoscaling"] is None
+        assert made == []
+    finally:
+        events.unregister("before-call.application-autoscaling", record)
