@@ -122,8 +122,9 @@ def check_count(settings: Autoscaling | None, service_id: str, desired_count: in
     if settings is not None and not settings.min_count <= desired_count <= settings.max_count:
         raise Layer0Error(
             ErrorCode.InvalidJSON,
-            f"desired_count {desired_count} is outside service '{service_id}''s autoscaling range "
-            f"{settings.min_count}-{settings.max_count}: change the range with PUT /service/{service_id}/autoscaling",
+            f"desired_count {desired_count} is outside the autoscaling range {settings.min_count}-"
+            f"{settings.max_count} of service '{service_id}': change the range with "
+            f"PUT /service/{service_id}/autoscaling",
         )
 
 

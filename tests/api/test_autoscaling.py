@@ -285,3 +285,21 @@ def test_only_an_autoscaled_service_s_get_asks_application_autoscaling(api, serv
         assert made == []
     finally:
         events.unregister("before-call.application-autoscaling", record)
+
+
+def test_parallel_and_repeated_puts_make_one_target_and_one_policy_per_target(api, service_id):
+    import threading
+
+    answers: list[int] = []
+    threads = [
+        threading.Thread(target=lambda: answers.append(put(api, service_id, RANGE_AND_CPU).status_code))
+        for _ in range(5)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert answers == [200] * 5
+    assert len(targets()) == 1
+    assert sorted(policies()) == [f"l0-l0-{service_id}-cpu"]
