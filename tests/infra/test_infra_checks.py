@@ -17,6 +17,7 @@ from tests.infra.conftest import (
     PUBLIC_SUBNETS,
 )
 from tests.infra.helpers import function, methods, only
+from tests.infra.test_infra_autoscaling import AUTOSCALING_ACKNOWLEDGEMENTS
 from tests.infra.test_infra_deploys import DEPLOY_ACKNOWLEDGEMENTS
 from tests.infra.test_infra_environments import ENVIRONMENT_ACKNOWLEDGEMENTS
 from tests.infra.test_infra_load_balancers import LOAD_BALANCER_ACKNOWLEDGEMENTS
@@ -40,6 +41,7 @@ EXPECTED_ACKNOWLEDGEMENTS = {
     *TASK_ACKNOWLEDGEMENTS,  # the tasks policies and the create-task machine's executions (infra/tasks.py)
     *LOAD_BALANCER_ACKNOWLEDGEMENTS,  # the load-balancer policies and the delete machine's executions
     *READ_MODEL_ACKNOWLEDGEMENTS,  # the events function's policy (infra/read_model.py)
+    *AUTOSCALING_ACKNOWLEDGEMENTS,  # the autoscaling policies (infra/autoscaling.py)
     # The API may stop and read executions of the job machine; execution names are job ids (run time).
     "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
     "l0-l0-job-delete-environment:*]",
