@@ -33,7 +33,9 @@ def stored(name: str) -> str:
 
 
 def all_secret_names() -> list[str]:
-    return sorted(s["Name"] for s in setup_client("secretsmanager").list_secrets(IncludePlannedDeletion=True)["SecretList"])
+    return sorted(
+        s["Name"] for s in setup_client("secretsmanager").list_secrets(IncludePlannedDeletion=True)["SecretList"]
+    )
 
 
 # --- POST, GET, DELETE ---------------------------------------------------------------------------------------------
@@ -244,7 +246,11 @@ def test_arns_and_parameters_under_the_instance_prefix_register_as_arns(api):
 
 def test_log_configuration_secret_options_follow_the_same_rules(api):
     put(api, "splunk-token")
-    options = {"logDriver": "splunk", "options": {}, "secretOptions": [{"name": "splunk-token", "valueFrom": "splunk-token"}]}
+    options = {
+        "logDriver": "splunk",
+        "options": {},
+        "secretOptions": [{"name": "splunk-token", "valueFrom": "splunk-token"}],
+    }
     response = deploy(api, logConfiguration=options)
     assert response.status_code == 200, response.text
     definition = registered(response.json()["deploy_id"])
