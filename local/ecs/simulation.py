@@ -9,6 +9,9 @@ no task at all. :class:`EcsSimulation` does, one deterministic pass at a time (`
 - a PENDING task becomes RUNNING on the next pass (``startedAt``, containers RUNNING), and each container with an
   ``awslogs`` log configuration writes a few lines to ``<awslogs-group>`` / ``<awslogs-stream-prefix>/<container
   name>/<task id>``;
+- a task whose containers name a secret or SSM parameter that does not exist stops at once with ECS's
+  ``ResourceInitializationError`` (stop code TaskFailedToStart); a container that starts logs the names of its
+  secrets (:mod:`local.ecs.secrets`);
 - a container whose image name contains ``fail`` cannot be pulled: its task stops at once
   (``CannotPullContainerError``, stop code TaskFailedToStart), which is how failed rollouts are tested;
 - a task whose essential container runs ``sleep N`` (the effective command: ``entryPoint`` + ``command``, with
@@ -47,7 +50,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from local.ecs import patches
+from local.ecs import patches, secrets
 
 __all__ = [
     "EcsSimulation",
@@ -183,6 +186,8 @@ class EcsSimulation:
 
     def _start(self, backend: Any, task: Any, now: float, lines: list[LogLine]) -> None:
         definitions = self._definitions(backend, task)
+        if self._secrets_fail(backend, task, now, definitions):
+            return
         failing = [d for d in definitions if "fail" in (d.get("image") or "")]
         if failing:
             image = failing[0].get("image")
@@ -218,10 +223,20 @@ class EcsSimulation:
                 now,
                 [
                     f"Starting container {container['name']} of task {_task_id(task)}",
+                    *secrets.log_lines(definition),
                     f"Image: {definition.get('image')}",
                     f"Command: {shlex.join(argv) if argv else '(the image default)'}",
                 ],
             )
+
+    def _secrets_fail(self, backend: Any, task: Any, now: float, definitions: list[dict]) -> bool:
+        """Stop the task as ECS does when a secret it names cannot be read (local/ecs/secrets.py)."""
+        reason = secrets.failure(self.client, definitions)
+        if reason is None:
+            return False
+        self._stop(backend, task, now, reason, "TaskFailedToStart")
+        task._l0_failed_to_start = True
+        return True
 
     def _exit_due_containers(self, backend: Any, task: Any, now: float, lines: list[LogLine]) -> None:
         """Containers whose sleep is over exit 0; when an essential one does, the task stops, as on ECS."""
