@@ -4,9 +4,14 @@ Dockerrun's `secrets` through `/deploy`."""
 from __future__ import annotations
 
 import base64
+import io
 import json
 import logging
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -174,16 +179,81 @@ def test_an_idempotency_key_on_post_secret_stores_nothing(api):
     assert setup_client("dynamodb").scan(TableName=settings.get().idempotency_table)["Items"] == []
 
 
-def test_nothing_logs_the_value(api, caplog, capsys):
+@pytest.fixture
+def function_logs():
+    """What the API function's Powertools loggers write (to the process's stdout, which capsys does not see: their
+    handlers hold the stream they were made with), at DEBUG."""
+    from handlers import api as api_function  # noqa: F401  (makes the loggers and their handlers)
+
+    buffer = io.StringIO()
+    loggers = [logging.getLogger(name) for name in ("layer0-api", "layer0")]
+    levels = [(logger, logger.level) for logger in loggers]
+    # The domain's logger shares the API logger's handler (handlers.observability.domain_logs_through): once each.
+    handlers = {id(h): h for logger in loggers for h in logger.handlers if isinstance(h, logging.StreamHandler)}
+    streams = [(handler, handler.setStream(buffer)) for handler in handlers.values()]
+    for logger in loggers:
+        logger.setLevel(logging.DEBUG)
+    yield buffer
+    for logger, level in levels:
+        logger.setLevel(level)
+    for handler, stream in streams:
+        if stream is not None:
+            handler.setStream(stream)
+
+
+def test_nothing_logs_the_value(api, caplog, capsys, function_logs):
     caplog.set_level(logging.DEBUG)
     put(api, "logged")
     put(api, "logged", VALUE + "2")
     api.get("/secret")
     api.post("/secret", json={"secret_name": "bad name", "value": VALUE})
+    api.post("/secret", json={"secret_name": "x", "value": [VALUE]})
     api.delete("/secret/logged")
     captured = capsys.readouterr()
-    assert VALUE not in caplog.text and VALUE not in captured.out and VALUE not in captured.err
-    assert "logged" in captured.out + captured.err + caplog.text  # the logs are there, and name the secret
+    written = function_logs.getvalue()
+    for text in (caplog.text, captured.out, captured.err, written):
+        assert VALUE not in text
+    assert "Secret logged set" in written and "Secret logged deleted" in written  # the function's logs were seen
+
+
+# Run in a process of its own: Powertools reads both switches when the API module is imported.
+_WITH_SWITCHES_ON = """
+import json, sys
+from moto import mock_aws
+from local import moto_patches
+from local.resources import create_stack_resources
+from tests.conftest import MOTO_CONFIG, setup_client
+
+moto_patches.apply()
+with mock_aws(config=MOTO_CONFIG):
+    environment, _ = create_stack_resources(setup_client)
+    os.environ.update(environment)
+    from handlers import api
+    from local.gateway import LambdaContext, proxy_event
+
+    body = json.dumps({"secret_name": "envtest", "value": sys.argv[1]}).encode()
+    event = proxy_event("POST", "/secret", headers={"Content-Type": "application/json"}, body=body)
+    print("status", api.handler(event, LambdaContext())["statusCode"], flush=True)
+"""
+
+
+def test_powertools_switches_cannot_make_the_api_log_request_bodies():
+    # Debug mode prints every event and log_event logs it: both are off in code, whatever the environment says.
+    root = Path(__file__).resolve().parents[2]
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LAYER0_"))},
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION, "POWERTOOLS_TRACE_DISABLED": "true", "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
+        "POWERTOOLS_LOGGER_LOG_EVENT": "true", "POWERTOOLS_DEV": "true",
+        "PYTHONPATH": os.pathsep.join([str(root / "functions"), str(root)]),
+    }  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", "import os\n" + _WITH_SWITCHES_ON, VALUE],
+        cwd=root, env=environment, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert "status 200" in result.stdout, result.stdout + result.stderr
+    assert "Secret envtest set" in result.stdout  # the function's log is in this output
+    assert VALUE not in result.stdout + result.stderr
 
 
 # --- a Dockerrun's `secrets` ---------------------------------------------------------------------------------------
