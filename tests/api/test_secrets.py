@@ -377,3 +377,20 @@ def test_a_deploy_without_secrets_gets_no_execution_role_and_users_cannot_set_on
     )
     assert response.status_code == 200, response.text
     assert "executionRoleArn" not in registered(response.json()["deploy_id"])
+
+
+# --- the OpenAPI document ------------------------------------------------------------------------------------------
+
+
+def test_the_openapi_document_describes_the_routes_and_hides_the_value(api):
+    document = api.get("/openapi.json").json()
+    paths = document["paths"]
+    assert set(paths["/secret"]) == {"get", "post"} and set(paths["/secret/{name}"]) == {"delete"}
+    assert {"204", "400", "404"} <= set(paths["/secret/{name}"]["delete"]["responses"])
+    assert "Idempotency-Key" not in json.dumps(paths["/secret"]["post"])  # not an idempotent route
+    schemas = document["components"]["schemas"]
+    value = schemas["PutSecretRequest"]["properties"]["value"]
+    assert (value["format"], value["writeOnly"], value["maxLength"]) == ("password", True, 65536)
+    assert schemas["PutSecretRequest"]["properties"]["secret_name"]["pattern"] == "^[A-Za-z0-9_.-]{1,128}$"
+    assert set(schemas["Secret"]["properties"]) == {"secret_name", "secret_arn", "last_changed"}
+    assert "secret" in [tag["name"] for tag in document["tags"]]
