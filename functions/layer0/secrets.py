@@ -191,6 +191,7 @@ def apply(parameters: dict, partition_and_account: Callable[[], tuple[str, str]]
     """Check and resolve the RegisterTaskDefinition parameters' secret references in place; when there is any,
     give the task definition the instance's task execution role, which ECS reads them with. Calls AWS only when
     there are references (the account, and DescribeSecret of names)."""
+    _refuse_execution_role_as_task_role(parameters)
     references = _references(parameters)
     if not references:
         return
@@ -198,6 +199,15 @@ def apply(parameters: dict, partition_and_account: Callable[[], tuple[str, str]]
     for where, reference in references:
         reference["valueFrom"] = _resolve(str(reference.get("valueFrom") or ""), where, partition, account)
     parameters["executionRoleArn"] = execution_role_arn(partition, account)
+
+
+def _refuse_execution_role_as_task_role(parameters: dict) -> None:
+    """The execution role reads every secret of the instance: as a task role, it would give a container's code all of
+    them at any time, where ECS gives it only those its deploy names, once, at start."""
+    role = str(parameters.get("taskRoleArn") or "")
+    name = contract.task_execution_role_name(settings.get().prefix)
+    if role == name or role.endswith(f":role/{name}"):
+        raise _invalid(f"taskRoleArn '{role}' is the instance's task execution role, which no container may run as")
 
 
 def execution_role_arn(partition: str, account: str) -> str:

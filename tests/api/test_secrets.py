@@ -379,6 +379,17 @@ def test_a_deploy_without_secrets_gets_no_execution_role_and_users_cannot_set_on
     assert "executionRoleArn" not in registered(response.json()["deploy_id"])
 
 
+@pytest.mark.parametrize("role", [f"arn:aws:iam::{ACCOUNT}:role/l0-l0-task-execution", "l0-l0-task-execution"])
+def test_the_execution_role_is_no_task_role(api, role):
+    document = {"taskRoleArn": role, "containerDefinitions": [{"name": "app", "image": "alpine", "memory": 64}]}
+    response = api.post(
+        "/deploy", json={"deploy_name": "asrole", "dockerrun": base64.b64encode(json.dumps(document).encode()).decode()}
+    )
+    assert error(response) == (400, 1)
+    assert "task execution role" in response.json()["message"]
+    assert task_definitions() == []
+
+
 # --- the OpenAPI document ------------------------------------------------------------------------------------------
 
 

@@ -10,12 +10,14 @@ from tests.conftest import setup_client
 from tests.workflows.test_ecs_simulation import (  # noqa: F401  (the fixtures)
     agent,
     clock,
+    create_service,
     deploy,
     describe_task,
     environment,
     log_messages,
     remaining,
     run_task,
+    service,
     sync,
 )
 
@@ -102,3 +104,19 @@ def test_a_secret_that_cannot_be_read_stops_the_task_with_ecs_s_reason(agent, ca
     assert stopped["stopCode"] == "TaskFailedToStart"
     assert "startedAt" not in stopped
     assert remaining("MEMORY") == 4096  # its memory is the instance's again
+
+
+def test_a_service_whose_secret_is_missing_trips_the_circuit_breaker(agent):
+    # A rollout of a deploy naming a secret that does not exist fails, as one whose image cannot be pulled does.
+    environment(instances=1)
+    sync(agent)
+    missing = "arn:aws:secretsmanager:us-west-2:123456789012:secret:l0/test/never-AbCdEf"
+    create_service(deploy(containers=container({"name": "X", "valueFrom": missing})))
+
+    sync(agent, 8)
+
+    (deployment,) = service()["deployments"]
+    assert (deployment["rolloutState"], deployment["failedTasks"]) == ("FAILED", 3)
+    stopped = setup_client("ecs").list_tasks(cluster="l0-test-env1", desiredStatus="STOPPED")["taskArns"]
+    assert len(stopped) == 3
+    assert all(describe_task(arn)["stoppedReason"].startswith(INIT_ERROR) for arn in stopped)
