@@ -140,7 +140,11 @@ def delete(name: str) -> None:
     if _describe(name) is None:
         raise not_found(name)
     try:
-        aws.client("secretsmanager").delete_secret(SecretId=secret_id(name), RecoveryWindowInDays=RECOVERY_WINDOW_DAYS)
+        # A retry whose first attempt did the work finds the secret marked deleted: that is this call's success.
+        with aws.done_by_an_earlier_attempt("InvalidRequestException"):
+            aws.client("secretsmanager").delete_secret(
+                SecretId=secret_id(name), RecoveryWindowInDays=RECOVERY_WINDOW_DAYS
+            )
     except ClientError as error:
         # Gone, or scheduled for deletion, since the describe: a concurrent DELETE.
         if aws_error_code(error) in ("ResourceNotFoundException", "InvalidRequestException"):
