@@ -167,6 +167,12 @@ def test_a_validation_error_never_echoes_the_value(api):
     response = api.post("/secret", json={"secret_name": 12, "value": VALUE})
     assert error(response) == (400, 1)
     assert VALUE not in response.text
+    # Broken JSON around the value: the decoder's message names a position, not the text.
+    broken = api.post(
+        "/secret", data=f'{{"secret_name": "x", "value": "{VALUE}" oops}}', headers={"Content-Type": "application/json"}
+    )
+    assert error(broken) == (400, 1)
+    assert VALUE not in broken.text
 
 
 def test_delete_with_an_invalid_name_is_400_code_1(api):
