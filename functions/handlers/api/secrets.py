@@ -13,7 +13,9 @@ from layer0.models import PutSecretRequest, Secret
 router = Router()
 
 
-@router.get("/secret", tags=[Tags.SECRET], summary="Every secret of this instance, without values", responses=ok_or())
+@router.get(
+    "/secret", tags=[Tags.SECRET], summary="Every secret of this instance, without values", responses=ok_or(500)
+)
 def list_secrets() -> list[Secret]:
     return secrets.list_all()
 
@@ -22,7 +24,7 @@ def list_secrets() -> list[Secret]:
     "/secret",
     tags=[Tags.SECRET],
     summary="Create the secret `secret_name` with `value`, or give it a new value",
-    responses=ok_or(400),
+    responses=ok_or(400, 500),
 )
 def put_secret(request: PutSecretRequest) -> Secret:
     return secrets.put(request)
@@ -32,7 +34,7 @@ def put_secret(request: PutSecretRequest) -> Secret:
     "/secret/<name>",
     tags=[Tags.SECRET],
     summary=f"Delete a secret; it can be restored (POST it again) for {secrets.RECOVERY_WINDOW_DAYS} days",
-    responses={204: {"description": "Deleted", "content": {}}, **documented(400, 404)},
+    responses={204: {"description": "Deleted", "content": {}}, **documented(400, 404, 500)},
 )
 def delete_secret(name: str):
     secrets.delete(name)
