@@ -156,19 +156,26 @@ def delete(name: str) -> None:
 # --- a Dockerrun's `secrets` -----------------------------------------------------------------------------------------
 
 
-def _references(parameters: dict) -> list[tuple[str, dict]]:
-    """(where, reference) of every `secrets` entry and every `logConfiguration.secretOptions` entry."""
+def _references(parameters: dict) -> list[tuple[str, dict, str]]:
+    """(where, holder, key) of every secret reference ECS reads with the execution role: each `secrets` and
+    `logConfiguration.secretOptions` entry's `valueFrom`, and a private registry's
+    `repositoryCredentials.credentialsParameter` (a Secrets Manager secret only)."""
     found = []
     for i, container in enumerate(parameters.get("containerDefinitions") or []):
         for j, reference in enumerate(container.get("secrets") or []):
-            found.append((f"containerDefinitions[{i}].secrets[{j}]", reference))
+            found.append((f"containerDefinitions[{i}].secrets[{j}].valueFrom", reference, "valueFrom"))
         for j, reference in enumerate((container.get("logConfiguration") or {}).get("secretOptions") or []):
-            found.append((f"containerDefinitions[{i}].logConfiguration.secretOptions[{j}]", reference))
+            where = f"containerDefinitions[{i}].logConfiguration.secretOptions[{j}].valueFrom"
+            found.append((where, reference, "valueFrom"))
+        if container.get("repositoryCredentials"):
+            where = f"containerDefinitions[{i}].repositoryCredentials.credentialsParameter"
+            found.append((where, container["repositoryCredentials"], "credentialsParameter"))
     return found
 
 
-def _resolve(value_from: str, where: str, partition: str, account: str) -> str:
-    """The ARN a `valueFrom` registers as; 400 code 1 for anything outside the instance's scope."""
+def _resolve(value_from: str, where: str, partition: str, account: str, parameters: bool = True) -> str:
+    """The ARN a `valueFrom` registers as; 400 code 1 for anything outside the instance's scope. `parameters`:
+    whether SSM parameters may be named too."""
     current = settings.get()
     if _NAME.match(value_from):  # a Layer0 secret name: it has no `:` or `/`
         described = _describe(value_from)
@@ -181,13 +188,16 @@ def _resolve(value_from: str, where: str, partition: str, account: str) -> str:
     parameters_arn = f"arn:{partition}:ssm:{current.region}:{account}:parameter"
     secret_prefix = contract.secret_name_prefix(current.prefix)
     path = contract.parameter_path(current.prefix)
-    for start in (secrets_arn + secret_prefix, parameters_arn + path, path):
+    starts = (
+        (secrets_arn + secret_prefix, parameters_arn + path, path) if parameters else (secrets_arn + secret_prefix,)
+    )
+    for start in starts:
         if value_from.startswith(start) and _REFERENCE_TAIL.match(value_from.removeprefix(start)):
             return parameters_arn + value_from if start == path else value_from
+    ssm = f", or an SSM parameter {path}... (or its ARN {parameters_arn}{path}...)" if parameters else ""
     raise _invalid(
-        f"{where}.valueFrom '{value_from[:300]}' is not one of this Layer0 instance's secrets: use a secret name "
-        f"(POST /secret), a Secrets Manager ARN {secrets_arn}{secret_prefix}..., or an SSM parameter "
-        f"{path}... (or its ARN {parameters_arn}{path}...)"
+        f"{where} '{value_from[:300]}' is not one of this Layer0 instance's secrets: use a secret name "
+        f"(POST /secret) or a Secrets Manager ARN {secrets_arn}{secret_prefix}...{ssm}"
     )
 
 
@@ -200,8 +210,8 @@ def apply(parameters: dict, partition_and_account: Callable[[], tuple[str, str]]
     if not references:
         return
     partition, account = partition_and_account()
-    for where, reference in references:
-        reference["valueFrom"] = _resolve(str(reference.get("valueFrom") or ""), where, partition, account)
+    for where, holder, key in references:
+        holder[key] = _resolve(str(holder.get(key) or ""), where, partition, account, key == "valueFrom")
     parameters["executionRoleArn"] = execution_role_arn(partition, account)
 
 

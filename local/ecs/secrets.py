@@ -1,7 +1,8 @@
 """What the ECS agent does with a task definition's secrets when a task starts, for local mode
 (docs/architecture.md#local-mode, docs/compatibility.md#secrets).
 
-On AWS the agent reads every `valueFrom` (a container's `secrets`, its `logConfiguration.secretOptions`) with the
+On AWS the agent reads every `valueFrom` (a container's `secrets`, its `logConfiguration.secretOptions`, and its
+private registry's `repositoryCredentials.credentialsParameter`) with the
 task execution role before any container starts; one it cannot read stops the task, stop code TaskFailedToStart,
 with a `ResourceInitializationError`. The simulation checks that each secret or parameter exists (DescribeSecret,
 GetParameters: it never reads a value) and fails the task with ECS's words when one does not. Containers that start
@@ -30,7 +31,8 @@ _MARKED_FOR_DELETION = (
 
 def _references(definition: dict) -> list[dict]:
     options = (definition.get("logConfiguration") or {}).get("secretOptions") or []
-    return [*(definition.get("secrets") or []), *options]
+    registry = (definition.get("repositoryCredentials") or {}).get("credentialsParameter")
+    return [*(definition.get("secrets") or []), *options, *([{"valueFrom": registry}] if registry else [])]
 
 
 def _secret_failure(client: Callable[[str], Any], value_from: str) -> str | None:

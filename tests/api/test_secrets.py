@@ -337,6 +337,19 @@ def test_log_configuration_secret_options_follow_the_same_rules(api):
     assert error(deploy(api, logConfiguration=outside)) == (400, 1)
 
 
+def test_private_registry_credentials_follow_the_rules_secrets_manager_only(api):
+    arn = put(api, "dockerhub").json()["secret_arn"]
+    response = deploy(api, repositoryCredentials={"credentialsParameter": "dockerhub"})
+    assert response.status_code == 200, response.text
+    definition = registered(response.json()["deploy_id"])
+    assert definition["containerDefinitions"][0]["repositoryCredentials"] == {"credentialsParameter": arn}
+    assert definition["executionRoleArn"].endswith(":role/l0-l0-task-execution")
+    for outside in (f"{SECRETS_ARN}prod/dockerhub", "/l0/l0/dockerhub", f"{PARAMETERS_ARN}/l0/l0/dockerhub"):
+        refused = deploy(api, repositoryCredentials={"credentialsParameter": outside})
+        assert error(refused) == (400, 1), outside
+        assert "repositoryCredentials.credentialsParameter" in refused.json()["message"]
+
+
 @pytest.mark.parametrize(
     "value_from",
     [

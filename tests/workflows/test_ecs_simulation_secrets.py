@@ -120,3 +120,16 @@ def test_a_service_whose_secret_is_missing_trips_the_circuit_breaker(agent):
     stopped = setup_client("ecs").list_tasks(cluster="l0-test-env1", desiredStatus="STOPPED")["taskArns"]
     assert len(stopped) == 3
     assert all(describe_task(arn)["stoppedReason"].startswith(INIT_ERROR) for arn in stopped)
+
+
+def test_missing_private_registry_credentials_stop_the_task_too(agent):
+    environment()
+    sync(agent)
+    missing = "arn:aws:secretsmanager:us-west-2:123456789012:secret:l0/test/registry-AbCdEf"
+    [definition] = container()
+    definition["repositoryCredentials"] = {"credentialsParameter": missing}
+    task, _ = started(deploy(containers=[definition]))
+    sync(agent)
+    stopped = describe_task(task["taskArn"])
+    assert (stopped["lastStatus"], stopped["stopCode"]) == ("STOPPED", "TaskFailedToStart")
+    assert stopped["stoppedReason"].startswith(INIT_ERROR) and missing in stopped["stoppedReason"]
