@@ -4,7 +4,8 @@
 A value goes from the request to Secrets Manager and nowhere else: no answer, log line, trace or error message
 carries it (the request model holds it as a pydantic `SecretStr`). Every check runs before AWS is called.
 
-A Dockerrun's `valueFrom` (and a `logConfiguration`'s `secretOptions`) may name only the instance's own secrets:
+A Dockerrun's `valueFrom` (also in a `logConfiguration`'s `secretOptions`; a `repositoryCredentials`'
+`credentialsParameter` takes Secrets Manager only) may name only the instance's own secrets:
 - a Layer0 secret name, resolved by DescribeSecret to the secret's full ARN (its random suffix is only known to
   Secrets Manager): a name with no secret is 400 code 1, since there is no ARN to register;
 - a Secrets Manager ARN under `l0/<prefix>/`, kept as it is (ECS's `:json-key:version-stage:version-id` suffix
