@@ -21,6 +21,7 @@ from infra.load_balancers import LoadBalancersPolicy
 from infra.network import Network
 from infra.read_model import ReadModel
 from infra.scaler import Scaler
+from infra.secrets import Secrets
 from infra.services import ServicesPolicy
 from infra.tasks import TasksPolicy
 from infra.workflows.construct import Workflows
@@ -127,6 +128,9 @@ class Layer0Stack(Stack):
         # Deploys: register, read, list and deregister task definitions; pass the instance's task roles
         # (infra/deploys.py).
         DeploysPolicy(self, "Deploys", config=self.config).attach_to(api)
+        # Secrets: the key, the task execution role, and the API's secrets policy (infra/secrets.py).
+        self.secrets = Secrets(self, "Secrets", config=self.config, log_group=self.containers.log_group)
+        self.secrets.attach_to(api)
         self.scaler = Scaler(
             self,
             "Scaler",

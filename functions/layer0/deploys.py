@@ -32,7 +32,7 @@ from botocore.exceptions import ClientError
 from botocore.model import ListShape, MapShape, OperationModel, Shape, StructureShape
 from botocore.validate import ParamValidator
 
-from layer0 import aws, contract, ids, settings
+from layer0 import aws, contract, ids, secrets, settings
 from layer0.errors import ErrorCode, Layer0Error, aws_error_code, aws_error_message, missing_parameter
 from layer0.models import CreateDeployRequest, Deploy, DeploySummary, Tag
 from layer0.stores import rows as row_store
@@ -425,6 +425,7 @@ def create(request: CreateDeployRequest) -> Deploy:
     parameters = parse(name, request.dockerrun)
     _check_container_policy(parameters)
     _check_task_role(parameters)
+    secrets.apply(parameters, _partition_and_account)  # docs/compatibility.md#secrets
     ecs = aws.client("ecs")
     try:
         registered = _register(parameters)

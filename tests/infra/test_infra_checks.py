@@ -22,6 +22,7 @@ from tests.infra.test_infra_deploys import DEPLOY_ACKNOWLEDGEMENTS
 from tests.infra.test_infra_environments import ENVIRONMENT_ACKNOWLEDGEMENTS
 from tests.infra.test_infra_load_balancers import LOAD_BALANCER_ACKNOWLEDGEMENTS
 from tests.infra.test_infra_read_model import READ_MODEL_ACKNOWLEDGEMENTS
+from tests.infra.test_infra_secrets import SECRET_ACKNOWLEDGEMENTS
 from tests.infra.test_infra_services import SERVICE_ACKNOWLEDGEMENTS
 from tests.infra.test_infra_tasks import TASK_ACKNOWLEDGEMENTS
 
@@ -42,6 +43,7 @@ EXPECTED_ACKNOWLEDGEMENTS = {
     *LOAD_BALANCER_ACKNOWLEDGEMENTS,  # the load-balancer policies and the delete machine's executions
     *READ_MODEL_ACKNOWLEDGEMENTS,  # the events function's policy (infra/read_model.py)
     *AUTOSCALING_ACKNOWLEDGEMENTS,  # the autoscaling policies (infra/autoscaling.py)
+    *SECRET_ACKNOWLEDGEMENTS,  # the task execution role and the secrets policy (infra/secrets.py)
     # The API may stop and read executions of the job machine; execution names are job ids (run time).
     "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
     "l0-l0-job-delete-environment:*]",
