@@ -80,6 +80,17 @@ ORIGINAL: dict[str, Original] = {
         "Get: DescribeServices; ListTasks RUNNING + STOPPED per "
         "deployment; DescribeLogStreams (per 50 streams); GetLogEvents per stream",
     ),
+    # Service autoscaling (docs/compatibility.md#service-autoscaling): the original had none.
+    "PUT /service/{id}/autoscaling": (
+        "—",
+        "—",
+        "not in the original; ours: DescribeScalableTargets, DescribeScalingPolicies, RegisterScalableTarget, PutScalingPolicy per target, the service's Get",
+    ),
+    "DELETE /service/{id}/autoscaling": (
+        "—",
+        "—",
+        "not in the original; ours: DescribeScalableTargets, DeregisterScalableTarget (which removes its policies), the service's Get",
+    ),
     "DELETE /service/{id}": ("2: ecs 2", 16, "CreateJob; no existence check"),
     "delete-service job (type 2)": (
         "≥ 5: ecs",
@@ -187,6 +198,12 @@ def measure_routes(counter: CallCounter) -> list[Row]:
     )
     counted("GET /service/{id}", lambda: call_api("GET", f"/service/{service_id}"))
     counted("PUT /service/{id}/scale", lambda: call_api("PUT", f"/service/{service_id}/scale", {"desired_count": 2}))
+    autoscaling = {"min_count": 1, "max_count": 4, "cpu_target": 60}
+    counted(
+        "PUT /service/{id}/autoscaling",
+        lambda: call_api("PUT", f"/service/{service_id}/autoscaling", autoscaling),
+    )
+    counted("DELETE /service/{id}/autoscaling", lambda: call_api("DELETE", f"/service/{service_id}/autoscaling"))
     second = call_api(
         "POST", "/deploy", {"deploy_name": "guestbook", "dockerrun": dockerrun("Service.Dockerrun.aws.json")}
     )
