@@ -84,12 +84,14 @@ ORIGINAL: dict[str, Original] = {
     "PUT /service/{id}/autoscaling": (
         "—",
         "—",
-        "not in the original; ours: DescribeScalableTargets, DescribeScalingPolicies, RegisterScalableTarget, PutScalingPolicy per target, the service's Get",
+        "not in the original; ours: DescribeScalableTargets, DescribeScalingPolicies, RegisterScalableTarget, "
+        "PutScalingPolicy per target, the service's Get",
     ),
     "DELETE /service/{id}/autoscaling": (
         "—",
         "—",
-        "not in the original; ours: DescribeScalableTargets, DeregisterScalableTarget (which removes its policies), the service's Get",
+        "not in the original; ours: DescribeScalableTargets, DeregisterScalableTarget (which removes its "
+        "policies), the service's Get",
     ),
     "DELETE /service/{id}": ("2: ecs 2", 16, "CreateJob; no existence check"),
     "delete-service job (type 2)": (
