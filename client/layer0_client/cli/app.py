@@ -73,7 +73,7 @@ def _version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
         ctx.exit()
 
 
-@click.group(cls=L0Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(name="l0", cls=L0Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-o", "--output", default="text", show_default=True, help="Output format: text or json")
 @click.option("-t", "--timeout", default="15m", show_default=True, help="Time limit of the command, waits included")
 @click.option("-d", "--debug", is_flag=True, help="Print each HTTP request and answer on stderr")

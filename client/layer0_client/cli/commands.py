@@ -28,7 +28,7 @@ def option(*names: str, **kwargs: Any) -> Callable[[Any], Any]:
 
 
 def complete(entity_type: str) -> Callable[[click.Context, click.Parameter, str], list[str]]:
-    """Shell completion of names (and ids) from `GET /tag`; nothing when the API cannot be reached."""
+    """Shell completion of names from `GET /tag`; nothing when the API cannot be reached."""
 
     def names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
         current = state(ctx)
@@ -37,8 +37,7 @@ def complete(entity_type: str) -> Callable[[click.Context, click.Parameter, str]
             entities = current.client.list_tags(entity_type, fuzz=incomplete)
         except (Layer0ClientError, click.ClickException):
             return []
-        found = {entity.tag("name") or entity.entity_id for entity in entities}
-        found.update(entity.entity_id for entity in entities if entity.entity_id.startswith(incomplete))
+        found = {entity.tag("name") or entity.entity_id for entity in entities}  # ids only of unnamed ones
         return sorted(name for name in found if name.startswith(incomplete))
 
     return names
