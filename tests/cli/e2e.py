@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from click.testing import CliRunner, Result
 
@@ -41,8 +42,8 @@ class CLI:
         assert result.exit_code == 0, f"l0 {' '.join(args)}: exit {result.exit_code}\n{result.output}"
         return result
 
-    def json(self, *args: str) -> object:
-        return json.loads(self("-o", "json", *args).stdout)
+    def json(self, *args: str, input: str | None = None) -> Any:
+        return json.loads(self("-o", "json", *args, input=input).stdout)
 
 
 def cli_session(home: Path) -> Iterator[CLI]:
