@@ -1,4 +1,4 @@
-"""The Layer0 client library and the `l0` CLI (README.md#using-the-l0-cli).
+"""The Layer0 client library and the `l0` CLI (README.md#using-the-cli).
 
 The client speaks only HTTP to a Layer0 API: it never imports the API's own code.
 """

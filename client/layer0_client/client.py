@@ -293,7 +293,7 @@ class Client:
         spot: bool | None = None,
         scaling: str | None = None,
     ) -> models.Environment:
-        """Fields left None are not sent: a Fargate environment refuses the EC2 ones (issue 15)."""
+        """Fields left None are not sent: a Fargate environment refuses the EC2 ones."""
         body: dict[str, Any] = {"environment_name": environment_name, "operating_system": operating_system}
         optional = {
             "instance_size": instance_size,
@@ -467,7 +467,7 @@ class Client:
 
     @route("PUT", "/service/{id}/autoscaling")
     def set_service_autoscaling(self, service_id: str, autoscaling: models.Autoscaling) -> models.Service:
-        """Issue 14: a scalable target and one target-tracking policy per target given."""
+        """A scalable target, and one target-tracking policy per target given."""
         body = autoscaling.model_dump(mode="json")
         return self._get_service(self.request("PUT", f"service/{service_id}/autoscaling", json=body))
 
@@ -521,7 +521,7 @@ class Client:
         """A task's container logs; for a job's id, the job's history (docs/compatibility.md#jobs)."""
         return self._get(list[models.LogFile], f"task/{task_id}/logs", _log_query(tail, start, end))
 
-    # --- secrets (issue 14) --------------------------------------------------------------------------------------
+    # --- secrets --------------------------------------------------------------------------------------------------
 
     @route("POST", "/secret")
     def set_secret(self, secret_name: str, value: str) -> models.Secret:

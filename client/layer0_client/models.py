@@ -139,7 +139,7 @@ class Environment(Model):
     operating_system: str = ""
     ami_id: str = ""
     links: list[str] = Field(default_factory=list)
-    # Issue 15's fields; None when the API predates them.
+    # None from an API without Fargate, Graviton and managed scaling.
     environment_type: str | None = None
     architecture: str | None = None
     scaling: str | None = None
@@ -251,7 +251,7 @@ class Deployment(Model):
 
 
 class Autoscaling(Model):
-    """Issue 14's `PUT /service/{id}/autoscaling` body, and the `autoscaling` object of `GET /service/{id}`."""
+    """The `PUT /service/{id}/autoscaling` body, and the `autoscaling` object of `GET /service/{id}`."""
 
     min_count: int
     max_count: int
@@ -323,7 +323,7 @@ class TaskSummary(Model):
 
 
 class Secret(Model):
-    """Issue 14's `POST /secret` answer and `GET /secret` items: never the value."""
+    """The `POST /secret` answer and `GET /secret` items: never the value."""
 
     secret_name: str
     secret_arn: str = ""

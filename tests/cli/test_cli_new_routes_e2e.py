@@ -1,4 +1,4 @@
-"""The commands for the routes of issues 14 and 15 (secrets, service autoscaling, Fargate, Graviton and managed-scaling
+"""The commands for the newest routes (secrets, service autoscaling, Fargate, Graviton and managed-scaling
 environments), end to end against local mode. Their unit tests are in test_cli_unit.py; these need the API to have
 the routes and fields."""
 

@@ -232,7 +232,7 @@ def test_environment_create_fargate_sends_no_ec2_fields(api: FakeAPI, l0):
         "environment_type": "fargate",
         "spot": True,
     }
-    assert "TYPE" in result.stdout.splitlines()[0]  # issue 15's columns when the API has them
+    assert "TYPE" in result.stdout.splitlines()[0]  # the type, architecture and scaling columns when the API has them
     l0("environment", "create", "--scaling", "layer0", "--size", "t4g.small", "e1")
     body = api.body("POST", "/environment")
     assert (body["scaling"], body["instance_size"]) == ("layer0", "t4g.small")

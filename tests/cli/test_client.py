@@ -18,7 +18,7 @@ from layer0_client.models import Autoscaling
 from tests.cli.conftest import ENDPOINT, FakeAPI, answer
 
 ROOT = Path(__file__).resolve().parents[2]
-# Routes of issues 14 and 15, which the client reaches before the API has them on every branch.
+# The newest routes (secrets, service autoscaling): the client reaches them before every API has them.
 NEW_ROUTES = {
     ("POST", "/secret"),
     ("GET", "/secret"),

@@ -1,4 +1,4 @@
-"""The `l0` command tree, on Click, with Rich for spinners and live progress.
+"""The `l0` command tree, on Click, with Rich for spinners and live progress (docs/compatibility.md#the-python-cli).
 
 Every command, argument and flag of the original Go CLI (docs/compatibility.md#how-the-cli-builds-its-requests),
 with its outputs, exit codes and `ServerError (code=N) message` errors; long flags also take the Go spelling with

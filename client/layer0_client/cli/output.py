@@ -91,7 +91,8 @@ class Printer:
 
     def environments(self, environments: Sequence[models.Environment]) -> None:
         header = "ENVIRONMENT ID | ENVIRONMENT NAME | OS | CLUSTER COUNT | INSTANCE SIZE | LINKS"
-        # Issue 15's fields, shown at the end when the API has them, so the original's columns keep their place.
+        # Type, architecture and scaling, shown at the end when the API has them, so that the original's columns
+        # keep their place.
         extra = any(env.environment_type is not None for env in environments)
         if extra:
             header += " | TYPE | ARCHITECTURE | SCALING"
