@@ -90,6 +90,7 @@ class Client:
         self.max_backoff_seconds = max_backoff_seconds
         self.poll_seconds = poll_seconds
         self.deadline = deadline
+        self.timeout_seconds = timeout_seconds
         self._sleep = sleep
         self._on_request = on_request
         self._http = httpx.Client(
@@ -121,6 +122,12 @@ class Client:
         self._sleep(seconds)
         self._check_deadline()
 
+    def _timeout(self) -> float:
+        """The request's time limit: the client's, or less when the deadline is nearer."""
+        if self.deadline is None:
+            return self.timeout_seconds
+        return max(0.1, min(self.timeout_seconds, self.deadline - time.monotonic()))
+
     def _backoff(self, attempt: int, response: httpx.Response | None) -> float:
         retry_after = response.headers.get("Retry-After") if response is not None else None
         if retry_after and retry_after.isdigit():
@@ -146,7 +153,9 @@ class Client:
             self._check_deadline()
             response: httpx.Response | None = None
             try:
-                response = self._http.request(method, path.lstrip("/"), content=content, params=params, headers=headers)
+                response = self._http.request(
+                    method, path.lstrip("/"), content=content, params=params, headers=headers, timeout=self._timeout()
+                )
                 if self._on_request is not None:
                     self._on_request(response.request, response)
             except httpx.TransportError as error:

@@ -604,6 +604,8 @@ def test_profiles_from_config_toml(api: FakeAPI, l0, tmp_path):
 
 
 def test_help_and_version(l0):
+    group = l0("environment")
+    assert group.exit_code == 0 and "setmincount" in group.stdout and group.stderr == ""
     assert "Usage: l0 service scale [OPTIONS] NAME COUNT" in l0("help", "service", "scale").stdout
     assert l0("--version").stdout.startswith("l0 version v0.10.9-serverless")
     assert "No help topic for 'nope'" in l0("help", "nope").stderr
@@ -615,5 +617,5 @@ def test_shell_completion_of_names_from_the_api(api: FakeAPI, l0):
     api.entity("environment", "prod1abc", "prod")
     result = l0(env={"_L0_COMPLETE": "bash_complete", "COMP_WORDS": "l0 environment get te", "COMP_CWORD": "3"})
     assert result.stdout.split() == ["plain,test1", "plain,test2"]
-    zsh = l0(env={"_L0_COMPLETE": "zsh_source"})
-    assert "compdef" in zsh.stdout
+    for shell, marker in (("bash", "complete -o nosort -F"), ("zsh", "compdef"), ("fish", "complete --no-files")):
+        assert marker in l0(env={"_L0_COMPLETE": f"{shell}_source"}).stdout, shell

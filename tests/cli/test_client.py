@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -202,3 +203,17 @@ def test_request_bodies_of_the_new_routes():
         "scale_out_cooldown": None,
     }
     assert client.clear_service_autoscaling("s1").autoscaling is None
+
+
+def test_a_request_gets_no_more_time_than_the_deadline_leaves():
+    seen: list[dict] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        seen.append(request.extensions["timeout"])
+        return answer(200, [])
+
+    client = Client(ENDPOINT, "t", transport=httpx.MockTransport(record), deadline=time.monotonic() + 3)
+    client.list_jobs()
+    assert 0 < seen[0]["read"] <= 3
+    Client(ENDPOINT, "t", transport=httpx.MockTransport(record), timeout_seconds=7).list_jobs()
+    assert seen[1]["read"] == 7

@@ -42,6 +42,10 @@ class L0Group(click.Group):
         try:
             result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
             code = result if isinstance(result, int) else 0
+        except click.exceptions.NoArgsIsHelpError as error:
+            # `l0` or `l0 environment` alone: the help, as the Go CLI printed it, and success.
+            click.echo(error.ctx.get_help() if error.ctx is not None else error.format_message())
+            code = 0
         except click.UsageError as error:
             sys.stderr.write(f"Incorrect Usage: {error.format_message()}\n")
             if error.ctx is not None:
