@@ -160,13 +160,22 @@ class Client:
                     self._on_request(response.request, response)
             except httpx.TransportError as error:
                 if attempt >= self.retries:
-                    raise ConnectionFailed(f"Unable to connect to API with error: {error}") from error
+                    raise ConnectionFailed(self._connection_message(error)) from error
             else:
                 self._check_version(response)
                 if not self._retried(response) or attempt >= self.retries:
                     return self._checked(response)
             self.pause(self._backoff(attempt, response))
             attempt += 1
+
+    def _connection_message(self, error: httpx.TransportError) -> str:
+        """The original CLI's words, and its hints."""
+        message = f"Unable to connect to API with error: {error}"
+        if "CERTIFICATE_VERIFY_FAILED" in str(error):
+            message += "\nThe API's TLS certificate was refused: set LAYER0_SKIP_SSL_VERIFY=1 to skip the check."
+        elif self.endpoint.rstrip("/") in ("http://localhost:9090", "http://127.0.0.1:9090"):
+            message += "\nIs the API running there? Set LAYER0_API_ENDPOINT to your API's endpoint."
+        return message
 
     def _retried(self, response: httpx.Response) -> bool:
         if response.status_code in RETRIED_STATUSES:

@@ -120,7 +120,7 @@ def test_job_list_names_every_job_type_including_rollout(api: FakeAPI, l0):
     assert "Rollout" in lines[1] and "Completed" in lines[1] and "2026-11-29 20:38:19" in lines[1]
     assert "Delete Environment" in lines[2] and "Error" in lines[2]
     assert "Create Task" in lines[3] and "In Progress" in lines[3]
-    assert "(Unknown Jobtype=9!)" in lines[4] or "(Unknown JobType=9!)" in lines[4]
+    assert "(Unknown JobType=9!)" in lines[4]
 
 
 def test_load_balancer_ports_are_upper_cased_on_continuation_rows(api: FakeAPI, l0):

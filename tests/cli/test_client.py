@@ -138,8 +138,12 @@ def test_connection_failures_after_the_retries():
         raise httpx.ConnectError("refused", request=request)
 
     client = Client(ENDPOINT, "t", transport=httpx.MockTransport(refuse), sleep=lambda s: None, retries=1)
-    with pytest.raises(ConnectionFailed, match="Unable to connect to API"):
+    with pytest.raises(ConnectionFailed, match="Unable to connect to API") as raised:
         client.list_jobs()
+    assert "LAYER0_API_ENDPOINT" not in str(raised.value)
+    default = Client("http://localhost:9090/", "t", transport=httpx.MockTransport(refuse), sleep=lambda s: None)
+    with pytest.raises(ConnectionFailed, match="Set LAYER0_API_ENDPOINT"):
+        default.list_jobs()
 
 
 def test_version_mismatch_unless_the_check_is_off():

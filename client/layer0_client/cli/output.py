@@ -43,6 +43,11 @@ def _time(text: str) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else text
 
 
+def _title(name: str) -> str:
+    """`delete environment` -> `Delete Environment`; `(Unknown JobType=9!)` stays as it is."""
+    return name if name.startswith("(") else name.title()
+
+
 def _or(name: str, fallback: str) -> str:
     return name or fallback
 
@@ -123,7 +128,7 @@ class Printer:
 
     def jobs(self, jobs: Sequence[models.Job]) -> None:
         rows = [
-            [job.job_id, job.task_id, job.type_name.title(), job.status_name.title(), _time(job.time_created)]
+            [job.job_id, job.task_id, _title(job.type_name), _title(job.status_name), _time(job.time_created)]
             for job in jobs
         ]
         self._print(jobs, "JOB ID | TASK ID | TYPE | STATUS | CREATED", rows)
