@@ -223,7 +223,7 @@ def test_task_scenario(cli: CLI):
     # Beyond the Go CLI: a task's logs followed until it stops, and its exit status.
     followed = cli("task", "create", "--wait", "--follow", "--env", "alpine:COMMAND=sleep 2", "test", "t3", "alpine")
     assert "alpine | Slept 2 s; exiting with code 0" in followed.stdout
-    cli("task", "create", "--env", "alpine:COMMAND=sleep 3", "test", "t4", "alpine:latest")
+    cli("task", "create", "--wait", "--env", "alpine:COMMAND=sleep 3", "test", "t4", "alpine:latest")  # the name exists
     tail = cli("task", "logs", "--follow", "test:t4")
     assert "Slept 3 s" in tail.stdout
     cli("deploy", "delete", "alpine:latest")
