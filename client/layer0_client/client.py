@@ -1,7 +1,8 @@
 """`Client`: one method per route of the Layer0 API (docs/compatibility.md#routes), over httpx.
 
 - Every answer `{"error_code", "message"}` raises `ServerError`; a 401 raises `NotAuthorized`.
-- 429, 503 and connection errors are retried with exponential backoff and jitter (`Retry-After` honoured).
+- 429, 503 and connection errors are retried with exponential backoff and jitter (`Retry-After` honoured); a request
+  whose answer was lost is sent again only when that cannot do it twice (`_may_resend`).
 - Every create sends an `Idempotency-Key` (docs/compatibility.md#idempotency-key), one per call and the same on each
   retry, so that a retry never creates twice; a 409 with code 31 (the first request still runs) is retried too.
 - The `Version` header must equal `expected_version` unless `verify_version` is off
@@ -159,7 +160,7 @@ class Client:
                 if self._on_request is not None:
                     self._on_request(response.request, response)
             except httpx.TransportError as error:
-                if attempt >= self.retries:
+                if attempt >= self.retries or not self._may_resend(method, idempotent, error):
                     raise ConnectionFailed(self._connection_message(error)) from error
             else:
                 self._check_version(response)
@@ -167,6 +168,15 @@ class Client:
                     return self._checked(response)
             self.pause(self._backoff(attempt, response))
             attempt += 1
+
+    @staticmethod
+    def _may_resend(method: str, idempotent: bool, error: httpx.TransportError) -> bool:
+        """A request that never reached the API may always be sent again. One whose answer was lost may have been
+        done: it is sent again only when doing it twice is doing it once (reads, PUTs, and creates, which carry
+        an Idempotency-Key); a lost DELETE or POST without a key is an error, not a second job."""
+        if isinstance(error, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+            return True
+        return idempotent or method in ("GET", "PUT")
 
     def _connection_message(self, error: httpx.TransportError) -> str:
         """The original CLI's words, and its hints."""

@@ -221,3 +221,22 @@ def test_a_request_gets_no_more_time_than_the_deadline_leaves():
     assert 0 < seen[0]["read"] <= 3
     Client(ENDPOINT, "t", transport=httpx.MockTransport(record), timeout_seconds=7).list_jobs()
     assert seen[1]["read"] == 7
+
+
+def test_a_lost_answer_is_resent_only_when_that_cannot_do_the_work_twice():
+    fake = FakeAPI()
+    sent: list[httpx.Request] = []
+
+    def lose(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        raise httpx.ReadError("connection reset", request=request)
+
+    fake.routes[("DELETE", "/environment/e1")] = lose
+    fake.routes[("GET", "/environment/e1")] = lose
+    client, _ = make(fake, retries=2)
+    with pytest.raises(ConnectionFailed):
+        client.delete_environment("e1")  # a second delete job is not for the client to start
+    assert len(sent) == 1
+    with pytest.raises(ConnectionFailed):
+        client.get_environment("e1")
+    assert len(sent) == 4
