@@ -6,21 +6,25 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: run lint test synth bench clean rotate-token
 
-$(VENV)/.installed: requirements.txt
+# Then the client library and the `l0` CLI (client/, pyproject.toml [project]) in editable mode: .venv/bin/l0.
+$(VENV)/.installed: requirements.txt pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
 run: $(VENV)/.installed
 	$(PY) -m local --port $(PORT)
 
-# ruff (pyproject.toml [tool.ruff]) and mypy (pyproject.toml [tool.mypy]: mypy_path = "functions" makes the Lambda
-# asset's `layer0` and `handlers` top-level packages, as they are in the asset and under pytest).
+# ruff (pyproject.toml [tool.ruff]) and mypy (pyproject.toml [tool.mypy]: mypy_path = "functions:client" makes the
+# Lambda asset's `layer0` and `handlers`, and the client's `layer0_client`, top-level packages, as they are in the
+# asset, in the installed CLI and under pytest).
+LINTED := functions infra local benchmarks client app.py
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check functions infra local benchmarks app.py
-	$(VENV)/bin/ruff format --check functions infra local benchmarks app.py
-	$(VENV)/bin/mypy functions infra local benchmarks app.py
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
+	$(VENV)/bin/mypy $(LINTED)
 
 # Three workers, one test file each at a time: the end-to-end suites mostly wait on local mode's clocks, so the
 # suite takes about 8 minutes instead of 17 on 2 cores. Lint first.

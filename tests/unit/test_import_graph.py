@@ -103,7 +103,7 @@ OUTSIDE = re.compile(r"SPEC §|DESIGN §|\.\./shared|TOOLING\.md|SPEC\.md|DESIGN
 def test_no_comment_cites_a_document_outside_the_repository():
     cited = [
         f"{path.relative_to(ROOT)}:{number}"
-        for folder in ("functions", "infra", "local", "benchmarks", "tests")
+        for folder in ("functions", "infra", "local", "benchmarks", "client", "tests")
         for path in (ROOT / folder).rglob("*.py")
         for number, line in enumerate(path.read_text().splitlines(), 1)
         if OUTSIDE.search(line) and path != Path(__file__)
@@ -120,7 +120,7 @@ def test_every_docs_link_in_the_code_names_a_heading_that_exists():
             if line.startswith("#")
         }
     broken = []
-    for folder in ("functions", "infra", "local", "benchmarks", "tests"):
+    for folder in ("functions", "infra", "local", "benchmarks", "client", "tests"):
         for path in (ROOT / folder).rglob("*.py"):
             for doc, anchor in re.findall(r"docs/([\w-]+\.md)#([\w-]+)", path.read_text()):
                 if anchor not in anchors.get(doc, set()):
