@@ -143,11 +143,12 @@ def _configuration(request: AutoscalingRequest, target: Target, label: str | Non
     metric: dict = {"PredefinedMetricType": target.metric}
     if target.field == "requests_per_target":
         metric["ResourceLabel"] = label
+    settings = request.settings()  # null cooldowns become the default
     return {
         "TargetValue": float(getattr(request, target.field)),
         "PredefinedMetricSpecification": metric,
-        "ScaleInCooldown": request.scale_in_cooldown,
-        "ScaleOutCooldown": request.scale_out_cooldown,
+        "ScaleInCooldown": settings.scale_in_cooldown,
+        "ScaleOutCooldown": settings.scale_out_cooldown,
     }
 
 

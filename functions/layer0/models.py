@@ -302,8 +302,9 @@ class AutoscalingRequest(RequestModel):
     cpu_target: float | None = Field(default=None, gt=0, le=100)
     memory_target: float | None = Field(default=None, gt=0, le=100)
     requests_per_target: int | None = Field(default=None, ge=1, le=MAX_REQUESTS_PER_TARGET)
-    scale_in_cooldown: int = Field(default=300, ge=0, le=MAX_COOLDOWN_SECONDS)
-    scale_out_cooldown: int = Field(default=300, ge=0, le=MAX_COOLDOWN_SECONDS)
+    # null, like a missing cooldown, means Application Auto Scaling's default of 300 s.
+    scale_in_cooldown: int | None = Field(default=None, ge=0, le=MAX_COOLDOWN_SECONDS)
+    scale_out_cooldown: int | None = Field(default=None, ge=0, le=MAX_COOLDOWN_SECONDS)
 
     @model_validator(mode="after")
     def _a_range_and_a_target(self) -> AutoscalingRequest:
@@ -314,7 +315,7 @@ class AutoscalingRequest(RequestModel):
         return self
 
     def settings(self) -> Autoscaling:
-        return Autoscaling(**self.model_dump())
+        return Autoscaling(**self.model_dump(exclude_none=True))
 
 
 class Deployment(BaseModel):

@@ -107,6 +107,19 @@ def test_put_again_replaces_the_range_and_removes_the_policies_no_longer_given(a
     assert api.get(f"/service/{service_id}").json()["autoscaling"] == response.json()["autoscaling"]
 
 
+def test_null_cooldowns_are_the_default_as_missing_ones_are(api, service_id):
+    body = {"min_count": 1, "max_count": 3, "cpu_target": 50, "scale_in_cooldown": None, "scale_out_cooldown": None}
+
+    response = put(api, service_id, body)
+
+    assert response.status_code == 200, response.text
+    assert response.json()["autoscaling"]["scale_in_cooldown"] == 300
+    assert response.json()["autoscaling"]["scale_out_cooldown"] == 300
+    [policy] = policies().values()
+    configuration = policy["TargetTrackingScalingPolicyConfiguration"]
+    assert (configuration["ScaleInCooldown"], configuration["ScaleOutCooldown"]) == (300, 300)
+
+
 def test_delete_removes_the_target_and_its_policies_and_answers_the_service(api, service_id):
     assert put(api, service_id, {**RANGE_AND_CPU, "memory_target": 70}).status_code == 200
 
