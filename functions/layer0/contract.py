@@ -228,3 +228,10 @@ ECS_SERVICE_ACTION = "ECS Service Action"
 ECS_DEPLOYMENT_STATE_CHANGE = "ECS Deployment State Change"
 ECS_DETAIL_TYPES = (ECS_TASK_STATE_CHANGE, ECS_SERVICE_ACTION, ECS_DEPLOYMENT_STATE_CHANGE)
 SCHEDULED_EVENT = "Scheduled Event"
+
+
+# The task execution role (docs/compatibility.md#fargate-environments): ECS uses it to pull images and write the
+# awslogs streams of Fargate tasks. CDK creates it with this name (infra/task_roles.py); the Fargate variant of a
+# deploy names it.
+def task_execution_role_name(prefix: str) -> str:
+    return f"l0-{prefix}-task-execution"
