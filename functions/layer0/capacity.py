@@ -31,6 +31,8 @@ def security_group_name(environment_id: str) -> str:
 
 
 def _values(environment_id: str) -> dict[str, str]:
+    if not environment_id:
+        return {}
     return {t.key: t.value for t in tag_store.select_by_type_and_id(ENTITY_TYPE, environment_id)}
 
 

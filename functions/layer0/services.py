@@ -336,9 +336,9 @@ def create(request: CreateServiceRequest) -> tuple[Service, Job]:
     task_definition_name, task_definition = capacity.task_definition(environment_id, deploy_id)
     load_balancers: list[dict] = []
     if request.load_balancer_id:
-        _check_target_type(environment_id, request.load_balancer_id)
         # No `role`: ECS uses its service-linked role (docs/compatibility.md#services).
         load_balancers = lbs.service_attachment(request.load_balancer_id, task_definition)
+        _check_target_type(environment_id, request.load_balancer_id)
 
     service_id = ids.hashed(name)
     claim = _claim_id(environment_id, name)
