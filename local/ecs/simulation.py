@@ -47,7 +47,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from local.ecs import patches
+from local.ecs import fargate, patches
 
 __all__ = [
     "EcsSimulation",
@@ -410,6 +410,8 @@ class EcsSimulation:
                 started_by=deployment["id"],
                 launch_type=service.launch_type or "EC2",
                 group=f"service:{service.name}",
+                # FARGATE tasks: the cluster's strategy, in awsvpc, with no instance (local/ecs/fargate.py).
+                **fargate.run_options(backend, cluster, service, deployment["taskDefinition"]),
             )
         except Exception as error:  # InvalidParameterException: no container instance at all
             placed, failures = [], [{"arn": cluster.arn, "reason": getattr(error, "message", None) or str(error)}]
