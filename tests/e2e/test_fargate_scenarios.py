@@ -141,7 +141,7 @@ def test_fargate_scenario(l0, aws):
     # environment delete --wait fg: nothing is left
     job = wait_for_job(l0, call(l0, "DELETE", f"environment/{environment_id}", expected=202).headers["X-JobID"])
     assert (job["job_status"], job["job_type"]) == (3, 1), job
-    assert call(l0, "GET", f"environment/{environment_id}", expected=404).json()["error_code"] == 5
+    assert call(l0, "GET", f"environment/{environment_id}", expected=404).json()["error_code"] == 24
     [cluster] = aws("ecs").describe_clusters(clusters=[PREFIX + environment_id])["clusters"] or [{"status": "gone"}]
     assert cluster["status"] != "ACTIVE"
     groups = aws("ec2").describe_security_groups(
