@@ -509,6 +509,24 @@ def observed_rows() -> list[row_store.Row]:
     return rows
 
 
+def _deregister_fargate_variants(deploy_id: str) -> None:
+    """The deploy's Fargate variants (layer0.fargate) go with it: every ACTIVE revision of the families
+    `l0-<prefix>-<name>--fargate-<revision>-*`. Services still running one keep running, as with the deploy's own."""
+    ecs = aws.client("ecs")
+    prefix = ids.fargate_family(deploy_id, "")
+    families = [
+        family
+        for page in ecs.get_paginator("list_task_definition_families").paginate(familyPrefix=prefix, status="ACTIVE")
+        for family in page["families"]
+        if family.startswith(prefix) and ids.is_fargate_family(family)
+    ]
+    for family in families:
+        for page in ecs.get_paginator("list_task_definitions").paginate(familyPrefix=family, status="ACTIVE"):
+            for arn in page["taskDefinitionArns"]:
+                if arn.split("/", 1)[-1].rsplit(":", 1)[0] == family:
+                    ecs.deregister_task_definition(taskDefinition=arn)
+
+
 def delete(deploy_id: str) -> None:
     """DeregisterTaskDefinition, then forget the tags. Unknown or already deleted: 400 with code 4
     (docs/compatibility.md#deploys)."""
@@ -530,5 +548,6 @@ def delete(deploy_id: str) -> None:
         if aws_error_code(error) in _BAD_INPUT_CODES:
             raise unknown from None
         raise
+    _deregister_fargate_variants(ids.deploy_id(definition["taskDefinitionArn"]))
     row_store.delete(ROW_KIND, ids.deploy_id(definition["taskDefinitionArn"]))
     tag_store.delete_entity(ENTITY_TYPE, ids.deploy_id(definition["taskDefinitionArn"]))

@@ -379,3 +379,39 @@ def test_an_application_load_balancer_in_a_fargate_environment_has_ip_targets(ap
     assert error(refused) == (400, 1)
     assert sorted(s["service_name"] for s in api.get("/service").json()) == ["s"]
     assert tag_store.select_by_type_and_id("service_name", f"{environment_id}:s2") == []
+
+
+def test_deleting_a_deploy_deregisters_its_fargate_variants(api, machines, sent):
+    environment_id = fargate(api, "fg")["environment_id"]
+    deploy_id, other = deploy(api, "web"), deploy(api, "web")  # web.1, web.2
+    for name, chosen in (("a", deploy_id), ("b", other)):
+        body = {"environment_id": environment_id, "service_name": name, "deploy_id": chosen}
+        assert api.post("/service/", json=body).status_code == 200
+    families = setup_client("ecs").list_task_definition_families(familyPrefix="l0-l0-web--", status="ACTIVE")
+    assert len(families["families"]) == 2
+
+    assert api.delete(f"/deploy/{deploy_id}").status_code == 200
+
+    left = setup_client("ecs").list_task_definition_families(familyPrefix="l0-l0-web--", status="ACTIVE")["families"]
+    assert [family.split("--fargate-")[1].split("-")[0] for family in left] == ["2"]  # web.2's variant stays
+
+
+def test_twenty_parallel_creates_of_one_fargate_name_make_one_environment(api):
+    import threading
+
+    results: list[int] = []
+    barrier = threading.Barrier(20)
+
+    def attempt():
+        barrier.wait()
+        response = api.post("/environment/", json={"environment_name": "race", "environment_type": "fargate"})
+        results.append(response.status_code)
+
+    threads = [threading.Thread(target=attempt) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(results) == [200] + [400] * 19
+    assert aws_counts() == {**NOTHING, "clusters": 1, "security_groups": 1}
