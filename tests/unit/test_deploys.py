@@ -356,9 +356,10 @@ def test_get_and_delete_call_counts(stack):
     assert get_calls == ["ecs.DescribeTaskDefinition", "dynamodb.GetItem"]
     # Described first, so that a deploy deleted before is told apart (moto deregisters an INACTIVE one again
     # without an error).
-    # The row, then the tags.
+    # Its Fargate variants (one list; none here), the row, then the tags.
     assert delete_calls == [
-        "ecs.DescribeTaskDefinition", "ecs.DeregisterTaskDefinition", "dynamodb.DeleteItem", "dynamodb.DeleteItem"
+        "ecs.DescribeTaskDefinition", "ecs.DeregisterTaskDefinition", "ecs.ListTaskDefinitionFamilies",
+        "dynamodb.DeleteItem", "dynamodb.DeleteItem",
     ]  # fmt: skip
 
 
