@@ -415,3 +415,25 @@ def test_twenty_parallel_creates_of_one_fargate_name_make_one_environment(api):
 
     assert sorted(results) == [200] + [400] * 19
     assert aws_counts() == {**NOTHING, "clusters": 1, "security_groups": 1}
+
+
+def test_updating_a_fargate_services_deploy_runs_the_new_deploys_variant(api, machines, sent):
+    environment_id = fargate(api, "fg")["environment_id"]
+    first, second = deploy(api, "web"), deploy(api, "api", [{**CONTAINER, "name": "api", "memory": 1500}])
+    service_id = api.post(
+        "/service/", json={"environment_id": environment_id, "service_name": "web", "deploy_id": first}
+    ).json()["service_id"]
+
+    response = api.request("PUT", f"/service/{service_id}/deploy", json={"deploy_id": second})
+
+    assert response.status_code == 200, response.text
+    [(_, params)] = [call for call in sent if call[0] == "UpdateService"]
+    assert params["taskDefinition"].startswith("l0-l0-api--fargate-1-")
+    assert (task_definition(params["taskDefinition"])["cpu"], task_definition(params["taskDefinition"])["memory"]) == (
+        "256", "2048"
+    )  # fmt: skip
+    # (Plain moto here, without the ECS simulation's patches, starts no new deployment: the service's definition.)
+    [service] = setup_client("ecs").describe_services(
+        cluster=f"l0-l0-{environment_id}", services=[f"l0-l0-{service_id}"]
+    )["services"]
+    assert service["taskDefinition"].split("/")[-1] == params["taskDefinition"]
