@@ -135,7 +135,12 @@ def _run_delete_service_job(job_id: str, service_id: str) -> None:
     registry.run("job.set_status", {"job_id": job_id, "status": 2})
     located = registry.run("service.locate", {"service_id": service_id})
     args = {"service_id": service_id, "environment_id": located["environment_id"]}
-    for step in ("service.scale_to_zero", "service.stop_tasks", "service.delete_ecs_service"):
+    for step in (
+        "service.remove_autoscaling",
+        "service.scale_to_zero",
+        "service.stop_tasks",
+        "service.delete_ecs_service",
+    ):
         registry.run(step, args)
     registry.run("service.delete_tags", {"service_id": service_id})
     registry.run("job.set_status", {"job_id": job_id, "status": 3})

@@ -10,6 +10,7 @@ from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
 from infra.api import Api
+from infra.autoscaling import AutoscalingPolicy
 from infra.config import Config
 from infra.containers import Containers
 from infra.data import Data
@@ -118,6 +119,9 @@ class Layer0Stack(Stack):
         # Services: CreateService, container logs; the delete-service and rollout steps (infra/services.py).
         services = ServicesPolicy(self, "Services", config=self.config, log_group=self.containers.log_group)
         services.attach_to(api)
+        # Service autoscaling: Application Auto Scaling targets and policies of ECS services (infra/autoscaling.py).
+        autoscaling = AutoscalingPolicy(self, "Autoscaling", config=self.config)
+        autoscaling.attach_to(api)
         # Load balancers: ELBs, ALBs, listeners, target groups; deletes in the API and the delete jobs' steps
         # (infra/load_balancers.py).
         load_balancers = LoadBalancersPolicy(self, "LoadBalancers", config=self.config)
@@ -141,6 +145,8 @@ class Layer0Stack(Stack):
             functions=self.functions,
             tag_table=self.data.tables[contract.TAG_TABLE],
         )
+        # Autoscaling changed a desired count, or a task found no room: the events function requests a scaler run.
+        self.scaler.grant_request_run(self.read_model.function)
         # Tasks: RunTask from the create-task step, task logs, scaler runs from the step, waiting jobs (infra/tasks.py).
         TasksPolicy(self, "Tasks", config=self.config, log_group=self.containers.log_group).grant(
             api=api, steps=steps[JobType.CreateTask], scaler=self.scaler, job_table=self.data.tables[contract.JOB_TABLE]
@@ -163,6 +169,7 @@ class Layer0Stack(Stack):
         self.environments_policy.attach_delete_to(steps[JobType.DeleteEnvironment])
         for job_type in (JobType.DeleteEnvironment, JobType.DeleteService):
             services.attach_delete_steps_to(steps[job_type])
+            autoscaling.attach_remove_to(steps[job_type])
         load_balancers.attach_to(api=api, steps=[steps[JobType.DeleteLoadBalancer], steps[JobType.DeleteEnvironment]])
         # Rollout: reads the service and its stopped tasks.
         services.attach_rollout_steps_to(steps[JobType.Rollout])

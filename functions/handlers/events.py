@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field
 
 from handlers.observability import domain_logs_through
-from layer0 import contract, ids, reconcile, services, settings, tasks
+from layer0 import contract, ids, reconcile, scaler, services, settings, tasks
 
 logger = Logger(service="layer0-events")
 domain_logs_through(logger)
@@ -88,6 +88,11 @@ def _service_change(event: dict) -> dict:
             continue
         service_id = ids.layer0_id(name)
         done[service_id] = services.refresh_row(environment_id, service_id, version)
+    if environment_id is not None and change.detail.eventName in contract.ECS_CAPACITY_EVENT_NAMES:
+        # Autoscaling changed a desired count, or a task found no room: the environment's capacity follows
+        # (docs/compatibility.md#service-autoscaling).
+        scaler.request_run_soon(environment_id)
+        return {"services": done, "scaler_run_requested": environment_id}
     return {"services": done}
 
 

@@ -18,6 +18,7 @@ from layer0 import auth, aws
 # (Secrets Manager), which only the authorizer reads. tests/unit/test_cold_start.py checks the list against the domain.
 API_SERVICES = (
     "acm",
+    "application-autoscaling",
     "autoscaling",
     "dynamodb",
     "ec2",

@@ -285,7 +285,8 @@ ACCOUNT_QUOTAS: dict[str, AccountQuota] = {
     "logs": AccountQuota(refill=25, bucket=25),  # GetLogEvents: 25 per second
     "scheduler": AccountQuota(refill=250, bucket=250),  # CreateSchedule / DeleteSchedule, the smallest Regions
 }
-# A service without a documented quota in the table (IAM, STS, SSM, ACM, Lambda): Layer0 calls it rarely.
+# A service without a documented quota in the table (IAM, STS, SSM, ACM, Lambda, Application Auto Scaling): Layer0 calls
+# it rarely (Application Auto Scaling: only for services it autoscales).
 UNLISTED_PACE = Pace(rate=10.0, burst=20)
 
 

@@ -76,6 +76,10 @@ ROUTES: tuple[Route, ...] = (
     Route("PUT", "/service/{id}/scale", idempotent=True),
     Route("PUT", "/service/{id}/deploy", idempotent=True),
     Route("GET", "/service/{id}/logs"),
+    # Service autoscaling (docs/compatibility.md#service-autoscaling): PUT replaces the whole configuration, so a
+    # repeat is harmless without a key.
+    Route("PUT", "/service/{id}/autoscaling"),
+    Route("DELETE", "/service/{id}/autoscaling"),
     # Tasks (docs/compatibility.md#tasks); GET /task/{id}/logs is above, with the jobs
     Route("GET", "/task"),
     Route("POST", "/task", idempotent=True),
@@ -228,6 +232,11 @@ ECS_SERVICE_ACTION = "ECS Service Action"
 ECS_DEPLOYMENT_STATE_CHANGE = "ECS Deployment State Change"
 ECS_DETAIL_TYPES = (ECS_TASK_STATE_CHANGE, ECS_SERVICE_ACTION, ECS_DEPLOYMENT_STATE_CHANGE)
 SCHEDULED_EVENT = "Scheduled Event"
+
+# ECS Service Action events after which the environment may need other capacity
+# (docs/compatibility.md#service-autoscaling): Application Auto Scaling changed a desired count, or ECS could not place
+# a task. The events function requests a debounced scaler run for them.
+ECS_CAPACITY_EVENT_NAMES = ("SERVICE_DESIRED_COUNT_UPDATED", "SERVICE_TASK_PLACEMENT_FAILURE")
 
 
 # The task execution role (docs/compatibility.md#fargate-environments): ECS uses it to pull images and write the

@@ -9,7 +9,9 @@ A Dockerrun is read the way Layer0's Go decoder read it into the AWS SDK's struc
 case-insensitively at every level, unknown keys are ignored, and only `containerDefinitions`, `volumes`,
 `family`, `networkMode`, `taskRoleArn` and `placementConstraints` are used at the top, and the task-level `cpu` and
 `memory` (the task size in a Fargate environment, docs/compatibility.md#fargate-environments). The ECS fields come from
-botocore's model of RegisterTaskDefinition, so every field ECS knows works, whatever its case.
+botocore's model of RegisterTaskDefinition, so every field ECS knows works, whatever its case, and is type-checked
+against that model; the container fields ECS limits further and local mode simulates (`healthCheck`,
+`restartPolicy`, `dependsOn`) are checked as ECS checks them (docs/compatibility.md#container-definitions).
 
 Before anything is registered, the instance's limits apply: `taskRoleArn` must be one of its own roles
 (docs/compatibility.md#task-roles), and under the strict container policy nothing may reach the host
@@ -128,6 +130,9 @@ def _to_shape(value: Any, shape: Shape, path: str) -> Any:
         if not isinstance(value, dict):
             raise DecodeError(f"{path} must be an object, not {_kind(value)}")
         return {key: _to_shape(item, shape.value, f"{path}.{key}") for key, item in value.items() if item is not None}
+    if shape.type_name in ("integer", "long") and isinstance(value, bool):
+        # botocore's validator takes a bool for an int (Python's bool is one); Go's decoder did not.
+        raise DecodeError(f"{path} must be a number, not a boolean")
     return value
 
 
@@ -193,7 +198,84 @@ def parse(deploy_name: str, dockerrun: bytes) -> dict:
     report = ParamValidator().validate(parameters, _register_shape())
     if report.has_errors():
         raise Layer0Error(ErrorCode.InvalidJSON, f"Failed to decode deploy: {report.generate_report()}")
+    _check_container_rules(parameters["containerDefinitions"])
     return parameters
+
+
+# --- what ECS refuses in a container definition, and the local simulation relies on --------------------------------
+
+# ECS's documented limits (botocore's model carries none): seconds, or counts.
+_HEALTH_CHECK_LIMITS = {"interval": (5, 300), "timeout": (2, 60), "retries": (1, 10), "startPeriod": (0, 300)}
+_RESTART_ATTEMPT_PERIOD = (60, 1800)
+_IGNORED_EXIT_CODES_MAX = 50
+_CONDITIONS = ("START", "COMPLETE", "SUCCESS", "HEALTHY")
+
+
+def _check_container_rules(containers: list[dict]) -> None:
+    """Refuse, with 400/1 naming the field, what ECS refuses in `healthCheck`, `restartPolicy` and `dependsOn`
+    (docs/compatibility.md#container-definitions): so a deploy that AWS would refuse is refused in local mode too,
+    where moto takes anything, and before AWS is called."""
+    by_name = {container.get("name"): container for container in containers}
+    for i, container in enumerate(containers):
+        path = f"containerDefinitions[{i}]"
+        health_check = container.get("healthCheck")
+        if health_check is not None:
+            command = health_check.get("command") or []
+            if not command or command[0] not in ("CMD", "CMD-SHELL"):
+                raise _invalid(f"{path}.healthCheck.command must start with CMD or CMD-SHELL")
+            for field, (low, high) in _HEALTH_CHECK_LIMITS.items():
+                _check_range(health_check.get(field), low, high, f"{path}.healthCheck.{field}")
+        restart_policy = container.get("restartPolicy")
+        if restart_policy is not None:
+            low, high = _RESTART_ATTEMPT_PERIOD
+            _check_range(
+                restart_policy.get("restartAttemptPeriod"), low, high, f"{path}.restartPolicy.restartAttemptPeriod"
+            )
+            if len(restart_policy.get("ignoredExitCodes") or []) > _IGNORED_EXIT_CODES_MAX:
+                raise _invalid(
+                    f"{path}.restartPolicy.ignoredExitCodes may list at most {_IGNORED_EXIT_CODES_MAX} codes"
+                )
+        for j, dependency in enumerate(container.get("dependsOn") or []):
+            where = f"{path}.dependsOn[{j}]"
+            target = by_name.get(dependency.get("containerName"))
+            if target is None or target is container:
+                raise _invalid(f"{where}.containerName must name another container of the deploy")
+            condition = dependency.get("condition")
+            if condition not in _CONDITIONS:
+                raise _invalid(f"{where}.condition must be one of {', '.join(_CONDITIONS)}")
+            if condition in ("COMPLETE", "SUCCESS") and target.get("essential", True):
+                raise _invalid(f"{where}: a {condition} dependency must be on a container that is not essential")
+            if condition == "HEALTHY" and not target.get("healthCheck"):
+                raise _invalid(f"{where}: a HEALTHY dependency must be on a container with a healthCheck")
+    _check_no_dependency_cycle(containers)
+
+
+def _invalid(message: str) -> Layer0Error:
+    return Layer0Error(ErrorCode.InvalidJSON, f"Invalid deploy: {message}")
+
+
+def _check_range(value: int | None, low: int, high: int, path: str) -> None:
+    if value is not None and not low <= value <= high:
+        raise _invalid(f"{path} must be between {low} and {high}")
+
+
+def _check_no_dependency_cycle(containers: list[dict]) -> None:
+    """ECS refuses containers that wait for each other: none of them could ever start."""
+    waits_for = {str(c.get("name")): [d["containerName"] for d in c.get("dependsOn") or []] for c in containers}
+    done: set[str] = set()
+
+    def visit(name: str, path: list[str]) -> None:
+        if name in path:
+            cycle = " -> ".join([*path[path.index(name) :], name])
+            raise _invalid(f"containerDefinitions: the containers' dependsOn make a cycle ({cycle})")
+        if name in done:
+            return
+        for other in waits_for.get(name, []):
+            visit(other, [*path, name])
+        done.add(name)
+
+    for name in waits_for:
+        visit(name, [])
 
 
 def _validate_name(name: str) -> None:

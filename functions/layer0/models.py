@@ -279,6 +279,49 @@ class UpdateServiceRequest(RequestModel):
     deploy_id: str = ""
 
 
+# Requests per task per minute: above a million is a typo (and an unbounded int would not fit a float).
+MAX_REQUESTS_PER_TARGET = 1_000_000
+# Cooldowns above a day are typos (Application Auto Scaling takes any int32 of seconds).
+MAX_COOLDOWN_SECONDS = 86_400
+
+
+class Autoscaling(BaseModel):
+    """A service's autoscaling (docs/compatibility.md#service-autoscaling): its range and its target-tracking
+    targets, null for a target not tracked. Utilizations are percents; `requests_per_target` is the load balancer's
+    requests per task per minute."""
+
+    min_count: int
+    max_count: int
+    cpu_target: float | None = None
+    memory_target: float | None = None
+    requests_per_target: int | None = None
+    scale_in_cooldown: int = 300
+    scale_out_cooldown: int = 300
+
+
+class AutoscalingRequest(RequestModel):
+    """`PUT /service/{id}/autoscaling`: min ≤ max ≤ 5000 and at least one target."""
+
+    min_count: int = Field(ge=0, le=MAX_DESIRED_COUNT)
+    max_count: int = Field(ge=0, le=MAX_DESIRED_COUNT)
+    cpu_target: float | None = Field(default=None, gt=0, le=100)
+    memory_target: float | None = Field(default=None, gt=0, le=100)
+    requests_per_target: int | None = Field(default=None, ge=1, le=MAX_REQUESTS_PER_TARGET)
+    scale_in_cooldown: int = Field(default=300, ge=0, le=MAX_COOLDOWN_SECONDS)
+    scale_out_cooldown: int = Field(default=300, ge=0, le=MAX_COOLDOWN_SECONDS)
+
+    @model_validator(mode="after")
+    def _a_range_and_a_target(self) -> AutoscalingRequest:
+        if self.min_count > self.max_count:
+            raise ValueError(f"min_count ({self.min_count}) must not be above max_count ({self.max_count})")
+        if self.cpu_target is None and self.memory_target is None and self.requests_per_target is None:
+            raise ValueError("give at least one target: cpu_target, memory_target or requests_per_target")
+        return self
+
+    def settings(self) -> Autoscaling:
+        return Autoscaling(**self.model_dump())
+
+
 class Deployment(BaseModel):
     created: str  # RFC 3339 with nanoseconds, as Go writes time.Time
     deploy_id: str
@@ -303,6 +346,9 @@ class Service(BaseModel):
     running_count: int
     service_id: str
     service_name: str
+    # Ours (docs/compatibility.md#service-autoscaling): null when the service is not autoscaled; the original CLI
+    # ignores fields it does not know.
+    autoscaling: Autoscaling | None = None
 
 
 class ServiceSummary(BaseModel):

@@ -22,11 +22,13 @@ import uuid
 
 from botocore.exceptions import ClientError
 
-from layer0 import aws, capacity, environments, ids, jobs, scaler, settings
+from layer0 import autoscaling, aws, capacity, environments, ids, jobs, scaler, settings
 from layer0 import load_balancers as lbs
 from layer0 import logs as log_store
 from layer0.errors import ErrorCode, Layer0Error, aws_error_code, aws_error_message, missing_parameter
 from layer0.models import (
+    Autoscaling,
+    AutoscalingRequest,
     CreateServiceRequest,
     Deployment,
     Job,
@@ -44,6 +46,9 @@ logger = logging.getLogger(__name__)
 ENTITY_TYPE = "service"
 ROW_KIND = "service"  # its rows in the read model (layer0.stores.rows)
 NAME_CLAIM_TYPE = "service_name"
+# The tag `autoscaled` = "true": Layer0 autoscaled the service, so its Get asks Application Auto Scaling; every other
+# service's Get makes no call there (docs/compatibility.md#service-autoscaling).
+AUTOSCALED_TAG = "autoscaled"
 STOP_REASON = "Service deleted by User"
 
 PLACEMENT_STRATEGY = capacity.PLACEMENT_STRATEGY  # EC2 environments (layer0.capacity)
@@ -166,8 +171,9 @@ def _deployment(deployment: dict, deploy_tags: dict[str, str]) -> Deployment:
     )
 
 
-def _model(service: dict, environment_id: str, values: dict[str, str]) -> Service:
-    """The Service from an ECS service description, names from tags (docs/compatibility.md#services, Get)."""
+def _model(service: dict, environment_id: str, values: dict[str, str], scaling: Autoscaling | None = None) -> Service:
+    """The Service from an ECS service description, names from tags (docs/compatibility.md#services, Get), and its
+    autoscaling (docs/compatibility.md#service-autoscaling)."""
     load_balancer_id = values.get("load_balancer_id", "")
     if not load_balancer_id:
         attached = [lb["loadBalancerName"] for lb in service.get("loadBalancers", []) if lb.get("loadBalancerName")]
@@ -187,7 +193,14 @@ def _model(service: dict, environment_id: str, values: dict[str, str]) -> Servic
         running_count=service.get("runningCount", 0),
         service_id=ids.layer0_id(service["serviceName"]),
         service_name=values.get("name", ""),
+        autoscaling=scaling,
     )
+
+
+def _autoscaling(environment_id: str, service_id: str, values: dict[str, str]) -> Autoscaling | None:
+    if values.get(AUTOSCALED_TAG) != "true":
+        return None
+    return autoscaling.current(environment_id, service_id)
 
 
 def primary_deployment_id(service: dict) -> str:
@@ -211,7 +224,7 @@ def get(service_id: str) -> Service:
     environment_id, values = locate(service_id)
     if not environment_id or (service := _describe(environment_id, service_id)) is None:
         raise not_found(service_id)
-    return _model(service, environment_id, values)
+    return _model(service, environment_id, values, _autoscaling(environment_id, service_id, values))
 
 
 def list_all() -> list[ServiceSummary]:
@@ -402,13 +415,15 @@ def scale(service_id: str, desired_count: int) -> tuple[Service, Job]:
     if desired_count < 0:
         raise Layer0Error(ErrorCode.InvalidJSON, "desired_count must be 0 or more")
     environment_id, service, values = _existing(service_id)
+    scaling = _autoscaling(environment_id, service_id, values)
+    autoscaling.check_count(scaling, service_id, desired_count)
     if service.get("desiredCount") != desired_count:
         service = aws.client("ecs").update_service(
             cluster=_cluster(environment_id), service=ids.aws_name(service_id), desiredCount=desired_count
         )["service"]
     job = _start_rollout(service_id, environment_id, service)
     scaler.request_run_soon(environment_id)
-    return _model(service, environment_id, values), job
+    return _model(service, environment_id, values, scaling), job
 
 
 def update_deploy(service_id: str, deploy_id: str) -> tuple[Service, Job]:
@@ -429,7 +444,36 @@ def update_deploy(service_id: str, deploy_id: str) -> tuple[Service, Job]:
         raise not_found(service_id) from None
     job = _start_rollout(service_id, environment_id, service)
     scaler.request_run_soon(environment_id)
-    return _model(service, environment_id, values), job
+    return _model(service, environment_id, values, _autoscaling(environment_id, service_id, values)), job
+
+
+def set_autoscaling(service_id: str, request: AutoscalingRequest) -> Service:
+    """PUT /service/{id}/autoscaling (docs/compatibility.md#service-autoscaling): every rule is checked before
+    Application Auto Scaling is called; `requests_per_target` needs an application load balancer (400, code 1)."""
+    environment_id, service, values = _existing(service_id)
+    label = None
+    if request.requests_per_target is not None:
+        label = autoscaling.resource_label(service)
+        if label is None:
+            raise Layer0Error(
+                ErrorCode.InvalidJSON,
+                f"requests_per_target needs an application load balancer: service '{service_id}' runs behind none",
+            )
+    # The marker first: one left by a failed apply only costs the Get a call that finds nothing.
+    tag_store.insert(Tag(entity_type=ENTITY_TYPE, entity_id=service_id, key=AUTOSCALED_TAG, value="true"))
+    scaling = autoscaling.apply(environment_id, service_id, request, label)
+    # Application Auto Scaling moves a desired count outside the new range into it; the scaler follows.
+    scaler.request_run_soon(environment_id)
+    return _model(service, environment_id, values, scaling)
+
+
+def remove_autoscaling(service_id: str) -> Service:
+    """DELETE /service/{id}/autoscaling: the target and its policies go; the desired count stays where it is."""
+    environment_id, service, values = _existing(service_id)
+    autoscaling.remove(environment_id, service_id)
+    tag_store.delete(ENTITY_TYPE, service_id, AUTOSCALED_TAG)
+    values.pop(AUTOSCALED_TAG, None)
+    return _model(service, environment_id, values)
 
 
 def start_delete(service_id: str) -> Job:

@@ -9,7 +9,8 @@ fake clock). Each pass:
    Scaling group register in its cluster, with their type's CPU and memory and the agent's reserved ports; the
    instances that are gone deregister, their tasks stopped first;
 2. tasks (:mod:`local.ecs.simulation`, ``sync_tasks``): a PENDING task becomes RUNNING and its containers write
-   three log lines to their awslogs streams; ``sleep N`` stops N seconds later; an image whose name contains
+   three log lines to their awslogs streams, in their ``dependsOn`` order (:mod:`local.ecs.containers`: also
+   health checks and restart policies); ``sleep N`` stops N seconds later; an image whose name contains
    ``fail`` fails to start;
 3. services (:mod:`local.ecs.simulation`, ``sync_services``): the PRIMARY deployment gets its desired count of
    tasks, the older deployments drain once it runs them, counts and events are updated, and the circuit breaker
@@ -23,7 +24,8 @@ those patches when created.
 How it differs from AWS:
 
 - no container runs: nothing is pulled, and a task's "output" is the simulation's own log lines; a container
-  exits (code 0) only when its command is ``sleep N``, any other runs until stopped;
+  exits only when its command is ``sleep N`` (code 0), ``exit C``, ``sleep N; exit C`` or the like, any other runs
+  until stopped; a health check passes unless its command or the container's says ``unhealthy``;
 - an image is "unpullable" when its name contains ``fail`` (a Layer0 convention, for trying failed rollouts);
 - things happen on passes, not as they happen: a task placed during a pass starts on the next one;
 - a container instance registers the whole memory of its instance type (AWS's agent registers somewhat less);
@@ -31,7 +33,7 @@ How it differs from AWS:
   applied;
 - a rollout starts all the new deployment's tasks at once and stops all the old ones once they run:
   ``minimumHealthyPercent`` and ``maximumPercent`` are kept and described but not applied;
-- no load balancer registration and no health checks: containers' ``healthStatus`` stays UNKNOWN;
+- no load balancer registration; containers' ``healthStatus`` comes from their ``healthCheck`` only;
 - task and service state changes, which only ECS makes, are written straight into moto's ECS backend, so moto
   must run in this process (``mock_aws``, or local mode's threaded moto server); the rest goes through the
   public API.
@@ -41,6 +43,7 @@ Modules:
 - :mod:`local.ecs.agent`       :class:`~local.ecs.agent.Agent`: the pass loop and the container instances
 - :mod:`local.ecs.simulation`  :class:`~local.ecs.simulation.EcsSimulation`: tasks (the agents) and services
   (the service scheduler)
+- :mod:`local.ecs.containers`  a task's containers: start order, exits, health checks, restart policies
 - :mod:`local.ecs.patches`     the ECS moto patches, and the helpers they share with the simulation
   (``ECS_LOCK``, ``run_task_placing``, ``start_deployment``, ...)
 

@@ -17,7 +17,8 @@ launch type fails with "No instances found in cluster".
 
 Each pass (:meth:`Agent.sync_once`, deterministic) then runs, in order, the other reconcilers of ``Agent.steps``:
 what the ECS agents and the service scheduler do to tasks and services (:mod:`local.ecs.simulation`: PENDING →
-RUNNING, ``sleep N``, failing images, log lines, deployments, circuit breaker), and EventBridge Scheduler's due
+RUNNING, ``sleep N``, failing images, log lines, deployments, circuit breaker; before the service scheduler,
+Application Auto Scaling's changes of desired counts, :mod:`local.ecs.autoscaling`), and EventBridge Scheduler's due
 one-time schedules (:mod:`local.schedules`: the debounced scaler runs). ``clock`` (epoch seconds) is their time;
 tests pass a fake one. :meth:`Agent.start` runs passes on a daemon thread until :meth:`Agent.stop`. Local mode
 only: this is not Lambda code.
@@ -43,6 +44,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from local.ecs import patches
+from local.ecs.autoscaling import TargetTracking
 from local.ecs.events import EventEmitter
 from local.ecs.fargate import FargateNetworking
 from local.ecs.simulation import EcsSimulation
@@ -158,12 +160,16 @@ class Agent:
         # this pass starts on the next one, as on AWS), then EventBridge Scheduler's due schedules.
         self.simulation = EcsSimulation(self.client, clock)
         self.schedules = ScheduleRunner(self.client, clock)
+        # Application Auto Scaling's changes of desired counts (local/ecs/autoscaling.py), before the service
+        # scheduler, so that a new count gets its tasks in the same pass.
+        self.autoscaling = TargetTracking(self.client, self.name_prefix, clock, events_function)
         # Fargate tasks' network interfaces and target registrations (local/ecs/fargate.py), once tasks moved.
         self.fargate = FargateNetworking(self.client, self.simulation.backend)
         self.steps: list[Callable[[Snapshot, SyncResult], None]] = [
             self._sync_container_instances,
             self._guarded(self.simulation.sync_tasks),
             self._guarded(self.fargate.sync),
+            self._guarded(self.autoscaling.sync),
             self._guarded(self.simulation.sync_services),
             self._guarded(self.schedules.run_due),
         ]

@@ -6,14 +6,18 @@ no task at all. :class:`EcsSimulation` does, one deterministic pass at a time (`
 
 :meth:`EcsSimulation.sync_tasks` — the ECS agent on the instances:
 
-- a PENDING task becomes RUNNING on the next pass (``startedAt``, containers RUNNING), and each container with an
-  ``awslogs`` log configuration writes a few lines to ``<awslogs-group>`` / ``<awslogs-stream-prefix>/<container
-  name>/<task id>``;
+- a PENDING task's containers start on the next pass, in their ``dependsOn`` order (over more passes when they
+  wait for a dependency to exit or be healthy); the task is RUNNING (``startedAt``) once none waits, and each
+  container with an ``awslogs`` log configuration writes a few lines to ``<awslogs-group>`` /
+  ``<awslogs-stream-prefix>/<container name>/<task id>``;
 - a container whose image name contains ``fail`` cannot be pulled: its task stops at once
   (``CannotPullContainerError``, stop code TaskFailedToStart), which is how failed rollouts are tested;
-- a task whose essential container runs ``sleep N`` (the effective command: ``entryPoint`` + ``command``, with
-  ``$VAR``/``${VAR}`` expanded from the container's environment and the RunTask overrides) stops N seconds after
-  it started, exit code 0, "Essential container in task exited"; any other task runs until stopped.
+- a container whose effective command (``entryPoint`` + ``command``, with ``$VAR``/``${VAR}`` expanded from the
+  container's environment and the RunTask overrides) is ``sleep N`` exits 0 N seconds after it started
+  (``exit C``, ``sleep N; exit C`` and the like exit C); when it is essential and its ``restartPolicy`` does not
+  restart it, the task stops, "Essential container in task exited"; any other runs until stopped;
+- health checks pass, or fail when they say ``unhealthy``, and restart policies restart containers in place:
+  :mod:`local.ecs.containers`.
 
 :meth:`EcsSimulation.sync_services` — the ECS service scheduler, for every ACTIVE service of an ACTIVE cluster:
 
@@ -22,9 +26,11 @@ no task at all. :class:`EcsSimulation` does, one deterministic pass at a time (`
   loses the extra ones when desired drops; copies that cannot be placed are simply missing, with an event;
 - deployment and service counts are those of the real tasks; once the PRIMARY runs its desired count, the older
   deployments' tasks stop, those deployments go and the rollout is COMPLETED;
-- the circuit breaker (``deploymentConfiguration.deploymentCircuitBreaker``): tasks that stop before running
-  count as ``failedTasks``; at ECS's threshold the rollout FAILS and, with rollback, a new PRIMARY deployment of
-  the last COMPLETED task definition starts;
+- a task whose health checks fail is stopped ("Task failed container health checks") and replaced; a rollout
+  completes once its tasks with health checks are HEALTHY;
+- the circuit breaker (``deploymentConfiguration.deploymentCircuitBreaker``): tasks that stop before running, or
+  fail their health checks, count as ``failedTasks``; at ECS's threshold the rollout FAILS and, with rollback, a
+  new PRIMARY deployment of the last COMPLETED task definition starts;
 - tasks of deleted services, or of deployments no longer there, stop;
 - the service's ``events`` say what happened, in ECS's words.
 
@@ -40,34 +46,31 @@ import datetime as _dt
 import logging
 import math
 import re
-import shlex
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from local.ecs import fargate, patches
+from local.ecs import containers, fargate, patches
 
 __all__ = [
     "EcsSimulation",
     "LogLine",
     "circuit_breaker_threshold",
     "effective_command",
-    "sleep_seconds",
     "log_stream",
 ]
 
 log = logging.getLogger(__name__)
 
 ESSENTIAL_EXITED = "Essential container in task exited"
+UNHEALTHY_STOPPED = "Task failed container health checks"
 CIRCUIT_BREAKER_FAILED = "ECS deployment circuit breaker: tasks failed to start."
 _EVENTS_KEPT = 100
 _LIVE = ("PENDING", "RUNNING")
 _SERVICE_TASK_PREFIX = "ecs-svc/"
 _VARIABLE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
-_SLEEP = re.compile(r"^\s*(?:exec\s+)?sleep\s+(\d+(?:\.\d+)?)\s*;?\s*$")
-_SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh"})
 
 
 def circuit_breaker_threshold(desired: int) -> int:
@@ -89,15 +92,6 @@ def effective_command(definition: dict, overrides: dict | None = None) -> list[s
     environment.update({e["name"]: e.get("value", "") for e in override.get("environment") or []})
     command = override.get("command") or definition.get("command") or []
     return [_expand(str(argument), environment) for argument in [*(definition.get("entryPoint") or []), *command]]
-
-
-def sleep_seconds(argv: list[str]) -> float | None:
-    """N when the command is ``sleep N`` (directly or as a shell's ``-c`` script), else None."""
-    script = " ".join(argv)
-    if len(argv) >= 3 and argv[0].rsplit("/", 1)[-1] in _SHELLS and argv[1] == "-c":
-        script = argv[2]
-    match = _SLEEP.match(script)
-    return float(match.group(1)) if match else None
 
 
 def log_stream(definition: dict, task_id: str) -> tuple[str, str] | None:
@@ -155,7 +149,8 @@ class EcsSimulation:
     # ----------------------------------------------------------------------------------------------------------
 
     def sync_tasks(self, snapshot: Any, result: Any) -> None:
-        """Start PENDING tasks, fail those whose image cannot be pulled, end the ``sleep N`` ones that are due."""
+        """Start PENDING tasks (or fail those whose image cannot be pulled), and move their containers on: exits,
+        restarts, health (local/ecs/containers.py)."""
         backend = self.backend()
         now = self.clock()
         lines: list[LogLine] = []
@@ -179,68 +174,55 @@ class EcsSimulation:
         if status == "PENDING":
             self._start(backend, task, now, lines)
         elif status == "RUNNING":
-            self._exit_due_containers(backend, task, now, lines)
+            self._run_containers(backend, task, now, lines)
 
     def _start(self, backend: Any, task: Any, now: float, lines: list[LogLine]) -> None:
-        definitions = self._definitions(backend, task)
-        failing = [d for d in definitions if "fail" in (d.get("image") or "")]
-        if failing:
-            image = failing[0].get("image")
-            reason = (
-                "CannotPullContainerError: pull image manifest has been retried 5 time(s): "
-                f"failed to resolve ref {image}: not found"
-            )
-            self._stop(backend, task, now, reason, "TaskFailedToStart")
+        """A PENDING task: its images are pulled on its first pass (or it fails to start), then its containers
+        start in their dependsOn order (local/ecs/containers.py), over one pass or more."""
+        if getattr(task, "_l0_containers", None) is None:
+            definitions = self._definitions(backend, task)
+            failing = [d for d in definitions if "fail" in (d.get("image") or "")]
+            if failing:
+                image = failing[0].get("image")
+                reason = (
+                    "CannotPullContainerError: pull image manifest has been retried 5 time(s): "
+                    f"failed to resolve ref {image}: not found"
+                )
+                self._stop(backend, task, now, reason, "TaskFailedToStart")
+                for container in task.containers:
+                    if container.get("image") == image:
+                        container["reason"] = reason
+                task._l0_failed_to_start = True
+                return
+            pulled = _datetime(now)
+            task.pull_started_at = task.pull_stopped_at = pulled
+            task.connectivity, task.connectivity_at = "CONNECTED", pulled
+            task._l0_started = now
             for container in task.containers:
-                if container.get("image") == image:
-                    container["reason"] = reason
-            task._l0_failed_to_start = True
-            return
-        task.status = "RUNNING"
-        started = _datetime(now)
-        task.pull_started_at = task.pull_stopped_at = task.started_at = started
-        task.connectivity, task.connectivity_at = "CONNECTED", started
-        task._l0_started = now
-        task._l0_exits = {}  # container name -> when its `sleep N` ends
-        by_name = {d.get("name"): d for d in definitions}
-        for container in task.containers:
-            container["lastStatus"] = "RUNNING"
-            container["runtimeId"] = uuid.uuid4().hex + uuid.uuid4().hex
-            definition = by_name.get(container["name"], {})
-            argv = effective_command(definition, task.overrides)
-            seconds = sleep_seconds(argv)
-            if seconds is not None:
-                task._l0_exits[container["name"]] = (now + seconds, seconds)
-            self._log(
-                lines,
-                definition,
-                task,
-                now,
-                [
-                    f"Starting container {container['name']} of task {_task_id(task)}",
-                    f"Image: {definition.get('image')}",
-                    f"Command: {shlex.join(argv) if argv else '(the image default)'}",
-                ],
+                container["runtimeId"] = uuid.uuid4().hex + uuid.uuid4().hex
+            task._l0_containers = containers.TaskContainers(
+                _task_id(task), definitions, lambda definition: effective_command(definition, task.overrides)
             )
+        self._run_containers(backend, task, now, lines)
 
-    def _exit_due_containers(self, backend: Any, task: Any, now: float, lines: list[LogLine]) -> None:
-        """Containers whose sleep is over exit 0; when an essential one does, the task stops, as on ECS."""
-        exits = getattr(task, "_l0_exits", None) or {}
-        due = {name: seconds for name, (at, seconds) in exits.items() if at <= now}
-        if not due:
+    def _run_containers(self, backend: Any, task: Any, now: float, lines: list[LogLine]) -> None:
+        """The task's containers move on to `now` (local/ecs/containers.py): starts, exits, restarts, health. The
+        task is RUNNING once none waits to start, and stops when an essential container stops."""
+        runs = getattr(task, "_l0_containers", None)
+        if runs is None:
             return
-        definitions = {d.get("name"): d for d in self._definitions(backend, task)}
-        essential_exited = False
-        for container in task.containers:
-            if container["name"] not in due or container["lastStatus"] == "STOPPED":
-                continue
-            definition = definitions.get(container["name"], {})
-            container["lastStatus"], container["exitCode"] = "STOPPED", 0
-            exits.pop(container["name"])
-            essential_exited = essential_exited or definition.get("essential", True)
-            self._log(lines, definition, task, now, [f"Slept {due[container['name']]:g} s; exiting with code 0"])
-        if essential_exited:
-            self._stop(backend, task, now, ESSENTIAL_EXITED, "EssentialContainerExited")
+        outcome = runs.advance(now, lambda definition, at, messages: self._log(lines, definition, task, at, messages))
+        runs.show(task.containers, now)
+        task.health_status = runs.health(now)
+        if outcome.essential_stopped:
+            never_ran = task.last_status == "PENDING"
+            task._l0_failed_to_start = never_ran
+            self._stop(
+                backend, task, now, ESSENTIAL_EXITED, "TaskFailedToStart" if never_ran else "EssentialContainerExited"
+            )
+        elif outcome.all_started and task.last_status == "PENDING":
+            task.status = "RUNNING"
+            task.started_at = _datetime(now)
 
     @staticmethod
     def _log(lines: list[LogLine], definition: dict, task: Any, now: float, messages: list[str]) -> None:
@@ -327,9 +309,11 @@ class EcsSimulation:
         """One service: count failures, circuit breaker, place or stop PRIMARY tasks, counts, rollout completion."""
         group = f"service:{service.name}"
         tasks = self._tasks(backend, cluster, group)
+        self._replace_unhealthy(backend, service, tasks, now)
         for deployment in service.deployments:
             for task in tasks:
-                failed = getattr(task, "_l0_failed_to_start", False) and not getattr(task, "_l0_failure_counted", False)
+                failed = getattr(task, "_l0_failed_to_start", False) or getattr(task, "_l0_failed_health", False)
+                failed = failed and not getattr(task, "_l0_failure_counted", False)
                 if task.started_by == deployment["id"] and failed:
                     task._l0_failure_counted = True
                     deployment["failedTasks"] += 1
@@ -344,6 +328,12 @@ class EcsSimulation:
         self._count(service, self._tasks(backend, cluster, group), now)
 
         running_all = primary["runningCount"] == primary["desiredCount"] and primary["pendingCount"] == 0
+        # A task with container health checks counts once they pass (local/ecs/containers.py).
+        running_all = running_all and all(
+            containers.passes_health_checks(t)
+            for t in tasks
+            if t.started_by == primary["id"] and t.last_status == "RUNNING"
+        )
         if primary["rolloutState"] == "IN_PROGRESS" and running_all:
             for task in tasks:  # the older deployments drain
                 if task.started_by != primary["id"] and task.last_status in _LIVE:
@@ -358,6 +348,19 @@ class EcsSimulation:
         if steady and not getattr(service, "_l0_steady", False):
             self._event(service, now, f"(service {service.name}) has reached a steady state.")
         service._l0_steady = steady
+
+    def _replace_unhealthy(self, backend: Any, service: Any, tasks: list, now: float) -> None:
+        """A service's RUNNING task whose health check failed (local/ecs/containers.py) is stopped, counts as a
+        failed task of its deployment, and the scheduler replaces it, as ECS does."""
+        for task in tasks:
+            if task.last_status != "RUNNING" or getattr(task, "health_status", None) != "UNHEALTHY":
+                continue
+            self._event(
+                service, now, f"(service {service.name}) (task {_task_id(task)}) failed container health checks."
+            )
+            self._stop(backend, task, now, UNHEALTHY_STOPPED, "ServiceSchedulerInitiated")
+            task._l0_failed_health = True
+            self._event(service, now, f"(service {service.name}) has stopped 1 running tasks: (task {_task_id(task)}).")
 
     def _scale(self, backend: Any, cluster: Any, service: Any, primary: dict, tasks: list, now: float) -> None:
         """Start the PRIMARY's missing copies, or stop its extra ones (PENDING first, then the newest)."""

@@ -334,3 +334,233 @@ def test_permissive_the_default_registers_them_as_the_original_did(api, fields, 
     created(api, "web", host_access_dockerrun(fields))
 
     assert len(active_task_definitions()) == 1
+
+
+# --- the rest of the container definition (docs/compatibility.md#container-definitions) ----------------------------
+
+# A container with every field of ECS's ContainerDefinition but `secrets` (docs/compatibility.md#container-definitions)
+# and host access (the container policy's, above), with values ECS accepts.
+EVERY_FIELD = {
+    "name": "web",
+    "image": "nginx",
+    "repositoryCredentials": {"credentialsParameter": f"arn:aws:secretsmanager:us-west-2:{ACCOUNT}:secret:l0/l0/reg"},
+    "cpu": 128,
+    "memory": 256,
+    "memoryReservation": 128,
+    "links": ["init:init"],
+    "portMappings": [{"containerPort": 80, "hostPort": 0, "protocol": "tcp", "name": "http", "appProtocol": "http"}],
+    "essential": True,
+    "restartPolicy": {"enabled": True, "ignoredExitCodes": [0, 2], "restartAttemptPeriod": 60},
+    "entryPoint": ["/bin/sh", "-c"],
+    "command": ["nginx -g 'daemon off;'"],
+    "environment": [{"name": "A", "value": "1"}],
+    "environmentFiles": [{"value": "arn:aws:s3:::bucket/app.env", "type": "s3"}],
+    "mountPoints": [{"sourceVolume": "scratch", "containerPath": "/scratch", "readOnly": False}],
+    "volumesFrom": [{"sourceContainer": "init", "readOnly": True}],
+    "linuxParameters": {
+        "capabilities": {"drop": ["NET_RAW"]},
+        "initProcessEnabled": True,
+        "sharedMemorySize": 64,
+        "tmpfs": [{"containerPath": "/tmp", "size": 64, "mountOptions": ["noexec"]}],
+        "maxSwap": 0,
+        "swappiness": 10,
+    },
+    "dependsOn": [{"containerName": "init", "condition": "SUCCESS"}],
+    "startTimeout": 30,
+    "stopTimeout": 20,
+    "versionConsistency": "disabled",
+    "hostname": "web",
+    "user": "nobody",
+    "workingDirectory": "/srv",
+    "disableNetworking": False,
+    "privileged": False,
+    "readonlyRootFilesystem": True,
+    "dnsServers": ["10.0.0.2"],
+    "dnsSearchDomains": ["example.com"],
+    "extraHosts": [{"hostname": "db", "ipAddress": "10.0.0.5"}],
+    "dockerSecurityOptions": ["no-new-privileges"],
+    "interactive": True,
+    "pseudoTerminal": True,
+    "dockerLabels": {"Team": "web", "lower.case": "x"},
+    "ulimits": [{"name": "nofile", "softLimit": 1024, "hardLimit": 4096}],
+    "logConfiguration": {"logDriver": "json-file", "options": {"max-size": "10m"}},
+    "healthCheck": {
+        "command": ["CMD-SHELL", "curl -f http://localhost/ || exit 1"],
+        "interval": 10,
+        "timeout": 3,
+        "retries": 2,
+        "startPeriod": 5,
+    },
+    "systemControls": [{"namespace": "net.core.somaxconn", "value": "1024"}],
+    "resourceRequirements": [{"type": "GPU", "value": "1"}],
+    "firelensConfiguration": {"type": "fluentbit", "options": {"enable-ecs-log-metadata": "true"}},
+    "credentialSpecs": ["credentialspecdomainless:arn:aws:s3:::bucket/spec.json"],
+}
+INIT = {"name": "init", "image": "busybox", "memory": 64, "essential": False, "command": ["true"]}
+
+
+def every_field_dockerrun(web: dict | None = None, init: dict | None = None) -> bytes:
+    containers = [web if web is not None else EVERY_FIELD, init if init is not None else INIT]
+    return json.dumps({"containerDefinitions": containers, "volumes": [{"name": "scratch"}]}).encode()
+
+
+def registered_containers() -> dict[str, dict]:
+    [arn] = active_task_definitions()
+    definition = setup_client("ecs").describe_task_definition(taskDefinition=arn)["taskDefinition"]
+    return {container["name"]: container for container in definition["containerDefinitions"]}
+
+
+def test_every_field_of_the_container_definition_reaches_the_task_definition_unchanged(api):
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("ecs")
+    # Every field botocore's ECS model knows is in the test, so a field ECS adds shows up here.
+    assert set(model.shape_for("ContainerDefinition").members) - set(EVERY_FIELD) == {"secrets"}
+
+    created(api, "web", every_field_dockerrun())
+
+    containers = registered_containers()
+    assert {key: containers["web"].get(key) for key in EVERY_FIELD} == EVERY_FIELD
+    # Layer0's awslogs default goes only where no logConfiguration is given.
+    assert containers["init"]["logConfiguration"]["logDriver"] == "awslogs"
+
+
+def test_the_re_serialized_dockerrun_of_every_field_posts_back_to_the_same_containers(api):
+    first = created(api, "web", every_field_dockerrun())
+    before = registered_containers()
+    created(api, "web", base64.b64decode(first["dockerrun"]))
+
+    definitions = [
+        setup_client("ecs").describe_task_definition(taskDefinition=f"l0-l0-web:{revision}")["taskDefinition"]
+        for revision in (1, 2)
+    ]
+    assert definitions[1]["containerDefinitions"] == definitions[0]["containerDefinitions"]
+    assert definitions[1]["containerDefinitions"][0]["healthCheck"] == before["web"]["healthCheck"]
+
+
+def test_the_new_fields_match_case_insensitively_at_every_depth_and_map_keys_keep_their_case(api):
+    web = {
+        "NAME": "web",
+        "Image": "nginx",
+        "Memory": 128,
+        "HEALTHCHECK": {"Command": ["CMD", "true"], "StartPeriod": 5, "RETRIES": 2},
+        "dependson": [{"CONTAINERNAME": "init", "Condition": "SUCCESS"}],
+        "RestartPolicy": {"Enabled": True, "IgnoredExitCodes": [1], "restartattemptperiod": 120},
+        "LinuxParameters": {"InitProcessEnabled": True, "Tmpfs": [{"ContainerPath": "/tmp", "Size": 8}]},
+        "StopTimeout": 30,
+        "DockerLabels": {"Team": "web"},
+        "Ulimits": [{"Name": "nofile", "SoftLimit": 1, "HardLimit": 2}],
+    }
+    created(api, "web", every_field_dockerrun(web))
+
+    registered = registered_containers()["web"]
+    assert registered["healthCheck"] == {"command": ["CMD", "true"], "startPeriod": 5, "retries": 2}
+    assert registered["dependsOn"] == [{"containerName": "init", "condition": "SUCCESS"}]
+    assert registered["restartPolicy"] == {"enabled": True, "ignoredExitCodes": [1], "restartAttemptPeriod": 120}
+    assert registered["linuxParameters"] == {
+        "initProcessEnabled": True,
+        "tmpfs": [{"containerPath": "/tmp", "size": 8}],
+    }
+    assert (registered["stopTimeout"], registered["dockerLabels"]) == (30, {"Team": "web"})
+    assert registered["ulimits"] == [{"name": "nofile", "softLimit": 1, "hardLimit": 2}]
+
+
+@pytest.mark.parametrize(
+    ("fields", "named"),
+    [
+        # types, as botocore's model of ECS has them
+        ({"stopTimeout": "abc"}, "containerDefinitions[0].stopTimeout"),
+        ({"startTimeout": True}, "containerDefinitions[0].startTimeout must be a number, not a boolean"),
+        (
+            {"healthCheck": {"command": ["CMD", "true"], "interval": "x"}},
+            "containerDefinitions[0].healthCheck.interval",
+        ),
+        ({"healthCheck": {"interval": 10}}, 'containerDefinitions[0].healthCheck: "command"'),
+        ({"restartPolicy": {"enabled": "yes"}}, "containerDefinitions[0].restartPolicy.enabled"),
+        ({"ulimits": {"nofile": 1}}, "containerDefinitions[0].ulimits must be an array, not an object"),
+        ({"dockerLabels": {"team": 1}}, "containerDefinitions[0].dockerLabels.team"),
+        ({"dependsOn": [{"containerName": "init", "condition": 1}]}, "containerDefinitions[0].dependsOn[0].condition"),
+        ({"linuxParameters": {"tmpfs": [{"size": "big"}]}}, "containerDefinitions[0].linuxParameters.tmpfs[0]"),
+        # what ECS refuses and moto takes
+        ({"healthCheck": {"command": ["curl", "-f", "x"]}}, "healthCheck.command must start with CMD or CMD-SHELL"),
+        (
+            {"healthCheck": {"command": ["CMD", "true"], "interval": 1}},
+            "healthCheck.interval must be between 5 and 300",
+        ),
+        ({"healthCheck": {"command": ["CMD", "true"], "retries": 11}}, "healthCheck.retries must be between 1 and 10"),
+        ({"healthCheck": {"command": ["CMD", "true"], "timeout": 61}}, "healthCheck.timeout must be between 2 and 60"),
+        (
+            {"healthCheck": {"command": ["CMD", "true"], "startPeriod": 301}},
+            "healthCheck.startPeriod must be between 0 and 300",
+        ),
+        (
+            {"restartPolicy": {"enabled": True, "restartAttemptPeriod": 10}},
+            "restartPolicy.restartAttemptPeriod must be between 60 and 1800",
+        ),
+        (
+            {"restartPolicy": {"enabled": True, "ignoredExitCodes": list(range(51))}},
+            "restartPolicy.ignoredExitCodes may list at most 50 codes",
+        ),
+        (
+            {"dependsOn": [{"containerName": "db", "condition": "START"}]},
+            "dependsOn[0].containerName must name another container of the deploy",
+        ),
+        (
+            {"dependsOn": [{"containerName": "web", "condition": "START"}]},
+            "dependsOn[0].containerName must name another container of the deploy",
+        ),
+        (
+            {"dependsOn": [{"containerName": "init", "condition": "READY"}]},
+            "dependsOn[0].condition must be one of START, COMPLETE, SUCCESS, HEALTHY",
+        ),
+        (
+            {"dependsOn": [{"containerName": "init", "condition": "HEALTHY"}]},
+            "dependsOn[0]: a HEALTHY dependency must be on a container with a healthCheck",
+        ),
+    ],
+)
+def test_a_bad_container_field_is_400_code_1_naming_it_and_registers_nothing(api, fields, named):
+    web = {"name": "web", "image": "nginx", "memory": 128, **fields}
+
+    status, code, message = error(create(api, "web", every_field_dockerrun(web)))
+
+    assert (status, code) == (400, 1)
+    assert named in message
+    assert message.startswith(("Failed to decode deploy: ", "Invalid deploy: containerDefinitions"))
+    assert active_task_definitions() == []
+    assert deploy_tags() == {}
+
+
+def test_a_completion_dependency_on_an_essential_container_and_a_dependency_cycle_are_400_code_1(api):
+    web = {
+        "name": "web",
+        "image": "nginx",
+        "memory": 128,
+        "dependsOn": [{"containerName": "init", "condition": "SUCCESS"}],
+    }
+    essential_init = {**INIT, "essential": True}
+    assert error(create(api, "web", every_field_dockerrun(web, essential_init))) == (
+        400,
+        1,
+        "Invalid deploy: containerDefinitions[0].dependsOn[0]: "
+        "a SUCCESS dependency must be on a container that is not essential",
+    )
+    waiting_init = {**INIT, "dependsOn": [{"containerName": "web", "condition": "START"}]}
+    web_starts_after_init = {**web, "dependsOn": [{"containerName": "init", "condition": "START"}]}
+    assert error(create(api, "web", every_field_dockerrun(web_starts_after_init, waiting_init))) == (
+        400,
+        1,
+        "Invalid deploy: containerDefinitions: the containers' dependsOn make a cycle (web -> init -> web)",
+    )
+    assert active_task_definitions() == []
+
+
+def test_strict_registers_every_field_that_does_not_reach_the_host_and_still_refuses_what_does(api, strict):
+    created(api, "web", every_field_dockerrun())
+    assert len(active_task_definitions()) == 1
+
+    privileged = {**EVERY_FIELD, "privileged": True}
+    assert error(create(api, "web", every_field_dockerrun(privileged)))[2].endswith(
+        "(containerDefinitions[0].privileged)"
+    )
+    assert len(active_task_definitions()) == 1

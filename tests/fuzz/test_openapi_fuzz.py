@@ -133,9 +133,12 @@ SEEDED_SCALE_MAX = 10
 
 
 def _scales_too_far(case) -> bool:
-    if case.path != "/service/{id}/scale" or not isinstance(case.body, dict):
+    """A scale, or an autoscaling minimum (the simulated Application Auto Scaling raises the count to it), above
+    SEEDED_SCALE_MAX."""
+    field = {"/service/{id}/scale": "desired_count", "/service/{id}/autoscaling": "min_count"}.get(case.path)
+    if field is None or not isinstance(case.body, dict):
         return False
-    count = case.body.get("desired_count")
+    count = case.body.get(field)
     return isinstance(count, int) and count > SEEDED_SCALE_MAX
 
 

@@ -17,6 +17,7 @@ from tests.infra.conftest import (
     PUBLIC_SUBNETS,
 )
 from tests.infra.helpers import function, methods, only
+from tests.infra.test_infra_autoscaling import AUTOSCALING_ACKNOWLEDGEMENTS
 from tests.infra.test_infra_deploys import DEPLOY_ACKNOWLEDGEMENTS
 from tests.infra.test_infra_environments import ENVIRONMENT_ACKNOWLEDGEMENTS
 from tests.infra.test_infra_fargate import FARGATE_ACKNOWLEDGEMENTS
@@ -42,6 +43,7 @@ EXPECTED_ACKNOWLEDGEMENTS = {
     *LOAD_BALANCER_ACKNOWLEDGEMENTS,  # the load-balancer policies and the delete machine's executions
     *READ_MODEL_ACKNOWLEDGEMENTS,  # the events function's policy (infra/read_model.py)
     *FARGATE_ACKNOWLEDGEMENTS,  # the task execution role's policy (infra/task_roles.py)
+    *AUTOSCALING_ACKNOWLEDGEMENTS,  # the autoscaling policies (infra/autoscaling.py)
     # The API may stop and read executions of the job machine; execution names are job ids (run time).
     "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
     "l0-l0-job-delete-environment:*]",

@@ -19,7 +19,10 @@ from tests.infra.helpers import granted, step_role
 from tests.workflows.test_create_task import agent  # noqa: F401 - fixture
 from tests.workflows.test_services_rollout import machines, polls  # noqa: F401 - fixtures
 
-SERVICES = ("ecs", "ec2", "autoscaling", "elb", "elbv2", "iam", "scheduler", "dynamodb", "ssm", "sts", "acm")
+SERVICES = (
+    "ecs", "ec2", "autoscaling", "elb", "elbv2", "iam", "scheduler", "dynamodb", "ssm", "sts", "acm",
+    "application-autoscaling",
+)  # fmt: skip
 # Calls AWS authorizes without a policy.
 UNAUTHORIZED_CALLS = {"sts:GetCallerIdentity"}
 TAG_ON_CREATE = {
@@ -41,14 +44,23 @@ def _steps_in(value) -> set[str]:
 # Granted actions the scenarios do not reach, each with the code path that needs it. Logs and X-Ray are every
 # function's own; DynamoDB's actions come with CDK's table grants (read/write of the job table, and of the tag table).
 LEGACY_ROLE = {"iam:DeleteRole", "iam:DeleteRolePolicy"}  # an adopted classic ELB's -lb role
+# An autoscaled service's policies (tests/workflows/test_services_autoscaling_delete.py); Application Auto Scaling
+# deletes their alarms with the caller's permissions.
+AUTOSCALING_POLICIES = {
+    "application-autoscaling:DeleteScalingPolicy",
+    "cloudwatch:DescribeAlarms",
+    "cloudwatch:DeleteAlarms",
+}
 NOT_REACHED: dict[str, set[str]] = {
     "delete-environment": {
         "ecs:ListClusters",  # the delete-service policy's search for an untagged service (not needed here)
         "ecs:StopTask",  # a running task of the environment
         "elasticloadbalancing:DescribeTags",  # target groups of a long prefix, found by tag
         *LEGACY_ROLE,
+        *AUTOSCALING_POLICIES,
     },
-    "delete-service": {"ecs:ListClusters", "ecs:ListServices"},  # a service without its environment tag
+    # ListClusters and ListServices: a service without its environment tag.
+    "delete-service": {"ecs:ListClusters", "ecs:ListServices", *AUTOSCALING_POLICIES},
     "rollout": set(),
     "delete-load-balancer": {"elasticloadbalancing:DescribeTags"},  # target groups of a long prefix
     "create-task": {"iam:PassRole"},  # a deploy with a taskRoleArn

@@ -12,6 +12,7 @@ from aws_cdk.assertions import Match
 from layer0 import contract
 from infra.config import DEFAULT_API_VERSION, Config
 from tests.infra.helpers import as_list, function, methods, only, references, snapstart_alias, statements
+from tests.infra.test_infra_autoscaling import AUTOSCALING_ACTIONS, READ as AUTOSCALING_STAR_ACTIONS
 from tests.infra.test_infra_deploys import DEPLOY_ACTIONS, DEPLOY_STAR_ACTIONS
 from tests.infra.test_infra_environments import ENVIRONMENT_ACTIONS, ENVIRONMENT_STAR_ACTIONS, SCALER_TRIGGER_ACTIONS
 from tests.infra.test_infra_load_balancers import LOAD_BALANCER_ACTIONS, LOAD_BALANCER_STAR_ACTIONS
@@ -258,7 +259,7 @@ def test_no_wildcard_actions_and_star_resources_only_for_xray(synth):
         actions = as_list(statement["Action"])
         assert not any(a == "*" or a.endswith(":*") for a in actions), (logical_id, actions)
         if "*" in as_list(statement["Resource"]) and not set(actions) <= (
-            ENVIRONMENT_STAR_ACTIONS | DEPLOY_STAR_ACTIONS | LOAD_BALANCER_STAR_ACTIONS
+            ENVIRONMENT_STAR_ACTIONS | DEPLOY_STAR_ACTIONS | LOAD_BALANCER_STAR_ACTIONS | AUTOSCALING_STAR_ACTIONS
         ):
             xray = {a for a in actions if a.startswith("xray:")}
             if set(actions) - xray:
@@ -283,6 +284,7 @@ def test_api_function_reads_and_writes_exactly_the_three_tables(synth):
     assert {a for s in others for a in as_list(s["Action"])} == {
         *ENVIRONMENT_ACTIONS, *SCALER_TRIGGER_ACTIONS,
         *SERVICE_ACTIONS,
+        *AUTOSCALING_ACTIONS,
         *DEPLOY_ACTIONS,
         *LOAD_BALANCER_ACTIONS,
         "logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTelemetryRecords", "xray:PutTraceSegments",

@@ -189,3 +189,19 @@ def test_the_scheduled_event_runs_the_reconcile(stack):
     events.handler(scheduled, None)
 
     assert services.list_all() == []
+
+
+@pytest.mark.parametrize("event_name", ["SERVICE_DESIRED_COUNT_UPDATED", "SERVICE_TASK_PLACEMENT_FAILURE"])
+def test_a_desired_count_change_or_a_placement_failure_requests_a_scaler_run(stack, monkeypatch, event_name):
+    """docs/compatibility.md#service-autoscaling: the environment's capacity follows what autoscaling asks for."""
+    requested: list[str] = []
+    monkeypatch.setattr(events.scaler, "request_run", lambda environment_id: requested.append(environment_id))
+    arn = f"arn:aws:ecs:us-west-2:{ACCOUNT}:service/l0-l0-envabc123456/l0-l0-websvc123456"
+
+    result = events.handler(service_event("ECS Service Action", event_name, arn, "2026-11-29T10:00:00Z"), None)
+    events.handler(service_event("ECS Service Action", "SERVICE_STEADY_STATE", arn, "2026-11-29T10:00:01Z"), None)
+    other = arn.replace("l0-l0-envabc123456", "other-cluster")
+    events.handler(service_event("ECS Service Action", event_name, other, "2026-11-29T10:00:02Z"), None)
+
+    assert result["scaler_run_requested"] == "envabc123456"
+    assert requested == ["envabc123456"]

@@ -16,7 +16,8 @@ from moto import mock_aws
 from local import lambda_runtime
 from local.ecs import agent as agent_module
 from local.ecs.agent import Agent
-from local.ecs.simulation import circuit_breaker_threshold, effective_command, sleep_seconds
+from local.ecs.containers import exit_of
+from local.ecs.simulation import circuit_breaker_threshold, effective_command
 from tests.conftest import MOTO_CONFIG, setup_client
 
 PREFIX = "test"
@@ -169,18 +170,25 @@ def test_the_effective_command_expands_the_environment_and_the_overrides():
 
 
 @pytest.mark.parametrize(
-    ("argv", "seconds"),
+    ("argv", "ends"),
     [
-        (["/bin/sh", "-c", "sleep 10"], 10),
-        (["sleep", "2.5"], 2.5),
-        (["bash", "-c", "exec sleep 4"], 4),
+        (["/bin/sh", "-c", "sleep 10"], (10, 0)),
+        (["sleep", "2.5"], (2.5, 0)),
+        (["bash", "-c", "exec sleep 4"], (4, 0)),
+        (["/bin/sh", "-c", "sleep 5; exit 3"], (5, 3)),
+        (["/bin/sh", "-c", "sleep 5 && exit"], (5, 0)),
+        (["/bin/sh", "-c", "exit 2"], (0, 2)),
+        (["true"], (0, 0)),
+        (["false"], (0, 1)),
         (["/bin/sh", "-c", "while true ; do echo LONG RUNNING SERVICE ; sleep 5 ; done"], None),
+        (["/bin/sh", "-c", "exit 1; sleep 5"], (0, 1)),  # the shell ends at `exit`
+        (["/bin/sh", "-c", "false; sleep 5"], None),
         ([], None),
         (["nginx", "-g", "daemon off;"], None),
     ],
 )
-def test_sleep_seconds(argv, seconds):
-    assert sleep_seconds(argv) == seconds
+def test_the_commands_that_end_by_themselves(argv, ends):
+    assert exit_of(argv) == ends
 
 
 def test_the_circuit_breaker_threshold_is_half_the_desired_count_within_3_and_200():

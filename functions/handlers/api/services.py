@@ -15,6 +15,7 @@ from handlers.api.errors import documented, ok_or
 from handlers.api.jobs import JOB_ACCEPTED_RESPONSES, job_accepted
 from layer0 import logs, services
 from layer0.models import (
+    AutoscalingRequest,
     CreateServiceRequest,
     Job,
     LogFile,
@@ -111,3 +112,24 @@ def service_logs(id: str) -> list[LogFile]:  # noqa: A002
     start = logs.parse_time(query.get("start"), "start")
     end = logs.parse_time(query.get("end"), "end")
     return services.logs(id, tail=tail, start=start, end=end)
+
+
+@router.put(
+    "/service/<id>/autoscaling",
+    tags=[Tags.SERVICE],
+    summary="Autoscale the service: its desired-count range and one target-tracking policy per target given "
+    "(replaces any earlier configuration)",
+    responses=ok_or(400, 404),
+)
+def put_autoscaling(id: str, request: AutoscalingRequest) -> Service:  # noqa: A002
+    return services.set_autoscaling(id, request)
+
+
+@router.delete(
+    "/service/<id>/autoscaling",
+    tags=[Tags.SERVICE],
+    summary="Stop autoscaling the service: its scalable target and policies go, its desired count stays",
+    responses=ok_or(404),
+)
+def delete_autoscaling(id: str) -> Service:  # noqa: A002
+    return services.remove_autoscaling(id)

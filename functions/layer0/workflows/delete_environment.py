@@ -96,7 +96,8 @@ def list_dependencies(environment_id: str) -> dict:
 @WORKFLOW.step
 def delete_dependency(environment_id: str, kind: str, id: str) -> dict:  # noqa: A002 - the Map item's field name
     if kind == "service":
-        # The delete-service job's steps: scale to 0, stop its tasks, delete it, forget its tags and name.
+        # The delete-service job's steps: stop autoscaling it, scale to 0, stop its tasks, delete it, forget its tags
+        # and name.
         delete_service.delete_in_environment(environment_id, ids.layer0_id(id.rsplit("/", 1)[-1]))
     elif kind == "task":
         tasks.stop(environment_id, id, "Layer0: environment deleted")

@@ -1,13 +1,14 @@
-"""Job type 2, delete service: scale it to 0, stop its tasks, delete it, and forget its tags and name.
+"""Job type 2, delete service: stop autoscaling it, scale it to 0, stop its tasks, delete it, and forget its tags and
+name.
 
-LocateService -> ScaleToZero -> StopTasks -> DeleteService -> DeleteServiceTags. Each step may be run again after
-any failure; a service or cluster that is already gone is not an error. The delete-environment job runs the same
-steps for each of the environment's services (`delete_in_environment`).
+LocateService -> RemoveAutoscaling -> ScaleToZero -> StopTasks -> DeleteService -> DeleteServiceTags. Each step may
+be run again after any failure; a service or cluster that is already gone is not an error. The delete-environment job
+runs the same steps for each of the environment's services (`delete_in_environment`).
 """
 
 from __future__ import annotations
 
-from layer0 import aws, ids, services, tasks
+from layer0 import autoscaling, aws, ids, services, tasks
 from layer0.contract import JobType
 from layer0.stores import rows as row_store
 from layer0.stores import tags as tag_store
@@ -22,6 +23,13 @@ def locate(service_id: str) -> dict:
     """`{"environment_id": <id or None>}`: None when nothing is left of the service in ECS or the tags."""
     environment_id, _values = services.locate(service_id)
     return {"environment_id": environment_id}
+
+
+@WORKFLOW.step
+def remove_autoscaling(service_id: str, environment_id: str | None) -> dict:
+    """The scalable target and its policies go first, so that Application Auto Scaling does not raise the desired
+    count again after ScaleToZero (docs/compatibility.md#service-autoscaling)."""
+    return autoscaling.remove(environment_id, service_id)
 
 
 @WORKFLOW.step
@@ -71,6 +79,7 @@ def delete_tags(service_id: str) -> dict:
 def delete_in_environment(environment_id: str, service_id: str) -> dict:
     """Every delete step for a service whose environment is known (the delete-environment job's dependencies)."""
     return {
+        **remove_autoscaling(service_id, environment_id),
         **scale_to_zero(service_id, environment_id),
         **stop_tasks(service_id, environment_id),
         **services.delete_ecs_service(service_id, environment_id),
@@ -88,8 +97,10 @@ def _body() -> dict:
     task = WORKFLOW.task
     states = {
         "LocateService": task(
-            locate, args={"service_id.$": "$.request"}, result_path="$.service", next_state="ScaleToZero"
+            locate, args={"service_id.$": "$.request"}, result_path="$.service", next_state="RemoveAutoscaling"
         ),
+        # Before ScaleToZero: a scalable target left in place would raise the count again.
+        "RemoveAutoscaling": task(remove_autoscaling, args=_SERVICE, next_state="ScaleToZero"),
         # Desired count 0 before the stops, so that ECS does not start replacements.
         "ScaleToZero": task(scale_to_zero, args=_SERVICE, next_state="StopTasks"),
         "StopTasks": task(stop_tasks, args=_SERVICE, next_state="DeleteService"),
