@@ -1,5 +1,5 @@
-"""The AWS calls of the routes the other calls modules leave out: /health, /admin/*, /tag, /job, the docs, and a
-job's logs (issue 6, report section c). Printed by `python -m benchmarks` with the other calls tables.
+"""The AWS calls of the routes the other calls modules leave out: /health, /admin/*, /tag, /job, the docs, /secret,
+and a job's logs (issue 6, report section c). Printed by `python -m benchmarks` with the other calls tables.
 
 As in benchmarks.workload_calls, each route goes through the API handler, so a row is one HTTP request. The job
 rows use a job made by `DELETE /environment/{id}` whose state machine is a stand-in that only waits, so the job
@@ -70,6 +70,15 @@ ORIGINAL: dict[str, Original] = {
         "StopTask; deleteEntityTags, 4 keys = 9); job DeleteItem; job tags (GetItem; GetItem + "
         "DeleteItem) = 1 + 10 + 1 + 3",
     ),
+    # Secrets (docs/compatibility.md#secrets): the original had none.
+    "POST /secret": ("—", "—", "not in the original; ours: CreateSecret, DescribeSecret for the answer's ARN and date"),
+    "POST /secret (existing)": (
+        "—",
+        "—",
+        "not in the original; ours: CreateSecret (the name is taken), DescribeSecret, PutSecretValue, DescribeSecret",
+    ),
+    "GET /secret": ("—", "—", "not in the original; ours: ListSecrets per 100 secrets"),
+    "DELETE /secret/{name}": ("—", "—", "not in the original; ours: DescribeSecret, DeleteSecret (7-day window)"),
 }
 
 # Row names of benchmarks.calls (environments) that are not route names.
@@ -151,6 +160,11 @@ def measure(counter: CallCounter) -> list[Row]:
                 lambda: _request("GET", f"/task/{job_id}/logs", query={"tail": "10"}),
             )
             counted("DELETE /job/{id}", lambda: _request("DELETE", f"/job/{job_id}"))
+        secret = {"secret_name": "bench", "value": "benchmark value"}
+        counted("POST /secret", lambda: _request("POST", "/secret", secret))
+        counted("POST /secret (existing)", lambda: _request("POST", "/secret", secret))
+        counted("GET /secret", lambda: _request("GET", "/secret"))
+        counted("DELETE /secret/{name}", lambda: _request("DELETE", "/secret/bench"))
     finally:
         moto_patches.revert_ecs()
     return rows

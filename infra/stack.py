@@ -21,8 +21,8 @@ from infra.load_balancers import LoadBalancersPolicy
 from infra.network import Network
 from infra.read_model import ReadModel
 from infra.scaler import Scaler
+from infra.secrets import Secrets
 from infra.services import ServicesPolicy
-from infra.task_roles import TaskExecutionRole
 from infra.tasks import TasksPolicy
 from infra.workflows.construct import Workflows
 from layer0 import contract
@@ -128,6 +128,9 @@ class Layer0Stack(Stack):
         # Deploys: register, read, list and deregister task definitions; pass the instance's task roles
         # (infra/deploys.py).
         DeploysPolicy(self, "Deploys", config=self.config).attach_to(api)
+        # Secrets: the key, the task execution role, and the API's secrets policy (infra/secrets.py).
+        self.secrets = Secrets(self, "Secrets", config=self.config, log_group=self.containers.log_group)
+        self.secrets.attach_to(api)
         self.scaler = Scaler(
             self,
             "Scaler",
@@ -151,10 +154,6 @@ class Layer0Stack(Stack):
         TasksPolicy(self, "Tasks", config=self.config, log_group=self.containers.log_group).grant(
             api=api, steps=steps[JobType.CreateTask], scaler=self.scaler, job_table=self.data.tables[contract.JOB_TABLE]
         )
-        # Fargate tasks' execution role, l0-<prefix>-task-execution: image pulls and awslogs (infra/task_roles.py).
-        self.task_execution_role = TaskExecutionRole(
-            self, "TaskExecution", config=self.config, log_group=self.containers.log_group
-        ).role
         # Jobs: the API starts, stops and reads executions of the job machines (infra/workflows/construct.py).
         self.workflows.grant_jobs(api)
         # Each job's step function gets what its steps call, and nothing else (docs/architecture.md#the-job-path).

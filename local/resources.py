@@ -138,6 +138,23 @@ def _upload_api_certificate(iam, prefix: str) -> str:
     )["ServerCertificateMetadata"]["Arn"]
 
 
+def _create_secrets_resources(clients, prefix: str) -> None:
+    """What infra/secrets.py makes for secrets (docs/compatibility.md#secrets): the KMS key the API encrypts them
+    with, under its alias, and the task execution role deploys with secrets run as."""
+    kms = clients("kms")
+    key_id = kms.create_key(Description=f"Layer0 {prefix}: secrets")["KeyMetadata"]["KeyId"]
+    kms.create_alias(AliasName=contract.secrets_key_alias(prefix), TargetKeyId=key_id)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    clients("iam").create_role(
+        RoleName=contract.task_execution_role_name(prefix), AssumeRolePolicyDocument=json.dumps(trust)
+    )
+
+
 def create_stack_resources(clients, prefix: str = "l0", password: str | None = None) -> tuple[dict[str, str], str]:
     """Create everything; `clients(service)` gives a boto3 client. Returns (function environment, token)."""
     from layer0.auth import token_from_secret
@@ -157,6 +174,7 @@ def create_stack_resources(clients, prefix: str = "l0", password: str | None = N
         **_create_network(clients("ec2")),
     }
     _upload_api_certificate(clients("iam"), prefix)
+    _create_secrets_resources(clients, prefix)
     seed_public_parameters()
     token = token_from_secret(json.dumps({"username": contract.SECRET_USERNAME, "password": password}))
     return environment, token

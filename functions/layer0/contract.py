@@ -85,6 +85,11 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/task", idempotent=True),
     Route("GET", "/task/{id}"),
     Route("DELETE", "/task/{id}"),
+    # Secrets (docs/compatibility.md#secrets). Not `idempotent`: a POST is a create-or-update already, and an
+    # idempotency record would keep a hash of the value.
+    Route("GET", "/secret"),
+    Route("POST", "/secret"),
+    Route("DELETE", "/secret/{name}"),
 )
 
 
@@ -239,8 +244,24 @@ SCHEDULED_EVENT = "Scheduled Event"
 ECS_CAPACITY_EVENT_NAMES = ("SERVICE_DESIRED_COUNT_UPDATED", "SERVICE_TASK_PLACEMENT_FAILURE")
 
 
-# The task execution role (docs/compatibility.md#fargate-environments): ECS uses it to pull images and write the
-# awslogs streams of Fargate tasks. CDK creates it with this name (infra/task_roles.py); the Fargate variant of a
-# deploy names it.
+# Secrets (docs/compatibility.md#secrets): the Secrets Manager secrets the API keeps, the SSM parameters a Dockerrun
+# may name as well, and the role ECS reads them with. The API's checks and CDK's IAM scopes are built from these.
+def secret_name_prefix(prefix: str) -> str:
+    """`l0/<prefix>/`: a Layer0 secret `NAME` is the Secrets Manager secret `l0/<prefix>/NAME`."""
+    return f"l0/{prefix}/"
+
+
+def parameter_path(prefix: str) -> str:
+    """`/l0/<prefix>/`: the SSM parameters a Dockerrun's `secrets` may name."""
+    return f"/l0/{prefix}/"
+
+
 def task_execution_role_name(prefix: str) -> str:
+    """`l0-<prefix>-task-execution`: the `executionRoleArn` of every deploy that uses secrets, and of every deploy's
+    Fargate variant (docs/compatibility.md#fargate-environments: image pulls, awslogs)."""
     return f"l0-{prefix}-task-execution"
+
+
+def secrets_key_alias(prefix: str) -> str:
+    """`alias/l0-<prefix>-secrets`: the KMS key that encrypts the secrets the API creates."""
+    return f"alias/l0-{prefix}-secrets"

@@ -33,7 +33,7 @@ from botocore.exceptions import ClientError
 from botocore.model import ListShape, MapShape, OperationModel, Shape, StructureShape
 from botocore.validate import ParamValidator
 
-from layer0 import aws, contract, ids, settings
+from layer0 import aws, contract, ids, secrets, settings
 from layer0.errors import ErrorCode, Layer0Error, aws_error_code, aws_error_message, missing_parameter
 from layer0.models import CreateDeployRequest, Deploy, DeploySummary, Tag
 from layer0.stores import rows as row_store
@@ -349,9 +349,6 @@ def _check_task_role(parameters: dict) -> None:
     role = parameters.get("taskRoleArn")
     if not role:
         return
-    if role.rsplit("/", 1)[-1] == contract.task_execution_role_name(settings.get().prefix):
-        # ECS's own role for Fargate tasks (docs/compatibility.md#fargate-environments), not a container's.
-        raise Layer0Error(ErrorCode.InvalidJSON, f"taskRoleArn '{role}' is the task execution role: not a task role")
     partition, account = _partition_and_account()
     resources = contract.passable_role_resources(settings.get().prefix)
     if role.startswith("arn:"):
@@ -443,6 +440,7 @@ def create(request: CreateDeployRequest) -> Deploy:
     parameters = parse(name, request.dockerrun)
     _check_container_policy(parameters)
     _check_task_role(parameters)
+    secrets.apply(parameters, _partition_and_account)  # docs/compatibility.md#secrets
     ecs = aws.client("ecs")
     try:
         registered = _register(parameters)

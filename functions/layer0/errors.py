@@ -43,6 +43,8 @@ class ErrorCode(IntEnum):
     # first request still runs.
     IdempotencyKeyReused = 30
     IdempotencyKeyInProgress = 31
+    # Ours (docs/compatibility.md#secrets): `DELETE /secret/{name}` of a secret that does not exist.
+    SecretDoesNotExist = 32
 
 
 # docs/compatibility.md#errors, except that duplicate service and load-balancer names are the caller's fault: 400, not
@@ -69,6 +71,7 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.TaskDoesNotExist: 404,
     ErrorCode.IdempotencyKeyReused: 409,
     ErrorCode.IdempotencyKeyInProgress: 409,
+    ErrorCode.SecretDoesNotExist: 404,
 }
 
 # The codes botocore's standard retries treat as throttling: a private class attribute, which botocore-stubs omits.

@@ -13,7 +13,7 @@ import binascii
 import datetime as _dt
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, SecretStr, model_validator
 
 
 def _decode_base64(value: Any) -> bytes:
@@ -466,3 +466,32 @@ class LoadBalancerSummary(BaseModel):
     environment_id: str
     environment_name: str
     load_balancer_type: str = "classic"
+
+
+# --- secrets (docs/compatibility.md#secrets)
+# -------------------------------------------------------------------------------------
+
+# The rules, checked by layer0.secrets before AWS is called (400 code 1); the schema shows them to clients.
+SECRET_NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,128}$"
+MAX_SECRET_VALUE_BYTES = 65536  # Secrets Manager's limit for a SecretString, in UTF-8 bytes
+
+
+class PutSecretRequest(RequestModel):
+    # No constraints that pydantic enforces: the domain checks both and answers 400 code 1 without quoting the value.
+    secret_name: str = Field(
+        default="",
+        description="The secret's name: letters, digits, `_`, `.` and `-`, 1 to 128 characters",
+        json_schema_extra={"pattern": SECRET_NAME_PATTERN, "minLength": 1, "maxLength": 128},
+    )
+    # pydantic's SecretStr: printed, logged or dumped, it shows `**********`.
+    value: SecretStr = Field(
+        default=SecretStr(""),
+        description="The secret's value: 1 byte to 64 KiB of UTF-8. No answer, log or trace ever shows it.",
+        json_schema_extra={"minLength": 1, "maxLength": MAX_SECRET_VALUE_BYTES},
+    )
+
+
+class Secret(BaseModel):
+    secret_name: str
+    secret_arn: str  # the Secrets Manager ARN, with its random suffix: what a Dockerrun's `valueFrom` resolves to
+    last_changed: str  # RFC 3339, when the value last changed

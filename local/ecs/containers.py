@@ -35,6 +35,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from local.ecs import secrets
+
 __all__ = [
     "DEFAULT_RESTART_ATTEMPT_PERIOD",
     "Outcome",
@@ -207,6 +209,7 @@ class TaskContainers:
         container.exit_code = 0 if ends is None else ends[1]
         lines = [
             f"Starting container {container.name} of task {self.task_id}",
+            *secrets.log_lines(container.definition),
             f"Image: {container.definition.get('image')}",
             f"Command: {shlex.join(container.argv) if container.argv else '(the image default)'}",
         ]

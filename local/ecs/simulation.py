@@ -10,6 +10,9 @@ no task at all. :class:`EcsSimulation` does, one deterministic pass at a time (`
   wait for a dependency to exit or be healthy); the task is RUNNING (``startedAt``) once none waits, and each
   container with an ``awslogs`` log configuration writes a few lines to ``<awslogs-group>`` /
   ``<awslogs-stream-prefix>/<container name>/<task id>``;
+- a task whose containers name a secret or SSM parameter that does not exist stops at once with ECS's
+  ``ResourceInitializationError`` (stop code TaskFailedToStart); a container that starts logs the names of its
+  secrets (:mod:`local.ecs.secrets`);
 - a container whose image name contains ``fail`` cannot be pulled: its task stops at once
   (``CannotPullContainerError``, stop code TaskFailedToStart), which is how failed rollouts are tested;
 - a container whose effective command (``entryPoint`` + ``command``, with ``$VAR``/``${VAR}`` expanded from the
@@ -52,7 +55,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from local.ecs import containers, fargate, patches
+from local.ecs import containers, fargate, patches, secrets
 
 __all__ = [
     "EcsSimulation",
@@ -181,6 +184,8 @@ class EcsSimulation:
         start in their dependsOn order (local/ecs/containers.py), over one pass or more."""
         if getattr(task, "_l0_containers", None) is None:
             definitions = self._definitions(backend, task)
+            if self._secrets_fail(backend, task, now, definitions):
+                return
             failing = [d for d in definitions if "fail" in (d.get("image") or "")]
             if failing:
                 image = failing[0].get("image")
@@ -204,6 +209,15 @@ class EcsSimulation:
                 _task_id(task), definitions, lambda definition: effective_command(definition, task.overrides)
             )
         self._run_containers(backend, task, now, lines)
+
+    def _secrets_fail(self, backend: Any, task: Any, now: float, definitions: list[dict]) -> bool:
+        """Stop the task as ECS does when a secret it names cannot be read (local/ecs/secrets.py)."""
+        reason = secrets.failure(self.client, definitions)
+        if reason is None:
+            return False
+        self._stop(backend, task, now, reason, "TaskFailedToStart")
+        task._l0_failed_to_start = True
+        return True
 
     def _run_containers(self, backend: Any, task: Any, now: float, lines: list[LogLine]) -> None:
         """The task's containers move on to `now` (local/ecs/containers.py): starts, exits, restarts, health. The

@@ -88,9 +88,10 @@ def test_swagger_is_public_and_prompts_for_nothing(api):
     assert "WWW-Authenticate" not in response.headers
 
 
-RESOURCE_TAGS = ["environment", "deploy", "service", "task", "load balancer", "job", "tag", "admin"]
+RESOURCE_TAGS = ["environment", "deploy", "service", "task", "load balancer", "secret", "job", "tag", "admin"]
 TAG_OF_PATH = {"environment": "environment", "deploy": "deploy", "service": "service", "task": "task",
-               "loadbalancer": "load balancer", "job": "job", "tag": "tag", "admin": "admin", "health": "admin"}  # fmt: skip
+               "loadbalancer": "load balancer", "secret": "secret", "job": "job", "tag": "tag", "admin": "admin",
+               "health": "admin"}  # fmt: skip
 
 
 @pytest.mark.parametrize("document_path", ["openapi.json", "swagger?format=json"])

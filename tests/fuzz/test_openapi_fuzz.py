@@ -3,8 +3,8 @@
 sends generated requests, valid and invalid, to every route.
 
 Every answer must be no 5xx, a status the document lists for that route, and a body (and headers) matching the
-documented schema. Seeded state (an environment, a deploy, a classic load balancer, a service and a task) lets
-half of the examples use real ids, so the routes reach past their 404s. Deletes run after everything else, the
+documented schema. Seeded state (an environment, a deploy, a classic load balancer, a service, a task and a
+secret) lets half of the examples use real ids, so the routes reach past their 404s. Deletes run after everything else, the
 environment's last (its job deletes what is in it).
 """
 
@@ -96,6 +96,7 @@ def seeded(l0) -> dict[str, str]:
         expected=202,
         json={"task_name": "fuzztask", "environment_id": environment, "deploy_id": deploy},
     ).headers["X-JobID"]
+    secret = call(l0, "POST", "secret/", json={"secret_name": "fuzzsecret", "value": "fuzz"}).json()["secret_name"]
     finished = wait_for_job(l0, job, TASK_START_SECONDS)
     assert finished["job_status"] == 3, f"the seed task's job did not succeed: {finished}"
     return {
@@ -108,6 +109,7 @@ def seeded(l0) -> dict[str, str]:
         "job": job,
         "admin": environment,  # PUT /admin/scale/{id} takes an environment id
         "fargate": fargate,
+        "secret": secret,  # DELETE /secret/{name}
     }
 
 

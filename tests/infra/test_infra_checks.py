@@ -20,9 +20,9 @@ from tests.infra.helpers import function, methods, only
 from tests.infra.test_infra_autoscaling import AUTOSCALING_ACKNOWLEDGEMENTS
 from tests.infra.test_infra_deploys import DEPLOY_ACKNOWLEDGEMENTS
 from tests.infra.test_infra_environments import ENVIRONMENT_ACKNOWLEDGEMENTS
-from tests.infra.test_infra_fargate import FARGATE_ACKNOWLEDGEMENTS
 from tests.infra.test_infra_load_balancers import LOAD_BALANCER_ACKNOWLEDGEMENTS
 from tests.infra.test_infra_read_model import READ_MODEL_ACKNOWLEDGEMENTS
+from tests.infra.test_infra_secrets import SECRET_ACKNOWLEDGEMENTS
 from tests.infra.test_infra_services import SERVICE_ACKNOWLEDGEMENTS
 from tests.infra.test_infra_tasks import TASK_ACKNOWLEDGEMENTS
 
@@ -42,8 +42,8 @@ EXPECTED_ACKNOWLEDGEMENTS = {
     *TASK_ACKNOWLEDGEMENTS,  # the tasks policies and the create-task machine's executions (infra/tasks.py)
     *LOAD_BALANCER_ACKNOWLEDGEMENTS,  # the load-balancer policies and the delete machine's executions
     *READ_MODEL_ACKNOWLEDGEMENTS,  # the events function's policy (infra/read_model.py)
-    *FARGATE_ACKNOWLEDGEMENTS,  # the task execution role's policy (infra/task_roles.py)
     *AUTOSCALING_ACKNOWLEDGEMENTS,  # the autoscaling policies (infra/autoscaling.py)
+    *SECRET_ACKNOWLEDGEMENTS,  # the task execution role and the secrets policy (infra/secrets.py)
     # The API may stop and read executions of the job machine; execution names are job ids (run time).
     "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
     "l0-l0-job-delete-environment:*]",

@@ -16,6 +16,7 @@ from tests.infra.test_infra_autoscaling import AUTOSCALING_ACTIONS, READ as AUTO
 from tests.infra.test_infra_deploys import DEPLOY_ACTIONS, DEPLOY_STAR_ACTIONS
 from tests.infra.test_infra_environments import ENVIRONMENT_ACTIONS, ENVIRONMENT_STAR_ACTIONS, SCALER_TRIGGER_ACTIONS
 from tests.infra.test_infra_load_balancers import LOAD_BALANCER_ACTIONS, LOAD_BALANCER_STAR_ACTIONS
+from tests.infra.test_infra_secrets import SECRET_API_ACTIONS, SECRET_STAR_ACTIONS
 from tests.infra.test_infra_services import SERVICE_ACTIONS
 
 DEFAULT = Config()
@@ -259,7 +260,11 @@ def test_no_wildcard_actions_and_star_resources_only_for_xray(synth):
         actions = as_list(statement["Action"])
         assert not any(a == "*" or a.endswith(":*") for a in actions), (logical_id, actions)
         if "*" in as_list(statement["Resource"]) and not set(actions) <= (
-            ENVIRONMENT_STAR_ACTIONS | DEPLOY_STAR_ACTIONS | LOAD_BALANCER_STAR_ACTIONS | AUTOSCALING_STAR_ACTIONS
+            ENVIRONMENT_STAR_ACTIONS
+            | DEPLOY_STAR_ACTIONS
+            | LOAD_BALANCER_STAR_ACTIONS
+            | AUTOSCALING_STAR_ACTIONS
+            | SECRET_STAR_ACTIONS
         ):
             xray = {a for a in actions if a.startswith("xray:")}
             if set(actions) - xray:
@@ -287,6 +292,7 @@ def test_api_function_reads_and_writes_exactly_the_three_tables(synth):
         *AUTOSCALING_ACTIONS,
         *DEPLOY_ACTIONS,
         *LOAD_BALANCER_ACTIONS,
+        *SECRET_API_ACTIONS,
         "logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTelemetryRecords", "xray:PutTraceSegments",
         *JOB_ACTIONS,
     }  # fmt: skip

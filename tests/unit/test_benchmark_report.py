@@ -124,6 +124,10 @@ def test_admin_rows_count_real_calls_and_every_route_has_a_row(stack, monkeypatc
     assert by_operation["PUT /admin/scale/{id}"].operations["DescribeAutoScalingGroups"] == 1
     assert by_operation["DELETE /job/{id}"].operations["StopExecution"] == 1
     assert by_operation["GET /task/{id}/logs (a job's id)"].operations["GetExecutionHistory"] == 1
+    assert by_operation["POST /secret"].calls == ["secretsmanager.CreateSecret", "secretsmanager.DescribeSecret"]
+    assert by_operation["POST /secret (existing)"].operations["PutSecretValue"] == 1
+    assert by_operation["GET /secret"].calls == ["secretsmanager.ListSecrets"]
+    assert by_operation["DELETE /secret/{name}"].calls == ["secretsmanager.DescribeSecret", "secretsmanager.DeleteSecret"]
     assert admin_calls.report(rows).splitlines()[-1].startswith(f"admin_routes={len(rows)} ")
 
     # Section (c)'s rows: the other modules' rows are named after their ORIGINAL keys (test_benchmark_calls).

@@ -421,3 +421,30 @@ def test_a_task_delete_retried_after_the_work_completes(api, workload):
     with answers_lost("ecs", "StopTask") as lost:
         delete_ends_well(api, f"task/{job['meta']['task_id']}")
     assert lost == ["StopTask"]
+
+
+# Secrets (docs/compatibility.md#secrets): a put or delete whose answer was lost, retried, succeeds once.
+SECRET_CALLS = ["CreateSecret", "PutSecretValue", "DeleteSecret"]
+
+
+@pytest.mark.parametrize("operation", SECRET_CALLS)
+def test_a_secret_put_or_delete_retried_after_the_work_succeeds_once(api, plain, operation):
+    name = f"retried-{operation.lower()}"
+    if operation != "CreateSecret":
+        post(api, "secret/", {"secret_name": name, "value": "first"})
+    with answers_lost("secretsmanager", operation) as lost:
+        if operation == "DeleteSecret":
+            response = api.delete(f"{api.base}secret/{name}", timeout=60)
+            assert (response.status_code, response.text) == (204, ""), response.text
+        else:
+            post(api, "secret/", {"secret_name": name, "value": "second"})
+    assert lost == [operation]
+    secretsmanager = plain("secretsmanager")
+    listed = secretsmanager.list_secrets(IncludePlannedDeletion=True)["SecretList"]
+    [secret] = [s for s in listed if s["Name"] == f"l0/l0/{name}"]
+    if operation == "DeleteSecret":
+        assert "DeletedDate" in secret
+    else:
+        assert secretsmanager.get_secret_value(SecretId=secret["ARN"])["SecretString"] == "second"
+        versions = secretsmanager.list_secret_version_ids(SecretId=secret["ARN"])["Versions"]
+        assert len(versions) == (1 if operation == "CreateSecret" else 2)

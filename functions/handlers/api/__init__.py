@@ -10,7 +10,20 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConf
 from aws_lambda_powertools.logging import correlation_paths
 
 from handlers import snapstart
-from handlers.api import admin, deploys, docs, edge, environments, errors, jobs, load_balancers, services, tags, tasks
+from handlers.api import (
+    admin,
+    deploys,
+    docs,
+    edge,
+    environments,
+    errors,
+    jobs,
+    load_balancers,
+    secrets,
+    services,
+    tags,
+    tasks,
+)
 from handlers.api.idempotency import honour_idempotency_key
 from handlers.observability import domain_logs_through, make_tracer
 from layer0 import contract, settings
@@ -25,16 +38,19 @@ CORS = CORSConfig(
     expose_headers=list(contract.CORS_EXPOSE_HEADERS),
 )
 
-app = APIGatewayRestResolver(enable_validation=True, cors=CORS, json_body_deserializer=edge.decode_json)
+# debug=False whatever POWERTOOLS_DEV says: in debug mode the resolver prints every event, request bodies (secret
+# values among them, docs/compatibility.md#secrets) included.
+app = APIGatewayRestResolver(enable_validation=True, cors=CORS, json_body_deserializer=edge.decode_json, debug=False)
 errors.register(app)
 app.use(middlewares=[honour_idempotency_key])
-for module in (admin, tags, jobs, environments, deploys, load_balancers, services, tasks):
+for module in (admin, tags, jobs, environments, deploys, load_balancers, services, tasks, secrets):
     app.include_router(module.router)
 # The OpenAPI documents load on their first request, or before SnapStart's snapshot (docs/architecture.md#cold-start).
 snapstart.register(lambda: docs.enable(app))
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+# log_event=False whatever POWERTOOLS_LOGGER_LOG_EVENT says: events carry request bodies, secret values among them.
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
 # Answers carry Dockerrun environment values and errors may quote them: neither goes to X-Ray.
 @tracer.capture_lambda_handler(capture_response=False, capture_error=False)
 def handler(event: dict, context) -> dict:

@@ -42,6 +42,7 @@ class Tags:
     JOB = "job"
     TAG = "tag"
     ADMIN = "admin"
+    SECRET = "secret"
 
 
 # The order Swagger UI shows them in: what a user creates first, then what runs, then the plumbing.
@@ -51,6 +52,7 @@ TAG_DESCRIPTIONS = {
     Tags.SERVICE: "Long-running containers of a deploy, optionally behind a load balancer",
     Tags.TASK: "One-off containers of a deploy",
     Tags.LOAD_BALANCER: "Classic ELBs and Application Load Balancers in front of services",
+    Tags.SECRET: "Values kept in Secrets Manager that deploys' containers receive as environment variables",
     Tags.JOB: "The long operations (deletes, task starts, rollouts) and their progress",
     Tags.TAG: "Names and other tags of entities; clients resolve names to ids here",
     Tags.ADMIN: "Health, version, configuration, table check and the scaler",
