@@ -19,7 +19,7 @@ import re
 
 from botocore.exceptions import ClientError
 
-from layer0 import aws, contract, deploys, ids, settings
+from layer0 import aws, deploys, ids, secrets, settings
 from layer0.errors import ErrorCode, Layer0Error, aws_error_code
 
 FARGATE = "FARGATE"
@@ -129,10 +129,9 @@ def task_size(definition: dict) -> tuple[int, int]:
 
 @functools.cache
 def execution_role_arn() -> str:
-    """The stack's task execution role, `l0-<prefix>-task-execution` (infra/task_roles.py), in this account."""
+    """The stack's task execution role, `l0-<prefix>-task-execution` (infra/secrets.py), in this account."""
     arn = aws.client("sts").get_caller_identity()["Arn"]
-    partition, account = arn.split(":")[1], arn.split(":")[4]
-    return f"arn:{partition}:iam::{account}:role/{contract.task_execution_role_name(settings.get().prefix)}"
+    return secrets.execution_role_arn(arn.split(":")[1], arn.split(":")[4])
 
 
 def _unsupported(definition: dict) -> list[str]:
