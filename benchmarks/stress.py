@@ -7,7 +7,9 @@ For each case an estate is built over HTTP, then every Get and List route docs/c
 - The API runs as in the tests of the routes (tests/api/conftest.py): moto in process, the local gateway
   (`local.gateway.http_server`) on a thread, the API handler and the authorizer behind it; every request here is a
   real HTTP request with the token.
-- The estate is the Terraform module's of the original: environments (t2.micro, 1 instance, registered in its
+- The estate is the Terraform module's of the original, plus, at the max case, Fargate environments (services and
+  tasks round-robin over both kinds; the classic load balancers stay on EC2): environments (t2.micro, 1 instance,
+  registered in its
   cluster by one pass of the local ECS agent simulation so that tasks have room), load balancers (classic,
   80:80/http, round-robin over the environments), deploys (Task.Dockerrun, round-robin over the families), services
   (scale 1, round-robin over environments and deploys) and tasks `tt<i>` (round-robin). Everything is created
@@ -66,6 +68,9 @@ class Case:
     deploy_families: int
     services: int
     tasks: int
+    # Fargate environments besides the EC2 ones (docs/compatibility.md#fargate-environments): services and tasks
+    # round-robin over both kinds; the classic load balancers go to the EC2 ones.
+    fargate_environments: int = 0
 
     def __post_init__(self):
         # As the module: services and tasks force at least one environment and one deploy.
@@ -83,7 +88,15 @@ class Case:
 CASES = {
     "min": Case(environments=1, load_balancers=1, deploys=1, deploy_families=1, services=1, tasks=1),
     "med": Case(environments=15, load_balancers=25, deploys=50, deploy_families=15, services=25, tasks=50),
-    "max": Case(environments=30, load_balancers=50, deploys=100, deploy_families=30, services=50, tasks=100),
+    "max": Case(
+        environments=30,
+        load_balancers=50,
+        deploys=100,
+        deploy_families=30,
+        services=50,
+        tasks=100,
+        fargate_environments=10,
+    ),
 }
 
 # Route name (the original's benchmark names, plus GetTask) -> (path, or path template with {id}, entity kind).
@@ -216,9 +229,13 @@ def build(client: _Client, sizes: Case) -> dict[str, list[str]]:
                 "min_cluster_count": 1}  # fmt: skip
         made["environments"].append(client.ok("POST", "/environment", body).json()["environment_id"])
     register_instances()
+    ec2_envs = list(made["environments"])
+    for n in range(sizes.fargate_environments):
+        body = {"environment_name": f"stressfg{n}", "environment_type": "fargate"}
+        made["environments"].append(client.ok("POST", "/environment", body).json()["environment_id"])
     envs = made["environments"]
     for n in range(sizes.load_balancers):
-        body = {"load_balancer_name": f"stresslb{n}", "environment_id": envs[n % len(envs)], "is_public": True,
+        body = {"load_balancer_name": f"stresslb{n}", "environment_id": ec2_envs[n % len(ec2_envs)], "is_public": True,
                 "ports": [{"host_port": 80, "container_port": 80, "protocol": "http"}],
                 "load_balancer_type": "classic"}  # fmt: skip
         made["load_balancers"].append(client.ok("POST", "/loadbalancer", body).json()["load_balancer_id"])
@@ -491,7 +508,8 @@ def report(results: list[StressResult]) -> str:
     for result in results:
         s = result.sizes
         lines += [
-            f"Case {result.case}: {s.environments} environments, {s.load_balancers} load balancers, "
+            f"Case {result.case}: {s.environments} environments (and {s.fargate_environments} on Fargate), "
+            f"{s.load_balancers} load balancers, "
             f"{s.deploys} deploys in {s.deploy_families} families, {s.services} services, {s.tasks} tasks; "
             "AWS rate while measuring: "
             f"{_rate(result.aws_rate)}; set-up {result.setup_seconds:.1f} s, measuring {result.measure_seconds:.1f} s.",

@@ -5,6 +5,10 @@ A Dockerrun's `taskRoleArn` is passed to ECS when its task definition is registe
 - roles named `l0-<prefix>-*` (no path), which includes the roles this stack names;
 - roles under the path `/layer0/l0-<prefix>/`, for operators who keep their task roles apart.
 Any other role of the account is refused by IAM, so a token holder cannot run a container as, say, an admin role.
+
+The stack's task execution role, `l0-<prefix>-task-execution` (infra/secrets.py), which the deploys' Fargate variants
+name too (docs/compatibility.md#fargate-environments), fits `l0-<prefix>-*`: the functions that register and run them
+may pass it to ECS tasks.
 """
 
 from __future__ import annotations

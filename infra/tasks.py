@@ -8,7 +8,9 @@ ListContainerInstances) and ecs:DescribeTaskDefinition. This adds:
   definitions, only into `l0-<prefix>-*` clusters (`ecs:cluster`); iam:PassRole of the instance's own task roles
   (infra/task_roles.py) to the ECS tasks service only, because RunTask passes the task role a deploy's Dockerrun
   names;
-  and debounced scaler runs (infra/scaler.py), requested when the environment has no room for the task;
+  and debounced scaler runs (infra/scaler.py), requested when the environment has no room for the task; in a
+  Fargate environment, the deploy's Fargate variant (DescribeTaskDefinition, RegisterTaskDefinition, which passes the
+  task execution role `l0-<prefix>-task-execution`) and the environment's security group;
 - to the API function: reading the container logs of the Layer0 log group (`GET /task/{id}/logs`);
 - to the scaler function: reading the job table, where it finds create-task jobs still waiting for room.
 """
@@ -28,6 +30,8 @@ from infra.nag import nag_text
 from infra.scaler import Scaler
 
 LOG_ACTIONS = ("logs:DescribeLogStreams", "logs:GetLogEvents")
+# What the create-task step calls in a Fargate environment; none takes a resource ARN.
+FARGATE_STEP_ACTIONS = ("ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition", "ec2:DescribeSecurityGroups")
 
 REASONS = {
     "clusters": (
@@ -40,6 +44,11 @@ REASONS = {
         "to l0-<prefix>-*."
     ),
     "roles": task_roles.REASON,
+    "*": (
+        "ecs:DescribeTaskDefinition, ecs:RegisterTaskDefinition and ec2:DescribeSecurityGroups support no "
+        "resource-level permissions: IAM only accepts '*' for them (the Fargate variant of a deploy, and its "
+        "environment's security group)."
+    ),
 }
 
 
@@ -82,9 +91,17 @@ class TasksPolicy(Construct):
                     resources=roles,
                     conditions={"StringEquals": {"iam:PassedToService": task_roles.TASK_SERVICE}},
                 ),
+                # In a Fargate environment: the deploy's Fargate variant, made again if it was deregistered since
+                # POST /task (layer0.fargate), and the environment's security group (layer0.capacity).
+                iam.PolicyStatement(
+                    sid="FargateVariantsAndNetwork",
+                    actions=list(FARGATE_STEP_ACTIONS),
+                    resources=["*"],
+                ),
             ],
         )
         for resource, reason in (
+            ("*", REASONS["*"]),
             (nag_text(stack.resolve(task_definitions)), REASONS["task_definitions"]),
             *((nag_text(stack.resolve(role)), REASONS["roles"]) for role in roles),
             (nag_text(stack.resolve(clusters)), REASONS["clusters"]),

@@ -54,6 +54,8 @@ def create_secret(secretsmanager, prefix: str, password: str | None = None) -> t
 
 def _create_network(ec2) -> dict[str, str]:
     vpc_id = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    # As CDK's Vpc (infra/network.py): DNS hostnames on, so that a task's network interface has its private DNS name.
+    ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsHostnames={"Value": True})
     subnets: dict[str, list[str]] = {"Public": [], "Private": []}
     for index, (tier, az) in enumerate((tier, az) for tier in subnets for az in AZS):
         subnet_id = ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.0.{index}.0/24", AvailabilityZone=az)["Subnet"][

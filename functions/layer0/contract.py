@@ -257,7 +257,8 @@ def parameter_path(prefix: str) -> str:
 
 
 def task_execution_role_name(prefix: str) -> str:
-    """`l0-<prefix>-task-execution`: the `executionRoleArn` of every deploy that uses secrets."""
+    """`l0-<prefix>-task-execution`: the `executionRoleArn` of every deploy that uses secrets, and of every deploy's
+    Fargate variant (docs/compatibility.md#fargate-environments: image pulls, awslogs)."""
     return f"l0-{prefix}-task-execution"
 
 

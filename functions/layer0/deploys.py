@@ -7,7 +7,8 @@ resolve `NAME:latest`.
 
 A Dockerrun is read the way Layer0's Go decoder read it into the AWS SDK's structures: keys match
 case-insensitively at every level, unknown keys are ignored, and only `containerDefinitions`, `volumes`,
-`family`, `networkMode`, `taskRoleArn` and `placementConstraints` are used at the top. The ECS fields come from
+`family`, `networkMode`, `taskRoleArn` and `placementConstraints` are used at the top, and the task-level `cpu` and
+`memory` (the task size in a Fargate environment, docs/compatibility.md#fargate-environments). The ECS fields come from
 botocore's model of RegisterTaskDefinition, so every field ECS knows works, whatever its case, and is type-checked
 against that model; the container fields ECS limits further and local mode simulates (`healthCheck`,
 `restartPolicy`, `dependsOn`) are checked as ECS checks them (docs/compatibility.md#container-definitions).
@@ -47,7 +48,16 @@ LOG_STREAM_PREFIX = "l0"
 # The Dockerrun's top-level keys that reach RegisterTaskDefinition (docs/compatibility.md#deploys); others
 # (AWSEBDockerrunVersion...)
 # are ignored. `family` is only checked: the family is always `l0-<prefix>-<name>`.
-DOCKERRUN_KEYS = ("containerDefinitions", "volumes", "family", "networkMode", "taskRoleArn", "placementConstraints")
+DOCKERRUN_KEYS = (
+    "containerDefinitions",
+    "volumes",
+    "family",
+    "networkMode",
+    "taskRoleArn",
+    "placementConstraints",
+    "cpu",
+    "memory",
+)
 
 # ECS family names: letters, digits, `_` and `-` (and `.` is the id's separator, docs/compatibility.md#ids).
 _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -273,6 +283,11 @@ def _validate_name(name: str) -> None:
         raise missing_parameter("deploy_name")
     if "." in name:
         raise Layer0Error(ErrorCode.InvalidDeployID, "Deploy names cannot contain '.'")
+    if ids.is_fargate_family(ids.aws_name(name)):
+        # The families of Fargate variants (layer0.fargate) look like this; a deploy may not take one.
+        raise Layer0Error(
+            ErrorCode.InvalidDeployName, f"Deploy name '{name}' is reserved for Fargate variants", status=400
+        )
     if not _NAME.match(name):
         # The original passed such names to ECS and answered 500; they are the caller's to fix.
         raise Layer0Error(
@@ -393,8 +408,8 @@ def _tag_values(deploy_id: str) -> dict[str, str]:
 def task_definition(deploy_id: str) -> dict:
     """The deploy's ECS task definition (DescribeTaskDefinition's `taskDefinition`), ACTIVE or INACTIVE (a service
     may still run a deleted deploy); 404 with code 23 when ECS has none. A missing revision reads as 1."""
-    if not _DEPLOY_ID.match(deploy_id):
-        # Not a deploy id at all (and ECS, or moto, could choke on it): nothing to ask.
+    if not _DEPLOY_ID.match(deploy_id) or ids.is_fargate_family(ids.aws_name(deploy_id.partition(".")[0])):
+        # Not a deploy id at all (and ECS, or moto, could choke on it), or a Fargate variant: nothing to ask.
         raise not_found(deploy_id)
     try:
         return aws.client("ecs").describe_task_definition(taskDefinition=ids.task_definition(deploy_id))[
@@ -546,7 +561,7 @@ def observed_rows() -> list[row_store.Row]:
         family
         for page in ecs.get_paginator("list_task_definition_families").paginate(familyPrefix=prefix, status="ACTIVE")
         for family in page["families"]
-        if family.startswith(prefix)
+        if family.startswith(prefix) and not ids.is_fargate_family(family)  # a variant is no deploy of its own
     ]
     arns = [
         arn
@@ -574,6 +589,24 @@ def observed_rows() -> list[row_store.Row]:
     return rows
 
 
+def _deregister_fargate_variants(deploy_id: str) -> None:
+    """The deploy's Fargate variants (layer0.fargate) go with it: every ACTIVE revision of the families
+    `l0-<prefix>-<name>--fargate-<revision>-*`. Services still running one keep running, as with the deploy's own."""
+    ecs = aws.client("ecs")
+    prefix = ids.fargate_family(deploy_id, "")
+    families = [
+        family
+        for page in ecs.get_paginator("list_task_definition_families").paginate(familyPrefix=prefix, status="ACTIVE")
+        for family in page["families"]
+        if family.startswith(prefix) and ids.is_fargate_family(family)
+    ]
+    for family in families:
+        for page in ecs.get_paginator("list_task_definitions").paginate(familyPrefix=family, status="ACTIVE"):
+            for arn in page["taskDefinitionArns"]:
+                if arn.split("/", 1)[-1].rsplit(":", 1)[0] == family:
+                    ecs.deregister_task_definition(taskDefinition=arn)
+
+
 def delete(deploy_id: str) -> None:
     """DeregisterTaskDefinition, then forget the tags. Unknown or already deleted: 400 with code 4
     (docs/compatibility.md#deploys)."""
@@ -595,5 +628,6 @@ def delete(deploy_id: str) -> None:
         if aws_error_code(error) in _BAD_INPUT_CODES:
             raise unknown from None
         raise
+    _deregister_fargate_variants(ids.deploy_id(definition["taskDefinitionArn"]))
     row_store.delete(ROW_KIND, ids.deploy_id(definition["taskDefinitionArn"]))
     tag_store.delete_entity(ENTITY_TYPE, ids.deploy_id(definition["taskDefinitionArn"]))

@@ -6,8 +6,11 @@ An environment `<id>` is, in AWS, named `l0-<prefix>-<id>` (the "ECS id"):
 - a security group `<ecs id>-env` in the Layer0 VPC that admits all traffic from itself;
 - a launch template `<ecs id>` (AMI, instance type, instance profile, IMDSv2 required, gp3 root volume, user data);
 - an Auto Scaling group `<ecs id>` on the private subnets, tag Name=`<ecs id>` propagated to its instances.
+A Fargate environment (docs/compatibility.md#fargate-environments) has the cluster, with the FARGATE and
+FARGATE_SPOT capacity providers, and the security group: no launch template, no Auto Scaling group.
 
-Tags (the tag table, entity type `environment`): `name`, `os`, and one key `link:<dest id>` = `<dest id>` per link,
+Tags (the tag table, entity type `environment`): `name`, `os`, `environment_type` and `spot` (Fargate
+environments; layer0.capacity reads them), and one key `link:<dest id>` = `<dest id>` per link,
 so that an environment keeps several links in a store that holds one value per key. A name is claimed
 atomically (entity type `environment_name`, id = the name) before anything is created, so concurrent creates
 with one name make one environment.
@@ -23,7 +26,7 @@ import logging
 
 from botocore.exceptions import ClientError
 
-from layer0 import aws, ids, jobs, scaler, security_groups, settings
+from layer0 import aws, capacity, fargate, ids, jobs, scaler, security_groups, settings
 from layer0 import user_data as templates
 from layer0.errors import ErrorCode, Layer0Error, Retryable, aws_error_code, aws_error_message, missing_parameter
 from layer0.models import (
@@ -57,7 +60,7 @@ def _ecs_id(environment_id: str) -> str:
 
 
 def _sg_name(environment_id: str) -> str:
-    return f"{_ecs_id(environment_id)}-env"
+    return capacity.security_group_name(environment_id)
 
 
 def not_found(environment_id: str) -> Layer0Error:
@@ -105,8 +108,10 @@ def linked_ids(tags: list[Tag]) -> list[str]:
 
 def _model(environment_id: str, tags: list[Tag]) -> Environment:
     values = {t.key: t.value for t in tags}
-    group = _auto_scaling_group(environment_id)
-    template = _launch_template_data(environment_id)
+    environment_type = values.get(capacity.TYPE_KEY) or capacity.EC2
+    ec2 = environment_type == capacity.EC2  # a Fargate environment has no group and no template to read
+    group = _auto_scaling_group(environment_id) if ec2 else None
+    template = _launch_template_data(environment_id) if ec2 else {}
     security_group = find_security_group(environment_id)
     return Environment(
         environment_id=environment_id,
@@ -117,6 +122,8 @@ def _model(environment_id: str, tags: list[Tag]) -> Environment:
         operating_system=values.get("os", ""),
         ami_id=template.get("ImageId", ""),
         links=linked_ids(tags),
+        environment_type=environment_type,
+        spot=values.get(capacity.SPOT_KEY) == "true",
     )
 
 
@@ -241,19 +248,90 @@ def _name_taken(name: str) -> bool:
     return any(t.key == "name" and t.value == name for t in tag_store.select_by_type(ENTITY_TYPE))
 
 
-def create(request: CreateEnvironmentRequest) -> Environment:
-    name, operating_system, instance_size = _validate(request)
-    environment_id = ids.hashed(name)
-    ecs_id = _ecs_id(environment_id)
-    user_data = _user_data(request, operating_system, ecs_id)
-    ami = request.ami_id or _ami(operating_system)
+# What a Fargate environment has no use for: refused when the request has them
+# (docs/compatibility.md#fargate-environments).
+FARGATE_REFUSED_FIELDS = ("instance_size", "min_cluster_count", "user_data_template", "ami_id")
 
+
+def _environment_type(request: CreateEnvironmentRequest) -> str:
+    environment_type = (request.environment_type or capacity.EC2).lower()
+    if environment_type not in capacity.ENVIRONMENT_TYPES:
+        raise Layer0Error(
+            ErrorCode.InvalidJSON,
+            f"Environment type '{request.environment_type}' is not recognized: use "
+            + " or ".join(f"'{kind}'" for kind in capacity.ENVIRONMENT_TYPES),
+        )
+    if request.spot and environment_type != capacity.FARGATE:
+        raise Layer0Error(ErrorCode.InvalidJSON, "spot is for Fargate environments only")
+    return environment_type
+
+
+def _validate_fargate(request: CreateEnvironmentRequest) -> str:
+    """The name of a Fargate environment to create, or a 400. Linux only; no instance fields."""
+    if not request.environment_name:
+        raise missing_parameter("environment_name")
+    given = sorted(field for field in FARGATE_REFUSED_FIELDS if field in request.model_fields_set)
+    if given:
+        raise Layer0Error(ErrorCode.InvalidJSON, f"A Fargate environment has no instances: remove {', '.join(given)}")
+    if (request.operating_system or "linux").lower() != "linux":
+        raise Layer0Error(
+            ErrorCode.InvalidJSON,
+            f"Operating system '{request.operating_system}' is not available on Fargate: use 'linux'",
+        )
+    return request.environment_name
+
+
+def _claim_name(name: str, environment_id: str) -> None:
     duplicate = Layer0Error(ErrorCode.InvalidEnvironmentID, f"Environment with name '{name}' already exists")
     if not tag_store.claim(NAME_CLAIM_TYPE, name, {"environment_id": environment_id}):
         raise duplicate
     if _name_taken(name):
         tag_store.release(NAME_CLAIM_TYPE, name, "environment_id", environment_id)
         raise duplicate
+
+
+def _create_fargate(request: CreateEnvironmentRequest) -> Environment:
+    name = _validate_fargate(request)
+    environment_id = ids.hashed(name)
+    _claim_name(name, environment_id)
+    try:
+        # The type tags first: a rollback, or a delete job, of a half-made environment knows what it is.
+        tag_store.insert(
+            Tag(entity_type=ENTITY_TYPE, entity_id=environment_id, key=capacity.TYPE_KEY, value=capacity.FARGATE)
+        )
+        tag_store.insert(
+            Tag(
+                entity_type=ENTITY_TYPE,
+                entity_id=environment_id,
+                key=capacity.SPOT_KEY,
+                value="true" if request.spot else "false",
+            )
+        )
+        aws.client("ecs").create_cluster(
+            clusterName=_ecs_id(environment_id),
+            capacityProviders=list(fargate.CAPACITY_PROVIDERS),
+            defaultCapacityProviderStrategy=fargate.strategy(request.spot),
+        )
+        _create_security_group(environment_id)
+        tag_store.insert(Tag(entity_type=ENTITY_TYPE, entity_id=environment_id, key="name", value=name))
+        tag_store.insert(Tag(entity_type=ENTITY_TYPE, entity_id=environment_id, key="os", value="linux"))
+        write_row(environment_id, name, "linux")
+    except Exception:
+        logger.exception("Creating environment %s failed: rolling back", environment_id)
+        _roll_back(environment_id)
+        raise
+    return get(environment_id)
+
+
+def create(request: CreateEnvironmentRequest) -> Environment:
+    if _environment_type(request) == capacity.FARGATE:
+        return _create_fargate(request)
+    name, operating_system, instance_size = _validate(request)
+    environment_id = ids.hashed(name)
+    ecs_id = _ecs_id(environment_id)
+    user_data = _user_data(request, operating_system, ecs_id)
+    ami = request.ami_id or _ami(operating_system)
+    _claim_name(name, environment_id)
     try:
         _create_resources(environment_id, operating_system, instance_size, ami, user_data, request.min_cluster_count)
         tag_store.insert(Tag(entity_type=ENTITY_TYPE, entity_id=environment_id, key="name", value=name))
@@ -277,11 +355,7 @@ def _create_resources(
     # Every create here is safe to retry after a lost answer (docs/architecture.md#the-client-layer): CreateCluster
     # answers with the existing cluster, the rest find what the earlier attempt made (the name is claimed).
     aws.client("ecs").create_cluster(clusterName=ecs_id)
-    group_id = security_groups.create(_sg_name(environment_id), SECURITY_GROUP_DESCRIPTION)
-    with aws.done_by_an_earlier_attempt("InvalidPermission.Duplicate"):
-        ec2.authorize_security_group_ingress(
-            GroupId=group_id, IpPermissions=[{"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": group_id}]}]
-        )
+    group_id = _create_security_group(environment_id)
     device, size = ROOT_VOLUMES[operating_system]
     data = {
         "ImageId": ami,
@@ -335,6 +409,16 @@ def _create_resources(
         )
 
 
+def _create_security_group(environment_id: str) -> str:
+    """The environment's group, admitting all traffic from itself; its id."""
+    group_id = security_groups.create(_sg_name(environment_id), SECURITY_GROUP_DESCRIPTION)
+    with aws.done_by_an_earlier_attempt("InvalidPermission.Duplicate"):
+        aws.client("ec2").authorize_security_group_ingress(
+            GroupId=group_id, IpPermissions=[{"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": group_id}]}]
+        )
+    return group_id
+
+
 def _roll_back(environment_id: str) -> None:
     """Undo a failed create, best effort: each step is the delete workflow's own."""
     for step in (
@@ -353,6 +437,8 @@ def _roll_back(environment_id: str) -> None:
 def update_min_count(environment_id: str, min_count: int) -> Environment:
     if not cluster_active(environment_id):
         raise not_found(environment_id)
+    if capacity.is_fargate(environment_id):
+        raise Layer0Error(ErrorCode.InvalidJSON, f"Environment '{environment_id}' runs on Fargate: it has no instances")
     group = _auto_scaling_group(environment_id)
     if group is None:
         raise not_found(environment_id)
@@ -443,6 +529,8 @@ _ASG_GONE = ("not found", "is pending delete")
 
 
 def delete_autoscaling_group(environment_id: str) -> dict:
+    if capacity.is_fargate(environment_id):
+        return {"deleted": False, "fargate": True}  # it never had one
     autoscaling = aws.client("autoscaling")
     name = _ecs_id(environment_id)
     try:
@@ -456,6 +544,8 @@ def delete_autoscaling_group(environment_id: str) -> dict:
 
 
 def delete_launch_template(environment_id: str) -> dict:
+    if capacity.is_fargate(environment_id):
+        return {"deleted": False, "fargate": True}  # it never had one
     ec2 = aws.client("ec2")
     name = _ecs_id(environment_id)
     try:

@@ -47,7 +47,27 @@ def task_definition(deploy_id: str) -> str:
     return f"{aws_name(name)}:{revision or '1'}"
 
 
+# A deploy's Fargate variant (docs/compatibility.md#fargate-environments): the family
+# `l0-<prefix>-<name>--fargate-<revision>-<digest>`, where the digest is that of the variant's parameters.
+_FARGATE_VARIANT = re.compile(r"^(?P<family>.+)--fargate-(?P<revision>[0-9]+)-(?P<digest>[0-9a-f]{8})$")
+
+
+def fargate_family(deploy_id_: str, digest: str) -> str:
+    """The family of deploy `name.rev`'s Fargate variant with these parameters (`digest`: 8 hex characters)."""
+    name, _, revision = deploy_id_.partition(".")
+    return f"{aws_name(name)}--fargate-{revision or '1'}-{digest}"
+
+
+def is_fargate_family(family: str) -> bool:
+    return _FARGATE_VARIANT.match(family) is not None
+
+
 def deploy_id(task_definition_: str) -> str:
-    """Task definition ARN or `family:rev` -> deploy id `name.rev` (prefix stripped)."""
+    """Task definition ARN or `family:rev` -> deploy id `name.rev` (prefix stripped). A Fargate variant's
+    family names the deploy it was made from."""
     family_revision = task_definition_.split("/", 1)[-1] if task_definition_.startswith("arn:") else task_definition_
+    family, _, revision = family_revision.partition(":")
+    variant = _FARGATE_VARIANT.match(family)
+    if variant:
+        return f"{layer0_id(variant['family'])}.{variant['revision']}"
     return layer0_id(family_revision.replace(":", "."))

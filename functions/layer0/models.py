@@ -126,6 +126,9 @@ class CreateEnvironmentRequest(RequestModel):
     min_cluster_count: int = Field(default=0, ge=0, le=MAX_MIN_CLUSTER_COUNT)
     operating_system: str = ""
     ami_id: str = ""
+    # "ec2" (the default) or "fargate" (docs/compatibility.md#fargate-environments); `spot` is Fargate's only.
+    environment_type: str = ""
+    spot: bool = False
 
 
 class UpdateEnvironmentRequest(RequestModel):
@@ -145,6 +148,8 @@ class Environment(BaseModel):
     operating_system: str
     ami_id: str
     links: list[str] = Field(default_factory=list)
+    environment_type: str = "ec2"
+    spot: bool = False
 
 
 class EnvironmentSummary(BaseModel):

@@ -21,7 +21,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from layer0 import aws, ids, jobs, settings
+from layer0 import aws, capacity, ids, jobs, settings
 from layer0.errors import ErrorCode, Layer0Error, aws_error_code
 from layer0.models import ResourceConsumer, ResourceProvider, ScalerRunInfo
 from layer0.stores import jobs as job_store
@@ -274,6 +274,15 @@ def _mib(value: int) -> str:
 
 def run(environment_id: str) -> ScalerRunInfo:
     """Scale one environment now (PUT /admin/scale/{id})."""
+    if capacity.is_fargate(environment_id):
+        # Fargate has no instances to scale (docs/compatibility.md#fargate-environments): nothing to do.
+        return ScalerRunInfo(
+            environment_id=environment_id,
+            scale_before_run=0,
+            desired_scale_after_run=0,
+            actual_scale_after_run=0,
+            unused_resource_providers=0,
+        )
     name = ids.aws_name(environment_id)
     group = _asg(name)
     providers = providers_of(name)

@@ -22,7 +22,7 @@ import uuid
 
 from botocore.exceptions import ClientError
 
-from layer0 import autoscaling, aws, deploys, environments, ids, jobs, scaler, settings
+from layer0 import autoscaling, aws, capacity, environments, ids, jobs, scaler, settings
 from layer0 import load_balancers as lbs
 from layer0 import logs as log_store
 from layer0.errors import ErrorCode, Layer0Error, aws_error_code, aws_error_message, missing_parameter
@@ -51,7 +51,7 @@ NAME_CLAIM_TYPE = "service_name"
 AUTOSCALED_TAG = "autoscaled"
 STOP_REASON = "Service deleted by User"
 
-PLACEMENT_STRATEGY = [{"type": "binpack", "field": "memory"}]
+PLACEMENT_STRATEGY = capacity.PLACEMENT_STRATEGY  # EC2 environments (layer0.capacity)
 # The circuit breaker stops a deployment whose tasks keep failing and rolls the service back to its last
 # steady deployment; the rollout job reports the failure.
 DEPLOYMENT_CONFIGURATION = {
@@ -322,16 +322,36 @@ def _create_ecs_service(params: dict, environment_id: str) -> dict:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _check_target_type(environment_id: str, load_balancer_id: str) -> None:
+    """A Fargate task registers by IP: only with an application load balancer of a Fargate environment (its target
+    groups are `ip`), never with a classic ELB; an EC2 service needs `instance` targets
+    (docs/compatibility.md#fargate-environments)."""
+    wanted = capacity.target_type(environment_id)
+    if lbs.target_type(load_balancer_id) != wanted:
+        where = "a Fargate environment" if wanted == "ip" else "an EC2 environment"
+        raise Layer0Error(
+            ErrorCode.InvalidJSON,
+            f"Load balancer '{load_balancer_id}' cannot front a service in {where}: "
+            + (
+                "Fargate tasks register by IP, with an application load balancer of a Fargate environment"
+                if wanted == "ip"
+                else "its targets are IP addresses of Fargate tasks"
+            ),
+        )
+
+
 def create(request: CreateServiceRequest) -> tuple[Service, Job]:
     _validate(request)
     environment_id, name, deploy_id = request.environment_id, request.service_name, request.deploy_id
     if not environments.cluster_active(environment_id):
         raise _environment_not_found(environment_id)
-    task_definition = deploys.active_task_definition(deploy_id)
+    # On Fargate, the deploy's Fargate variant, registered now (layer0.fargate).
+    task_definition_name, task_definition = capacity.task_definition(environment_id, deploy_id)
     load_balancers: list[dict] = []
     if request.load_balancer_id:
         # No `role`: ECS uses its service-linked role (docs/compatibility.md#services).
         load_balancers = lbs.service_attachment(request.load_balancer_id, task_definition)
+        _check_target_type(environment_id, request.load_balancer_id)
 
     service_id = ids.hashed(name)
     claim = _claim_id(environment_id, name)
@@ -347,9 +367,9 @@ def create(request: CreateServiceRequest) -> tuple[Service, Job]:
     params = {
         "cluster": _cluster(environment_id),
         "serviceName": ids.aws_name(service_id),
-        "taskDefinition": ids.task_definition(deploy_id),
+        "taskDefinition": task_definition_name,
         "desiredCount": 1,
-        "placementStrategy": PLACEMENT_STRATEGY,
+        **capacity.launch_arguments(environment_id),
         "deploymentConfiguration": DEPLOYMENT_CONFIGURATION,
         # One token for every attempt: ECS answers a retry whose first answer was lost with the service it made.
         "clientToken": str(uuid.uuid4()),
@@ -410,13 +430,13 @@ def update_deploy(service_id: str, deploy_id: str) -> tuple[Service, Job]:
     if not deploy_id:
         raise missing_parameter("deploy_id")
     environment_id, _service, values = _existing(service_id)
-    deploys.active_task_definition(deploy_id)
+    task_definition_name, _definition = capacity.task_definition(environment_id, deploy_id)
     ecs = aws.client("ecs")
     try:
         service = ecs.update_service(
             cluster=_cluster(environment_id),
             service=ids.aws_name(service_id),
-            taskDefinition=ids.task_definition(deploy_id),
+            taskDefinition=task_definition_name,
             # Services made by the original Layer0 get the circuit breaker on their first update.
             deploymentConfiguration=DEPLOYMENT_CONFIGURATION,
         )["service"]

@@ -23,7 +23,7 @@ import time
 
 from botocore.exceptions import ClientError
 
-from layer0 import aws, deploys, environments, ids, jobs, scaler, settings
+from layer0 import aws, capacity, environments, ids, jobs, scaler, settings
 from layer0 import logs as log_lookup
 from layer0.errors import ErrorCode, Layer0Error, aws_error_code, missing_parameter
 from layer0.models import CreateTaskRequest, Job, LogFile, Task, TaskCopy, TaskDetail, TaskSummary
@@ -75,7 +75,8 @@ def _validate(request: CreateTaskRequest) -> None:
         if not getattr(request, name).strip():
             raise missing_parameter(name)
     _require_environment(request.environment_id)
-    definition = deploys.active_task_definition(request.deploy_id)
+    # On Fargate, the deploy's Fargate variant: registered now, so that a deploy Fargate cannot run is a 400 here.
+    _name, definition = capacity.task_definition(request.environment_id, request.deploy_id)
     containers = sorted(container["name"] for container in definition.get("containerDefinitions", []))
     for override in request.container_overrides:
         if override.container_name not in containers:

@@ -46,6 +46,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from local.ecs import patches
 from local.ecs.autoscaling import TargetTracking
 from local.ecs.events import EventEmitter
+from local.ecs.fargate import FargateNetworking
 from local.ecs.simulation import EcsSimulation
 from local.schedules import ScheduleRunner
 
@@ -162,9 +163,12 @@ class Agent:
         # Application Auto Scaling's changes of desired counts (local/ecs/autoscaling.py), before the service
         # scheduler, so that a new count gets its tasks in the same pass.
         self.autoscaling = TargetTracking(self.client, self.name_prefix, clock, events_function)
+        # Fargate tasks' network interfaces and target registrations (local/ecs/fargate.py), once tasks moved.
+        self.fargate = FargateNetworking(self.client, self.simulation.backend)
         self.steps: list[Callable[[Snapshot, SyncResult], None]] = [
             self._sync_container_instances,
             self._guarded(self.simulation.sync_tasks),
+            self._guarded(self.fargate.sync),
             self._guarded(self.autoscaling.sync),
             self._guarded(self.simulation.sync_services),
             self._guarded(self.schedules.run_due),
@@ -174,7 +178,7 @@ class Agent:
         self.events: EventEmitter | None = None
         if events_function:
             self.events = EventEmitter(self.client, self.simulation.backend, events_function, clock)
-            self.steps.insert(4, self._guarded(self.events.sync))
+            self.steps.insert(len(self.steps) - 1, self._guarded(self.events.sync))  # before the schedules
         if patch_moto:
             patch_moto_total_resources()
 

@@ -55,7 +55,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from local.ecs import containers, patches, secrets
+from local.ecs import containers, fargate, patches, secrets
 
 __all__ = [
     "EcsSimulation",
@@ -419,14 +419,15 @@ class EcsSimulation:
 
     def _place(self, backend: Any, cluster: Any, service: Any, deployment: dict, count: int, now: float) -> None:
         try:
+            options = {
+                "started_by": deployment["id"],
+                "launch_type": service.launch_type or "EC2",
+                "group": f"service:{service.name}",
+                # FARGATE tasks: the cluster's strategy, in awsvpc, with no instance (local/ecs/fargate.py).
+                **fargate.run_options(backend, cluster, service, deployment["taskDefinition"]),
+            }
             placed, failures = patches.run_task_placing(
-                backend,
-                cluster.name,
-                deployment["taskDefinition"],
-                count,
-                started_by=deployment["id"],
-                launch_type=service.launch_type or "EC2",
-                group=f"service:{service.name}",
+                backend, cluster.name, deployment["taskDefinition"], count, **options
             )
         except Exception as error:  # InvalidParameterException: no container instance at all
             placed, failures = [], [{"arn": cluster.arn, "reason": getattr(error, "message", None) or str(error)}]

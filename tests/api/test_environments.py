@@ -112,6 +112,8 @@ def test_create_a_linux_environment(api):
         "operating_system": "linux",
         "ami_id": linux_ami,
         "links": [],
+        "environment_type": "ec2",
+        "spot": False,
     }
 
     [cluster] = setup_client("ecs").describe_clusters(clusters=[ecs_id])["clusters"]

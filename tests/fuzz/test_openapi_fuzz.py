@@ -74,6 +74,10 @@ def seeded(l0) -> dict[str, str]:
     """Ids of real entities, by the path parameter or body key that takes them."""
     environment = create_environment(l0, "fuzzenv")["environment_id"]
     other_environment = create_environment(l0, "fuzzlink")["environment_id"]
+    # A Fargate environment (docs/compatibility.md#fargate-environments): half the seeded cases use it instead.
+    fargate = call(
+        l0, "POST", "environment/", json={"environment_name": "fuzzfargate", "environment_type": "fargate"}
+    ).json()["environment_id"]
     dockerrun = base64.b64encode((FIXTURES / "Task.Dockerrun.aws.json").read_bytes()).decode()
     deploy = call(l0, "POST", "deploy/", json={"deploy_name": "fuzzdeploy", "dockerrun": dockerrun}).json()["deploy_id"]
     load_balancer = call(
@@ -86,7 +90,11 @@ def seeded(l0) -> dict[str, str]:
         json={"service_name": "fuzzsvc", "environment_id": environment, "deploy_id": deploy},
     ).json()["service_id"]
     job = call(
-        l0, "POST", "task/", expected=202, json={"task_name": "fuzztask", "environment_id": environment, "deploy_id": deploy}
+        l0,
+        "POST",
+        "task/",
+        expected=202,
+        json={"task_name": "fuzztask", "environment_id": environment, "deploy_id": deploy},
     ).headers["X-JobID"]
     secret = call(l0, "POST", "secret/", json={"secret_name": "fuzzsecret", "value": "fuzz"}).json()["secret_name"]
     finished = wait_for_job(l0, job, TASK_START_SECONDS)
@@ -100,6 +108,7 @@ def seeded(l0) -> dict[str, str]:
         "task": finished["meta"]["task_id"],
         "job": job,
         "admin": environment,  # PUT /admin/scale/{id} takes an environment id
+        "fargate": fargate,
         "secret": secret,  # DELETE /secret/{name}
     }
 
@@ -135,10 +144,13 @@ def _scales_too_far(case) -> bool:
     return isinstance(count, int) and count > SEEDED_SCALE_MAX
 
 
-def use_seeded_ids(case, seeded: dict[str, str]) -> None:
-    """Put real ids where the generated ones would only ever find nothing."""
+def use_seeded_ids(case, seeded: dict[str, str], fargate: bool = False) -> None:
+    """Put real ids where the generated ones would only ever find nothing; with `fargate`, the Fargate
+    environment's wherever an environment's id goes."""
     if _scales_too_far(case):
         return
+    if fargate:
+        seeded = {**seeded, "environment": seeded["fargate"], "admin": seeded["fargate"]}
     kind = case.path.strip("/").split("/")[0]
     for name in list(case.path_parameters or {}):
         key = "dest_id" if name == "dest_id" else kind
@@ -152,9 +164,7 @@ def use_seeded_ids(case, seeded: dict[str, str]) -> None:
 
 def cases(operation):
     """Valid requests and, where the document constrains something, invalid ones."""
-    return st.one_of(
-        operation.as_strategy(GenerationMode.POSITIVE), operation.as_strategy(GenerationMode.NEGATIVE)
-    )
+    return st.one_of(operation.as_strategy(GenerationMode.POSITIVE), operation.as_strategy(GenerationMode.NEGATIVE))
 
 
 # One Hypothesis test per route, built here: schemathesis' own pytest loader (`schemathesis.pytest.from_fixture`)
@@ -164,10 +174,10 @@ def test_route(route, openapi, l0, seeded):
     operation = openapi[route.path][route.method]
 
     @FUZZ_SETTINGS
-    @given(case=cases(operation), use_seeded=st.booleans())
-    def fuzz(case, use_seeded: bool) -> None:
+    @given(case=cases(operation), use_seeded=st.booleans(), fargate=st.booleans())
+    def fuzz(case, use_seeded: bool, fargate: bool) -> None:
         if use_seeded:
-            use_seeded_ids(case, seeded)
+            use_seeded_ids(case, seeded, fargate)
         case.call_and_validate(headers=dict(l0.headers), checks=CHECKS, timeout=60)
 
     try:

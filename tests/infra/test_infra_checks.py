@@ -79,7 +79,12 @@ def test_cdk_nag_acknowledgements_are_the_expected_ones_with_reasons(synth):
             # Acknowledged on the narrowest scope: never on the stack or the app.
             assert s["acknowledgedAt"].count("/") >= 1 and construct["constructPath"].startswith(s["acknowledgedAt"])
     open_paths = {r.path for r in contract.ROUTES if not r.auth}
-    apig4 = {c["constructPath"] for s in suppressed if s["ruleName"] == "AwsSolutions-APIG4" for c in s["violatingConstructs"]}
+    apig4 = {
+        c["constructPath"]
+        for s in suppressed
+        if s["ruleName"] == "AwsSolutions-APIG4"
+        for c in s["violatingConstructs"]
+    }
     assert {p for p in apig4 if p.endswith("/GET/Resource")} == {
         f"l0-l0/Api/RestApi/Default{path}/GET/Resource" for path in open_paths
     }
@@ -124,8 +129,7 @@ def test_asset_holds_handlers_domain_and_dependencies_only(synth):
 
 def test_every_function_shares_the_one_asset(synth):
     keys = {
-        json.dumps(r["Properties"]["Code"], sort_keys=True)
-        for r in synth.resources("AWS::Lambda::Function").values()
+        json.dumps(r["Properties"]["Code"], sort_keys=True) for r in synth.resources("AWS::Lambda::Function").values()
     }
     assert len(keys) == 1
 
@@ -176,7 +180,9 @@ def test_imported_variant_applies_every_context_value(imported):
     _, secret = only(imported.resources("AWS::SecretsManager::Secret"), "secret")
     assert secret["Properties"]["Name"] == "l0-team2-auth"
     responses = imported.resources("AWS::ApiGateway::GatewayResponse").values()
-    assert {r["Properties"]["ResponseParameters"]["gatewayresponse.header.Version"] for r in responses} == {"'v9.9.9-test'"}
+    assert {r["Properties"]["ResponseParameters"]["gatewayresponse.header.Version"] for r in responses} == {
+        "'v9.9.9-test'"
+    }
     stage = only(imported.resources("AWS::ApiGateway::Stage"), "stage")[1]["Properties"]
     assert stage["MethodSettings"][0]["ThrottlingRateLimit"] == imported.stack.config.throughput.api_throttle_rate == 20
     routes = {(r.method, r.path) for r in contract.ROUTES}

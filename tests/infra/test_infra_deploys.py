@@ -73,9 +73,13 @@ def test_only_the_instances_own_task_roles_may_be_passed_and_to_ecs_tasks_only(s
 
 def test_the_task_role_scope_follows_the_prefix(imported):
     [policy] = [
-        v for v in imported.resources("AWS::IAM::Policy").values() if v["Properties"]["PolicyName"] == "l0-team2-deploys"
+        v
+        for v in imported.resources("AWS::IAM::Policy").values()
+        if v["Properties"]["PolicyName"] == "l0-team2-deploys"
     ]
-    [statement] = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Sid"] == "PassTaskRolesToEcsTasks"]
+    [statement] = [
+        s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Sid"] == "PassTaskRolesToEcsTasks"
+    ]
     assert [r["Fn::Join"][1][-1].split(":", 5)[-1] for r in statement["Resource"]] == [
         "role/l0-team2-*", "role/layer0/l0-team2/*"
     ]  # fmt: skip

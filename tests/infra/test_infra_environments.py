@@ -145,7 +145,9 @@ def test_security_groups_and_launch_templates_by_their_name_tag(synth):
 def test_pass_role_only_for_the_instance_role_to_ec2(synth):
     statement = _statements(synth)["PassTheInstanceRole"]
     roles = {
-        k for k, v in synth.resources("AWS::IAM::Role").items() if v["Properties"].get("RoleName") == "l0-l0-ecs-instance"
+        k
+        for k, v in synth.resources("AWS::IAM::Role").items()
+        if v["Properties"].get("RoleName") == "l0-l0-ecs-instance"
     }
     [role] = roles
     assert statement["Resource"] == {"Fn::GetAtt": [role, "Arn"]}
@@ -174,7 +176,11 @@ def test_the_scaler_function_runs_hourly_and_may_only_read_and_scale(synth):
     actions = granted(synth.template_json, props["Role"]["Fn::GetAtt"][0])
     # Read the clusters and the groups (and the tables: environment names, waiting create-task jobs); set the
     # desired capacity or terminate an instance; raise a group's maximum; write its logs and traces. Nothing else.
-    writes = {a for a in actions if not a.split(":")[1].startswith(("Describe", "List", "Get", "Query", "Scan", "BatchGet", "ConditionCheck"))}
+    writes = {
+        a
+        for a in actions
+        if not a.split(":")[1].startswith(("Describe", "List", "Get", "Query", "Scan", "BatchGet", "ConditionCheck"))
+    }
     assert writes == {
         "autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup",
         "autoscaling:UpdateAutoScalingGroup", "logs:CreateLogStream", "logs:PutLogEvents",
@@ -206,13 +212,22 @@ def test_debounced_runs_are_schedules_run_with_a_role_that_may_only_invoke_the_s
     from tests.infra.helpers import statements
 
     scaler_id, scaler = function(synth.template_json, SCALER_HANDLER)
-    roles = {k: v for k, v in synth.resources("AWS::IAM::Role").items() if v["Properties"].get("RoleName") == "l0-l0-scaler-schedule"}
+    roles = {
+        k: v
+        for k, v in synth.resources("AWS::IAM::Role").items()
+        if v["Properties"].get("RoleName") == "l0-l0-scaler-schedule"
+    }
     role_id, role = only(roles, "schedule role")
     assert [s["Principal"] for s in role["Properties"]["AssumeRolePolicyDocument"]["Statement"]] == [
         {"Service": "scheduler.amazonaws.com"}
     ]
     assert statements(synth.template_json, role_id) == [
-        {"Action": "lambda:InvokeFunction", "Effect": "Allow", "Resource": {"Fn::GetAtt": [scaler_id, "Arn"]}, "Sid": "InvokeScaler"}
+        {
+            "Action": "lambda:InvokeFunction",
+            "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": [scaler_id, "Arn"]},
+            "Sid": "InvokeScaler",
+        }
     ]
     _, api = function(synth.template_json, contract.API_HANDLER)
     api_statements = statements(synth.template_json, api["Role"]["Fn::GetAtt"][0])

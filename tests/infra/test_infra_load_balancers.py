@@ -152,7 +152,9 @@ def test_acm_certificates_of_the_stacks_account_and_region_only(synth):
 
 
 def test_the_names_follow_the_prefix(imported):
-    text = json.dumps(_policy(imported, "l0-team2-load-balancers")) + json.dumps(_policy(imported, "l0-team2-load-balancer-deletes"))
+    text = json.dumps(_policy(imported, "l0-team2-load-balancers")) + json.dumps(
+        _policy(imported, "l0-team2-load-balancer-deletes")
+    )
     assert "l0-team2-*" in text and "l0-l0-" not in text
 
 
@@ -169,7 +171,8 @@ def test_the_delete_load_balancer_steps_may_run_every_delete_step_and_nothing_el
 
 def test_the_delete_load_balancer_machine_runs_the_four_steps_in_order(synth):
     machines = {
-        m["Properties"]["StateMachineName"]: m["Properties"] for m in synth.resources("AWS::StepFunctions::StateMachine").values()
+        m["Properties"]["StateMachineName"]: m["Properties"]
+        for m in synth.resources("AWS::StepFunctions::StateMachine").values()
     }
     props = machines["l0-l0-job-delete-load-balancer"]
     assert props["StateMachineType"] == "STANDARD"
@@ -215,7 +218,10 @@ def test_the_api_may_start_delete_load_balancer_jobs(synth):
 UNAUTHORIZED_CALLS = {"sts:GetCallerIdentity"}
 SERVICES = ("elb", "elbv2", "ec2", "iam", "acm", "sts")
 # Tagging in a create call is authorized as a second action as well.
-TAG_ON_CREATE = {"elasticloadbalancing": ("Tags", "elasticloadbalancing:AddTags"), "ec2": ("TagSpecifications", "ec2:CreateTags")}
+TAG_ON_CREATE = {
+    "elasticloadbalancing": ("Tags", "elasticloadbalancing:AddTags"),
+    "ec2": ("TagSpecifications", "ec2:CreateTags"),
+}
 # Long enough that target group names `l0-<prefix>-<id>-<port>` pass 32 characters and are hashed (found by tag).
 LONG_PREFIX = "averylongprefix"
 
@@ -271,7 +277,8 @@ def _exercise(load_balancer_type: str, calls: Calls) -> None:
     lbs.get(lb.load_balancer_id)
     lbs.list_all()
     lbs.update_ports(
-        lb.load_balancer_id, [http, Port(host_port=8443, container_port=81, protocol="https", certificate_arn=certificate)]
+        lb.load_balancer_id,
+        [http, Port(host_port=8443, container_port=81, protocol="https", certificate_arn=certificate)],
     )
     lbs.update_health_check(
         lb.load_balancer_id,
@@ -279,7 +286,9 @@ def _exercise(load_balancer_type: str, calls: Calls) -> None:
     )
     lbs.update_idle_timeout(lb.load_balancer_id, 120)
     lbs.update_cross_zone(lb.load_balancer_id, False)
-    task_definition = {"containerDefinitions": [{"name": "web", "portMappings": [{"hostPort": 80, "containerPort": 80}]}]}
+    task_definition = {
+        "containerDefinitions": [{"name": "web", "portMappings": [{"hostPort": 80, "containerPort": 80}]}]
+    }
     assert lbs.service_attachment(lb.load_balancer_id, task_definition)[0]
     calls.phase = "delete"
     for step in ("delete_routing", "delete_load_balancer", "delete_security_group", "delete_tags"):
@@ -305,5 +314,9 @@ def test_every_call_the_domain_makes_is_granted_to_the_function_that_makes_it(
     missing = calls.made["manage"] - _granted(synth, contract.API_HANDLER) - UNAUTHORIZED_CALLS
     assert not missing, sorted(missing)
     for slug in ("delete-load-balancer", "delete-environment"):
-        missing = calls.made["delete"] - granted(synth.template_json, step_role(synth.template_json, slug)) - UNAUTHORIZED_CALLS
+        missing = (
+            calls.made["delete"]
+            - granted(synth.template_json, step_role(synth.template_json, slug))
+            - UNAUTHORIZED_CALLS
+        )
         assert not missing, (slug, sorted(missing))

@@ -73,7 +73,11 @@ def test_no_role_is_passed_to_ecs_for_services_behind_load_balancers(synth):
 
 def test_logs_are_read_from_the_layer0_log_group_only(synth):
     statement = _statements(synth)["ReadContainerLogs"]
-    groups = {k: v for k, v in synth.resources("AWS::Logs::LogGroup").items() if v["Properties"].get("LogGroupName") == "l0-l0"}
+    groups = {
+        k: v
+        for k, v in synth.resources("AWS::Logs::LogGroup").items()
+        if v["Properties"].get("LogGroupName") == "l0-l0"
+    }
     group_id, _group = only(groups, "l0-l0 log group")
     assert statement["Resource"] == {"Fn::GetAtt": [group_id, "Arn"]}
 
@@ -96,7 +100,11 @@ def test_the_rollout_step_may_only_read_the_service_and_its_tasks(synth):
     from tests.infra.helpers import granted, step_role
 
     actions = granted(synth.template_json, step_role(synth.template_json, "rollout"))
-    assert {a for a in actions if a.startswith("ecs:")} == {"ecs:ListTasks", "ecs:DescribeServices", "ecs:DescribeTasks"}
+    assert {a for a in actions if a.startswith("ecs:")} == {
+        "ecs:ListTasks",
+        "ecs:DescribeServices",
+        "ecs:DescribeTasks",
+    }
     assert {a.split(":")[0] for a in actions} == {"ecs", "dynamodb", "logs", "xray"}
 
 

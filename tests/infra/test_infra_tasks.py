@@ -46,7 +46,11 @@ def test_the_api_function_reads_container_logs_of_the_layer0_log_group_only(synt
     assert policy["Properties"]["Roles"] == [{"Ref": _role_of(synth, contract.API_HANDLER)}]
     [statement] = policy["Properties"]["PolicyDocument"]["Statement"]
     assert sorted(as_list(statement["Action"])) == ["logs:DescribeLogStreams", "logs:GetLogEvents"]
-    groups = {k: v for k, v in synth.resources("AWS::Logs::LogGroup").items() if v["Properties"].get("LogGroupName") == "l0-l0"}
+    groups = {
+        k: v
+        for k, v in synth.resources("AWS::Logs::LogGroup").items()
+        if v["Properties"].get("LogGroupName") == "l0-l0"
+    }
     group_id, _ = only(groups, "l0-l0 log group")
     assert statement["Resource"] == {"Fn::GetAtt": [group_id, "Arn"]}
     # The API function may not start tasks itself: only the create-task job does.
@@ -66,7 +70,10 @@ def test_the_step_function_runs_only_layer0_task_definitions_in_layer0_clusters(
     passing = found["PassTaskRolesToEcsTasks"]
     assert passing["Action"] == "iam:PassRole"
     assert passing["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
-    assert [json.dumps(r).rsplit(":", 1)[-1] for r in passing["Resource"]] == ['role/l0-l0-*"]]}', 'role/layer0/l0-l0/*"]]}']
+    assert [json.dumps(r).rsplit(":", 1)[-1] for r in passing["Resource"]] == [
+        'role/l0-l0-*"]]}',
+        'role/layer0/l0-l0/*"]]}',
+    ]
 
 
 def test_the_step_function_may_do_what_the_create_task_step_does(synth):
@@ -87,7 +94,11 @@ def test_the_step_function_may_do_what_the_create_task_step_does(synth):
 
 def test_the_scaler_reads_the_job_table_for_waiting_create_task_jobs(synth):
     jobs_id, _ = only(
-        {k: v for k, v in synth.resources("AWS::DynamoDB::Table").items() if v["Properties"]["TableName"] == "l0-l0-jobs"},
+        {
+            k: v
+            for k, v in synth.resources("AWS::DynamoDB::Table").items()
+            if v["Properties"]["TableName"] == "l0-l0-jobs"
+        },
         "job table",
     )
     readable = [
@@ -97,7 +108,9 @@ def test_the_scaler_reads_the_job_table_for_waiting_create_task_jobs(synth):
     ]
     assert readable
     assert not any(
-        a in ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem") for s in readable for a in as_list(s["Action"])
+        a in ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+        for s in readable
+        for a in as_list(s["Action"])
     )
 
 

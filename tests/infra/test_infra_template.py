@@ -122,11 +122,15 @@ def test_registry_bucket_is_private_encrypted_versioned_ssl_only_and_logged(synt
 
 def test_ecs_instance_role_and_profile(synth):
     roles = {
-        k: v for k, v in synth.resources("AWS::IAM::Role").items() if v["Properties"].get("RoleName") == "l0-l0-ecs-instance"
+        k: v
+        for k, v in synth.resources("AWS::IAM::Role").items()
+        if v["Properties"].get("RoleName") == "l0-l0-ecs-instance"
     }
     role_id, role = only(roles, "ECS instance role")
     props = role["Properties"]
-    assert [s["Principal"] for s in props["AssumeRolePolicyDocument"]["Statement"]] == [{"Service": "ec2.amazonaws.com"}]
+    assert [s["Principal"] for s in props["AssumeRolePolicyDocument"]["Statement"]] == [
+        {"Service": "ec2.amazonaws.com"}
+    ]
     assert "AmazonEC2ContainerServiceforEC2Role" in json.dumps(props["ManagedPolicyArns"])
     _, profile = only(synth.resources("AWS::IAM::InstanceProfile"), "instance profile")
     assert profile["Properties"]["InstanceProfileName"] == "l0-l0-ecs-instance"
@@ -239,7 +243,12 @@ LOG_DELIVERY_ACTIONS = {
     "logs:GetLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:UpdateLogDelivery",
 }  # fmt: skip
 # What the API function may do with the job state machines (layer0.jobs).
-JOB_ACTIONS = {"states:StartExecution", "states:StopExecution", "states:DescribeExecution", "states:GetExecutionHistory"}
+JOB_ACTIONS = {
+    "states:StartExecution",
+    "states:StopExecution",
+    "states:DescribeExecution",
+    "states:GetExecutionHistory",
+}
 
 
 def test_no_wildcard_actions_and_star_resources_only_for_xray(synth):
@@ -293,9 +302,16 @@ def test_authorizer_may_only_read_the_secret(synth):
     _, props = function(synth.template_json, contract.AUTHORIZER_HANDLER)
     role_id = props["Role"]["Fn::GetAtt"][0]
     secret_id, _ = only(synth.resources("AWS::SecretsManager::Secret"), "secret")
-    secret_statements = [s for s in statements(synth.template_json, role_id) if "secretsmanager" in json.dumps(s["Action"])]
+    secret_statements = [
+        s for s in statements(synth.template_json, role_id) if "secretsmanager" in json.dumps(s["Action"])
+    ]
     assert secret_statements == [
-        {"Action": "secretsmanager:GetSecretValue", "Effect": "Allow", "Resource": {"Ref": secret_id}, "Sid": "ReadAuthSecret"}
+        {
+            "Action": "secretsmanager:GetSecretValue",
+            "Effect": "Allow",
+            "Resource": {"Ref": secret_id},
+            "Sid": "ReadAuthSecret",
+        }
     ]
     assert not any("dynamodb" in json.dumps(s) for s in statements(synth.template_json, role_id))
 
@@ -364,7 +380,10 @@ def test_one_lambda_permission_for_the_api_function(synth):
 
 
 def test_gateway_responses_follow_the_contract(synth):
-    responses = {r["Properties"]["ResponseType"]: r["Properties"] for r in synth.resources("AWS::ApiGateway::GatewayResponse").values()}
+    responses = {
+        r["Properties"]["ResponseType"]: r["Properties"]
+        for r in synth.resources("AWS::ApiGateway::GatewayResponse").values()
+    }
     assert set(responses) == set(contract.GATEWAY_RESPONSES)
     for response_type, expected in contract.GATEWAY_RESPONSES.items():
         props = responses[response_type]

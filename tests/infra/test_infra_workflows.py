@@ -66,7 +66,11 @@ def test_machines_may_only_invoke_the_step_functions_and_log(synth):
 
 
 def test_one_step_function_per_job_type_with_its_own_role_and_the_shared_asset(synth):
-    steps = {k: v["Properties"] for k, v in synth.resources("AWS::Lambda::Function").items() if v["Properties"]["Handler"] == contract.STEP_HANDLER}
+    steps = {
+        k: v["Properties"]
+        for k, v in synth.resources("AWS::Lambda::Function").items()
+        if v["Properties"]["Handler"] == contract.STEP_HANDLER
+    }
     assert sorted(p["FunctionName"] for p in steps.values()) == sorted(
         f"l0-l0-job-{machine.slug}-step" for machine in registry.MACHINES.values()
     )

@@ -6,7 +6,9 @@ from __future__ import annotations
 from benchmarks import stress
 from layer0 import aws
 
-TINY = stress.Case(environments=2, load_balancers=2, deploys=3, deploy_families=2, services=2, tasks=3)
+TINY = stress.Case(
+    environments=2, load_balancers=2, deploys=3, deploy_families=2, services=2, tasks=3, fargate_environments=1
+)
 
 
 def test_a_tiny_case_builds_its_estate_and_every_route_answers_without_error(stack, monkeypatch):
@@ -37,7 +39,9 @@ def _assert_estate():
     assert len(services) == TINY.services
     assert len(tasks) >= TINY.tasks  # a service's own task may be placed too
     families = setup_client("ecs").list_task_definition_families(status="ACTIVE")["families"]
-    assert len([f for f in families if f.startswith("l0-l0-stress")]) == TINY.deploy_families
+    assert len([f for f in families if f.startswith("l0-l0-stress") and "--fargate-" not in f]) == TINY.deploy_families
+    # Services and tasks went round-robin into the Fargate environment too: its deploys' Fargate variants.
+    assert [f for f in families if "--fargate-" in f]
     balancers = setup_client("elb").describe_load_balancers()["LoadBalancerDescriptions"]
     assert len(balancers) == TINY.load_balancers
     assert {(listener["Listener"]["LoadBalancerPort"], listener["Listener"]["Protocol"])

@@ -124,13 +124,21 @@ def test_keys_match_case_insensitively_at_every_level():
     }
 
 
+def test_the_task_level_cpu_and_memory_are_kept_for_fargate_sizes():
+    """docs/compatibility.md#fargate-environments: a Fargate variant's size comes from them."""
+    parameters = deploys.parse(
+        "web", document({"CPU": "512", "memory": "1 GB", "containerDefinitions": [{"name": "web", "image": "nginx"}]})
+    )
+    assert (parameters["cpu"], parameters["memory"]) == ("512", "1 GB")
+
+
 def test_unknown_keys_and_nulls_are_ignored_like_go_and_top_level_extras_never_reach_ecs():
     parameters = deploys.parse(
         "web",
         document(
             {
                 "AWSEBDockerrunVersion": 2,
-                "cpu": "256",  # a task-level field, not one of the Dockerrun keys Layer0 reads
+                "ipcMode": "host",  # a task-level field, not one of the Dockerrun keys Layer0 reads
                 "executionRoleArn": "arn:aws:iam::123456789012:role/exec",
                 "volumes": None,
                 "containerDefinitions": [{"name": "web", "image": "nginx", "memory": 32, "colour": "blue", "links": None}],
@@ -348,9 +356,10 @@ def test_get_and_delete_call_counts(stack):
     assert get_calls == ["ecs.DescribeTaskDefinition", "dynamodb.GetItem"]
     # Described first, so that a deploy deleted before is told apart (moto deregisters an INACTIVE one again
     # without an error).
-    # The row, then the tags.
+    # Its Fargate variants (one list; none here), the row, then the tags.
     assert delete_calls == [
-        "ecs.DescribeTaskDefinition", "ecs.DeregisterTaskDefinition", "dynamodb.DeleteItem", "dynamodb.DeleteItem"
+        "ecs.DescribeTaskDefinition", "ecs.DeregisterTaskDefinition", "ecs.ListTaskDefinitionFamilies",
+        "dynamodb.DeleteItem", "dynamodb.DeleteItem",
     ]  # fmt: skip
 
 

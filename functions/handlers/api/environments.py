@@ -31,7 +31,8 @@ def list_environments() -> list[EnvironmentSummary]:
 @router.post(
     "/environment",
     tags=[Tags.ENVIRONMENT],
-    summary="Create an environment: cluster, security group, launch template and Auto Scaling group",
+    summary="Create an environment: cluster, security group, launch template and Auto Scaling group (on Fargate: "
+    "cluster and security group)",
     responses=ok_or(400, 500),
 )
 def create_environment(request: CreateEnvironmentRequest) -> Environment:

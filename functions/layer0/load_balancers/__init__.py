@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from botocore.exceptions import ClientError
 
-from layer0 import aws, ids, jobs, security_groups
+from layer0 import aws, capacity, ids, jobs, security_groups
 from layer0.errors import ErrorCode, Layer0Error, Retryable, aws_error_code, aws_error_message, missing_parameter
 from layer0.load_balancers import application, classic, inputs
 from layer0.load_balancers.backend import Attachment, Backend, Observed, Spec, not_found
@@ -78,6 +78,15 @@ def _kind(values: dict[str, str]) -> str:
 
 def load_balancer_type(load_balancer_id: str) -> str:
     return _kind(_values(load_balancer_id))
+
+
+def target_type(load_balancer_id: str) -> str:
+    """How a service's tasks register with the load balancer: `instance` (a classic ELB, or an application load
+    balancer of an EC2 environment) or `ip` (an application load balancer of a Fargate environment)."""
+    values = _values(load_balancer_id)
+    if _kind(values) == CLASSIC:
+        return "instance"
+    return capacity.target_type(values.get("environment_id", ""))
 
 
 def _claim_id(environment_id: str, name: str) -> str:
@@ -261,6 +270,12 @@ def create(request: CreateLoadBalancerRequest) -> LoadBalancer:
         raise missing_parameter("load_balancer_name")
     kind = inputs.load_balancer_type(request.load_balancer_type)
     environment_id, name = request.environment_id, request.load_balancer_name
+    if kind == CLASSIC and capacity.is_fargate(environment_id):
+        # docs/compatibility.md#fargate-environments
+        raise inputs.bad_input(
+            f"Environment '{environment_id}' runs on Fargate: a classic load balancer cannot register Fargate "
+            "tasks (they register by IP); use load_balancer_type 'application'"
+        )
     # Every check reads only; nothing is written before they all pass.
     ports = request.ports if request.ports is not None else _default_ports(kind)
     if not ports:

@@ -23,7 +23,7 @@ import re
 
 from botocore.exceptions import ClientError
 
-from layer0 import aws, ids, settings
+from layer0 import aws, capacity, ids, settings
 from layer0.errors import aws_error_code
 from layer0.load_balancers import inputs
 from layer0.load_balancers.backend import (
@@ -36,6 +36,7 @@ from layer0.load_balancers.backend import (
 )
 from layer0.load_balancers.inputs import Listener
 from layer0.models import HealthCheck
+from layer0.stores import tags as tag_store
 
 TYPE = "application"
 ID_TAG = "layer0:load_balancer_id"
@@ -272,12 +273,19 @@ def _set_cross_zone(target_group_arn: str, enabled: bool) -> None:
     )
 
 
+def _target_type(load_balancer_id: str) -> str:
+    """`ip` in a Fargate environment, whose tasks register by IP; `instance` otherwise (the load balancer's
+    `environment_id` tag, written before anything is created)."""
+    tags = tag_store.select_by_type_and_id("load_balancer", load_balancer_id)
+    return capacity.target_type(next((t.value for t in tags if t.key == "environment_id"), ""))
+
+
 def _create_target_group(load_balancer_id: str, port: int, health_check: HealthCheck, cross_zone: bool) -> str:
     params = {
         "Name": target_group_name(load_balancer_id, port),
         "Protocol": TARGET_PROTOCOL,
         "Port": port,
-        "TargetType": "instance",
+        "TargetType": _target_type(load_balancer_id),
         "Tags": [{"Key": ID_TAG, "Value": load_balancer_id}],
         **_aws_health_check(health_check),
     }

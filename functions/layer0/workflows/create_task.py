@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from layer0 import aws, ids, scaler, settings, tasks
+from layer0 import aws, capacity, ids, scaler, settings, tasks
 from layer0.contract import JobType
 from layer0.errors import ErrorCode, Layer0Error, Retryable, aws_error_code, aws_error_message
 from layer0.models import CreateTaskRequest, Tag
@@ -83,20 +83,30 @@ def _run_task(job_id: str, request: CreateTaskRequest) -> str:
     so that the next attempt is a new request, not the repeat of a failed one.
     """
     cluster = ids.aws_name(request.environment_id)
-    if not _has_container_instances(cluster):
+    # Fargate has no instances to wait for (layer0.capacity).
+    fargate = capacity.is_fargate(request.environment_id)
+    if not fargate and not _has_container_instances(cluster):
         raise _no_room(request, f"RESOURCE:INSTANCES (environment '{request.environment_id}' has no instances yet)")
     ecs = aws.client("ecs")
     attempt = _run_attempt(job_id)
     try:
+        # On Fargate, the deploy's Fargate variant (`POST /task` registered it; made again if it was deleted since).
+        task_definition = (
+            capacity.task_definition(request.environment_id, request.deploy_id)[0]
+            if fargate
+            else ids.task_definition(request.deploy_id)
+        )
         response = ecs.run_task(
             cluster=cluster,
-            taskDefinition=ids.task_definition(request.deploy_id),
+            taskDefinition=task_definition,
             count=1,
             startedBy=settings.get().aws_name_prefix,
-            placementStrategy=[{"type": "binpack", "field": "memory"}],
             overrides=_overrides(request),
             clientToken=f"{job_id}-{attempt}",
+            **capacity.launch_arguments(request.environment_id),
         )
+    except Layer0Error as error:  # the deploy was deleted, or its Fargate variant cannot be made
+        raise TaskNotStarted(f"Failed to start task: {error.message}") from None
     except ClientError as error:
         if "No Container Instances were found" in aws_error_message(error):
             raise _no_room(request, "RESOURCE:INSTANCES (no container instances)") from None
