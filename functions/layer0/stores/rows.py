@@ -122,3 +122,23 @@ def select(kind: str) -> list[Row]:
     )
     rows = [_row(kind, item) for page in pages for item in page["Items"] if "Row" in item]
     return [row for row in rows if row.expires_at is None or row.expires_at > now]
+
+
+def listed(kind: str) -> list[dict]:
+    """The fields of every unexpired row of the kind, for its List route: one Query (more only for DynamoDB's 1 MB
+    pages) that returns the `Row` attribute alone, expired rows filtered out by DynamoDB. An answer's size, and
+    the work of reading it, is then the rows' fields and nothing else (docs/architecture.md#the-read-model)."""
+    pages = (
+        aws.client("dynamodb")
+        .get_paginator("query")
+        .paginate(
+            TableName=_table(),
+            KeyConditionExpression="EntityType = :t",
+            FilterExpression="attribute_not_exists(TimeToExist) OR TimeToExist > :now",
+            ProjectionExpression="#row",
+            ExpressionAttributeNames={"#row": "Row"},  # ROW is one of DynamoDB's reserved words
+            ExpressionAttributeValues={":t": {"S": entity_type(kind)}, ":now": {"N": str(int(time.time()))}},
+            ConsistentRead=True,
+        )
+    )
+    return [json.loads(item["Row"]["S"]) for page in pages for item in page["Items"] if "Row" in item]
