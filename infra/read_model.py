@@ -1,14 +1,16 @@
 """The read model's events function (docs/architecture.md#the-read-model): `l0-<prefix>-events`, invoked by
-EventBridge with the ECS events of the instance's `l0-<prefix>-*` clusters and by an hourly reconcile schedule. Its
-role reads what the reconcile observes and writes the tag table, nothing else."""
+EventBridge with the ECS events of the instance's `l0-<prefix>-*` clusters, by an hourly reconcile schedule, and once
+by each deploy that changes it (a CDK trigger: the reconcile then fills the rows of an upgraded instance at once, not
+within the hour). Its role reads what the reconcile observes and writes the tag table, nothing else."""
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import ArnFormat, CfnResource, Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
+from aws_cdk import triggers
 from constructs import Construct
 
 from infra.config import Config
@@ -17,6 +19,8 @@ from infra.nag import acknowledge_wildcards
 from layer0 import contract
 
 RECONCILE_PERIOD = Duration.hours(1)
+# How the construct id of the stack's one trigger provider begins (CDK's, aws_cdk.triggers).
+TRIGGER_PROVIDER = "AWSCDK.TriggerCustomResourceProvider"
 
 REASONS = {
     "*": (
@@ -113,3 +117,18 @@ class ReadModel(Construct):
             schedule=events.Schedule.rate(RECONCILE_PERIOD),
             targets=[target],
         )
+        # Upgrades change the function's code, so the trigger runs the reconcile once after each (its payload is
+        # empty: handlers/events.py reconciles on it). Asynchronously: a reconcile that fails does not roll the
+        # deploy back; Lambda retries it, and the hourly schedule is still there.
+        self.reconcile_on_deploy = triggers.Trigger(
+            self,
+            "ReconcileOnDeploy",
+            handler=self.function,
+            invocation_type=triggers.InvocationType.EVENT,
+            execute_on_handler_change=True,
+        )
+        # The trigger's provider is CDK's own Node.js function, one per stack; on Graviton too, as every function.
+        [provider] = [child for child in stack.node.children if child.node.id.startswith(TRIGGER_PROVIDER)]
+        handler = provider.node.find_child("Handler")
+        assert isinstance(handler, CfnResource)
+        handler.add_property_override("Architectures", ["arm64"])
