@@ -5,12 +5,11 @@ within the hour). Its role reads what the reconcile observes and writes the tag 
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, CfnResource, Duration, Stack
+from aws_cdk import ArnFormat, CfnResource, Duration, Stack, triggers
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import triggers
 from constructs import Construct
 
 from infra.config import Config

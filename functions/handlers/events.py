@@ -1,7 +1,8 @@
 """The events function (docs/architecture.md#the-read-model): EventBridge invokes it with the ECS events of the
 instance's `l0-<prefix>-*` clusters, which keep the read model's rows true, and once an hour with a scheduled event,
-which runs the reconcile; the deploy trigger runs it too, after each upgrade. Events are parsed with Powertools' parser and its EventBridge model; the domain
-(layer0.tasks, layer0.services, layer0.reconcile) does the writing, idempotently."""
+which runs the reconcile; the deploy trigger runs the reconcile too, after each upgrade. Events are parsed with
+Powertools' parser and its EventBridge model; the domain (layer0.tasks, layer0.services, layer0.reconcile) does the
+writing, idempotently."""
 
 from __future__ import annotations
 
