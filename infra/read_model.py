@@ -64,6 +64,9 @@ class ReadModel(Construct):
             description="Layer0 read model: ECS events and the hourly reconcile keep the List routes' rows true",
             memory_size=512,
             timeout=Duration.minutes(5),
+            # Bounded, so that `aws_containers` counts it (docs/operations.md#pacing). EventBridge invokes it
+            # asynchronously: events beyond it wait in Lambda's queue.
+            reserved_concurrent_executions=config.throughput.events_concurrency,
         )
         tag_table.grant_read_write_data(self.function)
         policy = iam.Policy(

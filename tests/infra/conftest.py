@@ -39,6 +39,7 @@ IMPORTED_CONTEXT = {
     "container_policy": "strict",
     "imds_hop_limit": "2",
     "task_retention_hours": "6",
+    "events_concurrency": "3",
 }
 
 

@@ -105,3 +105,11 @@ def test_each_deploy_that_changes_the_events_function_runs_the_reconcile_once(sy
     assert properties["HandlerArn"] == {"Ref": version_id}
     # Without waiting for it: a failed reconcile must not roll the deploy back.
     assert properties["InvocationType"] == "Event"
+
+
+def test_the_events_functions_reserved_concurrency_is_counted_in_every_functions_aws_containers(synth, imported):
+    for synthesized, events_concurrency, containers in ((synth, 2, "14"), (imported, 3, "9")):
+        _, props = _events_function(synthesized)
+        assert props["ReservedConcurrentExecutions"] == events_concurrency
+        functions = synthesized.layer0_functions().values()
+        assert {f["Properties"]["Environment"]["Variables"]["LAYER0_AWS_CONTAINERS"] for f in functions} == {containers}
