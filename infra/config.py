@@ -68,8 +68,9 @@ class Throughput:
     One Lambda container serves one request at a time and owns one limiter per AWS service. Each limiter's rate is
     its service's account quota divided by `aws_containers` (the API's and the events function's reserved
     concurrency, plus the steps and the scaler), so the API's aggregate AWS call rate per service stays under the
-    quota. `aws_rate` / `aws_burst`, when set, replace every service's with one figure. CDK sets the reserved concurrency and the LAYER0_AWS_CONTAINERS,
-    LAYER0_AWS_RATE and LAYER0_AWS_BURST variables from this object only; nothing else may set them.
+    quota. `aws_rate` / `aws_burst`, when set, replace every service's with one figure. CDK sets the reserved
+    concurrency and the LAYER0_AWS_CONTAINERS, LAYER0_AWS_RATE and LAYER0_AWS_BURST variables from this object only;
+    nothing else may set them.
     """
 
     api_concurrency: int = 10
