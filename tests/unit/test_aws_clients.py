@@ -331,6 +331,11 @@ def test_the_client_layers_models_are_botocores_own(type_name):
     theirs = Loader()
     for service in ("dynamodb", "ecs", "elbv2"):
         assert ours.load_service_model(service, type_name) == theirs.load_service_model(service, type_name)
+    # The data every client reads, as plain dicts (botocore's are OrderedDicts), keys in the same order.
+    for name in ("endpoints", "partitions", "sdk-default-configuration", "_retry"):
+        plain, ordered = ours.load_data(name), theirs.load_data(name)
+        assert type(plain) is dict
+        assert plain == ordered and list(plain) == list(ordered)
 
 
 def test_an_unknown_service_or_missing_model_fails_as_botocore_fails():

@@ -4,6 +4,7 @@ restored container must not share."""
 
 from __future__ import annotations
 
+import gc
 import json
 import random
 import re
@@ -227,3 +228,33 @@ def test_every_client_comes_from_one_session(monkeypatch):
     aws.client("dynamodb")
     assert len(sessions) == 1
     aws.reset()
+
+
+def test_the_api_functions_init_makes_no_collection_before_its_objects_are_frozen():
+    found = fresh_python(
+        """
+import gc, json
+frozen_at_collections = []
+gc.callbacks.append(
+    lambda phase, info: phase == "start" and frozen_at_collections.append([info["generation"], gc.get_freeze_count()])
+)
+from handlers import api
+print(json.dumps({"enabled": gc.isenabled(), "frozen": gc.get_freeze_count(), "at": frozen_at_collections}))
+""",
+        {"POWERTOOLS_TRACE_DISABLED": "true"},
+    )
+    assert found["enabled"] is True
+    # Before the pause (importing handlers/cold_start.py) a young collection may come; none while the modules load,
+    # and those after the freeze skip the modules' objects.
+    before = [generation for generation, frozen in found["at"] if frozen == 0]
+    assert len(before) <= 1 and 2 not in before, found["at"]
+    assert found["frozen"] > 50_000
+
+
+def test_the_collector_is_on_again_when_an_import_fails():
+    from handlers.cold_start import collector_paused
+
+    with pytest.raises(ImportError), collector_paused():
+        import no_such_module  # noqa: F401
+
+    assert gc.isenabled()
