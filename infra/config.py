@@ -150,11 +150,7 @@ class Config:
                 get, "events_concurrency", defaults.throughput.events_concurrency, int, minimum=1
             ),
         )
-        container_policy = _text(get("container_policy"), "").lower() or defaults.container_policy
-        if container_policy not in contract.CONTAINER_POLICIES:
-            raise ValueError(
-                f"context container_policy={container_policy!r} must be one of {', '.join(contract.CONTAINER_POLICIES)}"
-            )
+        container_policy = contract.container_policy(_text(get("container_policy"), ""), "context container_policy")
         imds_hop_limit = _number(get, "imds_hop_limit", defaults.imds_hop_limit, int, minimum=1)
         if imds_hop_limit not in contract.IMDS_HOP_LIMITS:
             raise ValueError(f"context imds_hop_limit={imds_hop_limit} must be 1 or 2")

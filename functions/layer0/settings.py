@@ -131,12 +131,7 @@ def _fault_rate(value: str) -> float:
 
 
 def _container_policy(value: str) -> str:
-    policy = value.strip().lower() or contract.CONTAINER_POLICY_PERMISSIVE
-    if policy not in contract.CONTAINER_POLICIES:
-        raise ValueError(
-            f"LAYER0_CONTAINER_POLICY must be one of {', '.join(contract.CONTAINER_POLICIES)}, not {value!r}"
-        )
-    return policy
+    return contract.container_policy(value, "LAYER0_CONTAINER_POLICY")
 
 
 def _imds_hop_limit(value: str) -> int:

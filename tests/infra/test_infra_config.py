@@ -52,7 +52,7 @@ def test_container_policy_is_permissive_unless_set_strict():
     assert context(container_policy="strict").container_policy == "strict"
     assert context(container_policy=" Strict ").container_policy == "strict"
     assert context(container_policy="").container_policy == "permissive"
-    with pytest.raises(ValueError, match="container_policy='lax' must be one of permissive, strict"):
+    with pytest.raises(ValueError, match="context container_policy must be one of permissive, strict, not 'lax'"):
         context(container_policy="lax")
 
 
