@@ -113,22 +113,3 @@ def test_a_list_leaves_out_rows_whose_retention_has_ended_and_keeps_the_others(a
     # The rows themselves are still there, for the reconcile and the events function.
     assert {row.entity_id for row in row_store.select(kind)} == {"id-kept", "id-retained"}
     assert row_store.get(kind, "id-ended") is not None
-
-
-def test_a_list_reads_only_the_rows_answer_from_dynamodb(api):
-    sent: list[dict] = []
-
-    def record(params, **_kwargs):
-        sent.append(params)
-
-    client = aws.client("dynamodb")
-    client.meta.events.register("provide-client-params.dynamodb.Query", record)
-    try:
-        row_store.put(row_store.Row("service", "svc000000001", ROUTES["/service"][1](1), version=7))
-        assert api.get("/service").status_code == 200
-    finally:
-        client.meta.events.unregister("provide-client-params.dynamodb.Query", record)
-
-    [query] = sent
-    assert query["ProjectionExpression"] == "#row"
-    assert query["ExpressionAttributeNames"] == {"#row": "Row"}
