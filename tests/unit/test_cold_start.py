@@ -230,25 +230,21 @@ def test_every_client_comes_from_one_session(monkeypatch):
     aws.reset()
 
 
-def test_the_api_functions_init_makes_no_collection_before_its_objects_are_frozen():
+def test_the_api_functions_init_runs_with_the_collector_paused_and_leaves_it_on():
     found = fresh_python(
         """
 import gc, json
-frozen_at_collections = []
-gc.callbacks.append(
-    lambda phase, info: phase == "start" and frozen_at_collections.append([info["generation"], gc.get_freeze_count()])
-)
+collections = []
+gc.callbacks.append(lambda phase, info: phase == "start" and collections.append(info["generation"]))
 from handlers import api
-print(json.dumps({"enabled": gc.isenabled(), "frozen": gc.get_freeze_count(), "at": frozen_at_collections}))
+print(json.dumps({"enabled": gc.isenabled(), "collections": collections}))
 """,
         {"POWERTOOLS_TRACE_DISABLED": "true"},
     )
     assert found["enabled"] is True
-    # Before the pause (importing handlers/cold_start.py) a young collection may come; none while the modules load,
-    # and those after the freeze skip the modules' objects.
-    before = [generation for generation, frozen in found["at"] if frozen == 0]
-    assert len(before) <= 1 and 2 not in before, found["at"]
-    assert found["frozen"] > 50_000
+    # One may come before the pause (importing handlers/cold_start.py) and one when it ends; an import with the
+    # collector on makes about a hundred.
+    assert len(found["collections"]) <= 2, found["collections"]
 
 
 def test_the_collector_is_on_again_when_an_import_fails():

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from handlers.cold_start import collector_paused
 
-# The whole init runs with the garbage collector paused, and what it made is frozen (handlers/cold_start.py).
+# The whole init runs with the garbage collector paused (handlers/cold_start.py).
 with collector_paused():
     from aws_lambda_powertools import Logger
     from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig
