@@ -183,6 +183,59 @@ SECTIONS = (
 )
 
 
+@dataclass(frozen=True)
+class Before:
+    """One figure of the report beside its value before issue 13 (the issue's "Why", measured on main then) and the
+    issue's target for it."""
+
+    figure: str
+    before: str
+    target: str
+
+
+BEFORE_ISSUE_13 = (
+    Before("service_calls_1", "4", "≤ 3, = service_calls_30"),
+    Before("service_calls_30", "33", "= service_calls_1"),
+    Before("task_calls_1", "4", "≤ 3, = task_calls_30"),
+    Before("task_calls_30", "62", "= task_calls_1"),
+    Before("deploy_list_calls_1", "grew with families", "≤ 3, = deploy_list_calls_30"),
+    Before("deploy_list_calls_30", "grew with families", "= deploy_list_calls_1"),
+    Before("loadbalancer_list_calls_1", "—", "≤ 3, = loadbalancer_list_calls_10"),
+    Before("loadbalancer_list_calls_10", "—", "= loadbalancer_list_calls_1"),
+    Before("list_environments_ratio", "7–19 (all List routes)", "≤ 3 (goal 2)"),
+    Before("list_deploys_ratio", "7–19", "≤ 3 (goal 2)"),
+    Before("list_services_ratio", "7–19", "≤ 3 (goal 2)"),
+    Before("list_tasks_ratio", "7–19", "≤ 3 (goal 2)"),
+    Before("list_load_balancers_ratio", "7–19", "≤ 3 (goal 2)"),
+    Before("cold_start_ratio", "5.1", "≤ 2.0 (goal 1.5)"),
+    Before("handler_import_ms", "345", "lower"),
+    Before("first_request_ms", "186", "lower"),
+    Before("bare_import_ms", "105", "(the reference)"),
+    Before("rss_growth_mb", "4.3–6.8", "≤ 2"),
+    Before("cpu_ratio", "—", "≤ 1.05"),
+    Before("sequential_get_p50_ms", "12 for the first 6, then 293", "p99 ≤ 2 × p50"),
+    Before("sequential_get_p99_ms", "293", "≤ 2 × sequential_get_p50_ms"),
+    Before("history_list_ratio", "≈ 400 (9.9 s against 25 ms)", "≤ 1.5"),
+)
+
+
+def before_and_after(summary: dict[str, str]) -> str:
+    """Markdown: every figure issue 13 measured before its work, beside this run's value (or "not run")."""
+    lines = [
+        "Issue 13's figures before its work (its \"Why\", measured on main then) beside this run's "
+        "(docs/architecture.md#the-read-model, docs/architecture.md#cold-start; benchmarks/README.md says what a "
+        "good figure is):",
+        "",
+        "| figure | before | now | target |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| `{row.figure}` | {row.before} | {summary.get(row.figure, 'not run')} | {row.target} |"
+        for row in BEFORE_ISSUE_13
+    ]
+    return "\n".join(lines)
+
+
 def figures(text: str) -> dict[str, str]:
     """The `key=value` figures of a section's last line."""
     last = text.rstrip().splitlines()[-1] if text.strip() else ""
@@ -225,7 +278,7 @@ def header(quick: bool) -> str:
     )
 
 
-def build(selected: str = "abcde", quick: bool = False, out: Callable[[str], None] = print) -> tuple[str, bool]:
+def build(selected: str = "abcdef", quick: bool = False, out: Callable[[str], None] = print) -> tuple[str, bool]:
     """Run the selected sections, printing each as it is done; returns (the whole report, every section ran)."""
     parts = [header(quick)]
     out(parts[0])
@@ -244,8 +297,11 @@ def build(selected: str = "abcde", quick: bool = False, out: Callable[[str], Non
         text = f"\n## {section.title}\n\n{body}\n\n_section {section.key}: {time.monotonic() - started:.0f} s_"
         parts.append(text)
         out(text)
-    tail = "\n## Summary\n\nEvery section's figures (their last lines), on one line:\n\n" + " ".join(
-        f"{key}={value}" for key, value in summary.items()
+    tail = (
+        "\n## Summary\n\n"
+        + before_and_after(summary)
+        + "\n\nEvery section's figures (their last lines), on one line:\n\n"
+        + " ".join(f"{key}={value}" for key, value in summary.items())
     )
     parts.append(tail)
     out(tail)
@@ -257,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m benchmarks", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a fast check of the report")
-    parser.add_argument("--sections", default="abcde", help="which sections to run, e.g. `be` or `b,e` (default: all)")
+    parser.add_argument("--sections", default="abcdef", help="which sections to run, e.g. `be` or `b,e` (default: all)")
     args = parser.parse_args(argv)
     unknown = set(args.sections.replace(",", "")) - {s.key for s in SECTIONS}
     if unknown:

@@ -13,6 +13,7 @@ Context keys:
                    from the instance role's credentials, 2 lets them reach the instance metadata service
   task_retention_hours  how long a finished task stays listed, with its exit codes, before its read-model row
                    expires (default 24)
+  events_concurrency  reserved concurrency of the read model's events function (default 2)
 """
 
 from __future__ import annotations
@@ -65,20 +66,24 @@ class Throughput:
     """The AWS-rate bound of docs/operations.md#pacing, kept in one place.
 
     One Lambda container serves one request at a time and owns one limiter per AWS service. Each limiter's rate is
-    its service's account quota divided by `aws_containers` (the API's reserved concurrency plus the steps and the
-    scaler), so the API's aggregate AWS call rate per service stays under the quota. `aws_rate` / `aws_burst`, when
-    set, replace every service's with one figure. CDK sets the reserved concurrency and the LAYER0_AWS_CONTAINERS,
-    LAYER0_AWS_RATE and LAYER0_AWS_BURST variables from this object only; nothing else may set them.
+    its service's account quota divided by `aws_containers` (the API's and the events function's reserved
+    concurrency, plus the steps and the scaler), so the API's aggregate AWS call rate per service stays under the
+    quota. `aws_rate` / `aws_burst`, when set, replace every service's with one figure. CDK sets the reserved
+    concurrency and the LAYER0_AWS_CONTAINERS, LAYER0_AWS_RATE and LAYER0_AWS_BURST variables from this object only;
+    nothing else may set them.
     """
 
     api_concurrency: int = 10
     aws_rate: float | None = None
     aws_burst: int | None = None
+    # The events function's reserved concurrency (infra/read_model.py): ECS events and the reconcile call ECS too.
+    events_concurrency: int = 2
 
     @property
     def aws_containers(self) -> int:
-        """How many containers share each service's account quota."""
-        return self.api_concurrency + OTHER_CONTAINERS
+        """How many containers share each service's account quota: the API's, the events function's, the steps'
+        and the scaler's."""
+        return self.api_concurrency + self.events_concurrency + OTHER_CONTAINERS
 
     @property
     def aggregate_aws_rate(self) -> float | None:
@@ -141,12 +146,11 @@ class Config:
             api_concurrency=_number(get, "api_concurrency", defaults.throughput.api_concurrency, int, minimum=1),
             aws_rate=_number(get, "aws_rate", defaults.throughput.aws_rate, float, minimum=0.1),
             aws_burst=_number(get, "aws_burst", defaults.throughput.aws_burst, int, minimum=1),
+            events_concurrency=_number(
+                get, "events_concurrency", defaults.throughput.events_concurrency, int, minimum=1
+            ),
         )
-        container_policy = _text(get("container_policy"), "").lower() or defaults.container_policy
-        if container_policy not in contract.CONTAINER_POLICIES:
-            raise ValueError(
-                f"context container_policy={container_policy!r} must be one of {', '.join(contract.CONTAINER_POLICIES)}"
-            )
+        container_policy = contract.container_policy(_text(get("container_policy"), ""), "context container_policy")
         imds_hop_limit = _number(get, "imds_hop_limit", defaults.imds_hop_limit, int, minimum=1)
         if imds_hop_limit not in contract.IMDS_HOP_LIMITS:
             raise ValueError(f"context imds_hop_limit={imds_hop_limit} must be 1 or 2")

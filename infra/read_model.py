@@ -1,10 +1,11 @@
 """The read model's events function (docs/architecture.md#the-read-model): `l0-<prefix>-events`, invoked by
-EventBridge with the ECS events of the instance's `l0-<prefix>-*` clusters and by an hourly reconcile schedule. Its
-role reads what the reconcile observes and writes the tag table, nothing else."""
+EventBridge with the ECS events of the instance's `l0-<prefix>-*` clusters, by an hourly reconcile schedule, and once
+by each deploy that changes it (a CDK trigger: the reconcile then fills the rows of an upgraded instance at once, not
+within the hour). Its role reads what the reconcile observes and writes the tag table, nothing else."""
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import ArnFormat, CfnResource, Duration, Stack, triggers
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -17,6 +18,8 @@ from infra.nag import acknowledge_wildcards
 from layer0 import contract
 
 RECONCILE_PERIOD = Duration.hours(1)
+# How the construct id of the stack's one trigger provider begins (CDK's, aws_cdk.triggers).
+TRIGGER_PROVIDER = "AWSCDK.TriggerCustomResourceProvider"
 
 REASONS = {
     "*": (
@@ -61,6 +64,9 @@ class ReadModel(Construct):
             description="Layer0 read model: ECS events and the hourly reconcile keep the List routes' rows true",
             memory_size=512,
             timeout=Duration.minutes(5),
+            # Bounded, so that `aws_containers` counts it (docs/operations.md#pacing). EventBridge invokes it
+            # asynchronously: events beyond it wait in Lambda's queue.
+            reserved_concurrent_executions=config.throughput.events_concurrency,
         )
         tag_table.grant_read_write_data(self.function)
         policy = iam.Policy(
@@ -113,3 +119,18 @@ class ReadModel(Construct):
             schedule=events.Schedule.rate(RECONCILE_PERIOD),
             targets=[target],
         )
+        # Upgrades change the function's code, so the trigger runs the reconcile once after each (its payload is
+        # empty: handlers/events.py reconciles on it). Asynchronously: a reconcile that fails does not roll the
+        # deploy back; Lambda retries it, and the hourly schedule is still there.
+        self.reconcile_on_deploy = triggers.Trigger(
+            self,
+            "ReconcileOnDeploy",
+            handler=self.function,
+            invocation_type=triggers.InvocationType.EVENT,
+            execute_on_handler_change=True,
+        )
+        # The trigger's provider is CDK's own Node.js function, one per stack; on Graviton too, as every function.
+        [provider] = [child for child in stack.node.children if child.node.id.startswith(TRIGGER_PROVIDER)]
+        handler = provider.node.find_child("Handler")
+        assert isinstance(handler, CfnResource)
+        handler.add_property_override("Architectures", ["arm64"])

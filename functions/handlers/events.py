@@ -1,7 +1,8 @@
 """The events function (docs/architecture.md#the-read-model): EventBridge invokes it with the ECS events of the
 instance's `l0-<prefix>-*` clusters, which keep the read model's rows true, and once an hour with a scheduled event,
-which runs the reconcile. Events are parsed with Powertools' parser and its EventBridge model; the domain
-(layer0.tasks, layer0.services, layer0.reconcile) does the writing, idempotently."""
+which runs the reconcile; the deploy trigger runs the reconcile too, after each upgrade. Events are parsed with
+Powertools' parser and its EventBridge model; the domain (layer0.tasks, layer0.services, layer0.reconcile) does the
+writing, idempotently."""
 
 from __future__ import annotations
 
@@ -105,6 +106,10 @@ def handler(event: dict, context) -> dict:
         result = _service_change(event)
     elif detail_type == contract.SCHEDULED_EVENT:
         parse(event=event, model=EventBridgeModel)
+        result = reconcile.run()
+    elif event == {}:
+        # The deploy trigger (infra/read_model.py) invokes with no payload: the rows of an upgraded instance are
+        # rebuilt now, not at the next hourly run.
         result = reconcile.run()
     else:
         logger.warning("An event this function does not handle")

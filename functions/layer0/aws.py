@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import gzip
 import json
 import logging
+import os
 import random
 import threading
 import time
@@ -39,7 +41,9 @@ from botocore.awsrequest import AWSResponse
 from botocore.client import BaseClient
 from botocore.compat import HTTPHeaders
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionClosedError, ReadTimeoutError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionClosedError, DataNotFoundError, ReadTimeoutError
+from botocore.loaders import JSONFileLoader, Loader, create_loader, instance_cache
+from botocore.session import Session as BotocoreSession
 
 from layer0 import settings
 
@@ -360,11 +364,60 @@ def fault_injector() -> FaultInjector | None:
     return _once(_fault_injectors, "", lambda: FaultInjector(config.fault_rate, config.fault_seed, config.fault_after))
 
 
+class PlainJSONFileLoader(JSONFileLoader):
+    """botocore's data files read into plain dicts. botocore reads them into OrderedDicts, which take twice as long
+    to build (its endpoint data alone is 1.2 MB); a dict keeps its keys in order as well."""
+
+    def load_file(self, file_path: str) -> Any:
+        for extension, open_file in ((".json", open), (".json.gz", gzip.open)):  # botocore's order
+            path = file_path + extension
+            if os.path.isfile(path):
+                with open_file(path, "rb") as data:
+                    return json.loads(data.read().decode("utf-8"))
+        return None
+
+
+class ModelLoader(Loader):
+    """botocore's data loader, but a service's model loads without listing every service botocore knows first.
+
+    botocore's `load_service_model` checks that the service exists by listing all of its data folders (about 400),
+    once per model type: a service model, its endpoint rules and its paginators made three walks, a third of a cold
+    API function's first request (docs/architecture.md#cold-start). Here a service whose folder holds the asked
+    type loads straight away, as botocore would load it; anything else (an unknown service, a missing type or
+    version) goes through botocore's own method, with its own errors.
+    """
+
+    FILE_LOADER_CLASS = PlainJSONFileLoader
+
+    @instance_cache
+    def load_service_model(self, service_name: str, type_name: str, api_version: str | None = None) -> Any:
+        try:
+            versions = self.list_api_versions(service_name, type_name)
+        except DataNotFoundError:
+            versions = []
+        version = api_version or (max(versions) if versions else None)
+        if version is None or version not in versions:
+            return super().load_service_model(service_name, type_name, api_version)
+        model = self.load_data(os.path.join(service_name, version, type_name))
+        # The rest of botocore's method, unchanged (its private helpers: botocore-stubs types public members only).
+        extras = self._find_extras(service_name, type_name, version)  # type: ignore[attr-defined]
+        self._extras_processor.process(model, extras)  # type: ignore[attr-defined]
+        return model
+
+
+def _new_session() -> boto3.session.Session:
+    core = BotocoreSession()
+    # The search path botocore's own loader would have (AWS_DATA_PATH, then its defaults).
+    search_paths = create_loader(core.get_config_variable("data_path")).search_paths
+    core.register_component("data_loader", ModelLoader(search_paths, include_default_search_paths=False))
+    return boto3.session.Session(botocore_session=core)
+
+
 def _new_client(service: str) -> BaseClient:
     config = settings.get()
     # One session for every client: a session loads botocore's endpoint and retry data once, not per client
     # (docs/architecture.md#cold-start).
-    session = _once(_sessions, "", boto3.session.Session)
+    session = _once(_sessions, "", _new_session)
     client: BaseClient = session.client(
         service,
         region_name=config.region,

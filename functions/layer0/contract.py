@@ -223,6 +223,16 @@ CONTAINER_POLICY_PERMISSIVE = "permissive"
 CONTAINER_POLICY_STRICT = "strict"
 CONTAINER_POLICIES = (CONTAINER_POLICY_PERMISSIVE, CONTAINER_POLICY_STRICT)
 
+
+def container_policy(value: str, setting: str) -> str:
+    """The policy `value` names (any case; empty is the default), or ValueError naming `setting`, where it came from:
+    the one check of the function settings and of the CDK context."""
+    policy = value.strip().lower() or CONTAINER_POLICY_PERMISSIVE
+    if policy not in CONTAINER_POLICIES:
+        raise ValueError(f"{setting} must be one of {', '.join(CONTAINER_POLICIES)}, not {value!r}")
+    return policy
+
+
 # The instance setting `imds_hop_limit` (README.md#instance-metadata): 1 keeps containers in bridge mode from the
 # instance role's credentials, 2 lets them reach the instance metadata service.
 IMDS_HOP_LIMITS = (1, 2)

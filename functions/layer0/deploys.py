@@ -542,7 +542,7 @@ def get(deploy_id: str) -> Deploy:
 def list_all() -> list[DeploySummary]:
     """The read model's deploy rows: one Query, whatever the number of families
     (docs/architecture.md#the-read-model)."""
-    return [DeploySummary(**row.fields) for row in row_store.select(ROW_KIND)]
+    return [DeploySummary(**fields) for fields in row_store.listed(ROW_KIND)]
 
 
 def write_row(deploy_id: str, name: str, version: str) -> None:

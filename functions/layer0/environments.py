@@ -146,7 +146,7 @@ def start_delete(environment_id: str) -> Job:
 
 def list_all() -> list[EnvironmentSummary]:
     """The read model's environment rows: one Query (docs/architecture.md#the-read-model)."""
-    return [EnvironmentSummary(**row.fields) for row in row_store.select(ROW_KIND)]
+    return [EnvironmentSummary(**fields) for fields in row_store.listed(ROW_KIND)]
 
 
 def write_row(environment_id: str, name: str, operating_system: str) -> None:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
-import time
+import secrets
 
 from layer0 import settings
 
@@ -14,8 +13,10 @@ _NOT_ALPHANUMERIC = re.compile(r"[^A-Za-z0-9]")
 
 
 def _hash_hex() -> str:
-    # The original hashed the current time; nanoseconds keep ids unique within a process.
-    return hashlib.md5(str(time.time_ns()).encode()).hexdigest()
+    # The original hashed the current time (docs/compatibility.md#ids), unique only within one process: two
+    # containers, two restored from one SnapStart snapshot above all, could make the same id at the same moment.
+    # Random hex characters look the same and do not depend on the clock.
+    return secrets.token_hex(MAX_ID_LENGTH // 2)
 
 
 def hashed(name: str) -> str:

@@ -13,7 +13,15 @@ import binascii
 import datetime as _dt
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, SecretStr, model_validator
+import pydantic
+from pydantic import BeforeValidator, ConfigDict, Field, PlainSerializer, SecretStr, model_validator
+
+
+class BaseModel(pydantic.BaseModel):
+    """Every Layer0 model. Its validator and serializer are built on first use, not on import: a route pays only
+    for the models it uses (docs/architecture.md#cold-start)."""
+
+    model_config = ConfigDict(defer_build=True)
 
 
 def _decode_base64(value: Any) -> bytes:

@@ -230,7 +230,7 @@ def get(service_id: str) -> Service:
 def list_all() -> list[ServiceSummary]:
     """The read model's service rows: one Query, whatever the number of environments and services
     (docs/architecture.md#the-read-model)."""
-    return [ServiceSummary(**row.fields) for row in row_store.select(ROW_KIND)]
+    return [ServiceSummary(**fields) for fields in row_store.listed(ROW_KIND)]
 
 
 def write_row(service_id: str, name: str, environment_id: str, version: int | None = None) -> bool:

@@ -71,8 +71,9 @@ class Settings:
     # (docs/compatibility.md#tasks; `-c task_retention_hours`).
     task_retention_hours: float = 24.0
     # How many containers may call AWS at once, sharing each service's account quota (docs/operations.md#pacing):
-    # the API's reserved concurrency plus the steps and the scaler. CDK sets it from `api_concurrency`.
-    aws_containers: int = 12
+    # the API's and the events function's reserved concurrency plus the steps and the scaler. CDK sets it from
+    # `api_concurrency` and `events_concurrency`.
+    aws_containers: int = 14
 
     @property
     def aws_name_prefix(self) -> str:
@@ -130,12 +131,7 @@ def _fault_rate(value: str) -> float:
 
 
 def _container_policy(value: str) -> str:
-    policy = value.strip().lower() or contract.CONTAINER_POLICY_PERMISSIVE
-    if policy not in contract.CONTAINER_POLICIES:
-        raise ValueError(
-            f"LAYER0_CONTAINER_POLICY must be one of {', '.join(contract.CONTAINER_POLICIES)}, not {value!r}"
-        )
-    return policy
+    return contract.container_policy(value, "LAYER0_CONTAINER_POLICY")
 
 
 def _imds_hop_limit(value: str) -> int:
@@ -158,9 +154,9 @@ def get() -> Settings:
     return from_environment()
 
 
-# The default of `aws_containers`: the API's default reserved concurrency (10), plus one container for the job steps
-# and one for the scaler (docs/operations.md#pacing).
-AWS_CONTAINERS = 12
+# The default of `aws_containers`: the API's default reserved concurrency (10), the events function's (2), plus one
+# container for the job steps and one for the scaler (docs/operations.md#pacing).
+AWS_CONTAINERS = 14
 
 
 def _positive(name: str, value: str) -> int:

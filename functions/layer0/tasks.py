@@ -107,9 +107,9 @@ def list_all() -> list[TaskSummary]:
     """The read model's task rows: one Query (docs/architecture.md#the-read-model). A running task is listed, and a
     finished one for `task_retention_hours` after it stopped (docs/compatibility.md#tasks)."""
     summaries = [
-        TaskSummary(**{field: row.fields.get(field, "") for field in TaskSummary.model_fields})
-        for row in row_store.select(ROW_KIND)
-        if row.fields.get("task_id")
+        TaskSummary(**{field: fields.get(field, "") for field in TaskSummary.model_fields})
+        for fields in row_store.listed(ROW_KIND)
+        if fields.get("task_id")
     ]
     return sorted(summaries, key=lambda summary: summary.task_id)
 

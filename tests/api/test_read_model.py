@@ -3,6 +3,8 @@ large the estate; the API's writes keep it true."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from layer0 import aws
@@ -97,3 +99,17 @@ def test_the_tag_routes_refuse_the_read_models_entity_types(api):
 
     assert api.get("/tag", params={"type": "row:service"}).json() == []
     assert api.get("/service").json() == [fields]
+
+
+@pytest.mark.parametrize("path", sorted(ROUTES))
+def test_a_list_leaves_out_rows_whose_retention_has_ended_and_keeps_the_others(api, path):
+    kind, fields = ROUTES[path]
+    now = int(time.time())
+    row_store.put(row_store.Row(kind, "id-kept", fields(1)))
+    row_store.put(row_store.Row(kind, "id-retained", fields(2), expires_at=now + 3600))
+    row_store.put(row_store.Row(kind, "id-ended", fields(3), expires_at=now - 1))  # DynamoDB's TTL has not run yet
+
+    assert sorted(api.get(path).json(), key=str) == sorted([fields(1), fields(2)], key=str)
+    # The rows themselves are still there, for the reconcile and the events function.
+    assert {row.entity_id for row in row_store.select(kind)} == {"id-kept", "id-retained"}
+    assert row_store.get(kind, "id-ended") is not None

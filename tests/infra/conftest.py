@@ -39,6 +39,7 @@ IMPORTED_CONTEXT = {
     "container_policy": "strict",
     "imds_hop_limit": "2",
     "task_retention_hours": "6",
+    "events_concurrency": "3",
 }
 
 
@@ -90,9 +91,22 @@ class Synth:
     def resources(self, resource_type: str) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.template_json["Resources"].items() if v["Type"] == resource_type}
 
+    def layer0_functions(self) -> dict[str, dict[str, Any]]:
+        """The functions of Layer0's asset: every function but CDK's deploy-trigger provider (infra/read_model.py)."""
+        return {
+            k: v
+            for k, v in self.resources("AWS::Lambda::Function").items()
+            if v["Properties"].get("Handler", "").startswith("handlers.")
+        }
+
     def asset_dir(self) -> Path:
         assets = json.loads((self.outdir / f"{self.stack.stack_name}.assets.json").read_text())
-        zipped = [f["source"]["path"] for f in assets["files"].values() if f["source"].get("packaging") == "zip"]
+        zipped = [
+            f["source"]["path"]
+            for f in assets["files"].values()
+            if f["source"].get("packaging") == "zip" and (self.outdir / f["source"]["path"] / "handlers").is_dir()
+        ]
+        # (CDK's deploy-trigger provider, infra/read_model.py, has an asset of its own.)
         assert len(zipped) == 1, f"expected one Lambda asset (shared by every function), got {zipped}"
         return self.outdir / zipped[0]
 

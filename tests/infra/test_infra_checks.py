@@ -128,9 +128,7 @@ def test_asset_holds_handlers_domain_and_dependencies_only(synth):
 
 
 def test_every_function_shares_the_one_asset(synth):
-    keys = {
-        json.dumps(r["Properties"]["Code"], sort_keys=True) for r in synth.resources("AWS::Lambda::Function").values()
-    }
+    keys = {json.dumps(r["Properties"]["Code"], sort_keys=True) for r in synth.layer0_functions().values()}
     assert len(keys) == 1
 
 
@@ -171,7 +169,7 @@ def test_imported_variant_applies_every_context_value(imported):
     assert variables["LAYER0_AWS_RATE"] == "2.5"
     assert variables["LAYER0_AWS_BURST"] == "7"
     # -c container_policy=strict reaches every function (the API function is the one that reads it).
-    functions = imported.resources("AWS::Lambda::Function").values()
+    functions = imported.layer0_functions().values()
     assert {f["Properties"]["Environment"]["Variables"]["LAYER0_CONTAINER_POLICY"] for f in functions} == {"strict"}
     names = {t["Properties"]["TableName"] for t in imported.resources("AWS::DynamoDB::Table").values()}
     assert names == {f"l0-team2-{t.name_suffix}" for t in contract.TABLES}

@@ -28,7 +28,7 @@ def test_values_from_the_command_line_are_strings():
     assert config.throughput == Throughput(api_concurrency=3, aws_rate=1.5, aws_burst=4)
     assert config.throughput.aggregate_aws_rate == 4.5
     assert config.throughput.environment() == {
-        "LAYER0_AWS_CONTAINERS": "5",
+        "LAYER0_AWS_CONTAINERS": "7",  # 3 for the API, 2 for the events function, the steps and the scaler
         "LAYER0_AWS_RATE": "1.5",
         "LAYER0_AWS_BURST": "4",
     }
@@ -52,7 +52,7 @@ def test_container_policy_is_permissive_unless_set_strict():
     assert context(container_policy="strict").container_policy == "strict"
     assert context(container_policy=" Strict ").container_policy == "strict"
     assert context(container_policy="").container_policy == "permissive"
-    with pytest.raises(ValueError, match="container_policy='lax' must be one of permissive, strict"):
+    with pytest.raises(ValueError, match="context container_policy must be one of permissive, strict, not 'lax'"):
         context(container_policy="lax")
 
 

@@ -55,7 +55,7 @@ def test_no_function_may_create_roles_or_change_their_policies(synth):
 
 def test_the_imds_hop_limit_reaches_every_function(synth, imported):
     for synthesized, expected in ((synth, "1"), (imported, "2")):
-        functions = synthesized.resources("AWS::Lambda::Function").values()
+        functions = synthesized.layer0_functions().values()
         limits = {f["Properties"]["Environment"]["Variables"].get("LAYER0_IMDS_HOP_LIMIT") for f in functions}
         assert limits == {expected}
 

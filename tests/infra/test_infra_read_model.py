@@ -88,5 +88,30 @@ def test_task_retention_hours_comes_from_the_context(imported):
     _, props = function(imported.template_json, contract.EVENTS_HANDLER)
     assert props["Environment"]["Variables"]["LAYER0_TASK_RETENTION_HOURS"] == "6"
     # Every function reads the same settings: the create-task step's rows expire alike.
-    functions = imported.resources("AWS::Lambda::Function").values()
+    functions = imported.layer0_functions().values()
+    assert len(functions) > 3
     assert {f["Properties"]["Environment"]["Variables"]["LAYER0_TASK_RETENTION_HOURS"] for f in functions} == {"6"}
+
+
+def test_each_deploy_that_changes_the_events_function_runs_the_reconcile_once(synth):
+    """After an upgrade the rows are rebuilt at once, not at the next hourly run (infra/read_model.py)."""
+    function_id, props = _events_function(synth)
+    [trigger] = synth.resources("Custom::Trigger").values()
+    properties = trigger["Properties"]
+    # The function's published version: a new version, i.e. new code or settings, runs the trigger again.
+    [version_id] = [
+        k
+        for k, v in synth.resources("AWS::Lambda::Version").items()
+        if v["Properties"]["FunctionName"] == {"Ref": function_id}
+    ]
+    assert properties["HandlerArn"] == {"Ref": version_id}
+    # Without waiting for it: a failed reconcile must not roll the deploy back.
+    assert properties["InvocationType"] == "Event"
+
+
+def test_the_events_functions_reserved_concurrency_is_counted_in_every_functions_aws_containers(synth, imported):
+    for synthesized, events_concurrency, containers in ((synth, 2, "14"), (imported, 3, "9")):
+        _, props = _events_function(synthesized)
+        assert props["ReservedConcurrentExecutions"] == events_concurrency
+        functions = synthesized.layer0_functions().values()
+        assert {f["Properties"]["Environment"]["Variables"]["LAYER0_AWS_CONTAINERS"] for f in functions} == {containers}

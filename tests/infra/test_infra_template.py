@@ -211,7 +211,7 @@ def test_reserved_concurrency_and_aws_rate_come_from_one_setting(synth):
     variables = props["Environment"]["Variables"]
     # Unset by default: each AWS service's pace comes from its quota, shared among the containers that call at once.
     assert "LAYER0_AWS_RATE" not in variables and "LAYER0_AWS_BURST" not in variables
-    assert int(variables["LAYER0_AWS_CONTAINERS"]) == throughput.aws_containers == 12
+    assert int(variables["LAYER0_AWS_CONTAINERS"]) == throughput.aws_containers == 14
     assert throughput.aggregate_aws_rate is None
 
 

@@ -52,7 +52,9 @@ class ThrottleInjector:
         if self.random.random() >= self.share:
             return None
         self.injected += 1
-        body = json.dumps({"__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException", "message": "Rate exceeded"})
+        body = json.dumps(
+            {"__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException", "message": "Rate exceeded"}
+        )
         return AWSResponse(request.url, 400, {"Content-Type": "application/x-amz-json-1.0"}, _Body(body.encode()))
 
 
@@ -302,3 +304,47 @@ def test_local_mode_gives_each_function_token_buckets_of_its_own(monkeypatch):
     finally:
         lambda_runtime.unregister(step_name)
         aws.reset()
+
+
+def test_a_client_loads_its_models_without_listing_every_service_botocore_knows(fast, monkeypatch):
+    aws.reset()
+    listed = []
+    original = aws.ModelLoader.list_available_services
+
+    def list_available_services(self, type_name):
+        listed.append(type_name)
+        return original(self, type_name)
+
+    monkeypatch.setattr(aws.ModelLoader, "list_available_services", list_available_services)
+    client = aws.client("dynamodb")
+    client.get_paginator("query")
+    client.list_tables()
+
+    assert listed == []
+
+
+@pytest.mark.parametrize("type_name", ["service-2", "endpoint-rule-set-1", "paginators-1", "waiters-2"])
+def test_the_client_layers_models_are_botocores_own(type_name):
+    from botocore.loaders import Loader
+
+    ours = aws._new_session()._session.get_component("data_loader")
+    theirs = Loader()
+    for service in ("dynamodb", "ecs", "elbv2"):
+        assert ours.load_service_model(service, type_name) == theirs.load_service_model(service, type_name)
+    # The data every client reads, as plain dicts (botocore's are OrderedDicts), keys in the same order.
+    for name in ("endpoints", "partitions", "sdk-default-configuration", "_retry"):
+        plain, ordered = ours.load_data(name), theirs.load_data(name)
+        assert type(plain) is dict
+        assert plain == ordered and list(plain) == list(ordered)
+
+
+def test_an_unknown_service_or_missing_model_fails_as_botocore_fails():
+    from botocore.exceptions import DataNotFoundError, UnknownServiceError
+
+    loader = aws._new_session()._session.get_component("data_loader")
+    with pytest.raises(UnknownServiceError):
+        loader.load_service_model("no-such-service", "service-2")
+    with pytest.raises(UnknownServiceError):  # STS has no waiters: botocore calls that an unknown service too
+        loader.load_service_model("sts", "waiters-2")
+    with pytest.raises(DataNotFoundError):
+        loader.load_service_model("dynamodb", "service-2", "1999-01-01")

@@ -35,6 +35,11 @@ def test_the_report_runs_the_cold_start_section_and_sums_up_its_figures():
     assert "| `handlers.api` | 0 |" in body
     # The summary's last line carries every section's figures.
     assert report.figures(text) == section_figures
+    # Beside issue 13's figures from before its work; the sections not run say so.
+    summary = text.split("## Summary")[1]
+    assert f"| `cold_start_ratio` | 5.1 | {section_figures['cold_start_ratio']} | ≤ 2.0 (goal 1.5) |" in summary
+    assert "| `first_request_ms` | 186 | " in summary
+    assert "| `task_calls_30` | 62 | not run | = task_calls_1 |" in summary
 
 
 def test_a_failing_section_is_reported_and_the_others_still_run(monkeypatch):

@@ -4,6 +4,7 @@ restored container must not share."""
 
 from __future__ import annotations
 
+import gc
 import json
 import random
 import re
@@ -227,3 +228,29 @@ def test_every_client_comes_from_one_session(monkeypatch):
     aws.client("dynamodb")
     assert len(sessions) == 1
     aws.reset()
+
+
+def test_the_api_functions_init_runs_with_the_collector_paused_and_leaves_it_on():
+    found = fresh_python(
+        """
+import gc, json
+collections = []
+gc.callbacks.append(lambda phase, info: phase == "start" and collections.append(info["generation"]))
+from handlers import api
+print(json.dumps({"enabled": gc.isenabled(), "collections": collections}))
+""",
+        {"POWERTOOLS_TRACE_DISABLED": "true"},
+    )
+    assert found["enabled"] is True
+    # One may come before the pause (importing handlers/cold_start.py) and one when it ends; an import with the
+    # collector on makes about a hundred.
+    assert len(found["collections"]) <= 2, found["collections"]
+
+
+def test_the_collector_is_on_again_when_an_import_fails():
+    from handlers.cold_start import collector_paused
+
+    with pytest.raises(ImportError), collector_paused():
+        import no_such_module  # noqa: F401
+
+    assert gc.isenabled()

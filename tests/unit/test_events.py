@@ -205,3 +205,14 @@ def test_a_desired_count_change_or_a_placement_failure_requests_a_scaler_run(sta
 
     assert result["scaler_run_requested"] == "envabc123456"
     assert requested == ["envabc123456"]
+
+
+def test_the_deploy_triggers_empty_invocation_runs_the_reconcile(stack):
+    """CDK's trigger (infra/read_model.py) invokes the function with an empty payload after each upgrade."""
+    row_store.put(row_store.Row("service", "gone12345678", {"service_id": "gone12345678", "service_name": "gone",
+                                                            "environment_id": "e", "environment_name": ""}))  # fmt: skip
+
+    result = events.handler({}, None)
+
+    assert services.list_all() == []
+    assert result["service"]["removed"] == ["gone12345678"]

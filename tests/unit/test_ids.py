@@ -32,3 +32,11 @@ def test_deploy_ids_map_to_task_definitions_and_back():
     arn = "arn:aws:ecs:us-west-2:123456789012:task-definition/l0-l0-guestbook:3"
     assert ids.deploy_id(arn) == "guestbook.3"
     assert ids.deploy_id("l0-l0-guestbook:3") == "guestbook.3"
+
+
+def test_ids_do_not_depend_on_the_clock(monkeypatch):
+    """Two containers (two restored from one snapshot) making an id at the same moment get different ids."""
+    monkeypatch.setattr("time.time_ns", lambda: 1_700_000_000_000_000_000)
+    monkeypatch.setattr("time.time", lambda: 1_700_000_000.0)
+    assert len({ids.hashed("same") for _ in range(100)}) == 100
+    assert len({ids.job_id() for _ in range(100)}) == 100

@@ -962,3 +962,46 @@ def test_moto_still_reads_every_item_of_the_table_for_a_query_without_the_patch(
         keys, looked_at = _items_a_query_reads(big_table, monkeypatch, "small")
     assert keys == ["0000", "0001"]
     assert looked_at == 302
+
+
+# An item with every kind of DynamoDB value.
+EVERY_KIND = {
+    "p": {"S": "small"},
+    "s": {"S": "9999"},
+    "n": {"N": "-12.5"},
+    "b": {"B": b"\x00\xffbinary"},
+    "ss": {"SS": ["a", "b"]},
+    "ns": {"NS": ["1", "2"]},
+    "bs": {"BS": [b"x", b"y"]},
+    "m": {"M": {"inner": {"L": [{"S": "x"}, {"N": "3"}, {"NULL": True}, {"BOOL": False}]}}},
+}
+
+
+def _item_answers(dynamodb) -> list[dict]:
+    by_key = {"p": {"S": "small"}, "s": {"S": "9999"}}
+    small = {":p": {"S": "small"}}
+    answers = [
+        dynamodb.get_item(TableName="t", Key=by_key),
+        dynamodb.get_item(TableName="t", Key={"p": {"S": "none"}, "s": {"S": "0"}}),
+        dynamodb.query(TableName="t", KeyConditionExpression="p = :p", ExpressionAttributeValues=small),
+        dynamodb.query(TableName="t", KeyConditionExpression="p = :p", ExpressionAttributeValues=small, Limit=1),
+        dynamodb.scan(TableName="t", Limit=5),
+        dynamodb.describe_table(TableName="t")["Table"]["ItemCount"],
+    ]
+    for answer in answers:
+        if isinstance(answer, dict):
+            answer.pop("ResponseMetadata")
+    return answers
+
+
+def test_item_answers_written_as_json_are_those_of_motos_serializer(big_table):
+    from moto.dynamodb import responses
+
+    big_table.put_item(TableName="t", Item=EVERY_KIND)
+    moto_patches.apply()
+    assert responses.DynamoResult.__module__ == "local.moto_patches"
+    patched = _item_answers(big_table)
+    with moto_patches.unpatched("dynamodb_item_answers_as_json"):
+        assert _item_answers(big_table) == patched
+    assert patched[0]["Item"] == EVERY_KIND
+    assert patched[3]["LastEvaluatedKey"] == {"p": {"S": "small"}, "s": {"S": "0000"}}

@@ -5,48 +5,55 @@ The handler only translates events; the routers call the domain in `layer0`.
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig
-from aws_lambda_powertools.logging import correlation_paths
+from handlers.cold_start import collector_paused
 
-from handlers import snapstart
-from handlers.api import (
-    admin,
-    deploys,
-    docs,
-    edge,
-    environments,
-    errors,
-    jobs,
-    load_balancers,
-    secrets,
-    services,
-    tags,
-    tasks,
-)
-from handlers.api.idempotency import honour_idempotency_key
-from handlers.observability import domain_logs_through, make_tracer
-from layer0 import contract, settings
+# The whole init runs with the garbage collector paused (handlers/cold_start.py).
+with collector_paused():
+    from aws_lambda_powertools import Logger
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig
+    from aws_lambda_powertools.logging import correlation_paths
 
-logger = Logger(service="layer0-api")
-tracer = make_tracer("layer0-api")
-domain_logs_through(logger)
+    from handlers import snapstart
+    from handlers.api import (
+        admin,
+        deploys,
+        docs,
+        edge,
+        environments,
+        errors,
+        jobs,
+        load_balancers,
+        secrets,
+        services,
+        tags,
+        tasks,
+    )
+    from handlers.api.idempotency import honour_idempotency_key
+    from handlers.observability import domain_logs_through, make_tracer
+    from layer0 import contract, settings
 
-CORS = CORSConfig(
-    allow_origin=contract.CORS_ALLOW_ORIGIN,
-    allow_headers=list(contract.CORS_ALLOW_HEADERS),
-    expose_headers=list(contract.CORS_EXPOSE_HEADERS),
-)
+    logger = Logger(service="layer0-api")
+    tracer = make_tracer("layer0-api")
+    domain_logs_through(logger)
 
-# debug=False whatever POWERTOOLS_DEV says: in debug mode the resolver prints every event, request bodies (secret
-# values among them, docs/compatibility.md#secrets) included.
-app = APIGatewayRestResolver(enable_validation=True, cors=CORS, json_body_deserializer=edge.decode_json, debug=False)
-errors.register(app)
-app.use(middlewares=[honour_idempotency_key])
-for module in (admin, tags, jobs, environments, deploys, load_balancers, services, tasks, secrets):
-    app.include_router(module.router)
-# The OpenAPI documents load on their first request, or before SnapStart's snapshot (docs/architecture.md#cold-start).
-snapstart.register(lambda: docs.enable(app))
+    CORS = CORSConfig(
+        allow_origin=contract.CORS_ALLOW_ORIGIN,
+        allow_headers=list(contract.CORS_ALLOW_HEADERS),
+        expose_headers=list(contract.CORS_EXPOSE_HEADERS),
+    )
+
+    # debug=False whatever POWERTOOLS_DEV says: in debug mode the resolver prints every event, request bodies (secret
+    # values among them, docs/compatibility.md#secrets) included.
+    app = APIGatewayRestResolver(
+        enable_validation=True, cors=CORS, json_body_deserializer=edge.decode_json, debug=False
+    )
+    errors.register(app)
+    app.use(middlewares=[honour_idempotency_key])
+    for module in (admin, tags, jobs, environments, deploys, load_balancers, services, tasks, secrets):
+        app.include_router(module.router)
+    # The OpenAPI documents load on their first request, or before SnapStart's snapshot
+    # (docs/architecture.md#cold-start).
+    snapstart.register(lambda: docs.enable(app))
 
 
 # log_event=False whatever POWERTOOLS_LOGGER_LOG_EVENT says: events carry request bodies, secret values among them.

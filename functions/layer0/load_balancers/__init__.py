@@ -204,7 +204,7 @@ def get(load_balancer_id: str) -> LoadBalancer:
 
 def list_all() -> list[LoadBalancerSummary]:
     """The read model's load balancer rows: one Query (docs/architecture.md#the-read-model)."""
-    return [LoadBalancerSummary(**row.fields) for row in row_store.select(ROW_KIND)]
+    return [LoadBalancerSummary(**fields) for fields in row_store.listed(ROW_KIND)]
 
 
 def write_row(load_balancer_id: str, name: str, environment_id: str, kind: str, version: int | None = None) -> None:
