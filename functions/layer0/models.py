@@ -126,6 +126,9 @@ class CreateEnvironmentRequest(RequestModel):
     min_cluster_count: int = Field(default=0, ge=0, le=MAX_MIN_CLUSTER_COUNT)
     operating_system: str = ""
     ami_id: str = ""
+    # "managed" (ECS capacity provider with managed scaling) or "layer0" (the Layer0 scaler):
+    # docs/architecture.md#capacity-providers. Empty means "managed".
+    scaling: str = ""
 
 
 class UpdateEnvironmentRequest(RequestModel):
@@ -145,6 +148,8 @@ class Environment(BaseModel):
     operating_system: str
     ami_id: str
     links: list[str] = Field(default_factory=list)
+    scaling: str = ""  # "managed" or "layer0" (docs/architecture.md#capacity-providers)
+    architecture: str = ""  # "x86_64" or "arm64", of the instance type (DescribeInstanceTypes)
 
 
 class EnvironmentSummary(BaseModel):

@@ -22,7 +22,7 @@ import uuid
 
 from botocore.exceptions import ClientError
 
-from layer0 import aws, deploys, environments, ids, jobs, scaler, settings
+from layer0 import aws, capacity, deploys, environments, ids, jobs, scaler, settings
 from layer0 import load_balancers as lbs
 from layer0 import logs as log_store
 from layer0.errors import ErrorCode, Layer0Error, aws_error_code, aws_error_message, missing_parameter
@@ -340,6 +340,8 @@ def create(request: CreateServiceRequest) -> tuple[Service, Job]:
         "deploymentConfiguration": DEPLOYMENT_CONFIGURATION,
         # One token for every attempt: ECS answers a retry whose first answer was lost with the service it made.
         "clientToken": str(uuid.uuid4()),
+        # The capacity provider strategy and architecture constraint (docs/architecture.md#capacity-providers).
+        **capacity.launch_arguments(environment_id),
     }
     if load_balancers:
         params["loadBalancers"] = load_balancers

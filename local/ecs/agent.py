@@ -43,6 +43,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from local.ecs import patches
+from local.ecs.capacity import ManagedScaling
 from local.ecs.events import EventEmitter
 from local.ecs.simulation import EcsSimulation
 from local.schedules import ScheduleRunner
@@ -146,6 +147,7 @@ class Agent:
         self._clients_lock = threading.Lock()
         self._sync_lock = threading.Lock()  # one pass at a time: a manual sync_once and the thread never overlap
         self._instance_types: dict[str, tuple[int, int]] = {}  # type -> (CPU units, MiB)
+        self._architectures: dict[str, str] = {}  # type -> arm64 | x86_64
         # The clusters the last pass found ACTIVE: ListClusters leaves a deleted cluster out (as ECS does, after a
         # while; local/moto_patches.py at once), so the next pass describes these too and empties the deleted ones.
         self._active_clusters: set[str] = set()
@@ -157,8 +159,11 @@ class Agent:
         # this pass starts on the next one, as on AWS), then EventBridge Scheduler's due schedules.
         self.simulation = EcsSimulation(self.client, clock)
         self.schedules = ScheduleRunner(self.client, clock)
+        # What capacity providers with managed scaling do (local/ecs/capacity.py): after the instances register.
+        self.managed_scaling = ManagedScaling(self.client, self.simulation.backend, self._resources_of, clock)
         self.steps: list[Callable[[Snapshot, SyncResult], None]] = [
             self._sync_container_instances,
+            self._guarded(self.managed_scaling.sync),
             self._guarded(self.simulation.sync_tasks),
             self._guarded(self.simulation.sync_services),
             self._guarded(self.schedules.run_due),
@@ -168,7 +173,7 @@ class Agent:
         self.events: EventEmitter | None = None
         if events_function:
             self.events = EventEmitter(self.client, self.simulation.backend, events_function, clock)
-            self.steps.insert(3, self._guarded(self.events.sync))
+            self.steps.insert(4, self._guarded(self.events.sync))
         if patch_moto:
             patch_moto_total_resources()
 
@@ -367,7 +372,7 @@ class Agent:
             "instanceType": instance_type,
             "availabilityZone": instance.get("Placement", {}).get("AvailabilityZone") or member.get("AvailabilityZone"),
         }
-        ecs.register_container_instance(
+        registered = ecs.register_container_instance(
             cluster=cluster,
             instanceIdentityDocument=json.dumps(document),
             totalResources=[
@@ -375,6 +380,17 @@ class Agent:
                 {"name": "MEMORY", "type": "INTEGER", "integerValue": memory},
                 {"name": "PORTS", "type": "STRINGSET", "stringSetValue": list(RESERVED_PORTS)},
                 {"name": "PORTS_UDP", "type": "STRINGSET", "stringSetValue": []},
+            ],
+        )["containerInstance"]
+        # The agent's own attribute, which placement constraints on the architecture match.
+        ecs.put_attributes(
+            cluster=cluster,
+            attributes=[
+                {
+                    "name": "ecs.cpu-architecture",
+                    "value": self._architectures.get(instance_type or "", "x86_64"),
+                    "targetId": registered["containerInstanceArn"],
+                }
             ],
         )
         result.registered.append((cluster, instance_id))
@@ -411,6 +427,8 @@ class Agent:
             if not types:
                 return None
             described = types[0]
+            supported = described.get("ProcessorInfo", {}).get("SupportedArchitectures", [])
+            self._architectures[instance_type] = "arm64" if "arm64" in supported else "x86_64"
             self._instance_types[instance_type] = (
                 int(described["VCpuInfo"]["DefaultVCpus"]) * 1024,
                 int(described["MemoryInfo"]["SizeInMiB"]),

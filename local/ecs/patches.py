@@ -15,8 +15,10 @@ Applied together by :func:`apply` (an :class:`local.ecs.agent.Agent` does it whe
 - :func:`patch_ecs_list_tasks_service_name` ListTasks(serviceName) filters on the service
 - :func:`patch_ecs_service_deployments` services: real counts, deployments, deploymentConfiguration, clientToken
 
-Shared with the simulation (local/ecs/simulation.py): :data:`ECS_LOCK`, :func:`placement_failure`,
-:func:`run_task_placing`, :func:`finish_stopped_task`, :func:`start_deployment`.
+Shared with the simulation (local/ecs/simulation.py, local/ecs/capacity.py): :data:`ECS_LOCK`,
+:func:`placement_failure`, :func:`run_task_placing` (through a managed-scaling capacity provider, what does not fit
+waits in PROVISIONING: :func:`managed_provider`, :func:`provision`), :func:`finish_stopped_task`,
+:func:`start_deployment`.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ __all__ = [
     "patch_ecs_list_tasks_service_name",
     "patch_ecs_service_deployments",
     "placement_failure",
+    "managed_provider",
+    "provision",
     "run_task_placing",
     "finish_stopped_task",
     "start_deployment",
@@ -220,6 +224,57 @@ def placement_failure(backend: Any, cluster: Any, requirements: dict) -> tuple[s
     return cluster.arn, NO_CONTAINER_INSTANCES
 
 
+PROVISIONING = "PROVISIONING"
+
+
+def _provider(backend: Any, name: str) -> Any | None:
+    provider = backend.capacity_providers.get(name)
+    if provider is None:
+        return None
+    scaling = (provider.auto_scaling_group_provider or {}).get("managedScaling") or {}
+    return provider if scaling.get("status") == "ENABLED" else None
+
+
+def managed_provider(backend: Any, cluster: Any, strategy: list | None, launch_type: str | None) -> str | None:
+    """The managed-scaling capacity provider a RunTask goes through: its strategy's first, or with neither a
+    strategy nor a launch type, the cluster's default strategy's first; None when that is not one."""
+    if not strategy and not launch_type:
+        strategy = cluster.default_capacity_provider_strategy
+    if not strategy:
+        return None
+    name = strategy[0].get("capacityProvider", "")
+    return name if _provider(backend, name) is not None else None
+
+
+def provision(backend: Any, cluster: Any, task_definition: str, count: int, provider: str, arguments: dict) -> list:
+    """``count`` tasks in PROVISIONING, on no instance, as ECS starts what does not fit through a capacity provider.
+    ``arguments`` are moto's run_task ones (overrides, started_by, tags, group, ...)."""
+    from moto.ecs.models import Task
+
+    definition = backend.describe_task_definition(task_definition)
+    group = arguments.get("group") or f"family:{definition.family}"
+    tasks = []
+    for _ in range(count):
+        task = Task(
+            cluster=cluster,
+            task_definition=definition,
+            container_instance_arn=None,
+            resource_requirements=backend._calculate_task_resource_requirements(definition),
+            backend=backend,
+            group=group,
+            overrides=arguments.get("overrides") or {},
+            started_by=arguments.get("started_by") or "",
+            tags=arguments.get("tags") or [],
+            launch_type="EC2",
+            networking_configuration=arguments.get("networking_configuration"),
+            capacity_provider_name=provider,
+        )
+        task.last_status = PROVISIONING
+        backend.tasks.setdefault(cluster.name, {})[task.task_arn] = task
+        tasks.append(task)
+    return tasks
+
+
 def run_task_placing(backend: Any, cluster_name: str, task_definition: str, count: int, **options: Any) -> tuple:
     """moto's ``run_task`` with AWS's outcome: (tasks placed, failures), one failure per copy not placed.
 
@@ -235,14 +290,23 @@ def run_task_placing(backend: Any, cluster_name: str, task_definition: str, coun
         "launch_type": None,
         **options,
     }
+    cluster = backend._get_cluster(cluster_name)
+    provider = managed_provider(
+        backend, cluster, arguments.get("capacity_provider_strategy"), arguments.get("launch_type")
+    )
     try:
         tasks = backend.run_task(cluster_name, task_definition, count, **arguments)
     except Exception as error:
-        if str(error).startswith("No instances found in cluster"):
+        if not str(error).startswith("No instances found in cluster"):
+            raise
+        if provider is None:
             raise InvalidParameterException(NO_CONTAINER_INSTANCES) from None
-        raise
+        tasks = []
     failures = []
-    if len(tasks) < count:
+    if len(tasks) < count and provider is not None:
+        # Through a managed-scaling capacity provider, what does not fit waits (local/ecs/capacity.py places it).
+        tasks = tasks + provision(backend, cluster, task_definition, count - len(tasks), provider, arguments)
+    elif len(tasks) < count:
         cluster = backend._get_cluster(cluster_name)
         definition = backend.describe_task_definition(task_definition)
         arn, reason = placement_failure(backend, cluster, backend._calculate_task_resource_requirements(definition))
