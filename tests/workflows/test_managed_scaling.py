@@ -4,10 +4,12 @@ never stops a busy instance."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from layer0 import aws, capacity, environments, ids
-from layer0.models import CreateEnvironmentRequest
+from layer0 import aws, capacity, deploys, environments, ids
+from layer0.models import CreateDeployRequest, CreateEnvironmentRequest
 from tests.conftest import setup_client
 from tests.workflows.test_create_task import register_deploy
 
@@ -154,3 +156,103 @@ def test_scale_in_terminates_an_idle_instance_never_a_busy_one(stack, agent, clo
     clock.now += 10 * agent.managed_scaling.scale_in_after
     agent.sync_once()
     assert group(environment_id)["DesiredCapacity"] == 1
+
+
+# --- the jobs: create-task waits for RUNNING, delete-environment removes the capacity provider -----------------------
+
+
+@pytest.fixture
+def machines(stack, monkeypatch):
+    from tests.workflows.helpers import job_machines
+
+    with job_machines(monkeypatch) as (arns, _waits):
+        yield arns
+
+
+def start_task(machines, agent, environment_id: str, deploy_id: str, name: str = "task") -> tuple[str, dict]:
+    from layer0 import tasks
+    from layer0.models import CreateTaskRequest
+    from tests.workflows.helpers import execution_arn, wait_for_end
+
+    job = tasks.start_create(CreateTaskRequest(task_name=name, environment_id=environment_id, deploy_id=deploy_id))
+    return job.job_id, wait_for_end(execution_arn(machines[5], job.job_id), agent)
+
+
+def test_the_create_task_job_waits_for_running_while_the_group_grows_from_zero(machines, agent):
+    from layer0 import tasks
+    from layer0.stores import jobs as job_store
+
+    environment_id = managed_environment("jobzero")
+    assert group(environment_id)["DesiredCapacity"] == 0
+
+    job_id, described = start_task(machines, agent, environment_id, register_deploy("alpine"))
+
+    assert described["status"] == "SUCCEEDED", (described.get("error"), described.get("cause"))
+    job = job_store.get(job_id)
+    assert job.job_status == 3
+    arn = tasks.tag_values(job.meta["task_id"])["arn"]
+    [task] = setup_client("ecs").describe_tasks(cluster=ids.aws_name(environment_id), tasks=[arn])["tasks"]
+    assert task["startedAt"] and task.get("capacityProviderName") == ids.aws_name(environment_id)
+    assert group(environment_id)["DesiredCapacity"] == 1
+    # It went through PROVISIONING first: RunTask never lacked room, so no capacity retry happened.
+    history = setup_client("stepfunctions").get_execution_history(
+        executionArn=described["executionArn"], maxResults=1000
+    )["events"]
+    assert not [e for e in history if e["type"] == "TaskFailed"]
+    checks = [
+        e for e in history if e["type"] == "TaskStateEntered" and e["stateEnteredEventDetails"]["name"] == "CheckTask"
+    ]
+    assert len(checks) >= 2  # waiting, then running
+
+
+def test_the_create_task_job_fails_with_the_capacity_providers_reason(machines, agent):
+    from layer0.stores import jobs as job_store
+
+    environment_id = managed_environment("jobtoolarge")
+
+    job_id, described = start_task(machines, agent, environment_id, register_deploy("huge", memory=64_000))
+
+    assert described["status"] == "FAILED"
+    job = job_store.get(job_id)
+    assert job.job_status == 4
+    assert job.meta["error"].startswith("TaskNotStarted: Task did not start: Capacity provider l0-l0-")
+    assert "more than an empty t3.small instance has" in job.meta["error"]
+
+
+def test_the_create_task_job_fails_with_the_reason_of_a_task_that_stopped_before_running(machines, agent):
+    from layer0.stores import jobs as job_store
+
+    environment_id = managed_environment("jobpull", count=1)
+    agent.sync_once()
+    # An image that cannot be pulled (the simulation's convention: its name contains "fail").
+    dockerrun = {"containerDefinitions": [{"name": "app", "image": "example/fail", "memory": 64}]}
+    deploy_id = deploys.create(
+        CreateDeployRequest(deploy_name="broken", dockerrun=json.dumps(dockerrun).encode())
+    ).deploy_id
+
+    job_id, described = start_task(machines, agent, environment_id, deploy_id)
+
+    assert described["status"] == "FAILED", described
+    error = job_store.get(job_id).meta["error"]
+    assert error.startswith("TaskNotStarted: Task did not start: CannotPullContainerError"), error
+
+
+def test_deleting_a_managed_environment_removes_its_capacity_provider_and_a_rerun_is_done(machines, agent):
+    from layer0 import jobs
+    from layer0.stores import jobs as job_store
+    from tests.unit.test_environments_delete import NOTHING, left
+    from tests.workflows.helpers import execution_arn, wait_for_end
+
+    environment_id = managed_environment("doomedcp", count=1)
+    run(environment_id, register_deploy("alpine"))
+    agent.sync_once()
+    agent.sync_once()
+    assert left(environment_id)["capacity_providers"] == 1
+
+    job = jobs.create(jobs.JobType.DeleteEnvironment, environment_id)
+    described = wait_for_end(execution_arn(machines[1], job.job_id), agent)
+
+    assert described["status"] == "SUCCEEDED", job_store.get(job.job_id).meta
+    assert left(environment_id) == NOTHING
+    # The step again (a retry after a lost answer) finds nothing to do.
+    assert capacity.delete_provider(environment_id) == {"deleted": False}
