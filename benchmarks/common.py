@@ -308,7 +308,8 @@ def register_instances() -> None:
 
 
 def run_create_task_job(job_id: str, request: str) -> str:
-    """The create-task machine's steps, in its order, through the workflow-step dispatch; the task's id."""
+    """The create-task machine's steps up to RunTask, through the workflow-step dispatch; the task's id. (Its wait
+    for the task to run, CheckTask, is left out: no ECS simulation runs the task here.)"""
     from layer0 import jobs
     from layer0.workflows import registry
 

@@ -21,13 +21,14 @@ managed scaling ENABLED:
      its minimum, and does not shrink while a task waits.
 
 Differences from AWS, written down in docs/architecture.md#local-mode: no CloudWatch metric or target tracking
-policy (the capacity is computed directly each pass), scale-in after ``scale_in_after`` seconds (AWS: about 15
+policy (the capacity is computed directly each pass), scale-in after ``scale_in_after`` seconds (60, or ``python -m local --scale-in-after N``; AWS: about 15
 minutes of the metric below target), managed draining has nothing to drain (only idle instances go).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -39,6 +40,8 @@ __all__ = ["ManagedScaling", "SCALE_IN_AFTER_SECONDS", "TOO_LARGE_REASON"]
 log = logging.getLogger(__name__)
 
 SCALE_IN_AFTER_SECONDS = 60.0
+# `python -m local --scale-in-after N` sets it.
+SCALE_IN_AFTER_VARIABLE = "LAYER0_LOCAL_SCALE_IN_SECONDS"
 TOO_LARGE_REASON = (
     "Capacity provider {provider}: the task needs {cpu} CPU units and {memory} MiB, more than an empty {type} "
     "instance has, so no instance the group can launch can run it"
@@ -58,12 +61,14 @@ class ManagedScaling:
         backend: Callable[[], Any],
         resources: Callable[[str | None], tuple[int, int] | None],
         clock: Callable[[], float] = time.time,
-        scale_in_after: float = SCALE_IN_AFTER_SECONDS,
+        scale_in_after: float | None = None,
     ):
         self.client = client
         self.backend = backend
         self.resources = resources
         self.clock = clock
+        if scale_in_after is None:
+            scale_in_after = float(os.environ.get(SCALE_IN_AFTER_VARIABLE) or SCALE_IN_AFTER_SECONDS)
         self.scale_in_after = scale_in_after
         self._idle_since: dict[str, float] = {}  # EC2 instance id -> when it was first seen without a task
         self._protected: dict[str, bool] = {}  # EC2 instance id -> the protection this set last

@@ -513,6 +513,14 @@ def _create_service(original: Callable) -> Callable:
             )
             service.placement_strategy = self._get_param("placementStrategy") or []
             service.placement_constraints = self._get_param("placementConstraints") or []
+            # A capacity provider strategy, given or the cluster's default one (as ECS takes it when neither a
+            # strategy nor a launch type is given): the service scheduler places through it (local/ecs/capacity.py).
+            strategy = self._get_param("capacityProviderStrategy")
+            if not strategy and not self._get_param("launchType"):
+                strategy = cluster.default_capacity_provider_strategy or None
+            if strategy:
+                service.capacity_provider_strategy = strategy
+                service.launch_type = ""
             service.deployments = []
             if service.task_definition and service.deployment_controller.get("type", "ECS") == "ECS":
                 start_deployment(service, service.task_definition)
@@ -584,7 +592,8 @@ def patch_ecs_service_deployments() -> None:
     With this patch: counts start at 0 and only change with real tasks (local/ecs/simulation.py runs them); a new
     task definition or ``forceNewDeployment`` starts a new PRIMARY deployment (IN_PROGRESS) and demotes the
     previous one to ACTIVE, within the call; a new desired count goes to the PRIMARY deployment; the
-    deployment configuration (circuit breaker included) and placement strategy are kept and described; a
+    deployment configuration (circuit breaker included), placement strategy and capacity provider strategy (the
+    cluster's default one when neither a strategy nor a launch type is given, as ECS does) are kept and described; a
     CreateService on the name of an active service answers with that service when its ``clientToken`` is the one
     that created it (a retry whose answer was lost), and InvalidParameterException "Creation of service was not
     idempotent." otherwise. (AWS also answers a repeat with the very same parameters and no token with the service.)

@@ -256,3 +256,25 @@ def test_deleting_a_managed_environment_removes_its_capacity_provider_and_a_reru
     assert left(environment_id) == NOTHING
     # The step again (a retry after a lost answer) finds nothing to do.
     assert capacity.delete_provider(environment_id) == {"deleted": False}
+
+
+def test_services_that_need_the_same_host_port_get_an_instance_each(stack, agent):
+    environment_id = managed_environment("ports", count=1, instance_size="m3.medium")
+    deploy_id = register_deploy("guestbook", fixture="Service.Dockerrun.aws.json")
+    ecs = aws.client("ecs")
+    for name in ("one", "two"):
+        ecs.create_service(
+            cluster=ids.aws_name(environment_id),
+            serviceName=f"l0-l0-{name}",
+            taskDefinition=ids.task_definition(deploy_id),
+            desiredCount=1,
+            **capacity.launch_arguments(environment_id),
+        )
+    for _ in range(5):
+        agent.sync_once()
+
+    described = setup_client("ecs").describe_services(
+        cluster=ids.aws_name(environment_id), services=["l0-l0-one", "l0-l0-two"]
+    )["services"]
+    assert [s["runningCount"] for s in described] == [1, 1]
+    assert group(environment_id)["DesiredCapacity"] == 2
