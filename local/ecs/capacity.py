@@ -21,8 +21,9 @@ managed scaling ENABLED:
      its minimum, and does not shrink while a task waits.
 
 Differences from AWS, written down in docs/architecture.md#local-mode: no CloudWatch metric or target tracking
-policy (the capacity is computed directly each pass), scale-in after ``scale_in_after`` seconds (60, or ``python -m local --scale-in-after N``; AWS: about 15
-minutes of the metric below target), managed draining has nothing to drain (only idle instances go).
+policy (the capacity is computed directly each pass), scale-in after ``scale_in_after`` seconds (60, or
+``python -m local --scale-in-after N``; AWS: about 15 minutes of the metric below target), managed draining has
+nothing to drain (only idle instances go).
 """
 
 from __future__ import annotations
