@@ -17,7 +17,13 @@ from layer0.stores import rows as row_store
 from layer0.stores import tags as tag_store
 from tests.conftest import setup_client
 from tests.workflows.helpers import execution_arn, job_machines, wait_for_end
-from tests.workflows.test_create_task import agent, create_environment, ecs_task, register_deploy  # noqa: F401
+from tests.workflows.test_create_task import (  # noqa: F401
+    agent,
+    create_environment,
+    ecs_task,
+    register_deploy,
+    wait_for_job,
+)
 
 DAY = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1)).strftime("%Y-%m-%d")
 
@@ -41,7 +47,7 @@ def create_task(api, machines, agent, body: dict) -> tuple[str, str]:  # noqa: F
     response = api.post("/task", json=body)
     assert response.status_code == 202, response.text
     job_id = response.headers["X-JobID"]
-    described = wait_for_end(execution_arn(machines[5], job_id), agent)
+    described = wait_for_job(machines, job_id, agent)
     assert described["status"] == "SUCCEEDED", (described.get("error"), described.get("cause"))
     job = api.get(f"/job/{job_id}").json()
     assert job["job_status"] == 3
@@ -66,7 +72,7 @@ def test_post_task_answers_202_with_the_job_and_the_job_starts_the_task(api, mac
     job = api.get(f"/job/{job_id}").json()
     assert job["job_type"] == 5
     assert json.loads(job["request"]) == body
-    wait_for_end(execution_arn(machines[5], job_id), agent)
+    wait_for_job(machines, job_id, agent)
     task_id = api.get(f"/job/{job_id}").json()["meta"]["task_id"]
     task = api.get(f"/task/{task_id}").json()
     assert task["task_name"] == "task1"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -91,9 +92,24 @@ class DebouncedScaler:
 
 
 def start(machines, request: CreateTaskRequest, agent) -> tuple[str, dict]:
-    """Start the job and wait for its end, the ECS simulation running meanwhile (the job waits for its task to run)."""
+    """Start the job and wait for its end, the ECS simulation running meanwhile (the job waits for its task to run).
+    The simulation's passes begin once the RunTask step is over (its task tagged, or the job ended), so that no
+    pass lands between RunTask and the step's own writes: the tests then see one order of events."""
     job = tasks.start_create(request)
-    return job.job_id, wait_for_end(execution_arn(machines[5], job.job_id), agent)
+    return job.job_id, wait_for_job(machines, job.job_id, agent)
+
+
+def wait_for_job(machines, job_id: str, agent) -> dict:
+    """`start`'s wait: for the RunTask step, then for the end with the simulation's passes."""
+    execution = execution_arn(machines[5], job_id)
+    sfn = setup_client("stepfunctions")
+    deadline = time.monotonic() + 60
+    while not job_store.get(job_id).meta.get("task_id"):
+        if sfn.describe_execution(executionArn=execution)["status"] != "RUNNING":
+            break
+        assert time.monotonic() < deadline, f"job {job_id} never started its task"
+        time.sleep(0.01)
+    return wait_for_end(execution, agent)
 
 
 def test_the_machine_is_deployed_with_the_others():

@@ -170,12 +170,10 @@ def machines(stack, monkeypatch):
 
 
 def start_task(machines, agent, environment_id: str, deploy_id: str, name: str = "task") -> tuple[str, dict]:
-    from layer0 import tasks
     from layer0.models import CreateTaskRequest
-    from tests.workflows.helpers import execution_arn, wait_for_end
+    from tests.workflows.test_create_task import start
 
-    job = tasks.start_create(CreateTaskRequest(task_name=name, environment_id=environment_id, deploy_id=deploy_id))
-    return job.job_id, wait_for_end(execution_arn(machines[5], job.job_id), agent)
+    return start(machines, CreateTaskRequest(task_name=name, environment_id=environment_id, deploy_id=deploy_id), agent)
 
 
 def test_the_create_task_job_waits_for_running_while_the_group_grows_from_zero(machines, agent):
