@@ -25,7 +25,7 @@ import logging
 
 from botocore.exceptions import ClientError
 
-from layer0 import aws, capacity, ids, jobs, scaler, security_groups, settings
+from layer0 import aws, capacity, ids, jobs, security_groups, settings
 from layer0 import user_data as templates
 from layer0.errors import ErrorCode, Layer0Error, Retryable, aws_error_code, aws_error_message, missing_parameter
 from layer0.models import (
@@ -227,7 +227,7 @@ def _architecture(instance_size: str, operating_system: str) -> str:
 
 
 def _validate(request: CreateEnvironmentRequest) -> tuple[str, str, str]:
-    """(name, lower-cased OS, instance size), or a 400. Touches nothing in AWS but DescribeInstanceTypes."""
+    """(name, lower-cased OS, instance size), or a 400. Touches nothing in AWS."""
     if not request.environment_name:
         raise missing_parameter("environment_name")
     if not request.operating_system:
@@ -238,12 +238,8 @@ def _validate(request: CreateEnvironmentRequest) -> tuple[str, str, str]:
             ErrorCode.InvalidJSON,
             f"Operating system '{request.operating_system}' is not recognized: use 'linux' or 'windows'",
         )
-    instance_size = request.instance_size or DEFAULT_INSTANCE_SIZE
-    if scaler.instance_memory(instance_size) is None:
-        raise Layer0Error(
-            ErrorCode.InvalidJSON, f"Instance size '{instance_size}' is not an EC2 instance type in this region"
-        )
-    return request.environment_name, operating_system, instance_size
+    # The instance type itself is checked with its architecture (_architecture): one DescribeInstanceTypes.
+    return request.environment_name, operating_system, request.instance_size or DEFAULT_INSTANCE_SIZE
 
 
 def _user_data(request: CreateEnvironmentRequest, operating_system: str, ecs_id: str) -> str:
