@@ -148,3 +148,25 @@ def test_the_reconcile_repairs_task_rows_whose_events_were_lost_and_records_task
     assert tasks.list_all() == []
     reconcile.run()
     assert [(t.task_id, t.task_name, t.environment_id) for t in tasks.list_all()] == [(task_id, "lost", environment_id)]
+
+
+def test_the_job_writes_the_tasks_identity_even_when_an_event_lands_between_its_read_and_write(stack, monkeypatch):
+    """A managed environment's task changes state several times in its first seconds: an event that lands in the
+    middle of the job's write must not leave the row without the task's id (unlisted for good)."""
+    arn = "arn:aws:ecs:us-west-2:123456789012:task/l0-l0-envid/abc"
+    real_get = row_store.get
+    landed = []
+
+    def get_then_event(kind, entity_id):
+        found = real_get(kind, entity_id)
+        if not landed:
+            landed.append(True)
+            tasks.apply_state({"taskArn": arn, "lastStatus": "RUNNING", "version": 5, "startedBy": "l0-l0-"})
+        return found
+
+    monkeypatch.setattr(row_store, "get", get_then_event)
+    tasks.write_row("racy12345678", "racy", "envid", "alpine.1", arn)
+    monkeypatch.undo()
+
+    row = row_store.get("task", arn)
+    assert (row.fields["task_id"], row.fields["last_status"], row.version) == ("racy12345678", "RUNNING", 5)
