@@ -215,11 +215,14 @@ def capacity_retry(hours: float = TASK_CAPACITY_RETRY_HOURS) -> asl.RetryPolicy:
     )
 
 
-# The wait for the started task to run: a poll every 5 s, for as long as the capacity retries may last (a task
-# PROVISIONING in a managed environment waits there for ECS to add an instance, which ECS gives up after a while).
+# The wait for the started task to run (a task PROVISIONING in a managed environment waits there while ECS adds an
+# instance; ECS stops it, with a reason, when it gives up): a poll every 5 s, then every minute.
 TASK_POLL_SECONDS = 5
 TASK_POLL_BACKOFF_AFTER = 60  # polls; then every TASK_POLL_SLOW_SECONDS, to keep the execution's history short
 TASK_POLL_SLOW_SECONDS = 60
+# How long the job waits for a started task to run: 5 minutes of quick polls, then 45 of slow ones. The machine must
+# end within jobs.LONGEST_JOB_SECONDS (a job's row outlives it), with the 24 hours of capacity retries before.
+TASK_WAIT_SECONDS = 50 * 60
 
 
 def _wait_states(poll_limit: int) -> dict:
@@ -268,7 +271,7 @@ def _wait_states(poll_limit: int) -> dict:
 
 
 def machine(capacity_retry_hours: float = TASK_CAPACITY_RETRY_HOURS) -> JobMachine:
-    slow_polls = max(int(capacity_retry_hours * 3600) // TASK_POLL_SLOW_SECONDS, 1)
+    slow_polls = (TASK_WAIT_SECONDS - TASK_POLL_BACKOFF_AFTER * TASK_POLL_SECONDS) // TASK_POLL_SLOW_SECONDS
     body = {
         "StartAt": "RunTask",
         "States": {
@@ -286,7 +289,7 @@ def machine(capacity_retry_hours: float = TASK_CAPACITY_RETRY_HOURS) -> JobMachi
         job_type=JobType.CreateTask,
         body=body,
         # The retries, the wait for the task to run, plus an hour for the steps themselves.
-        timeout_seconds=2 * int(capacity_retry_hours * 3600) + 3600,
+        timeout_seconds=int(capacity_retry_hours * 3600) + TASK_WAIT_SECONDS + 3600,
         description="Layer0 job type 5: start a task, waiting for room in its environment",
     )
 
