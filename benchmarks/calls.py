@@ -14,7 +14,8 @@ list, update min count (0 -> 1), link, unlink and delete. Delete is two rows: `D
 (layer0.environments.start_delete: it writes the job and starts its execution), and the job itself, whose steps
 are called directly (layer0.workflows.registry.run, the workflow-step function's dispatch) in the order the
 delete-environment machine runs them (functions/layer0/workflows/): job.set_status 2, unlink_all,
-list_dependencies, delete_dependency per dependency (none here), delete_autoscaling_group, delete_launch_template,
+list_dependencies, delete_dependency per dependency (none here), delete_provider (the capacity provider of a
+managed environment, the default), delete_autoscaling_group, delete_launch_template,
 instances_gone (polled until true), delete_security_group, delete_cluster, delete_tags, job.set_status 3. The state
 machine itself is not run: the state machine the API starts here is a stand-in Pass machine, so that only the
 steps' calls are counted.
@@ -146,6 +147,7 @@ def _run_delete_job(job_id: str, environment_id: str) -> None:
     dependencies = registry.run("environment.list_dependencies", args)["dependencies"]
     for dependency in dependencies:
         registry.run("environment.delete_dependency", {**args, **dependency})
+    registry.run("environment.delete_provider", args)
     registry.run("environment.delete_autoscaling_group", args)
     registry.run("environment.delete_launch_template", args)
     for _ in range(INSTANCE_POLLS):  # WaitForInstances / CheckInstances

@@ -38,6 +38,7 @@ def in_process_stack(aws_rate: float = 1e9):
     from moto import mock_aws
 
     from layer0 import aws, settings
+    from local import moto_patches
     from local.resources import REGION, create_stack_resources
 
     os.environ.update(
@@ -51,6 +52,8 @@ def in_process_stack(aws_rate: float = 1e9):
         LAYER0_AWS_RATE=str(aws_rate),
     )
     os.environ.pop("AWS_ENDPOINT_URL", None)
+    # Local mode's moto fixes, as the tests' stack has them (a forced group delete terminates protected instances).
+    moto_patches.apply()
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}):
         environment, token = create_stack_resources(lambda service: boto3.client(service, region_name=REGION))
         os.environ.update(environment)
@@ -308,7 +311,8 @@ def register_instances() -> None:
 
 
 def run_create_task_job(job_id: str, request: str) -> str:
-    """The create-task machine's steps, in its order, through the workflow-step dispatch; the task's id."""
+    """The create-task machine's steps up to RunTask, through the workflow-step dispatch; the task's id. (Its wait
+    for the task to run, CheckTask, is left out: no ECS simulation runs the task here.)"""
     from layer0 import jobs
     from layer0.workflows import registry
 

@@ -55,6 +55,8 @@ from benchmarks.common import (
 
 DEPLOY_FIXTURE = "Task.Dockerrun.aws.json"  # no host ports: any number of copies fits one instance
 INSTANCE_SIZE = "t2.micro"  # the module's size; 1024 MiB holds the ~6 copies (100 MiB each) one environment gets
+# The Graviton environments' size (docs/compatibility.md#graviton-arm64): t2.micro's 1024 MiB, arm64.
+ARM64_INSTANCE_SIZE = "t4g.micro"
 GET_REQUESTS = 50
 LIST_REQUESTS = 20
 LIFTED_RATE = 1e9
@@ -71,6 +73,8 @@ class Case:
     # Fargate environments besides the EC2 ones (docs/compatibility.md#fargate-environments): services and tasks
     # round-robin over both kinds; the classic load balancers go to the EC2 ones.
     fargate_environments: int = 0
+    # Of the environments, how many are Graviton (arm64) ones: the first ones, of ARM64_INSTANCE_SIZE.
+    arm64_environments: int = 0
 
     def __post_init__(self):
         # As the module: services and tasks force at least one environment and one deploy.
@@ -80,11 +84,14 @@ class Case:
             raise ValueError("load balancers need at least one environment")
         if self.deploys and self.deploy_families < 1:
             raise ValueError("deploys need at least one family")
+        if not 0 <= self.arm64_environments <= self.environments:
+            raise ValueError("arm64 environments are some of the environments")
 
 
 # docs/compatibility.md#stress-scenarios: deploys 1/50/100 in families 1/15/30; environments 1/15/30; load balancers
 # 1/25/50; services 1/25/50;
-# tasks 1/50/100.
+# tasks 1/50/100. The max case makes a third of its environments Graviton (arm64) ones, which its services and
+# tasks, round-robin over the environments, run in too.
 CASES = {
     "min": Case(environments=1, load_balancers=1, deploys=1, deploy_families=1, services=1, tasks=1),
     "med": Case(environments=15, load_balancers=25, deploys=50, deploy_families=15, services=25, tasks=50),
@@ -96,6 +103,7 @@ CASES = {
         services=50,
         tasks=100,
         fargate_environments=10,
+        arm64_environments=10,
     ),
 }
 
@@ -225,7 +233,8 @@ def build(client: _Client, sizes: Case) -> dict[str, list[str]]:
         kind: [] for kind in ("environments", "load_balancers", "deploys", "services", "tasks")
     }
     for n in range(sizes.environments):
-        body = {"environment_name": f"stress{n}", "operating_system": "linux", "instance_size": INSTANCE_SIZE,
+        size = ARM64_INSTANCE_SIZE if n < sizes.arm64_environments else INSTANCE_SIZE
+        body = {"environment_name": f"stress{n}", "operating_system": "linux", "instance_size": size,
                 "min_cluster_count": 1}  # fmt: skip
         made["environments"].append(client.ok("POST", "/environment", body).json()["environment_id"])
     register_instances()
@@ -403,7 +412,7 @@ def make_history(client: _Client, count: int) -> None:
     over HTTP (POST /environment, POST /deploy); a deploy is deleted through the API (DELETE /deploy/{id}); an
     environment through the delete-environment machine's own steps, in its order, called directly (as
     `run_create_task_job` does for tasks): no instances (min_cluster_count 0), so no instance polls to wait for."""
-    from layer0 import environments
+    from layer0 import capacity, environments
     from layer0.workflows import delete_environment
 
     dockerrun_body = dockerrun(DEPLOY_FIXTURE)
@@ -414,6 +423,7 @@ def make_history(client: _Client, count: int) -> None:
         delete_environment.unlink_all(environment_id)
         for dependency in delete_environment.list_dependencies(environment_id)["dependencies"]:
             delete_environment.delete_dependency(environment_id, dependency["kind"], dependency["id"])
+        capacity.delete_provider(environment_id)
         environments.delete_autoscaling_group(environment_id)
         environments.delete_launch_template(environment_id)
         environments.delete_security_group(environment_id)

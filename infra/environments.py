@@ -7,7 +7,8 @@ inline policies:
   or terminate an instance, and raise a group's maximum when the desired capacity needs it (nothing else).
 
 Scoped to `l0-<prefix>-*` names wherever AWS allows it:
-- ECS clusters, services, tasks and container instances by ARN (`cluster/l0-<prefix>-*`, ...);
+- ECS clusters, services, tasks and container instances by ARN (`cluster/l0-<prefix>-*`, ...), and the
+  environments' capacity providers (`capacity-provider/l0-<prefix>-*`, docs/architecture.md#capacity-providers);
 - Auto Scaling groups by ARN (`autoScalingGroupName/l0-<prefix>-*`);
 - EC2 security groups and launch templates have ids, not names, in their ARNs: by their `Name` tag, which
   Layer0 sets when it creates them (`aws:RequestTag/Name`, then `ec2:ResourceTag/Name`);
@@ -36,6 +37,7 @@ READ_ONLY_ACTIONS = (
     "ec2:DescribeInstanceTypes",
     "autoscaling:DescribeAutoScalingGroups",
     "elasticloadbalancing:DescribeLoadBalancers",
+    "ec2:DescribeInstanceTypeOfferings",
 )
 
 # What the delete-environment steps read: the environment's group, template and instances, the load balancers in it.
@@ -63,7 +65,8 @@ REASONS = {
         "ecs:ListServices/ListTasks are limited by the ecs:cluster condition to l0-<prefix>-* clusters."
     ),
     "names": (
-        "ECS clusters, services, tasks, container instances, Auto Scaling groups and load balancers are limited to "
+        "ECS clusters, services, tasks, container instances, capacity providers, Auto Scaling groups and load "
+        "balancers are limited to "
         "the names Layer0 gives them, l0-<prefix>-*; the wildcard is the environment id and the ECS-generated suffix."
     ),
     "ids": (
@@ -95,6 +98,7 @@ class EnvironmentsPolicy(Construct):
             )
 
         clusters = arn("ecs", "cluster", names)
+        capacity_providers = arn("ecs", "capacity-provider", names)
         cluster_contents = [
             arn("ecs", "container-instance", f"{names}/*"),
             arn("ecs", "service", f"{names}/*"),
@@ -123,8 +127,19 @@ class EnvironmentsPolicy(Construct):
                     "ecs:DeleteCluster",
                     "ecs:DescribeClusters",
                     "ecs:ListContainerInstances",
+                    "ecs:PutClusterCapacityProviders",
                 ],
                 resources=[arn("ecs", "cluster", names)],
+            ),
+            # A managed environment's capacity provider (layer0.capacity); a failed create's rollback deletes it.
+            iam.PolicyStatement(
+                sid="CapacityProviders",
+                actions=[
+                    "ecs:CreateCapacityProvider",
+                    "ecs:DescribeCapacityProviders",
+                    "ecs:DeleteCapacityProvider",
+                ],
+                resources=[capacity_providers],
             ),
             iam.PolicyStatement(
                 sid="ClusterContents",
@@ -278,7 +293,17 @@ class EnvironmentsPolicy(Construct):
             statements=[
                 iam.PolicyStatement(sid="DescribeEnvironments", actions=list(DELETE_READ_ACTIONS), resources=["*"]),
                 list_cluster_contents,
-                iam.PolicyStatement(sid="DeleteClusters", actions=["ecs:DeleteCluster"], resources=[clusters]),
+                iam.PolicyStatement(
+                    sid="DeleteClusters",
+                    actions=["ecs:DeleteCluster", "ecs:PutClusterCapacityProviders"],
+                    resources=[clusters],
+                ),
+                # The DeleteCapacityProvider step: detach (above), then delete.
+                iam.PolicyStatement(
+                    sid="DeleteCapacityProviders",
+                    actions=["ecs:DescribeCapacityProviders", "ecs:DeleteCapacityProvider"],
+                    resources=[capacity_providers],
+                ),
                 # The environment's services go with the delete-service steps (infra/services.py); its tasks here.
                 iam.PolicyStatement(
                     sid="StopTasks", actions=["ecs:StopTask"], resources=[arn("ecs", "task", f"{names}/*")]

@@ -49,6 +49,10 @@ REASONS = {
         "resource-level permissions: IAM only accepts '*' for them (the Fargate variant of a deploy, and its "
         "environment's security group)."
     ),
+    "tasks": (
+        "The create-task job's CheckTask step describes the task it started, in an l0-<prefix>-* cluster; the "
+        "wildcards are the environment id and the ECS task id, known at run time."
+    ),
 }
 
 
@@ -67,6 +71,9 @@ class TasksPolicy(Construct):
             service="ecs", resource="cluster", resource_name=names, arn_format=ArnFormat.SLASH_RESOURCE_NAME
         )
         roles = task_roles.task_role_arns(stack, config)
+        tasks = stack.format_arn(
+            service="ecs", resource="task", resource_name=f"{names}/*", arn_format=ArnFormat.SLASH_RESOURCE_NAME
+        )
         # Inline (not managed), like the environments policy, so that the functions' roles keep no ManagedPolicyArns.
         self.step_policy = iam.Policy(
             self,
@@ -78,6 +85,12 @@ class TasksPolicy(Construct):
                     sid="CheckClusters",
                     actions=["ecs:DescribeClusters", "ecs:ListContainerInstances"],
                     resources=[clusters],
+                ),
+                # The CheckTask step: whether the started task runs (layer0.workflows.create_task.task_state).
+                iam.PolicyStatement(
+                    sid="CheckTasks",
+                    actions=["ecs:DescribeTasks"],
+                    resources=[tasks],
                 ),
                 iam.PolicyStatement(
                     sid="RunDeploysInLayer0Clusters",
@@ -105,6 +118,7 @@ class TasksPolicy(Construct):
             (nag_text(stack.resolve(task_definitions)), REASONS["task_definitions"]),
             *((nag_text(stack.resolve(role)), REASONS["roles"]) for role in roles),
             (nag_text(stack.resolve(clusters)), REASONS["clusters"]),
+            (nag_text(stack.resolve(tasks)), REASONS["tasks"]),
         ):
             Validations.of(self.step_policy).acknowledge(
                 Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{resource}]", reason=reason)

@@ -85,6 +85,13 @@ def main(argv: list[str] | None = None) -> int:
         help="the share (0..1) of those faults that come after AWS did the work: the call is performed and its "
         "answer lost, an HTTP 500 or a dropped connection (LAYER0_FAULT_AFTER)",
     )
+    parser.add_argument(
+        "--scale-in-after",
+        type=float,
+        default=None,
+        help="seconds an instance of a managed-scaling environment stays idle before the simulated capacity "
+        "provider scales it in (default 60; docs/architecture.md#local-mode)",
+    )
     args = parser.parse_args(argv)
     if not _is_loopback(args.host) and not args.expose:
         parser.error(f"--host {args.host} would serve the API beyond this machine; add --expose to do so on purpose")
@@ -99,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["LAYER0_FAULT_AFTER"] = str(args.fault_after)
     if args.fault_seed is not None:
         os.environ["LAYER0_FAULT_SEED"] = str(args.fault_seed)
+    if args.scale_in_after is not None:
+        if args.scale_in_after < 0:
+            parser.error("--scale-in-after must be 0 or more")
+        os.environ["LAYER0_LOCAL_SCALE_IN_SECONDS"] = str(args.scale_in_after)
 
     if not _port_is_free(args.host, args.port):
         print(

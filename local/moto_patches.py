@@ -20,6 +20,7 @@ Permanent patches (local mode and tests), applied by :func:`apply`, idempotently
   - :func:`patch_elb_unknown_load_balancer` classic ELB calls on an unknown name: LoadBalancerNotFound, not a 500
   - :func:`patch_elb_dns_name_region`       classic ELB DNS names name the backend's region, not ``us-east-1``
   - :func:`patch_autoscaling_already_exists` CreateAutoScalingGroup on a taken name: AlreadyExists, not a new group
+  - :func:`patch_autoscaling_force_delete` DeleteAutoScalingGroup terminates instances protected from scale-in too
   - :func:`patch_elbv2_idempotent_creates`  ALB, target group, listener creates repeated: the one made, as on AWS
   - :func:`patch_ec2_delete_unknown_launch_template` DeleteLaunchTemplate of an unknown name: NotFound
   - :func:`patch_list_clusters_active`   ListClusters leaves deleted (INACTIVE) clusters out
@@ -60,6 +61,7 @@ __all__ = [
     "patch_elb_unknown_load_balancer",
     "patch_elb_dns_name_region",
     "patch_autoscaling_already_exists",
+    "patch_autoscaling_force_delete",
     "patch_elbv2_idempotent_creates",
     "patch_ec2_delete_unknown_launch_template",
     "patch_list_clusters_active",
@@ -216,6 +218,30 @@ def patch_autoscaling_already_exists() -> None:
         backend = patching.import_module("moto.autoscaling.models").AutoScalingBackend
         patching.replace_method(
             "autoscaling_already_exists", backend, "create_auto_scaling_group", _create_auto_scaling_group_once
+        )
+
+
+def _delete_auto_scaling_group_forced(original: Callable) -> Callable:
+    def delete_auto_scaling_group(self: Any, group_name: str) -> None:
+        group = self.autoscaling_groups.get(group_name)
+        for state in getattr(group, "instance_states", []):
+            state.protected_from_scale_in = False  # ForceDelete terminates them all, protected or not
+        return original(self, group_name)
+
+    return delete_auto_scaling_group
+
+
+def patch_autoscaling_force_delete() -> None:
+    """DeleteAutoScalingGroup (Layer0 always passes ForceDelete) terminates every instance of the group, as AWS
+    does. moto ignores ForceDelete and scales the group to 0 first, which leaves the instances protected from
+    scale-in running, in no group: a managed-scaling environment (its busy instances are protected) would never
+    lose them, and the delete-environment job would wait for them in vain."""
+    with patching.lock:
+        if "autoscaling_force_delete" in patching.undos:
+            return
+        backend = patching.import_module("moto.autoscaling.models").AutoScalingBackend
+        patching.replace_method(
+            "autoscaling_force_delete", backend, "delete_auto_scaling_group", _delete_auto_scaling_group_forced
         )
 
 
@@ -429,6 +455,7 @@ _PERMANENT: dict[str, Callable[[], None]] = {
     "elb_unknown_load_balancer": patch_elb_unknown_load_balancer,
     "elb_dns_name_region": patch_elb_dns_name_region,
     "autoscaling_already_exists": patch_autoscaling_already_exists,
+    "autoscaling_force_delete": patch_autoscaling_force_delete,
     "elbv2_idempotent_creates": patch_elbv2_idempotent_creates,
     "ec2_delete_unknown_launch_template": patch_ec2_delete_unknown_launch_template,
     "list_clusters_active": patch_list_clusters_active,

@@ -5,14 +5,16 @@ An environment `<id>` is, in AWS, named `l0-<prefix>-<id>` (the "ECS id"):
 - an ECS cluster `<ecs id>`;
 - a security group `<ecs id>-env` in the Layer0 VPC that admits all traffic from itself;
 - a launch template `<ecs id>` (AMI, instance type, instance profile, IMDSv2 required, gp3 root volume, user data);
-- an Auto Scaling group `<ecs id>` on the private subnets, tag Name=`<ecs id>` propagated to its instances.
+- an Auto Scaling group `<ecs id>` on the private subnets, tag Name=`<ecs id>` propagated to its instances;
+- with `"scaling": "managed"` (the default), a capacity provider `<ecs id>` for the group, the cluster's default
+  strategy (layer0.capacity, docs/architecture.md#capacity-providers).
 A Fargate environment (docs/compatibility.md#fargate-environments) has the cluster, with the FARGATE and
 FARGATE_SPOT capacity providers, and the security group: no launch template, no Auto Scaling group.
 
-Tags (the tag table, entity type `environment`): `name`, `os`, `environment_type` and `spot` (Fargate
-environments; layer0.capacity reads them), and one key `link:<dest id>` = `<dest id>` per link,
-so that an environment keeps several links in a store that holds one value per key. A name is claimed
-atomically (entity type `environment_name`, id = the name) before anything is created, so concurrent creates
+Tags (the tag table, entity type `environment`): `name`, `os`, `scaling` and `architecture` (EC2 environments),
+`environment_type` and `spot` (Fargate environments) — layer0.capacity reads them — and one key `link:<dest id>` =
+`<dest id>` per link, so that an environment keeps several links in a store that holds one value per key. A name is
+claimed atomically (entity type `environment_name`, id = the name) before anything is created, so concurrent creates
 with one name make one environment.
 
 The delete-environment workflow runs the step functions at the end of this module, one per state; each is
@@ -26,7 +28,7 @@ import logging
 
 from botocore.exceptions import ClientError
 
-from layer0 import aws, capacity, fargate, ids, jobs, scaler, security_groups, settings
+from layer0 import aws, capacity, fargate, ids, jobs, security_groups, settings
 from layer0 import user_data as templates
 from layer0.errors import ErrorCode, Layer0Error, Retryable, aws_error_code, aws_error_message, missing_parameter
 from layer0.models import (
@@ -113,17 +115,21 @@ def _model(environment_id: str, tags: list[Tag]) -> Environment:
     group = _auto_scaling_group(environment_id) if ec2 else None
     template = _launch_template_data(environment_id) if ec2 else {}
     security_group = find_security_group(environment_id)
+    instance_size = template.get("InstanceType", "")
     return Environment(
         environment_id=environment_id,
         environment_name=values.get("name", ""),
         cluster_count=len(group["Instances"]) if group else 0,
-        instance_size=template.get("InstanceType", ""),
+        instance_size=instance_size,
         security_group_id=security_group["GroupId"] if security_group else "",
         operating_system=values.get("os", ""),
         ami_id=template.get("ImageId", ""),
         links=linked_ids(tags),
         environment_type=environment_type,
         spot=values.get(capacity.SPOT_KEY) == "true",
+        # Fargate sizes and scales its own capacity, on x86_64 (layer0.fargate registers no runtimePlatform).
+        scaling=(values.get(capacity.SCALING_KEY) or capacity.LAYER0) if ec2 else capacity.MANAGED,
+        architecture=(capacity.instance_architecture(instance_size) or "") if instance_size else "x86_64",
     )
 
 
@@ -189,20 +195,47 @@ def observed_rows() -> list[row_store.Row]:
     return rows
 
 
-def _ami(operating_system: str) -> str:
+def _ami(operating_system: str, architecture: str = "x86_64") -> str:
     current = settings.get()
     parameter = current.linux_ami_parameter if operating_system == "linux" else current.windows_ami_parameter
+    if operating_system == "linux" and architecture == "arm64":
+        parameter = current.linux_arm64_ami_parameter
     ssm = aws.client("ssm")
     try:
         return ssm.get_parameter(Name=parameter)["Parameter"]["Value"]
     except ssm.exceptions.ParameterNotFound:
         raise Layer0Error(
-            ErrorCode.UnexpectedError, f"The default {operating_system} AMI parameter '{parameter}' does not exist"
+            ErrorCode.UnexpectedError,
+            f"The default {operating_system} {architecture} AMI parameter '{parameter}' does not exist",
         ) from None
 
 
+def _scaling(request: CreateEnvironmentRequest) -> str:
+    scaling_mode = (request.scaling or capacity.MANAGED).lower()
+    if scaling_mode not in capacity.SCALING_MODES:
+        raise Layer0Error(
+            ErrorCode.InvalidJSON, f"Scaling '{request.scaling}' is not recognized: use 'managed' or 'layer0'"
+        )
+    return scaling_mode
+
+
+def _architecture(instance_size: str, operating_system: str) -> str:
+    """The instance type's architecture, or a 400: a type EC2 does not have or offer here, Windows on arm64."""
+    architecture = capacity.instance_architecture(instance_size)
+    if architecture is None or not capacity.offered_in_region(instance_size):
+        raise Layer0Error(
+            ErrorCode.InvalidJSON, f"Instance size '{instance_size}' is not an EC2 instance type in this region"
+        )
+    if architecture == "arm64" and operating_system == "windows":
+        raise Layer0Error(
+            ErrorCode.InvalidJSON,
+            f"Instance size '{instance_size}' is an arm64 (Graviton) type: Windows environments need an x86_64 type",
+        )
+    return architecture
+
+
 def _validate(request: CreateEnvironmentRequest) -> tuple[str, str, str]:
-    """(name, lower-cased OS, instance size), or a 400. Touches nothing in AWS but DescribeInstanceTypes."""
+    """(name, lower-cased OS, instance size), or a 400. Touches nothing in AWS."""
     if not request.environment_name:
         raise missing_parameter("environment_name")
     if not request.operating_system:
@@ -213,12 +246,8 @@ def _validate(request: CreateEnvironmentRequest) -> tuple[str, str, str]:
             ErrorCode.InvalidJSON,
             f"Operating system '{request.operating_system}' is not recognized: use 'linux' or 'windows'",
         )
-    instance_size = request.instance_size or DEFAULT_INSTANCE_SIZE
-    if scaler.instance_memory(instance_size) is None:
-        raise Layer0Error(
-            ErrorCode.InvalidJSON, f"Instance size '{instance_size}' is not an EC2 instance type in this region"
-        )
-    return request.environment_name, operating_system, instance_size
+    # The instance type itself is checked with its architecture (_architecture): one DescribeInstanceTypes.
+    return request.environment_name, operating_system, request.instance_size or DEFAULT_INSTANCE_SIZE
 
 
 def _user_data(request: CreateEnvironmentRequest, operating_system: str, ecs_id: str) -> str:
@@ -273,6 +302,10 @@ def _validate_fargate(request: CreateEnvironmentRequest) -> str:
     given = sorted(field for field in FARGATE_REFUSED_FIELDS if field in request.model_fields_set)
     if given:
         raise Layer0Error(ErrorCode.InvalidJSON, f"A Fargate environment has no instances: remove {', '.join(given)}")
+    if (request.scaling or capacity.MANAGED).lower() != capacity.MANAGED:
+        raise Layer0Error(
+            ErrorCode.InvalidJSON, "A Fargate environment's capacity is managed by Fargate: remove scaling"
+        )
     if (request.operating_system or "linux").lower() != "linux":
         raise Layer0Error(
             ErrorCode.InvalidJSON,
@@ -327,13 +360,20 @@ def create(request: CreateEnvironmentRequest) -> Environment:
     if _environment_type(request) == capacity.FARGATE:
         return _create_fargate(request)
     name, operating_system, instance_size = _validate(request)
+    scaling_mode = _scaling(request)
+    architecture = _architecture(instance_size, operating_system)
     environment_id = ids.hashed(name)
     ecs_id = _ecs_id(environment_id)
     user_data = _user_data(request, operating_system, ecs_id)
-    ami = request.ami_id or _ami(operating_system)
+    ami = request.ami_id or _ami(operating_system, architecture)
     _claim_name(name, environment_id)
     try:
-        _create_resources(environment_id, operating_system, instance_size, ami, user_data, request.min_cluster_count)
+        _create_resources(
+            environment_id, operating_system, instance_size, ami, user_data, request.min_cluster_count, scaling_mode
+        )
+        if scaling_mode == capacity.MANAGED:
+            _create_capacity_provider(environment_id)
+        capacity.remember(environment_id, scaling_mode, architecture)
         tag_store.insert(Tag(entity_type=ENTITY_TYPE, entity_id=environment_id, key="name", value=name))
         tag_store.insert(
             Tag(entity_type=ENTITY_TYPE, entity_id=environment_id, key="os", value=request.operating_system)
@@ -346,8 +386,34 @@ def create(request: CreateEnvironmentRequest) -> Environment:
     return get(environment_id)
 
 
+def _group_sizes(count: int, scaling_mode: str) -> dict:
+    """A managed group may grow to MANAGED_MAX_SIZE (ECS sizes it, with new instances protected from scale-in
+    until ECS finds them idle: managed termination protection); a Layer0-scaled one starts at min = max."""
+    if scaling_mode == capacity.MANAGED:
+        return {
+            "MinSize": count,
+            "MaxSize": max(count, capacity.MANAGED_MAX_SIZE),
+            "DesiredCapacity": count,
+            "NewInstancesProtectedFromScaleIn": True,
+        }
+    return {"MinSize": count, "MaxSize": count, "DesiredCapacity": count}
+
+
+def _create_capacity_provider(environment_id: str) -> None:
+    group = _auto_scaling_group(environment_id)
+    if group is None:
+        raise Layer0Error(ErrorCode.UnexpectedError, f"Auto Scaling group {_ecs_id(environment_id)} vanished")
+    capacity.create_provider(environment_id, group["AutoScalingGroupARN"])
+
+
 def _create_resources(
-    environment_id: str, operating_system: str, instance_size: str, ami: str, user_data: str, count: int
+    environment_id: str,
+    operating_system: str,
+    instance_size: str,
+    ami: str,
+    user_data: str,
+    count: int,
+    scaling_mode: str = capacity.LAYER0,
 ) -> None:
     current = settings.get()
     ecs_id = _ecs_id(environment_id)
@@ -393,9 +459,7 @@ def _create_resources(
         aws.client("autoscaling").create_auto_scaling_group(
             AutoScalingGroupName=ecs_id,
             LaunchTemplate={"LaunchTemplateName": ecs_id, "Version": "$Latest"},
-            MinSize=count,
-            MaxSize=count,
-            DesiredCapacity=count,
+            **_group_sizes(count, scaling_mode),
             VPCZoneIdentifier=",".join(current.private_subnets),
             Tags=[
                 {
@@ -422,6 +486,7 @@ def _create_security_group(environment_id: str) -> str:
 def _roll_back(environment_id: str) -> None:
     """Undo a failed create, best effort: each step is the delete workflow's own."""
     for step in (
+        capacity.delete_provider,
         delete_autoscaling_group,
         delete_launch_template,
         delete_security_group,

@@ -137,6 +137,9 @@ class CreateEnvironmentRequest(RequestModel):
     # "ec2" (the default) or "fargate" (docs/compatibility.md#fargate-environments); `spot` is Fargate's only.
     environment_type: str = ""
     spot: bool = False
+    # "managed" (ECS capacity provider with managed scaling) or "layer0" (the Layer0 scaler):
+    # docs/architecture.md#capacity-providers. Empty means "managed".
+    scaling: str = ""
 
 
 class UpdateEnvironmentRequest(RequestModel):
@@ -158,6 +161,8 @@ class Environment(BaseModel):
     links: list[str] = Field(default_factory=list)
     environment_type: str = "ec2"
     spot: bool = False
+    scaling: str = ""  # "managed" or "layer0" (docs/architecture.md#capacity-providers)
+    architecture: str = ""  # "x86_64" or "arm64", of the instance type (DescribeInstanceTypes)
 
 
 class EnvironmentSummary(BaseModel):

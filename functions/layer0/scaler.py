@@ -272,8 +272,23 @@ def _mib(value: int) -> str:
     return f"{value}MiB"
 
 
+def managed_report(environment_id: str, group: dict) -> ScalerRunInfo:
+    """What `run` answers for an environment that ECS managed scaling sizes (docs/architecture.md#capacity-providers):
+    the group's current and desired sizes, changing nothing."""
+    return ScalerRunInfo(
+        environment_id=environment_id,
+        scale_before_run=len(group.get("Instances", [])),
+        desired_scale_after_run=group["DesiredCapacity"],
+        actual_scale_after_run=group["DesiredCapacity"],
+        unused_resource_providers=0,
+        pending_resources=[],
+        resource_providers=[],
+        errors=[],
+    )
+
+
 def run(environment_id: str) -> ScalerRunInfo:
-    """Scale one environment now (PUT /admin/scale/{id})."""
+    """Scale one environment now (PUT /admin/scale/{id}); an environment with managed scaling is only reported."""
     if capacity.is_fargate(environment_id):
         # Fargate has no instances to scale (docs/compatibility.md#fargate-environments): nothing to do.
         return ScalerRunInfo(
@@ -285,6 +300,8 @@ def run(environment_id: str) -> ScalerRunInfo:
         )
     name = ids.aws_name(environment_id)
     group = _asg(name)
+    if capacity.scaling(environment_id) == capacity.MANAGED:
+        return managed_report(environment_id, group)
     providers = providers_of(name)
     consumers = consumers_of(name)
     instance_type = _instance_type(group)
@@ -339,6 +356,8 @@ def request_run(environment_id: str, now=time.time) -> bool:
     current = settings.get()
     if not (current.scaler_function_arn and current.scaler_schedule_role_arn):
         return False
+    if capacity.scaling(environment_id) == capacity.MANAGED:
+        return False  # ECS sizes it: a run would change nothing
     moment = now()
     window = int(moment // DEBOUNCE_SECONDS)
     at = datetime.datetime.fromtimestamp(int(moment) + DEBOUNCE_SECONDS, tz=datetime.UTC)

@@ -373,6 +373,8 @@ def create(request: CreateServiceRequest) -> tuple[Service, Job]:
         "deploymentConfiguration": DEPLOYMENT_CONFIGURATION,
         # One token for every attempt: ECS answers a retry whose first answer was lost with the service it made.
         "clientToken": str(uuid.uuid4()),
+        # The capacity provider strategy and architecture constraint (docs/architecture.md#capacity-providers).
+        **capacity.launch_arguments(environment_id),
     }
     if load_balancers:
         params["loadBalancers"] = load_balancers

@@ -14,6 +14,7 @@ from layer0 import contract
 
 DEFAULT_API_VERSION = "v0.10.9-serverless"
 LINUX_AMI_PARAMETER = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"
+LINUX_ARM64_AMI_PARAMETER = "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id"
 WINDOWS_AMI_PARAMETER = "/aws/service/ami-windows-latest/Windows_Server-2022-English-Full-ECS_Optimized/image_id"
 
 
@@ -74,6 +75,9 @@ class Settings:
     # the API's and the events function's reserved concurrency plus the steps and the scaler. CDK sets it from
     # `api_concurrency` and `events_concurrency`.
     aws_containers: int = 14
+    # The public SSM parameter of the current arm64 ECS-optimised AMI, for Graviton instance types
+    # (docs/compatibility.md#graviton-arm64).
+    linux_arm64_ami_parameter: str = LINUX_ARM64_AMI_PARAMETER
 
     @property
     def aws_name_prefix(self) -> str:
@@ -116,6 +120,7 @@ def from_environment(env: dict[str, str] | os._Environ = os.environ) -> Settings
         fault_after=_share("LAYER0_FAULT_AFTER", env.get("LAYER0_FAULT_AFTER", "0")),
         task_retention_hours=_task_retention_hours(env.get("LAYER0_TASK_RETENTION_HOURS", "24")),
         aws_containers=_positive("LAYER0_AWS_CONTAINERS", env.get("LAYER0_AWS_CONTAINERS", str(AWS_CONTAINERS))),
+        linux_arm64_ami_parameter=env.get("LAYER0_LINUX_ARM64_AMI_PARAMETER", LINUX_ARM64_AMI_PARAMETER),
     )
 
 

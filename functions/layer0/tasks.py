@@ -154,6 +154,9 @@ def state_fields(task: dict) -> tuple[dict, int, int | None]:
     return fields, int(task.get("version") or 0), expires_at
 
 
+WRITE_ROW_ATTEMPTS = 10
+
+
 def write_row(task_id: str, name: str, environment_id: str, deploy_id: str, arn: str) -> None:
     """The task's row, as its create-task job started it. An ECS event may have come first and left the task's
     state there: it is kept."""
@@ -164,12 +167,18 @@ def write_row(task_id: str, name: str, environment_id: str, deploy_id: str, arn:
         "environment_name": _environment_name(environment_id),
         "deploy_id": deploy_id,
     }
-    existing = row_store.get(ROW_KIND, arn)
-    if existing is None:
-        fields, version, expires_at = state_fields({"taskArn": arn, "lastStatus": "PENDING"})
-    else:
-        fields, version, expires_at = existing.fields, existing.version, existing.expires_at
-    row_store.put(row_store.Row(ROW_KIND, arn, {**fields, **identity}, version, expires_at))
+    # An event that lands between the read and the write has a newer version and wins the conditional put: read
+    # again and add the identity to what it wrote (a task in a managed environment changes state several times in
+    # its first seconds: PROVISIONING, PENDING, RUNNING).
+    for _attempt in range(WRITE_ROW_ATTEMPTS):
+        existing = row_store.get(ROW_KIND, arn)
+        if existing is None:
+            fields, version, expires_at = state_fields({"taskArn": arn, "lastStatus": "PENDING"})
+        else:
+            fields, version, expires_at = existing.fields, existing.version, existing.expires_at
+        if row_store.put(row_store.Row(ROW_KIND, arn, {**fields, **identity}, version, expires_at)):
+            return
+    raise RuntimeError(f"Task {task_id}: its row kept changing while its identity was written")
 
 
 def apply_state(task: dict) -> bool:

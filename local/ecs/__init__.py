@@ -7,7 +7,11 @@ fake clock). Each pass:
 
 1. container instances (:mod:`local.ecs.agent`): the InService/Pending instances of every environment's Auto
    Scaling group register in its cluster, with their type's CPU and memory and the agent's reserved ports; the
-   instances that are gone deregister, their tasks stopped first;
+   instances that are gone deregister, their tasks stopped first; each carries the agent's
+   ``ecs.cpu-architecture`` attribute;
+   then managed scaling (:mod:`local.ecs.capacity`): in a cluster whose default strategy is a capacity provider
+   with managed scaling, PROVISIONING tasks are placed, the group grows for those that still wait, busy instances
+   are protected from scale-in and idle ones scale in;
 2. tasks (:mod:`local.ecs.simulation`, ``sync_tasks``): a PENDING task becomes RUNNING and its containers write
    three log lines to their awslogs streams, in their ``dependsOn`` order (:mod:`local.ecs.containers`: also
    health checks and restart policies); ``sleep N`` stops N seconds later; an image whose name contains
@@ -44,6 +48,8 @@ Modules:
 - :mod:`local.ecs.simulation`  :class:`~local.ecs.simulation.EcsSimulation`: tasks (the agents) and services
   (the service scheduler)
 - :mod:`local.ecs.containers`  a task's containers: start order, exits, health checks, restart policies
+- :mod:`local.ecs.capacity`    :class:`~local.ecs.capacity.ManagedScaling`: what capacity providers with managed
+  scaling do (PROVISIONING tasks placed, the group grown from 0 and shrunk by idle instances only)
 - :mod:`local.ecs.patches`     the ECS moto patches, and the helpers they share with the simulation
   (``ECS_LOCK``, ``run_task_placing``, ``start_deployment``, ...)
 

@@ -45,6 +45,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from local.ecs import patches
 from local.ecs.autoscaling import TargetTracking
+from local.ecs.capacity import ManagedScaling
 from local.ecs.events import EventEmitter
 from local.ecs.fargate import FargateNetworking
 from local.ecs.simulation import EcsSimulation
@@ -149,6 +150,7 @@ class Agent:
         self._clients_lock = threading.Lock()
         self._sync_lock = threading.Lock()  # one pass at a time: a manual sync_once and the thread never overlap
         self._instance_types: dict[str, tuple[int, int]] = {}  # type -> (CPU units, MiB)
+        self._architectures: dict[str, str] = {}  # type -> arm64 | x86_64
         # The clusters the last pass found ACTIVE: ListClusters leaves a deleted cluster out (as ECS does, after a
         # while; local/moto_patches.py at once), so the next pass describes these too and empties the deleted ones.
         self._active_clusters: set[str] = set()
@@ -165,8 +167,11 @@ class Agent:
         self.autoscaling = TargetTracking(self.client, self.name_prefix, clock, events_function)
         # Fargate tasks' network interfaces and target registrations (local/ecs/fargate.py), once tasks moved.
         self.fargate = FargateNetworking(self.client, self.simulation.backend)
+        # What capacity providers with managed scaling do (local/ecs/capacity.py): after the instances register.
+        self.managed_scaling = ManagedScaling(self.client, self.simulation.backend, self._resources_of, clock)
         self.steps: list[Callable[[Snapshot, SyncResult], None]] = [
             self._sync_container_instances,
+            self._guarded(self.managed_scaling.sync),
             self._guarded(self.simulation.sync_tasks),
             self._guarded(self.fargate.sync),
             self._guarded(self.autoscaling.sync),
@@ -377,7 +382,7 @@ class Agent:
             "instanceType": instance_type,
             "availabilityZone": instance.get("Placement", {}).get("AvailabilityZone") or member.get("AvailabilityZone"),
         }
-        ecs.register_container_instance(
+        registered = ecs.register_container_instance(
             cluster=cluster,
             instanceIdentityDocument=json.dumps(document),
             totalResources=[
@@ -385,6 +390,17 @@ class Agent:
                 {"name": "MEMORY", "type": "INTEGER", "integerValue": memory},
                 {"name": "PORTS", "type": "STRINGSET", "stringSetValue": list(RESERVED_PORTS)},
                 {"name": "PORTS_UDP", "type": "STRINGSET", "stringSetValue": []},
+            ],
+        )["containerInstance"]
+        # The agent's own attribute, which placement constraints on the architecture match.
+        ecs.put_attributes(
+            cluster=cluster,
+            attributes=[
+                {
+                    "name": "ecs.cpu-architecture",
+                    "value": self._architectures.get(instance_type or "", "x86_64"),
+                    "targetId": registered["containerInstanceArn"],
+                }
             ],
         )
         result.registered.append((cluster, instance_id))
@@ -421,6 +437,8 @@ class Agent:
             if not types:
                 return None
             described = types[0]
+            supported = described.get("ProcessorInfo", {}).get("SupportedArchitectures", [])
+            self._architectures[instance_type] = "arm64" if "arm64" in supported else "x86_64"
             self._instance_types[instance_type] = (
                 int(described["VCpuInfo"]["DefaultVCpus"]) * 1024,
                 int(described["MemoryInfo"]["SizeInMiB"]),

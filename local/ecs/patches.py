@@ -15,8 +15,10 @@ Applied together by :func:`apply` (an :class:`local.ecs.agent.Agent` does it whe
 - :func:`patch_ecs_list_tasks_service_name` ListTasks(serviceName) filters on the service
 - :func:`patch_ecs_service_deployments` services: real counts, deployments, deploymentConfiguration, clientToken
 
-Shared with the simulation (local/ecs/simulation.py): :data:`ECS_LOCK`, :func:`placement_failure`,
-:func:`run_task_placing`, :func:`finish_stopped_task`, :func:`start_deployment`.
+Shared with the simulation (local/ecs/simulation.py, local/ecs/capacity.py): :data:`ECS_LOCK`,
+:func:`placement_failure`, :func:`run_task_placing` (through a managed-scaling capacity provider, what does not fit
+waits in PROVISIONING: :func:`managed_provider`, :func:`provision`), :func:`finish_stopped_task`,
+:func:`start_deployment`.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ __all__ = [
     "patch_ecs_list_tasks_service_name",
     "patch_ecs_service_deployments",
     "placement_failure",
+    "managed_provider",
+    "provision",
     "run_task_placing",
     "finish_stopped_task",
     "start_deployment",
@@ -220,6 +224,57 @@ def placement_failure(backend: Any, cluster: Any, requirements: dict) -> tuple[s
     return cluster.arn, NO_CONTAINER_INSTANCES
 
 
+PROVISIONING = "PROVISIONING"
+
+
+def _provider(backend: Any, name: str) -> Any | None:
+    provider = backend.capacity_providers.get(name)
+    if provider is None:
+        return None
+    scaling = (provider.auto_scaling_group_provider or {}).get("managedScaling") or {}
+    return provider if scaling.get("status") == "ENABLED" else None
+
+
+def managed_provider(backend: Any, cluster: Any, strategy: list | None, launch_type: str | None) -> str | None:
+    """The managed-scaling capacity provider a RunTask goes through: its strategy's first, or with neither a
+    strategy nor a launch type, the cluster's default strategy's first; None when that is not one."""
+    if not strategy and not launch_type:
+        strategy = cluster.default_capacity_provider_strategy
+    if not strategy:
+        return None
+    name = strategy[0].get("capacityProvider", "")
+    return name if _provider(backend, name) is not None else None
+
+
+def provision(backend: Any, cluster: Any, task_definition: str, count: int, provider: str, arguments: dict) -> list:
+    """``count`` tasks in PROVISIONING, on no instance, as ECS starts what does not fit through a capacity provider.
+    ``arguments`` are moto's run_task ones (overrides, started_by, tags, group, ...)."""
+    from moto.ecs.models import Task
+
+    definition = backend.describe_task_definition(task_definition)
+    group = arguments.get("group") or f"family:{definition.family}"
+    tasks = []
+    for _ in range(count):
+        task = Task(
+            cluster=cluster,
+            task_definition=definition,
+            container_instance_arn=None,
+            resource_requirements=backend._calculate_task_resource_requirements(definition),
+            backend=backend,
+            group=group,
+            overrides=arguments.get("overrides") or {},
+            started_by=arguments.get("started_by") or "",
+            tags=arguments.get("tags") or [],
+            launch_type="EC2",
+            networking_configuration=arguments.get("networking_configuration"),
+            capacity_provider_name=provider,
+        )
+        task.last_status = PROVISIONING
+        backend.tasks.setdefault(cluster.name, {})[task.task_arn] = task
+        tasks.append(task)
+    return tasks
+
+
 def run_task_placing(backend: Any, cluster_name: str, task_definition: str, count: int, **options: Any) -> tuple:
     """moto's ``run_task`` with AWS's outcome: (tasks placed, failures), one failure per copy not placed.
 
@@ -235,14 +290,23 @@ def run_task_placing(backend: Any, cluster_name: str, task_definition: str, coun
         "launch_type": None,
         **options,
     }
+    cluster = backend._get_cluster(cluster_name)
+    provider = managed_provider(
+        backend, cluster, arguments.get("capacity_provider_strategy"), arguments.get("launch_type")
+    )
     try:
         tasks = backend.run_task(cluster_name, task_definition, count, **arguments)
     except Exception as error:
-        if str(error).startswith("No instances found in cluster"):
+        if not str(error).startswith("No instances found in cluster"):
+            raise
+        if provider is None:
             raise InvalidParameterException(NO_CONTAINER_INSTANCES) from None
-        raise
+        tasks = []
     failures = []
-    if len(tasks) < count:
+    if len(tasks) < count and provider is not None:
+        # Through a managed-scaling capacity provider, what does not fit waits (local/ecs/capacity.py places it).
+        tasks = tasks + provision(backend, cluster, task_definition, count - len(tasks), provider, arguments)
+    elif len(tasks) < count:
         cluster = backend._get_cluster(cluster_name)
         definition = backend.describe_task_definition(task_definition)
         arn, reason = placement_failure(backend, cluster, backend._calculate_task_resource_requirements(definition))
@@ -449,6 +513,14 @@ def _create_service(original: Callable) -> Callable:
             )
             service.placement_strategy = self._get_param("placementStrategy") or []
             service.placement_constraints = self._get_param("placementConstraints") or []
+            # A capacity provider strategy, given or the cluster's default one (as ECS takes it when neither a
+            # strategy nor a launch type is given): the service scheduler places through it (local/ecs/capacity.py).
+            strategy = self._get_param("capacityProviderStrategy")
+            if not strategy and not self._get_param("launchType"):
+                strategy = cluster.default_capacity_provider_strategy or None
+            if strategy:
+                service.capacity_provider_strategy = strategy
+                service.launch_type = ""
             service.deployments = []
             if service.task_definition and service.deployment_controller.get("type", "ECS") == "ECS":
                 start_deployment(service, service.task_definition)
@@ -520,7 +592,8 @@ def patch_ecs_service_deployments() -> None:
     With this patch: counts start at 0 and only change with real tasks (local/ecs/simulation.py runs them); a new
     task definition or ``forceNewDeployment`` starts a new PRIMARY deployment (IN_PROGRESS) and demotes the
     previous one to ACTIVE, within the call; a new desired count goes to the PRIMARY deployment; the
-    deployment configuration (circuit breaker included) and placement strategy are kept and described; a
+    deployment configuration (circuit breaker included), placement strategy and capacity provider strategy (the
+    cluster's default one when neither a strategy nor a launch type is given, as ECS does) are kept and described; a
     CreateService on the name of an active service answers with that service when its ``clientToken`` is the one
     that created it (a retry whose answer was lost), and InvalidParameterException "Creation of service was not
     idempotent." otherwise. (AWS also answers a repeat with the very same parameters and no token with the service.)

@@ -71,7 +71,7 @@ ESSENTIAL_EXITED = "Essential container in task exited"
 UNHEALTHY_STOPPED = "Task failed container health checks"
 CIRCUIT_BREAKER_FAILED = "ECS deployment circuit breaker: tasks failed to start."
 _EVENTS_KEPT = 100
-_LIVE = ("PENDING", "RUNNING")
+_LIVE = ("PROVISIONING", "PENDING", "RUNNING")
 _SERVICE_TASK_PREFIX = "ecs-svc/"
 _VARIABLE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
 
@@ -383,7 +383,7 @@ class EcsSimulation:
         if missing > 0:
             self._place(backend, cluster, service, primary, missing, now)
         elif missing < 0:
-            extra = sorted(live, key=lambda t: (t.last_status != "PENDING", -getattr(t, "_l0_started", 0)))[:-missing]
+            extra = sorted(live, key=lambda t: (t.last_status == "RUNNING", -getattr(t, "_l0_started", 0)))[:-missing]
             for task in extra:
                 self._scale_in(backend, task, primary["id"], now)
             names = " ".join(f"(task {_task_id(t)})" for t in extra)
@@ -418,10 +418,13 @@ class EcsSimulation:
         return rollback
 
     def _place(self, backend: Any, cluster: Any, service: Any, deployment: dict, count: int, now: float) -> None:
+        # A service made with a capacity provider strategy places through it (local/ecs/capacity.py).
+        strategy = getattr(service, "capacity_provider_strategy", None) or []
         try:
             options = {
                 "started_by": deployment["id"],
-                "launch_type": service.launch_type or "EC2",
+                "launch_type": None if strategy else (service.launch_type or "EC2"),
+                "capacity_provider_strategy": strategy or None,
                 "group": f"service:{service.name}",
                 # FARGATE tasks: the cluster's strategy, in awsvpc, with no instance (local/ecs/fargate.py).
                 **fargate.run_options(backend, cluster, service, deployment["taskDefinition"]),

@@ -114,6 +114,8 @@ def test_create_a_linux_environment(api):
         "links": [],
         "environment_type": "ec2",
         "spot": False,
+        "scaling": "managed",
+        "architecture": "x86_64",
     }
 
     [cluster] = setup_client("ecs").describe_clusters(clusters=[ecs_id])["clusters"]
@@ -136,7 +138,7 @@ def test_create_a_linux_environment(api):
     assert "{{" not in user_data
 
     group = auto_scaling_group(environment_id)
-    assert (group["MinSize"], group["MaxSize"], group["DesiredCapacity"]) == (0, 0, 0)
+    assert (group["MinSize"], group["MaxSize"], group["DesiredCapacity"]) == (0, 100, 0)
     assert set(group["VPCZoneIdentifier"].split(",")) == set(settings.get().private_subnets)
     assert group["LaunchTemplate"]["LaunchTemplateName"] == ecs_id
     assert [(t["Key"], t["Value"], t["PropagateAtLaunch"]) for t in group["Tags"]] == [("Name", ecs_id, True)]
@@ -165,7 +167,7 @@ def test_templates_tolerate_spacing_and_refuse_unknown_fields(api):
 
 
 def test_create_with_a_min_count_launches_instances_on_the_private_subnets(api):
-    environment = created(api, "test3", min_cluster_count=2)
+    environment = created(api, "test3", min_cluster_count=2, scaling="layer0")
     assert environment["cluster_count"] == 2
     group = auto_scaling_group(environment["environment_id"])
     assert (group["MinSize"], group["MaxSize"], group["DesiredCapacity"]) == (2, 2, 2)
@@ -221,6 +223,17 @@ def test_an_explicit_ami_and_the_default_instance_size(api):
         ({"environment_name": "x", "operating_system": "linux", "min_cluster_count": -1}, 1, "min_cluster_count"),
         ({"environment_name": "x", "operating_system": "linux", "user_data_template": "%%%"}, 1, "user_data_template"),
         ({"environment_name": "x", "operating_system": "linux", "min_cluster_count": 101}, 1, "min_cluster_count"),
+        ({"environment_name": "x", "operating_system": "linux", "scaling": "ecs"}, 1, "Scaling 'ecs' is not recognized"),
+        (
+            {"environment_name": "x", "operating_system": "windows", "instance_size": "m7g.large"},
+            1,
+            "Windows environments need an x86_64 type",
+        ),
+        (
+            {"environment_name": "x", "operating_system": "linux", "instance_size": "t4g.huge9"},
+            1,
+            "Instance size 't4g.huge9' is not an EC2 instance type",
+        ),
     ],
 )
 def test_bad_input_is_a_400_and_creates_nothing(api, body, code, message):
@@ -400,7 +413,7 @@ def test_list_makes_the_same_calls_for_one_or_many_environments(api):
 
 
 def test_update_the_min_count_returns_the_updated_environment(api):
-    environment = created(api, "test3", min_cluster_count=2)
+    environment = created(api, "test3", min_cluster_count=2, scaling="layer0")
     environment_id = environment["environment_id"]
 
     response = put(api, f"/environment/{environment_id}", json={"min_cluster_count": 0})
@@ -423,7 +436,7 @@ def test_an_absurd_min_count_is_a_400_and_changes_nothing(api):
     assert response.json()["error_code"] == 1
     assert "min_cluster_count" in response.json()["message"]
     group = auto_scaling_group(environment_id)
-    assert (group["MinSize"], group["MaxSize"], group["DesiredCapacity"]) == (2, 2, 2)
+    assert (group["MinSize"], group["MaxSize"], group["DesiredCapacity"]) == (2, 100, 2)
 
 
 # --- links ----------------------------------------------------------------------------------------------------------
@@ -482,7 +495,7 @@ def test_link_errors(api):
 
 
 def test_admin_scale_returns_the_run_info(api):
-    environment = created(api, "scaled", min_cluster_count=1)
+    environment = created(api, "scaled", min_cluster_count=1, scaling="layer0")
     environment_id = environment["environment_id"]
     response = put(api, f"/admin/scale/{environment_id}", json="")
     assert response.status_code == 200, response.text
@@ -499,3 +512,67 @@ def test_admin_scale_returns_the_run_info(api):
         "errors": [],
     }
     assert put(api, "/admin/scale/nothere12345").status_code == 404
+
+
+# --- capacity providers and Graviton (docs/architecture.md#capacity-providers, docs/compatibility.md#graviton-arm64)
+
+
+def test_a_managed_environment_gets_a_capacity_provider_and_scales_from_its_minimum(api):
+    environment = created(api, "managed", min_cluster_count=1)
+    environment_id = environment["environment_id"]
+    ecs_id = f"l0-l0-{environment_id}"
+    assert environment["scaling"] == "managed"
+    group = auto_scaling_group(environment_id)
+    assert (group["MinSize"], group["DesiredCapacity"], group["MaxSize"]) == (1, 1, 100)
+    assert group["NewInstancesProtectedFromScaleIn"] is True
+    [provider] = setup_client("ecs").describe_capacity_providers(capacityProviders=[ecs_id])["capacityProviders"]
+    assert provider["autoScalingGroupProvider"]["managedScaling"]["targetCapacity"] == 100
+    [cluster] = setup_client("ecs").describe_clusters(clusters=[ecs_id])["clusters"]
+    assert cluster["defaultCapacityProviderStrategy"] == [{"capacityProvider": ecs_id, "weight": 1, "base": 0}]
+    # min_cluster_count stays the group's minimum.
+    assert put(api, f"/environment/{environment_id}", json={"min_cluster_count": 3}).status_code == 200
+    group = auto_scaling_group(environment_id)
+    assert (group["MinSize"], group["DesiredCapacity"], group["MaxSize"]) == (3, 3, 100)
+
+
+def test_a_layer0_scaled_environment_has_no_capacity_provider(api):
+    environment = created(api, "classic", scaling="LAYER0")
+    ecs_id = f"l0-l0-{environment['environment_id']}"
+    assert environment["scaling"] == "layer0"
+    answer = setup_client("ecs").describe_capacity_providers(capacityProviders=[ecs_id])
+    assert answer["capacityProviders"] == []
+    [cluster] = setup_client("ecs").describe_clusters(clusters=[ecs_id])["clusters"]
+    assert not cluster.get("defaultCapacityProviderStrategy")
+
+
+def test_admin_scale_of_a_managed_environment_reports_and_changes_nothing(api):
+    environment_id = created(api, "reported", min_cluster_count=2)["environment_id"]
+    before = auto_scaling_group(environment_id)
+
+    response = put(api, f"/admin/scale/{environment_id}", json="")
+
+    assert response.status_code == 200, response.text
+    info = response.json()
+    assert (info["scale_before_run"], info["desired_scale_after_run"], info["actual_scale_after_run"]) == (2, 2, 2)
+    after = auto_scaling_group(environment_id)
+    assert {k: after[k] for k in ("MinSize", "MaxSize", "DesiredCapacity")} == {
+        k: before[k] for k in ("MinSize", "MaxSize", "DesiredCapacity")
+    }
+
+
+@pytest.mark.parametrize("instance_size", ["t4g.medium", "m7g.large", "c7g.large", "r8g.large"])
+def test_a_graviton_environment_uses_the_arm64_ami(api, instance_size):
+    environment = created(api, f"arm-{instance_size.split('.')[0]}", instance_size=instance_size)
+    arm64_ami = setup_client("ssm").get_parameter(Name=settings.LINUX_ARM64_AMI_PARAMETER)["Parameter"]["Value"]
+    x86_ami = setup_client("ssm").get_parameter(Name=LINUX_AMI_PARAMETER)["Parameter"]["Value"]
+    assert arm64_ami != x86_ami
+    assert environment["architecture"] == "arm64"
+    assert environment["instance_size"] == instance_size
+    assert environment["ami_id"] == arm64_ami == launch_template(environment["environment_id"])["ImageId"]
+    got = api.get(f"/environment/{environment['environment_id']}").json()
+    assert (got["architecture"], got["scaling"]) == ("arm64", "managed")
+
+
+def test_windows_keeps_the_x86_64_architecture(api):
+    environment = created(api, "winx86", operating_system="windows", instance_size="m5.large")
+    assert environment["architecture"] == "x86_64"

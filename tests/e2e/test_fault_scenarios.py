@@ -152,9 +152,15 @@ def no_bugs(l0):
     assert l0.bugs[before:] == []
 
 
+# The ids of the environments the scenarios made: their capacity providers are looked up by name (moto's
+# DescribeCapacityProviders lists none without names).
+ENVIRONMENTS_MADE: set[str] = set()
+
+
 def prefixed_resources(aws) -> dict[str, set[str]]:
     """Every AWS resource named `l0-l0-...` (or in such a cluster) that is alive."""
     ecs, ec2, autoscaling = aws("ecs"), aws("ec2"), aws("autoscaling")
+    providers = sorted(f"{PREFIX}{environment_id}" for environment_id in ENVIRONMENTS_MADE)
     clusters = [c for c in ecs.describe_clusters(clusters=ecs.list_clusters()["clusterArns"])["clusters"]] if ecs.list_clusters()["clusterArns"] else []
     active = [c["clusterName"] for c in clusters if c["status"] == "ACTIVE" and c["clusterName"].startswith(PREFIX)]
     services, tasks = set(), set()
@@ -172,6 +178,12 @@ def prefixed_resources(aws) -> dict[str, set[str]]:
         "task_definition_families": {
             arn.rsplit("/", 1)[1].rsplit(":", 1)[0]
             for arn in ecs.list_task_definitions(familyPrefix=PREFIX, status="ACTIVE")["taskDefinitionArns"]
+        },
+        # The managed-scaling environments' (docs/architecture.md#capacity-providers).
+        "capacity_providers": {
+            p["name"]
+            for p in (ecs.describe_capacity_providers(capacityProviders=providers)["capacityProviders"] if providers else [])
+            if p.get("status", "ACTIVE") == "ACTIVE"
         },
         "auto_scaling_groups": {
             g["AutoScalingGroupName"]
@@ -273,7 +285,9 @@ def environment(l0, name: str, **fields) -> str:
     """`l0 environment create`: the new environment's id."""
     body = {"environment_name": name, "instance_size": "m3.medium", "min_cluster_count": 0, "operating_system": "linux"}
     create(l0, "environment/", {**body, **fields}, "environment", name)
-    return resolve(l0, "environment", name)
+    environment_id = resolve(l0, "environment", name)
+    ENVIRONMENTS_MADE.add(environment_id)
+    return environment_id
 
 
 def deploy(l0, name: str, fixture: str) -> str:
@@ -300,8 +314,8 @@ def test_environments_at_20_percent_faults(l0, aws, local_resources):
     # environment create test1; create --user-data test2; create --min-count 2 test3; create --os windows test4
     template = base64.b64encode((FIXTURES / "user_data.tmpl").read_bytes()).decode()
     ids = {
-        "test1": environment(l0, "test1"),
-        "test2": environment(l0, "test2", user_data_template=template),
+        "test1": environment(l0, "test1", scaling="managed"),
+        "test2": environment(l0, "test2", user_data_template=template, scaling="layer0"),
         "test3": environment(l0, "test3", min_cluster_count=2),
         "test4": environment(l0, "test4", operating_system="windows"),
     }
@@ -309,6 +323,10 @@ def test_environments_at_20_percent_faults(l0, aws, local_resources):
     assert sorted(e["environment_name"] for e in expect(l0, "GET", "environment/").json()) == sorted(ids)
     assert tagged(l0, "environment") == {environment_id: name for name, environment_id in ids.items()}
     assert expect(l0, "GET", f"environment/{ids['test4']}").json()["operating_system"] == "windows"
+    # managed scaling (the default) and the Layer0 scaler side by side; each capacity provider made once
+    scalings = {name: expect(l0, "GET", f"environment/{ids[name]}").json()["scaling"] for name in ids}
+    assert scalings == {"test1": "managed", "test2": "layer0", "test3": "managed", "test4": "managed"}
+    assert len(prefixed_resources(aws)["capacity_providers"] - local_resources["capacity_providers"]) == 3
     # link test3 test4; unlink; setmincount test3 0, then 3
     test3, test4 = ids["test3"], ids["test4"]
     expect(l0, "POST", f"environment/{test3}/link", json={"environment_id": test4})
@@ -331,7 +349,9 @@ def test_environments_at_20_percent_faults(l0, aws, local_resources):
 def test_deploy_service_and_task_at_20_percent_faults(l0, aws, local_resources):
     """The deploy, service and task scenarios in one environment, their jobs running side by side."""
     # environment create test; deploy create guestbook (twice); deploy create alpine
-    test = environment(l0, "workload")
+    # A managed-scaling environment with 0 instances: ECS (the simulation) grows it for the services and the task.
+    test = environment(l0, "workload", scaling="managed")
+    assert expect(l0, "GET", f"environment/{test}").json()["scaling"] == "managed"
     first = deploy(l0, "guestbook", "Service.Dockerrun.aws.json")
     latest = deploy(l0, "guestbook", "Service.Dockerrun.aws.json")
     assert resolve_deploy(l0, "guestbook:latest") == latest != first

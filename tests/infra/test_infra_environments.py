@@ -20,6 +20,7 @@ ENVIRONMENT_ACKNOWLEDGEMENTS = {
         f"{REGIONAL.format(service='ecs')}:container-instance/{NAMES}/*",
         f"{REGIONAL.format(service='ecs')}:service/{NAMES}/*",
         f"{REGIONAL.format(service='ecs')}:task/{NAMES}/*",
+        f"{REGIONAL.format(service='ecs')}:capacity-provider/{NAMES}",
         f"{REGIONAL.format(service='ec2')}:security-group/*",
         f"{REGIONAL.format(service='ec2')}:launch-template/*",
         f"{REGIONAL.format(service='ec2')}:instance/*",
@@ -48,6 +49,7 @@ ENVIRONMENT_STAR_ACTIONS = {
     "ec2:DescribeSecurityGroups", "ec2:DescribeLaunchTemplates", "ec2:DescribeLaunchTemplateVersions",
     "ec2:DescribeInstances", "ec2:DescribeInstanceTypes",
     "autoscaling:DescribeAutoScalingGroups", "elasticloadbalancing:DescribeLoadBalancers",
+    "ec2:DescribeInstanceTypeOfferings",
 }  # fmt: skip
 
 # Every action of the policy (imported by test_infra_template).
@@ -55,6 +57,8 @@ ENVIRONMENT_ACTIONS = ENVIRONMENT_STAR_ACTIONS | {
     "ecs:CreateCluster", "ecs:DeleteCluster", "ecs:DescribeClusters", "ecs:ListContainerInstances",
     "ecs:DescribeContainerInstances", "ecs:DescribeServices", "ecs:UpdateService", "ecs:DeleteService",
     "ecs:DescribeTasks", "ecs:StopTask",
+    "ecs:PutClusterCapacityProviders", "ecs:CreateCapacityProvider", "ecs:DescribeCapacityProviders",
+    "ecs:DeleteCapacityProvider",
     "ec2:CreateSecurityGroup", "ec2:CreateLaunchTemplate", "ec2:CreateTags", "ec2:AuthorizeSecurityGroupIngress",
     "ec2:RevokeSecurityGroupIngress", "ec2:DeleteSecurityGroup", "ec2:DeleteLaunchTemplate", "ec2:RunInstances",
     "autoscaling:CreateAutoScalingGroup", "autoscaling:UpdateAutoScalingGroup", "autoscaling:DeleteAutoScalingGroup",
@@ -124,6 +128,44 @@ def test_clusters_services_and_asgs_are_scoped_to_layer0_names(synth):
     assert f"autoScalingGroupName/{NAMES}" in _text(statements["AutoScalingGroups"]["Resource"])
     assert statements["ListClusterContents"]["Condition"]["ArnLike"]["ecs:cluster"]
     assert f"cluster/{NAMES}" in _text(statements["ListClusterContents"]["Condition"])
+
+
+def test_capacity_providers_are_scoped_to_layer0_names(synth):
+    """Managed environments (docs/architecture.md#capacity-providers): the API creates, the delete step deletes."""
+    statements = _statements(synth)
+    assert "ecs:PutClusterCapacityProviders" in as_list(statements["Clusters"]["Action"])
+    providers = statements["CapacityProviders"]
+    assert set(as_list(providers["Action"])) == {
+        "ecs:CreateCapacityProvider",
+        "ecs:DescribeCapacityProviders",
+        "ecs:DeleteCapacityProvider",
+    }
+    assert _text(providers["Resource"]).endswith(f':capacity-provider/{NAMES}"]]}}')
+    [delete] = [
+        p["Properties"] for p in synth.resources("AWS::IAM::Policy").values()
+        if p["Properties"]["PolicyName"] == "l0-l0-environment-deletes"
+    ]  # fmt: skip
+    found = {s["Sid"]: s for s in delete["PolicyDocument"]["Statement"]}
+    assert set(as_list(found["DeleteCapacityProviders"]["Action"])) == {
+        "ecs:DescribeCapacityProviders",
+        "ecs:DeleteCapacityProvider",
+    }
+    assert f"capacity-provider/{NAMES}" in _text(found["DeleteCapacityProviders"]["Resource"])
+    assert set(as_list(found["DeleteClusters"]["Action"])) == {"ecs:DeleteCluster", "ecs:PutClusterCapacityProviders"}
+    assert f"cluster/{NAMES}" in _text(found["DeleteClusters"]["Resource"])
+
+
+def test_the_delete_environment_machine_deletes_the_capacity_provider_before_the_group(synth):
+    machines = {
+        m["Properties"]["StateMachineName"]: m for m in synth.resources("AWS::StepFunctions::StateMachine").values()
+    }
+    definition = json.loads(machines["l0-l0-job-delete-environment"]["Properties"]["DefinitionString"])
+    states = definition["States"]["Body"]["Branches"][0]["States"]
+    assert states["DeleteDependencies"]["Next"] == "DeleteCapacityProvider"
+    step = states["DeleteCapacityProvider"]
+    assert step["Parameters"]["Payload"]["step"] == "environment.delete_provider"
+    assert step["Next"] == "DeleteAutoScalingGroup"
+    assert any(r["ErrorEquals"] == ["Retryable"] for r in step["Retry"])
 
 
 def test_security_groups_and_launch_templates_by_their_name_tag(synth):

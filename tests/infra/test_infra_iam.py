@@ -73,7 +73,11 @@ def test_every_call_the_scaler_makes_is_granted_to_it_and_it_writes_only_the_gro
 
     def create(name: str, count: int) -> str:
         request = CreateEnvironmentRequest(
-            environment_name=name, operating_system="linux", instance_size="t3.small", min_cluster_count=count
+            environment_name=name,
+            operating_system="linux",
+            instance_size="t3.small",
+            min_cluster_count=count,
+            scaling="layer0",  # the environments the scaler sizes
         )
         return environments.create(request).environment_id
 
@@ -134,6 +138,42 @@ def test_every_call_the_scaler_makes_is_granted_to_it_and_it_writes_only_the_gro
         "dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable", "dynamodb:GetItem",
         "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:Query", "dynamodb:Scan",
     }  # fmt: skip
+
+
+def test_every_call_of_a_managed_graviton_environment_is_granted(synth, stack):
+    """Create (the API function) and the DeleteCapacityProvider step (the delete-environment step function) of an
+    arm64 environment with a capacity provider (docs/architecture.md#capacity-providers)."""
+    from layer0 import aws, capacity, contract, environments
+    from layer0.models import CreateEnvironmentRequest
+    from tests.infra.helpers import function, granted, step_role
+
+    made: set[str] = set()
+
+    def record(model, **_):
+        made.add(f"{model.service_model.endpoint_prefix}:{model.name}")
+
+    capacity.instance_architecture.cache_clear()
+    capacity.offered_in_region.cache_clear()
+    clients = [aws.client(s) for s in ("ecs", "ec2", "autoscaling", "ssm")]
+    for client in clients:
+        client.meta.events.register("before-call", record)
+    try:
+        request = CreateEnvironmentRequest(environment_name="arm", operating_system="linux", instance_size="m7g.large")
+        environment_id = environments.create(request).environment_id
+        created, made = made, set()
+        assert capacity.delete_provider(environment_id) == {"deleted": True}
+        deleted = made
+    finally:
+        for client in clients:
+            client.meta.events.unregister("before-call", record)
+
+    assert {"ecs:CreateCapacityProvider", "ecs:PutClusterCapacityProviders", "ec2:DescribeInstanceTypeOfferings"} <= created
+    _, props = function(synth.template_json, contract.API_HANDLER)
+    missing = created - granted(synth.template_json, props["Role"]["Fn::GetAtt"][0])
+    assert not missing, sorted(missing)
+    assert {"ecs:DeleteCapacityProvider", "ecs:PutClusterCapacityProviders"} <= deleted
+    missing = deleted - granted(synth.template_json, step_role(synth.template_json, "delete-environment"))
+    assert not missing, sorted(missing)
 
 
 # --- ec2:RunInstances: Layer0's own launch templates, into the Layer0 VPC ------------------------------------------

@@ -180,7 +180,7 @@ def test_the_create_task_steps(synth, recorded, machines, agent, monkeypatch):  
     monkeypatch.setenv("LAYER0_SCALER_FUNCTION_ARN", "arn:aws:lambda:us-west-2:123456789012:function:l0-l0-scaler")
     monkeypatch.setenv("LAYER0_SCALER_SCHEDULE_ROLE_ARN", "arn:aws:iam::123456789012:role/l0-l0-scaler-schedule")
     settings.get.cache_clear()
-    environment_id = test_create_task.create_environment("empty", count=0)
+    environment_id = test_create_task.create_environment("empty", count=0, scaling="layer0")
     request = CreateTaskRequest(
         task_name="waiting", environment_id=environment_id, deploy_id=test_create_task.register_deploy("alpine2")
     )

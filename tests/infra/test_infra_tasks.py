@@ -80,7 +80,7 @@ def test_the_step_function_may_do_what_the_create_task_step_does(synth):
     granted = _granted_to_role(synth, step_role(synth.template_json, "create-task"))
     # layer0.tasks.run: the instance check, RunTask, the job and tag tables, and a scaler run when there is no room.
     assert {
-        "ecs:ListContainerInstances", "ecs:DescribeClusters", "ecs:RunTask", "iam:PassRole",
+        "ecs:ListContainerInstances", "ecs:DescribeClusters", "ecs:RunTask", "iam:PassRole", "ecs:DescribeTasks",
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "scheduler:CreateSchedule",
     } <= granted  # fmt: skip
     _, props = step_function(synth.template_json, "create-task")
@@ -127,3 +127,18 @@ def test_the_create_task_machine_is_deployed_with_its_capacity_retries(synth):
     [retryable] = [r for r in run["Retry"] if r["ErrorEquals"] == ["Retryable"]]
     assert retryable["IntervalSeconds"] == 10 and retryable["MaxDelaySeconds"] == 60
     assert definition["TimeoutSeconds"] > 24 * 3600
+    # Then it waits for the task to run (docs/architecture.md#capacity-providers).
+    assert run["Next"] == "StartTaskPolls"
+    states = definition["States"]["Body"]["Branches"][0]["States"]
+    assert states["CheckTask"]["Parameters"]["Payload"]["step"] == "task.task_state"
+    check = states["TaskStarted"]["Choices"][0]
+    assert (check["Variable"], check["StringEquals"], check["Next"]) == ("$.state.value.state", "running", "TaskRunning")
+    checks = states["CheckTask"]["Parameters"]["Payload"]["args"]
+    assert checks == {"task_arn.$": "$.task.value.task_arn", "environment_id.$": "$.task.value.environment_id"}
+
+
+def test_the_create_task_step_may_check_only_layer0_tasks(synth):
+    _, policy = _policy(synth, "l0-l0-task-steps")
+    found = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    assert found["CheckTasks"]["Action"] == "ecs:DescribeTasks"
+    assert json.dumps(found["CheckTasks"]["Resource"]).endswith(f':task/{NAMES}/*"]]}}')

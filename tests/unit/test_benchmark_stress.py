@@ -7,8 +7,20 @@ from benchmarks import stress
 from layer0 import aws
 
 TINY = stress.Case(
-    environments=2, load_balancers=2, deploys=3, deploy_families=2, services=2, tasks=3, fargate_environments=1
+    environments=2,
+    load_balancers=2,
+    deploys=3,
+    deploy_families=2,
+    services=2,
+    tasks=3,
+    fargate_environments=1,
+    arm64_environments=1,
 )
+
+
+def test_the_max_case_includes_graviton_and_fargate_environments():
+    assert 0 < stress.CASES["max"].arm64_environments < stress.CASES["max"].environments
+    assert stress.CASES["max"].fargate_environments > 0
 
 
 def test_a_tiny_case_builds_its_estate_and_every_route_answers_without_error(stack, monkeypatch):
@@ -37,6 +49,12 @@ def _assert_estate():
     services = [arn for cluster in clusters for arn in ecs.list_services(cluster=cluster)["serviceArns"]]
     tasks = [arn for cluster in clusters for arn in ecs.list_tasks(cluster=cluster)["taskArns"]]
     assert len(services) == TINY.services
+    # The first environment is a Graviton one (docs/compatibility.md#graviton-arm64); services and tasks run in both.
+    types = {
+        group["AutoScalingGroupName"]: group["Instances"][0]["InstanceType"]
+        for group in setup_client("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]
+    }
+    assert sorted(types.values()) == sorted([stress.ARM64_INSTANCE_SIZE, stress.INSTANCE_SIZE])
     assert len(tasks) >= TINY.tasks  # a service's own task may be placed too
     families = setup_client("ecs").list_task_definition_families(status="ACTIVE")["families"]
     assert len([f for f in families if f.startswith("l0-l0-stress") and "--fargate-" not in f]) == TINY.deploy_families

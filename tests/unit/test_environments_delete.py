@@ -14,6 +14,7 @@ from tests.conftest import setup_client
 
 STEPS = (
     "unlink_all",
+    "delete_provider",  # layer0.capacity: a managed environment's capacity provider
     "delete_autoscaling_group",
     "delete_launch_template",
     "instances_gone",
@@ -71,12 +72,18 @@ def left(environment_id: str) -> dict[str, int]:
             if c["clusterName"] == name and c["status"] == "ACTIVE"
             for _ in ecs.list_services(cluster=name)["serviceArns"]
         ),
+        # A managed environment's (docs/architecture.md#capacity-providers).
+        "capacity_providers": sum(
+            p.get("status", "ACTIVE") == "ACTIVE"
+            for p in ecs.describe_capacity_providers(capacityProviders=[name])["capacityProviders"]
+        ),
     }
 
 
 NOTHING = dict.fromkeys(
     ("clusters", "security_groups", "launch_templates", "auto_scaling_groups", "instances", "load_balancers",
-     "target_groups", "load_balancer_security_groups", "load_balancer_roles", "load_balancer_tags", "services"),
+     "target_groups", "load_balancer_security_groups", "load_balancer_roles", "load_balancer_tags", "services",
+     "capacity_providers"),
     0,
 )  # fmt: skip
 
@@ -130,7 +137,8 @@ def test_the_steps_in_order_leave_nothing_and_can_run_again(stack):
     assert left(environment_id) == {**NOTHING, "clusters": 1, "security_groups": 1, "launch_templates": 1,
                                      "auto_scaling_groups": 1, "instances": 2, "load_balancers": 2, "target_groups": 2,
                                      "load_balancer_security_groups": 2, "load_balancer_roles": 0,
-                                     "load_balancer_tags": 3 * 2 + 2, "services": 1}  # fmt: skip
+                                     "load_balancer_tags": 3 * 2 + 2, "services": 1,
+                                     "capacity_providers": 1}  # fmt: skip
 
     listed = delete_environment.list_dependencies(environment_id)["dependencies"]
     assert sorted((d["kind"], d["id"]) for d in listed) == sorted(
@@ -158,9 +166,10 @@ def test_the_steps_in_order_leave_nothing_and_can_run_again(stack):
     # Twice is harmless, and each "not found" is said plainly.
     again = run_all(environment_id)
     # moto deletes an INACTIVE cluster again where AWS says "not found": both are fine.
-    assert again[5] in ({"deleted": True}, {"deleted": False})
-    assert again[:5] + again[6:] == [
+    assert again[6] in ({"deleted": True}, {"deleted": False})
+    assert again[:6] + again[7:] == [
         {"unlinked": []},
+        {"deleted": False},
         {"deleted": False},
         {"deleted": False},
         {"gone": True, "instances": []},

@@ -801,6 +801,43 @@ def test_moto_still_replaces_an_auto_scaling_group_of_the_same_name_without_the_
     assert len(running) == 2  # the first group's instance, in no group now
 
 
+def _protected_group(ec2, autoscaling) -> None:
+    ec2.create_launch_template(LaunchTemplateName="l0-asg", LaunchTemplateData={"ImageId": "ami-12345678"})
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName="l0-asg",
+        LaunchTemplate={"LaunchTemplateName": "l0-asg"},
+        MinSize=1,
+        MaxSize=2,
+        AvailabilityZones=[f"{REGION}a"],
+        NewInstancesProtectedFromScaleIn=True,
+    )
+
+
+def _running(ec2) -> int:
+    reservations = ec2.describe_instances(Filters=[{"Name": "instance-state-name", "Values": ["running"]}])
+    return sum(len(r["Instances"]) for r in reservations["Reservations"])
+
+
+def test_a_forced_delete_of_an_auto_scaling_group_terminates_its_protected_instances(stack):
+    moto_patches.apply()
+    ec2, autoscaling = setup_client("ec2"), setup_client("autoscaling")
+    _protected_group(ec2, autoscaling)
+    assert _running(ec2) == 1
+
+    autoscaling.delete_auto_scaling_group(AutoScalingGroupName="l0-asg", ForceDelete=True)
+
+    assert _running(ec2) == 0
+
+
+def test_moto_still_leaves_protected_instances_running_after_a_forced_delete_without_the_patch(stack):
+    moto_patches.apply()
+    ec2, autoscaling = setup_client("ec2"), setup_client("autoscaling")
+    _protected_group(ec2, autoscaling)
+    with moto_patches.unpatched("autoscaling_force_delete"):
+        autoscaling.delete_auto_scaling_group(AutoScalingGroupName="l0-asg", ForceDelete=True)
+    assert _running(ec2) == 1
+
+
 def test_create_service_repeated_with_its_client_token_answers_with_the_service(ecs):
     ecs_client, _ = ecs
     definition = _definition(ecs_client)

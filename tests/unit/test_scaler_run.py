@@ -11,9 +11,14 @@ from layer0.scaler import Consumer
 from tests.conftest import setup_client
 
 
-def create(name: str, count: int = 0) -> str:
+def create(name: str, count: int = 0, scaling: str = "layer0") -> str:
+    """An environment the Layer0 scaler sizes (a managed one is only reported: the last tests)."""
     request = CreateEnvironmentRequest(
-        environment_name=name, operating_system="linux", instance_size="t3.small", min_cluster_count=count
+        environment_name=name,
+        operating_system="linux",
+        instance_size="t3.small",
+        min_cluster_count=count,
+        scaling=scaling,
     )
     return environments.create(request).environment_id
 
@@ -178,3 +183,33 @@ def test_providers_from_container_instances_and_consumers_from_missing_service_c
     assert (group["MinSize"], group["MaxSize"], group["DesiredCapacity"]) == (1, 2, 2)
     # web 0 and sidecar 0 on the instance, web 1 on a new one, sidecar 1 back on the fuller instance (binpack).
     assert [p.available_memory for p in info.resource_providers] == ["420MiB", "548MiB"]
+
+
+def test_a_managed_environment_is_reported_and_left_alone(stack, monkeypatch):
+    """ECS managed scaling sizes it (docs/architecture.md#capacity-providers): the run reports the group's sizes."""
+    environment_id = create("managed", count=1, scaling="managed")
+    monkeypatch.setattr(scaler, "consumers_of", lambda cluster: [Consumer("big", 1500), Consumer("big2", 1500)])
+    before = asg(environment_id)
+
+    info = scaler.run(environment_id)
+
+    assert (info.scale_before_run, info.desired_scale_after_run, info.actual_scale_after_run) == (1, 1, 1)
+    assert info.pending_resources == [] and info.errors == []
+    after = asg(environment_id)
+    assert (after["DesiredCapacity"], after["MaxSize"], after["MinSize"]) == (
+        before["DesiredCapacity"],
+        before["MaxSize"],
+        before["MinSize"],
+    )
+
+
+def test_no_debounced_run_is_scheduled_for_a_managed_environment(stack, monkeypatch):
+    monkeypatch.setenv("LAYER0_SCALER_FUNCTION_ARN", "arn:aws:lambda:us-west-2:123456789012:function:l0-l0-scaler")
+    monkeypatch.setenv("LAYER0_SCALER_SCHEDULE_ROLE_ARN", "arn:aws:iam::123456789012:role/l0-l0-scaler-schedule")
+    from layer0 import settings
+
+    settings.get.cache_clear()
+    managed, layer0 = create("managed", scaling="managed"), create("layer0")
+
+    assert scaler.request_run(managed, now=lambda: 1_800_000_000.0) is False
+    assert scaler.request_run(layer0, now=lambda: 1_800_000_000.0) is True

@@ -74,11 +74,14 @@ def execution_arn(machine_arn: str, job_id: str) -> str:
     return machine_arn.replace(":stateMachine:", ":execution:") + ":" + job_id
 
 
-def wait_for_end(execution: str) -> dict:
-    """describe_execution once the execution is terminal (the mock must still be active)."""
+def wait_for_end(execution: str, agent=None) -> dict:
+    """describe_execution once the execution is terminal (the mock must still be active). With `agent` (the local
+    ECS simulation), a pass of it between checks: the tasks a job waits for start meanwhile."""
     sfn = boto3.client("stepfunctions", region_name=REGION)
     deadline = time.monotonic() + DEADLINE_SECONDS
     while True:
+        if agent is not None:
+            agent.sync_once()
         described = sfn.describe_execution(executionArn=execution)
         if described["status"] in TERMINAL:
             return described

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -36,9 +37,13 @@ def agent():
         unpatch_moto_total_resources()
 
 
-def create_environment(name: str, count: int = 1) -> str:
+def create_environment(name: str, count: int = 1, scaling: str = "") -> str:
     request = CreateEnvironmentRequest(
-        environment_name=name, operating_system="linux", instance_size="t3.small", min_cluster_count=count
+        environment_name=name,
+        operating_system="linux",
+        instance_size="t3.small",
+        min_cluster_count=count,
+        scaling=scaling,
     )
     return environments.create(request).environment_id
 
@@ -86,9 +91,25 @@ class DebouncedScaler:
         return True
 
 
-def start(machines, request: CreateTaskRequest) -> tuple[str, dict]:
+def start(machines, request: CreateTaskRequest, agent) -> tuple[str, dict]:
+    """Start the job and wait for its end, the ECS simulation running meanwhile (the job waits for its task to run).
+    The simulation's passes begin once the RunTask step is over (its task tagged, or the job ended), so that no
+    pass lands between RunTask and the step's own writes: the tests then see one order of events."""
     job = tasks.start_create(request)
-    return job.job_id, wait_for_end(execution_arn(machines[5], job.job_id))
+    return job.job_id, wait_for_job(machines, job.job_id, agent)
+
+
+def wait_for_job(machines, job_id: str, agent) -> dict:
+    """`start`'s wait: for the RunTask step, then for the end with the simulation's passes."""
+    execution = execution_arn(machines[5], job_id)
+    sfn = setup_client("stepfunctions")
+    deadline = time.monotonic() + 60
+    while not job_store.get(job_id).meta.get("task_id"):
+        if sfn.describe_execution(executionArn=execution)["status"] != "RUNNING":
+            break
+        assert time.monotonic() < deadline, f"job {job_id} never started its task"
+        time.sleep(0.01)
+    return wait_for_end(execution, agent)
 
 
 def test_the_machine_is_deployed_with_the_others():
@@ -113,7 +134,7 @@ def test_the_job_starts_the_task_and_names_it_in_meta(machines, agent):
         container_overrides=[{"container_name": "alpine", "environment_overrides": {"key": "val"}}],
     )
 
-    job_id, described = start(machines, request)
+    job_id, described = start(machines, request, agent)
 
     assert described["status"] == "SUCCEEDED", (described.get("error"), described.get("cause"))
     job = job_store.get(job_id)
@@ -138,7 +159,7 @@ def test_a_rerun_of_the_step_starts_no_second_task(machines, agent):
     environment_id = create_environment("rerun")
     agent.sync_once()
     request = CreateTaskRequest(task_name="once", environment_id=environment_id, deploy_id=register_deploy("alpine"))
-    job_id, described = start(machines, request)
+    job_id, described = start(machines, request, agent)
     assert described["status"] == "SUCCEEDED"
 
     again = create_task.run(job_id, request.model_dump_json())
@@ -149,12 +170,12 @@ def test_a_rerun_of_the_step_starts_no_second_task(machines, agent):
 
 
 def test_without_capacity_it_retries_until_the_scaler_adds_an_instance(machines, agent, monkeypatch):
-    environment_id = create_environment("empty", count=0)
+    environment_id = create_environment("empty", count=0, scaling="layer0")
     agent.sync_once()
     request = CreateTaskRequest(task_name="waits", environment_id=environment_id, deploy_id=register_deploy("alpine"))
     runs = DebouncedScaler(agent, monkeypatch)
 
-    job_id, described = start(machines, request)
+    job_id, described = start(machines, request, agent)
 
     assert described["status"] == "SUCCEEDED", (described.get("error"), described.get("cause"))
     [run] = runs.infos
@@ -171,7 +192,7 @@ def test_without_capacity_it_retries_until_the_scaler_adds_an_instance(machines,
 
 
 def test_a_full_instance_is_no_room_either(machines, agent, monkeypatch):
-    environment_id = create_environment("full", count=1)
+    environment_id = create_environment("full", count=1, scaling="layer0")
     agent.sync_once()
     # A task that takes nearly all of the t3.small's 2048 MiB: moto then places no second task (and reports no
     # failure, where ECS says RESOURCE:MEMORY).
@@ -180,7 +201,7 @@ def test_a_full_instance_is_no_room_either(machines, agent, monkeypatch):
     request = CreateTaskRequest(task_name="squeezed", environment_id=environment_id, deploy_id=register_deploy("alpine"))
     runs = DebouncedScaler(agent, monkeypatch)
 
-    job_id, described = start(machines, request)
+    job_id, described = start(machines, request, agent)
 
     assert described["status"] == "SUCCEEDED", (described.get("error"), described.get("cause"))
     task_id = job_store.get(job_id).meta["task_id"]
@@ -208,7 +229,7 @@ def test_a_failure_other_than_capacity_fails_the_job_with_the_reason(machines, a
 
     monkeypatch.setattr(ecs, "run_task", refuses)
 
-    job_id, described = start(machines, request)
+    job_id, described = start(machines, request, agent)
 
     assert described["status"] == "FAILED"
     job = job_store.get(job_id)
@@ -230,7 +251,7 @@ def test_an_environment_deleted_before_the_job_runs_fails_the_job(machines, agen
         ecs.deregister_container_instance(cluster=cluster, containerInstance=arn, force=True)
     ecs.delete_cluster(cluster=cluster)
 
-    job_id, described = start(machines, request)
+    job_id, described = start(machines, request, agent)
 
     assert described["status"] == "FAILED"
     assert job_store.get(job_id).meta["error"] == f"TaskNotStarted: Failed to start task: cluster {cluster} does not exist"
@@ -240,7 +261,7 @@ def test_deleting_the_environment_stops_its_tasks_and_forgets_them(machines, age
     environment_id = create_environment("doomed")
     agent.sync_once()
     request = CreateTaskRequest(task_name="doomed", environment_id=environment_id, deploy_id=register_deploy("alpine"))
-    job_id, described = start(machines, request)
+    job_id, described = start(machines, request, agent)
     assert described["status"] == "SUCCEEDED"
     task_id = job_store.get(job_id).meta["task_id"]
     dependencies = delete_environment.list_dependencies(environment_id)["dependencies"]

@@ -57,12 +57,12 @@ def test_a_finished_task_stays_listed_with_its_exit_code_after_ecs_forgets_it(ma
     environment_id = create_environment("events")
     agent.sync_once()
     request = CreateTaskRequest(task_name="batch", environment_id=environment_id, deploy_id=register_deploy("alpine"))
-    job_id, described = start(machines, request)
+    job_id, described = start(machines, request, agent)  # the job waits for the task to run
     assert described["status"] == "SUCCEEDED"
     task_id = job_store.get(job_id).meta["task_id"]
     arn = {t.key: t.value for t in tag_store.select_by_type_and_id("task", task_id)}["arn"]
 
-    agent.sync_once()  # the agent starts it: RUNNING
+    agent.sync_once()
     assert row_store.get("task", arn).fields["last_status"] == "RUNNING"
     clock.now += 11  # its `sleep 10` is over: the container exits 0 and the task stops
     assert not agent.sync_once().errors
@@ -100,7 +100,9 @@ def test_the_simulation_tells_each_change_once(machines, agent, clock):  # noqa:
     environment_id = create_environment("quiet")
     agent.sync_once()
     start(
-        machines, CreateTaskRequest(task_name="t", environment_id=environment_id, deploy_id=register_deploy("alpine"))
+        machines,
+        CreateTaskRequest(task_name="t", environment_id=environment_id, deploy_id=register_deploy("alpine")),
+        agent,
     )
     for _ in range(3):
         agent.sync_once()
@@ -126,7 +128,7 @@ def test_the_reconcile_repairs_task_rows_whose_events_were_lost_and_records_task
     environment_id = create_environment("lost")
     quiet_agent.sync_once()
     request = CreateTaskRequest(task_name="lost", environment_id=environment_id, deploy_id=register_deploy("alpine"))
-    task_id = job_store.get(start(machines, request)[0]).meta["task_id"]
+    task_id = job_store.get(start(machines, request, quiet_agent)[0]).meta["task_id"]
     arn = {t.key: t.value for t in tag_store.select_by_type_and_id("task", task_id)}["arn"]
     quiet_agent.sync_once()
     assert row_store.get("task", arn).fields["last_status"] == "PENDING"  # no event came
@@ -146,3 +148,25 @@ def test_the_reconcile_repairs_task_rows_whose_events_were_lost_and_records_task
     assert tasks.list_all() == []
     reconcile.run()
     assert [(t.task_id, t.task_name, t.environment_id) for t in tasks.list_all()] == [(task_id, "lost", environment_id)]
+
+
+def test_the_job_writes_the_tasks_identity_even_when_an_event_lands_between_its_read_and_write(stack, monkeypatch):
+    """A managed environment's task changes state several times in its first seconds: an event that lands in the
+    middle of the job's write must not leave the row without the task's id (unlisted for good)."""
+    arn = "arn:aws:ecs:us-west-2:123456789012:task/l0-l0-envid/abc"
+    real_get = row_store.get
+    landed = []
+
+    def get_then_event(kind, entity_id):
+        found = real_get(kind, entity_id)
+        if not landed:
+            landed.append(True)
+            tasks.apply_state({"taskArn": arn, "lastStatus": "RUNNING", "version": 5, "startedBy": "l0-l0-"})
+        return found
+
+    monkeypatch.setattr(row_store, "get", get_then_event)
+    tasks.write_row("racy12345678", "racy", "envid", "alpine.1", arn)
+    monkeypatch.undo()
+
+    row = row_store.get("task", arn)
+    assert (row.fields["task_id"], row.fields["last_status"], row.version) == ("racy12345678", "RUNNING", 5)

@@ -1,9 +1,15 @@
-"""Job type 5, create task: start one ECS task of a deploy, waiting for room in its environment.
+"""Job type 5, create task: start one ECS task of a deploy, waiting for room in its environment, then for it to run.
 
 `POST /task` checks the request and starts the job (layer0.tasks.start_create); its request is the
-CreateTaskRequest's JSON. The one state, RunTask, starts the task, tags it and sets the job's `meta.task_id`.
-While the environment has no room, the step raises `Retryable` and the machine tries again while the scaler adds
-instances (it counts pending create-task jobs as consumers), for up to 24 hours.
+CreateTaskRequest's JSON. RunTask starts the task, tags it and sets the job's `meta.task_id`. In an environment
+the Layer0 scaler sizes, while there is no room, the step raises `Retryable` and the machine tries again while the
+scaler adds instances (it counts pending create-task jobs as consumers), for up to 24 hours. In an environment
+with managed scaling (docs/architecture.md#capacity-providers) RunTask always starts the task: it waits in
+PROVISIONING while ECS grows the group.
+
+Then a poll (WaitForTask, CheckTask, TaskStarted) waits for the task to run: the job completes once it is RUNNING
+(or stopped after running), and ends in error with the task's stoppedReason when it stops before running (a
+capacity provider that could not place it, an image that cannot be pulled).
 """
 
 from __future__ import annotations
@@ -41,18 +47,22 @@ def _overrides(request: CreateTaskRequest) -> dict:
     }
 
 
-def _has_container_instances(cluster: str) -> bool:
-    """Whether the cluster has an active container instance; a cluster that is gone fails the job."""
+def _has_container_instances(cluster: str, managed: bool) -> bool:
+    """Whether the cluster has an active container instance (a managed one need not have: its capacity provider
+    launches them for the task); a cluster that is gone fails the job."""
     ecs = aws.client("ecs")
     try:
-        if ecs.list_container_instances(cluster=cluster, status="ACTIVE", maxResults=1)["containerInstanceArns"]:
+        if (
+            not managed
+            and ecs.list_container_instances(cluster=cluster, status="ACTIVE", maxResults=1)["containerInstanceArns"]
+        ):
             return True
         active = any(c.get("status") == "ACTIVE" for c in ecs.describe_clusters(clusters=[cluster])["clusters"])
     except ecs.exceptions.ClusterNotFoundException:
         active = False
     if not active:
         raise TaskNotStarted(f"Failed to start task: cluster {cluster} does not exist")
-    return False
+    return managed
 
 
 def _no_room(request: CreateTaskRequest, reason: str) -> Retryable:
@@ -83,9 +93,12 @@ def _run_task(job_id: str, request: CreateTaskRequest) -> str:
     so that the next attempt is a new request, not the repeat of a failed one.
     """
     cluster = ids.aws_name(request.environment_id)
-    # Fargate has no instances to wait for (layer0.capacity).
+    placement = capacity.launch_arguments(request.environment_id)
+    # Through a capacity provider (Fargate's, or a managed EC2 environment's), a task that does not fit waits in
+    # PROVISIONING while capacity is added: no instance need be there yet.
+    managed = "capacityProviderStrategy" in placement
     fargate = capacity.is_fargate(request.environment_id)
-    if not fargate and not _has_container_instances(cluster):
+    if not _has_container_instances(cluster, managed):
         raise _no_room(request, f"RESOURCE:INSTANCES (environment '{request.environment_id}' has no instances yet)")
     ecs = aws.client("ecs")
     attempt = _run_attempt(job_id)
@@ -103,7 +116,7 @@ def _run_task(job_id: str, request: CreateTaskRequest) -> str:
             startedBy=settings.get().aws_name_prefix,
             overrides=_overrides(request),
             clientToken=f"{job_id}-{attempt}",
-            **capacity.launch_arguments(request.environment_id),
+            **placement,
         )
     except Layer0Error as error:  # the deploy was deleted, or its Fargate variant cannot be made
         raise TaskNotStarted(f"Failed to start task: {error.message}") from None
@@ -153,7 +166,33 @@ def run(job_id: str, request: str) -> dict:
         if error.code != ErrorCode.JobDoesNotExist:
             raise
         # The job was deleted while it ran; the task it started is a task like any other.
-    return {"task_id": task_id, "task_arn": arn}
+    return {"task_id": task_id, "task_arn": arn, "environment_id": parsed.environment_id}
+
+
+@WORKFLOW.step
+def task_state(task_arn: str, environment_id: str) -> dict:
+    """Where the job's task is: `{"state": "running" | "waiting", "status": <lastStatus>}`.
+
+    Raises TaskNotStarted, with the task's stoppedReason, when it stopped without ever running (a capacity provider
+    that could not place it stops it after a while, as does an image that cannot be pulled). A task that ran and
+    stopped before this poll saw it (`sleep 1`) ran: the job completes.
+    """
+    ecs = aws.client("ecs")
+    try:
+        found = ecs.describe_tasks(cluster=ids.aws_name(environment_id), tasks=[task_arn])["tasks"]
+    except ecs.exceptions.ClusterNotFoundException:
+        raise TaskNotStarted(f"Task {task_arn}: environment '{environment_id}' no longer exists") from None
+    if not found:
+        raise TaskNotStarted(f"Task {task_arn} no longer exists")
+    task = found[0]
+    status = task.get("lastStatus", "")
+    if status == "RUNNING" or task.get("startedAt"):
+        return {"state": "running", "status": status}
+    if status in ("STOPPED", "DEPROVISIONING", "STOPPING") or task.get("desiredStatus") == "STOPPED":
+        reason = task.get("stoppedReason") or "the task stopped before it ran"
+        details = [c["reason"] for c in task.get("containers", []) if c.get("reason") and c["reason"] not in reason]
+        raise TaskNotStarted("; ".join(["Task did not start: " + reason, *details]))
+    return {"state": "waiting", "status": status}
 
 
 # --- the state machine ---------------------------------------------------------------------------------------------
@@ -185,7 +224,63 @@ def capacity_retry(hours: float = TASK_CAPACITY_RETRY_HOURS) -> asl.RetryPolicy:
     )
 
 
+# The wait for the started task to run (a task PROVISIONING in a managed environment waits there while ECS adds an
+# instance; ECS stops it, with a reason, when it gives up): a poll every 5 s, then every minute.
+TASK_POLL_SECONDS = 5
+TASK_POLL_BACKOFF_AFTER = 60  # polls; then every TASK_POLL_SLOW_SECONDS, to keep the execution's history short
+TASK_POLL_SLOW_SECONDS = 60
+# How long the job waits for a started task to run: 5 minutes of quick polls, then 45 of slow ones. The machine must
+# end within jobs.LONGEST_JOB_SECONDS (a job's row outlives it), with the 24 hours of capacity retries before.
+TASK_WAIT_SECONDS = 50 * 60
+
+
+def _wait_states(poll_limit: int) -> dict:
+    return {
+        "StartTaskPolls": {"Type": "Pass", "Result": {"count": 0}, "ResultPath": "$.polls", "Next": "TaskPollPace"},
+        "TaskPollPace": {
+            "Type": "Choice",
+            "Choices": [
+                {"Variable": "$.polls.count", "NumericGreaterThanEquals": TASK_POLL_BACKOFF_AFTER, "Next": "WaitLonger"}
+            ],
+            "Default": "WaitForTask",
+        },
+        "WaitForTask": {"Type": "Wait", "Seconds": TASK_POLL_SECONDS, "Next": "CheckTask"},
+        "WaitLonger": {"Type": "Wait", "Seconds": TASK_POLL_SLOW_SECONDS, "Next": "CheckTask"},
+        # Raises TaskNotStarted (the job ends in error, with the task's stoppedReason) when it stopped unstarted.
+        "CheckTask": WORKFLOW.task(
+            task_state,
+            args={
+                "task_arn.$": "$.task.value.task_arn",
+                "environment_id.$": "$.task.value.environment_id",
+            },
+            result_path="$.state",
+            next_state="CountTaskPoll",
+        ),
+        "CountTaskPoll": {
+            "Type": "Pass",
+            "Parameters": {"count.$": "States.MathAdd($.polls.count, 1)"},
+            "ResultPath": "$.polls",
+            "Next": "TaskStarted",
+        },
+        "TaskStarted": {
+            "Type": "Choice",
+            "Choices": [
+                {"Variable": "$.state.value.state", "StringEquals": "running", "Next": "TaskRunning"},
+                {"Variable": "$.polls.count", "NumericGreaterThanEquals": poll_limit, "Next": "TaskNeverRan"},
+            ],
+            "Default": "TaskPollPace",
+        },
+        "TaskRunning": {"Type": "Succeed"},
+        "TaskNeverRan": {
+            "Type": "Fail",
+            "Error": "Layer0.TaskNotRunning",
+            "Cause": f"The task was neither running nor stopped after {poll_limit} checks",
+        },
+    }
+
+
 def machine(capacity_retry_hours: float = TASK_CAPACITY_RETRY_HOURS) -> JobMachine:
+    slow_polls = (TASK_WAIT_SECONDS - TASK_POLL_BACKOFF_AFTER * TASK_POLL_SECONDS) // TASK_POLL_SLOW_SECONDS
     body = {
         "StartAt": "RunTask",
         "States": {
@@ -194,14 +289,16 @@ def machine(capacity_retry_hours: float = TASK_CAPACITY_RETRY_HOURS) -> JobMachi
                 args={"job_id.$": "$.job_id", "request.$": "$.request"},
                 result_path="$.task",
                 retryable=capacity_retry(capacity_retry_hours),
-            )
+                next_state="StartTaskPolls",
+            ),
+            **_wait_states(TASK_POLL_BACKOFF_AFTER + slow_polls),
         },
     }
     return JobMachine(
         job_type=JobType.CreateTask,
         body=body,
-        # The retries, plus an hour for the steps themselves.
-        timeout_seconds=int(capacity_retry_hours * 3600) + 3600,
+        # The retries, the wait for the task to run, plus an hour for the steps themselves.
+        timeout_seconds=int(capacity_retry_hours * 3600) + TASK_WAIT_SECONDS + 3600,
         description="Layer0 job type 5: start a task, waiting for room in its environment",
     )
 

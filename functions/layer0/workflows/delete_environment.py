@@ -1,7 +1,8 @@
 """Job type 1, delete environment: the environment, and everything in it (docs/compatibility.md#environments).
 
 UnlinkAll -> ListDependencies -> DeleteDependencies (a Map over its services, load balancers and tasks, a few at a
-time) -> DeleteAutoScalingGroup -> DeleteLaunchTemplate -> the instance poll (WaitForInstances, CheckInstances,
+time) -> DeleteCapacityProvider (detached from the cluster, then deleted; an environment the Layer0 scaler sizes has
+none) -> DeleteAutoScalingGroup -> DeleteLaunchTemplate -> the instance poll (WaitForInstances, CheckInstances,
 InstancesGone; up to 15 minutes) -> DeleteSecurityGroup -> DeleteCluster -> DeleteTags (the environment's tags and
 the records of all its tasks).
 
@@ -13,7 +14,7 @@ operations (a failed create rolls back with them), registered here by reference.
 
 from __future__ import annotations
 
-from layer0 import aws, environments, ids, load_balancers, settings, tasks
+from layer0 import aws, capacity, environments, ids, load_balancers, settings, tasks
 from layer0.contract import JobType
 from layer0.stores import tags as tag_store
 from layer0.workflows import asl, delete_service
@@ -133,6 +134,7 @@ def instances_gone(environment_id: str) -> dict:
 
 # The environment's own resources go with its own delete operations.
 for _operation in (
+    capacity.delete_provider,
     environments.delete_autoscaling_group,
     environments.delete_launch_template,
     environments.delete_security_group,
@@ -188,8 +190,10 @@ def _body() -> dict:
                 },
             },
             "ResultPath": None,
-            "Next": "DeleteAutoScalingGroup",
+            "Next": "DeleteCapacityProvider",
         },
+        # Retryable while a draining service still uses it.
+        "DeleteCapacityProvider": task(capacity.delete_provider, args=_ENV, next_state="DeleteAutoScalingGroup"),
         "DeleteAutoScalingGroup": task(
             environments.delete_autoscaling_group, args=_ENV, next_state="DeleteLaunchTemplate"
         ),
