@@ -230,6 +230,45 @@ def test_task_scenario(cli: CLI):
     cli("environment", "delete", "--wait", "test")
 
 
+@pytest.fixture(scope="module")
+def followed(cli: CLI) -> str:
+    """An environment with an instance from the start (no scaler run to wait for) for the tests that follow a
+    rollout or a task to its end; its delete is started, not waited for."""
+    cli("environment", "create", "--min-count", "1", "followed")
+    yield "followed"
+    assert "l0 job get" in cli("environment", "delete", "followed").stdout
+
+
+def test_a_service_whose_image_cannot_start_shows_its_failed_tasks(cli: CLI, followed: str, tmp_path):
+    """Beyond the Go CLI: the rollout line counts the deployment's failed tasks (the API's `failed_tasks`); with no
+    earlier deployment to roll back to, the failed one stays, and `service get` shows its count too."""
+    image = dockerrun_file(tmp_path, "Service.Dockerrun.aws.json", image="quintilesims/fail:1")
+    cli("deploy", "create", image, "cannotstart")
+    created = cli.run("service", "create", "--wait", followed, "cannotstart", "cannotstart:latest")
+    assert created.exit_code == 1, created.output
+    progress = [line for line in created.stderr.splitlines() if line.startswith("Rollout of cannotstart:")]
+    # The circuit breaker of a one-copy service trips at 3 failed tasks, and the job ends with it.
+    assert progress[-1] == "Rollout of cannotstart: desired 1, running 0, pending 0, failed 3", created.stderr
+    assert "Rollout job" in created.stderr and "CannotPullContainerError" in created.stderr
+    [service] = cli.json("service", "get", "cannotstart")
+    [deployment] = service["deployments"]
+    assert (deployment["status"], deployment["failed_tasks"], deployment["running_count"]) == ("PRIMARY", 3, 0)
+
+
+@pytest.mark.parametrize("code", [3, 0])
+def test_task_create_wait_follow_exits_with_the_essential_containers_exit_code(cli: CLI, followed: str, code: int):
+    """Beyond the Go CLI: `l0` exits with the task's essential container's exit code (local mode runs
+    `sleep N; exit C` as a container that sleeps N seconds, then exits C)."""
+    cli("deploy", "create", TASK, "exiter")
+    name = f"exit{code}"
+    command = f"alpine:COMMAND=sleep 1; exit {code}"
+    result = cli.run("task", "create", "--wait", "--follow", "--env", command, followed, name, "exiter:latest")
+    assert result.exit_code == code, result.output
+    assert f"alpine | Slept 1 s; exiting with code {code}" in result.stdout
+    [task] = cli.json("task", "get", f"{followed}:{name}")
+    assert [detail["exit_code"] for copy in task["copies"] for detail in copy["details"]] == [code]
+
+
 def test_a_create_whose_answer_is_lost_is_retried_with_its_key_and_happens_once(cli: CLI):
     """The client sends the request, the connection drops before the answer: the retry carries the same
     Idempotency-Key, so the API answers with the first answer and registers nothing more."""
