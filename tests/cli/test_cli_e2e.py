@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from layer0_client import Client
-from tests.cli.e2e import CLI, FIXTURES, cli_session, dockerrun_file
+from tests.cli.e2e import CLI, FIXTURES, dockerrun_file
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICE = str(FIXTURES / "Service.Dockerrun.aws.json")
@@ -46,9 +46,8 @@ RAN: set[tuple[str, str]] = set()
 
 
 @pytest.fixture(scope="module")
-def cli(tmp_path_factory) -> CLI:
-    session = cli_session(tmp_path_factory.mktemp("home"))
-    runner = next(session)
+def cli(local_mode, tmp_path_factory) -> CLI:
+    runner = CLI(local_mode, tmp_path_factory.mktemp("home"))
     original = runner.run
 
     def recording(*args: str, input: str | None = None):
@@ -58,8 +57,7 @@ def cli(tmp_path_factory) -> CLI:
         return original(*args, input=input)
 
     runner.run = recording  # type: ignore[method-assign]
-    yield runner
-    next(session, None)
+    return runner
 
 
 def test_admin_scenario(cli: CLI):
