@@ -6,9 +6,11 @@ Every command of the original CLI runs here at least once (test_every_command_of
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -265,6 +267,29 @@ def test_task_create_wait_follow_exits_with_the_essential_containers_exit_code(c
     assert f"alpine | Slept 1 s; exiting with code {code}" in result.stdout
     [task] = cli.json("task", "get", f"{followed}:{name}")
     assert [detail["exit_code"] for copy in task["copies"] for detail in copy["details"]] == [code]
+
+
+def function_log_lines(cli: CLI, message: str) -> list[dict]:
+    """Local mode's structured log lines (its functions write them to its stdout) whose message is `message`,
+    once there is one: the reader thread gets them shortly after the answer."""
+    deadline = time.monotonic() + 30
+    while True:
+        found = [json.loads(line) for line in cli.local.output.splitlines() if f'"message":"{message}"' in line]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
+
+
+def test_an_api_log_line_after_a_job_step_carries_none_of_the_steps_keys(cli: CLI, followed: str):
+    """Local mode runs the API, the job steps, the events function and the scaler in one process: each function's
+    invocation logs with its own keys only (handlers/observability.py)."""
+    cli("deploy", "create", TASK, "logstep")
+    cli("task", "create", "--wait", "--env", "alpine:COMMAND=exit 0", followed, "logstep", "logstep:latest")
+    cli("secret", "set", "logcheck", input="a value\n")
+    [line] = function_log_lines(cli, "Secret logcheck set")
+    assert (line["service"], line["name"]) == ("layer0-api", "layer0.secrets"), line
+    assert not {"step", "job_id", "detail_type", "event_id", "environment_id"} & line.keys(), line
+    assert "a value" not in cli.local.output
 
 
 def test_a_create_whose_answer_is_lost_is_retried_with_its_key_and_happens_once(cli: CLI):
