@@ -246,7 +246,7 @@ class Deployment(Model):
     status: str = ""
     updated: str = ""
     deployment_id: str = ""
-    # Not in the API today: shown in the rollout's progress line when the API sends it.
+    # ECS's failedTasks (docs/compatibility.md#services); None from an API older than the field.
     failed_tasks: int | None = None
 
 

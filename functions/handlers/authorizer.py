@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools import Logger
 
+from handlers.observability import inject_lambda_context
 from layer0 import auth
 
 logger = Logger(service="layer0-authorizer")
@@ -23,6 +24,8 @@ def _header(event: dict, name: str) -> str | None:
     return None
 
 
+# log_event=False whatever POWERTOOLS_LOGGER_LOG_EVENT says: the event holds the token.
+@inject_lambda_context(logger, log_event=False)
 def handler(event: dict, context) -> dict:
     if not auth.is_authorized(_header(event, "authorization")):
         logger.info("Denied", extra={"path": event.get("path"), "method": event.get("httpMethod")})

@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field
 
-from handlers.observability import domain_logs_through
+from handlers.observability import domain_logs_through, inject_lambda_context
 from layer0 import contract, ids, reconcile, scaler, services, settings, tasks
 
 logger = Logger(service="layer0-events")
@@ -97,9 +97,10 @@ def _service_change(event: dict) -> dict:
     return {"services": done}
 
 
+@inject_lambda_context(logger)
 def handler(event: dict, context) -> dict:
     detail_type = event.get("detail-type")
-    logger.append_keys(detail_type=detail_type, event_id=event.get("id"))
+    logger.thread_safe_append_keys(detail_type=detail_type, event_id=event.get("id"))
     if detail_type == contract.ECS_TASK_STATE_CHANGE:
         result = _task_state(event)
     elif detail_type in (contract.ECS_SERVICE_ACTION, contract.ECS_DEPLOYMENT_STATE_CHANGE):

@@ -7,19 +7,20 @@ from __future__ import annotations
 
 from aws_lambda_powertools import Logger
 
-from handlers.observability import domain_logs_through
+from handlers.observability import domain_logs_through, inject_lambda_context
 from layer0 import environments, scaler
 
 logger = Logger(service="layer0-scaler")
 domain_logs_through(logger)
 
 
+@inject_lambda_context(logger)
 def handler(event: dict, context) -> dict:
     environment_id = (event or {}).get("environment_id")
     targets = [environment_id] if environment_id else [s.environment_id for s in environments.list_all()]
     results: dict[str, dict] = {}
     for target in targets:
-        logger.append_keys(environment_id=target)
+        logger.thread_safe_append_keys(environment_id=target)
         try:
             info = scaler.run(target)
         except Exception as error:  # noqa: BLE001 - one environment's failure must not stop the others

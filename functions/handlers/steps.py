@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools import Logger
 
-from handlers.observability import domain_logs_through, make_tracer
+from handlers.observability import domain_logs_through, inject_lambda_context, make_tracer
 from layer0.errors import AwsServerError, Throttled, is_aws_server_error, is_throttling
 from layer0.workflows import registry
 
@@ -20,13 +20,13 @@ tracer = make_tracer("layer0-steps")
 domain_logs_through(logger)
 
 
-@logger.inject_lambda_context
+@inject_lambda_context(logger)
 # Step results and errors can carry Dockerrun environment values: neither goes to X-Ray.
 @tracer.capture_lambda_handler(capture_response=False, capture_error=False)
 def handler(event: dict, context) -> object:
     name = event.get("step", "")
     # Every line of the step, the domain's included, names its job and step.
-    logger.append_keys(step=name, job_id=event.get("job_id", ""))
+    logger.thread_safe_append_keys(step=name, job_id=event.get("job_id", ""))
     try:
         return registry.run(name, event.get("args") or {})
     except Exception as error:

@@ -347,6 +347,9 @@ class Deployment(BaseModel):
     status: str  # PRIMARY, ACTIVE, ...
     updated: str
     deployment_id: str  # the ECS deployment id, ecs-svc/...
+    # Ours (docs/compatibility.md#services): ECS's failedTasks, the deployment's tasks that failed to start or
+    # failed their health checks (the circuit breaker counts them). The original CLI ignores fields it does not know.
+    failed_tasks: int = 0
 
 
 class Service(BaseModel):

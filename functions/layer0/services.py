@@ -168,6 +168,7 @@ def _deployment(deployment: dict, deploy_tags: dict[str, str]) -> Deployment:
         status=deployment.get("status", ""),
         updated=rfc3339(deployment.get("updatedAt")),
         deployment_id=deployment.get("id", ""),
+        failed_tasks=deployment.get("failedTasks", 0),
     )
 
 

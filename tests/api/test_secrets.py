@@ -194,7 +194,8 @@ def function_logs():
     buffer = io.StringIO()
     loggers = [logging.getLogger(name) for name in ("layer0-api", "layer0")]
     levels = [(logger, logger.level) for logger in loggers]
-    # The domain's logger shares the API logger's handler (handlers.observability.domain_logs_through): once each.
+    # The domain's logger writes through the API logger's handler during its invocations
+    # (handlers.observability.domain_logs_through): once each.
     handlers = {id(h): h for logger in loggers for h in logger.handlers if isinstance(h, logging.StreamHandler)}
     streams = [(handler, handler.setStream(buffer)) for handler in handlers.values()]
     for logger in loggers:

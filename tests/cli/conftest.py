@@ -1,10 +1,10 @@
 """The CLI tests' tools: `l0` run in-process with Click's CliRunner, against a fake API (an httpx MockTransport) for the
-unit tests, or against one local mode per test module for the end-to-end ones."""
+unit tests, or against one local mode per test process for the end-to-end ones (tests/cli/e2e.py)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,3 +109,12 @@ def l0(tmp_path) -> Callable[..., Result]:
         return CliRunner().invoke(app, list(args), input=input, env=environ, catch_exceptions=False)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def local_mode() -> Iterator[Any]:
+    """One `python -m local` for every end-to-end module this process runs (pytest-xdist gives a worker whole
+    files): started by the first test that needs it, stopped at the end of the session. A start costs seconds."""
+    from tests.cli.e2e import start_local_mode
+
+    yield from start_local_mode()

@@ -1,5 +1,6 @@
-"""What the end-to-end CLI tests share: one local mode per test module (`python -m local`, as a user runs it), and
-`l0` run in-process against it with Click's CliRunner."""
+"""What the end-to-end CLI tests share: one local mode (`python -m local`, as a user runs it) for every end-to-end
+module a test process runs (the session fixture `local_mode` of tests/cli/conftest.py), and `l0` run in-process
+against it with Click's CliRunner. Each module has its own HOME, and names of its own."""
 
 from __future__ import annotations
 
@@ -46,11 +47,11 @@ class CLI:
         return json.loads(self("-o", "json", *args, input=input).stdout)
 
 
-def cli_session(home: Path) -> Iterator[CLI]:
-    """Use as a module-scoped fixture: a fresh local mode, stopped afterwards."""
+def start_local_mode() -> Iterator[LocalMode]:
+    """A fresh local mode, stopped afterwards (the session fixture `local_mode` of tests/cli/conftest.py)."""
     local = LocalMode(free_port())
     try:
-        yield CLI(local, home)
+        yield local
     finally:
         local.stop()
 

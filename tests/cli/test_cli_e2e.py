@@ -6,16 +6,18 @@ Every command of the original CLI runs here at least once (test_every_command_of
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from layer0_client import Client
-from tests.cli.e2e import CLI, FIXTURES, cli_session, dockerrun_file
+from tests.cli.e2e import CLI, FIXTURES, dockerrun_file
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICE = str(FIXTURES / "Service.Dockerrun.aws.json")
@@ -46,9 +48,8 @@ RAN: set[tuple[str, str]] = set()
 
 
 @pytest.fixture(scope="module")
-def cli(tmp_path_factory) -> CLI:
-    session = cli_session(tmp_path_factory.mktemp("home"))
-    runner = next(session)
+def cli(local_mode, tmp_path_factory) -> CLI:
+    runner = CLI(local_mode, tmp_path_factory.mktemp("home"))
     original = runner.run
 
     def recording(*args: str, input: str | None = None):
@@ -58,8 +59,7 @@ def cli(tmp_path_factory) -> CLI:
         return original(*args, input=input)
 
     runner.run = recording  # type: ignore[method-assign]
-    yield runner
-    next(session, None)
+    return runner
 
 
 def test_admin_scenario(cli: CLI):
@@ -228,6 +228,68 @@ def test_task_scenario(cli: CLI):
     assert "Slept 3 s" in tail.stdout
     cli("deploy", "delete", "alpine:latest")
     cli("environment", "delete", "--wait", "test")
+
+
+@pytest.fixture(scope="module")
+def followed(cli: CLI) -> str:
+    """An environment with an instance from the start (no scaler run to wait for) for the tests that follow a
+    rollout or a task to its end; its delete is started, not waited for."""
+    cli("environment", "create", "--min-count", "1", "followed")
+    yield "followed"
+    assert "l0 job get" in cli("environment", "delete", "followed").stdout
+
+
+def test_a_service_whose_image_cannot_start_shows_its_failed_tasks(cli: CLI, followed: str, tmp_path):
+    """Beyond the Go CLI: the rollout line counts the deployment's failed tasks (the API's `failed_tasks`); with no
+    earlier deployment to roll back to, the failed one stays, and `service get` shows its count too."""
+    image = dockerrun_file(tmp_path, "Service.Dockerrun.aws.json", image="quintilesims/fail:1")
+    cli("deploy", "create", image, "cannotstart")
+    created = cli.run("service", "create", "--wait", followed, "cannotstart", "cannotstart:latest")
+    assert created.exit_code == 1, created.output
+    progress = [line for line in created.stderr.splitlines() if line.startswith("Rollout of cannotstart:")]
+    # The circuit breaker of a one-copy service trips at 3 failed tasks, and the job ends with it.
+    assert progress[-1] == "Rollout of cannotstart: desired 1, running 0, pending 0, failed 3", created.stderr
+    assert "Rollout job" in created.stderr and "CannotPullContainerError" in created.stderr
+    [service] = cli.json("service", "get", "cannotstart")
+    [deployment] = service["deployments"]
+    assert (deployment["status"], deployment["failed_tasks"], deployment["running_count"]) == ("PRIMARY", 3, 0)
+
+
+@pytest.mark.parametrize("code", [3, 0])
+def test_task_create_wait_follow_exits_with_the_essential_containers_exit_code(cli: CLI, followed: str, code: int):
+    """Beyond the Go CLI: `l0` exits with the task's essential container's exit code (local mode runs
+    `sleep N; exit C` as a container that sleeps N seconds, then exits C)."""
+    cli("deploy", "create", TASK, "exiter")
+    name = f"exit{code}"
+    command = f"alpine:COMMAND=sleep 1; exit {code}"
+    result = cli.run("task", "create", "--wait", "--follow", "--env", command, followed, name, "exiter:latest")
+    assert result.exit_code == code, result.output
+    assert f"alpine | Slept 1 s; exiting with code {code}" in result.stdout
+    [task] = cli.json("task", "get", f"{followed}:{name}")
+    assert [detail["exit_code"] for copy in task["copies"] for detail in copy["details"]] == [code]
+
+
+def function_log_lines(cli: CLI, message: str) -> list[dict]:
+    """Local mode's structured log lines (its functions write them to its stdout) whose message is `message`,
+    once there is one: the reader thread gets them shortly after the answer."""
+    deadline = time.monotonic() + 30
+    while True:
+        found = [json.loads(line) for line in cli.local.output.splitlines() if f'"message":"{message}"' in line]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
+
+
+def test_an_api_log_line_after_a_job_step_carries_none_of_the_steps_keys(cli: CLI, followed: str):
+    """Local mode runs the API, the job steps, the events function and the scaler in one process: each function's
+    invocation logs with its own keys only (handlers/observability.py)."""
+    cli("deploy", "create", TASK, "logstep")
+    cli("task", "create", "--wait", "--env", "alpine:COMMAND=exit 0", followed, "logstep", "logstep:latest")
+    cli("secret", "set", "logcheck", input="a value\n")
+    [line] = function_log_lines(cli, "Secret logcheck set")
+    assert (line["service"], line["name"]) == ("layer0-api", "layer0.secrets"), line
+    assert not {"step", "job_id", "detail_type", "event_id", "environment_id"} & line.keys(), line
+    assert "a value" not in cli.local.output
 
 
 def test_a_create_whose_answer_is_lost_is_retried_with_its_key_and_happens_once(cli: CLI):

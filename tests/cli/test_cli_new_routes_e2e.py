@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.cli.e2e import CLI, FIXTURES, cli_session
+from tests.cli.e2e import CLI, FIXTURES
 
 SERVICE = str(FIXTURES / "Service.Dockerrun.aws.json")
 
 
 @pytest.fixture(scope="module")
-def cli(tmp_path_factory) -> CLI:
-    session = cli_session(tmp_path_factory.mktemp("home"))
-    yield next(session)
-    next(session, None)
+def cli(local_mode, tmp_path_factory) -> CLI:
+    return CLI(local_mode, tmp_path_factory.mktemp("home"))
 
 
 def test_secret_set_list_delete(cli: CLI):
@@ -31,7 +29,7 @@ def test_secret_set_list_delete(cli: CLI):
 
 
 def test_service_autoscaling_set_and_clear(cli: CLI):
-    cli("environment", "create", "scaled")
+    cli("environment", "create", "--min-count", "1", "scaled")  # an instance at once: no scaler run to wait for
     cli("deploy", "create", SERVICE, "web")
     cli("service", "create", "--wait", "scaled", "web", "web:latest")
     shown = cli("service", "autoscaling", "set", "--min", "1", "--max", "4", "--cpu", "60", "web").stdout

@@ -435,6 +435,54 @@ def test_a_failed_rollout_exits_1_with_the_circuit_breakers_reason(api: FakeAPI,
     assert f"Rollout job r2 failed: {reason}" in result.stderr
 
 
+def test_the_rollout_line_shows_the_failed_tasks_of_the_deployment_it_follows(api: FakeAPI, l0):
+    """The update made d2 PRIMARY; its tasks fail, the circuit breaker rolls back to a new PRIMARY d3: the line
+    keeps counting d2's failed tasks while ECS lists it, and stays after the spinner on a failure."""
+    api.entity("service", "svc1id", "svc1")
+    api.entity("deploy", "bad.1", "bad", version="1")
+    old = {**deployment("gb", "1", 1, 1, "ACTIVE"), "deployment_id": "d1", "failed_tasks": 0}
+    new = {**deployment("bad", "1", 0, 1), "deployment_id": "d2", "failed_tasks": 0}
+    failing = {**new, "failed_tasks": 2, "pending_count": 0}
+    failed = {**failing, "failed_tasks": 3, "status": "ACTIVE"}
+    rollback = {**deployment("gb", "1", 0, 1), "deployment_id": "d3", "failed_tasks": 0}
+    api.on("PUT", "/service/svc1id/deploy", (200, service(deployments=[new, old]), {"X-JobID": "r3"}))
+    api.on("GET", "/job/r3", (200, job("r3", 6, 2)), (200, job("r3", 6, 2)), (200, job("r3", 6, 4, error="breaker")))
+    api.on(
+        "GET",
+        "/service/svc1id",
+        (200, service(deployments=[failing, old])),
+        (200, service(deployments=[rollback, failed, old])),
+        (200, service(deployments=[rollback])),
+    )
+    result = l0("service", "update", "--wait", "svc1", "bad:latest")
+    assert result.exit_code == 1
+    lines = [line for line in result.stderr.splitlines() if line.startswith("Rollout of")]
+    assert lines == [
+        "Rollout of svc1: desired 1, running 0, pending 0, failed 2 (2 deployments)",
+        "Rollout of svc1: desired 1, running 0, pending 0, failed 3 (3 deployments)",
+        "Rollout of svc1: desired 1, running 0, pending 1, failed 0",  # d2 is gone: the PRIMARY (the rollback)
+    ]
+    assert "Rollout job r3 failed: breaker" in result.stderr
+
+
+def test_the_rollout_line_of_an_api_without_failed_tasks_leaves_them_out(api: FakeAPI, l0):
+    api.entity("service", "svc1id", "svc1")
+    api.on("PUT", "/service/svc1id/scale", (200, service(1, 1), {"X-JobID": "r4"}))
+    api.on("GET", "/job/r4", (200, job("r4", 6, 3)))
+    api.on("GET", "/service/svc1id", (200, service(1, 1)))
+    result = l0("service", "scale", "--wait", "svc1", "1")
+    assert result.exit_code == 0
+    assert "Rollout of svc1: desired 1, running 1, pending 0\n" in result.stderr
+
+
+def test_service_get_json_keeps_the_failed_tasks_the_api_sent(api: FakeAPI, l0):
+    api.entity("service", "svc1id", "svc1")
+    sent = service(deployments=[{**deployment("gb", "1", 0, 1), "deployment_id": "d1", "failed_tasks": 3}])
+    api.on("GET", "/service/svc1id", (200, sent))
+    [shown] = json.loads(l0("-o", "json", "service", "get", "svc1").stdout)
+    assert shown == sent  # the Go CLI's shape, with the field added
+
+
 def test_service_wait_without_a_rollout_job_uses_the_original_three_checks(api: FakeAPI, l0):
     api.entity("service", "svc1id", "svc1")
     api.on("PUT", "/service/svc1id/scale", (200, service(0, 1)))

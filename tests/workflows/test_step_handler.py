@@ -129,8 +129,8 @@ def test_set_error_takes_the_catch_output_even_without_a_cause(monkeypatch):
 
 
 def test_a_domain_log_line_names_the_job_and_the_step(step, monkeypatch):
-    # The step function's cold start does this; in one process (this suite, local mode) the handler imported last
-    # owns the domain's loggers.
+    # The step function's cold start does this; during an invocation the domain writes through the logger of the
+    # function invoked, whichever handler was imported last (tests/api/test_function_logs.py).
     domain_logs_through(handler_module.logger)
     stream = io.StringIO()
     monkeypatch.setattr(handler_module.logger.registered_handler, "stream", stream)

@@ -15,35 +15,41 @@ class RolloutFailed(Layer0ClientError):
     pass
 
 
-def progress_line(service: models.Service) -> str:
-    """`desired 2, running 1, pending 1` of the newest (PRIMARY) deployment, `failed N` when the API says."""
-    primary = next((d for d in service.deployments if d.status == "PRIMARY"), None)
+def progress_line(service: models.Service, deployment_id: str = "") -> str:
+    """`desired 2, running 1, pending 1, failed 0` of the deployment the rollout follows (`deployment_id`, while ECS
+    lists it), else of the newest (PRIMARY) one; `failed N` when the API says (an older API does not)."""
+    deployments = service.deployments
+    followed = next((d for d in deployments if deployment_id and d.deployment_id == deployment_id), None)
+    followed = followed or next((d for d in deployments if d.status == "PRIMARY"), None)
     desired, running, pending = (
-        (primary.desired_count, primary.running_count, primary.pending_count)
-        if primary
+        (followed.desired_count, followed.running_count, followed.pending_count)
+        if followed
         else (service.desired_count, service.running_count, service.pending_count)
     )
     line = f"Rollout of {service.service_name or service.service_id}: desired {desired}, running {running}, "
     line += f"pending {pending}"
-    if primary is not None and primary.failed_tasks is not None:
-        line += f", failed {primary.failed_tasks}"
-    if len(service.deployments) > 1:
-        line += f" ({len(service.deployments)} deployments)"
+    if followed is not None and followed.failed_tasks is not None:
+        line += f", failed {followed.failed_tasks}"
+    if len(deployments) > 1:
+        line += f" ({len(deployments)} deployments)"
     return line
 
 
 def rollout(current: State, change: ServiceChange) -> models.Service:
     """Follow the rollout job to its end, one live line of progress on stderr; a failed rollout (the circuit
-    breaker) raises with the job's reason. An API without rollout jobs: the original CLI's wait, every deployment
-    at its desired count on three checks."""
+    breaker) raises with the job's reason, after the last line. An API without rollout jobs: the original CLI's
+    wait, every deployment at its desired count on three checks."""
     client, console = current.client, current.console
     service_id = change.service.service_id
     if change.rollout_job_id is None:
         return _steady(current, service_id)
+    # The rollout follows the deployment the change made PRIMARY (a rollback's new PRIMARY is another one).
+    primary = next((d for d in change.service.deployments if d.status == "PRIMARY"), None)
+    followed = primary.deployment_id if primary else ""
     last: list[str] = []
 
     def show(service: models.Service) -> None:
-        line = progress_line(service)
+        line = progress_line(service, followed)
         if console.is_terminal:
             status.update(line)
         elif not last or last[-1] != line:
@@ -53,6 +59,8 @@ def rollout(current: State, change: ServiceChange) -> models.Service:
     with console.status("Waiting for Deployment") as status:
         job, service = client.wait_for_rollout(service_id, change.rollout_job_id, show)
     if job.job_status == models.JobStatus.Error:
+        if console.is_terminal and last:
+            console.print(last[-1])  # the live line is gone with the spinner: its last state stays on screen
         reason = job.meta.get("error") or "no reason given"
         raise RolloutFailed(f"Rollout job {job.job_id} failed: {reason}")
     return service

@@ -29,7 +29,7 @@ with collector_paused():
         tasks,
     )
     from handlers.api.idempotency import honour_idempotency_key
-    from handlers.observability import domain_logs_through, make_tracer
+    from handlers.observability import domain_logs_through, inject_lambda_context, make_tracer
     from layer0 import contract, settings
 
     logger = Logger(service="layer0-api")
@@ -57,7 +57,7 @@ with collector_paused():
 
 
 # log_event=False whatever POWERTOOLS_LOGGER_LOG_EVENT says: events carry request bodies, secret values among them.
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
+@inject_lambda_context(logger, correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
 # Answers carry Dockerrun environment values and errors may quote them: neither goes to X-Ray.
 @tracer.capture_lambda_handler(capture_response=False, capture_error=False)
 def handler(event: dict, context) -> dict:
