@@ -26,6 +26,9 @@ from typing import Any
 
 from local.ecs import patches
 
+# AWS's own capacity providers of Fargate: a strategy naming them is placed by run_options, not by the group's.
+CAPACITY_PROVIDERS = ("FARGATE", "FARGATE_SPOT")
+
 __all__ = ["FargateNetworking", "is_fargate_definition", "run_options", "task_ip"]
 
 log = logging.getLogger(__name__)

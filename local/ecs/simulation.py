@@ -418,8 +418,13 @@ class EcsSimulation:
         return rollback
 
     def _place(self, backend: Any, cluster: Any, service: Any, deployment: dict, count: int, now: float) -> None:
-        # A service made with a capacity provider strategy places through it (local/ecs/capacity.py).
-        strategy = getattr(service, "capacity_provider_strategy", None) or []
+        # A service made with an Auto Scaling group capacity provider's strategy places through it
+        # (local/ecs/capacity.py); FARGATE ones are fargate.run_options' (a task definition that requires FARGATE).
+        strategy = [
+            item
+            for item in getattr(service, "capacity_provider_strategy", None) or []
+            if item.get("capacityProvider") not in fargate.CAPACITY_PROVIDERS
+        ]
         try:
             options = {
                 "started_by": deployment["id"],

@@ -201,9 +201,8 @@ def test_a_service_runs_the_deploys_fargate_variant_in_awsvpc_through_the_strate
 
 
 def test_an_ec2_service_keeps_its_binpack_placement_and_the_deploy_itself(api, machines, sent):
-    environment_id = api.post("/environment/", json={"environment_name": "e", "operating_system": "linux"}).json()[
-        "environment_id"
-    ]
+    body = {"environment_name": "e", "operating_system": "linux", "scaling": "layer0"}
+    environment_id = api.post("/environment/", json=body).json()["environment_id"]
     deploy_id = deploy(api, "web")
 
     response = api.post(
@@ -280,7 +279,18 @@ def test_a_deploy_fargate_cannot_run_is_400_code_1(api, machines):
     assert "links" in response.json()["message"]
 
 
-def test_a_task_runs_the_fargate_variant_through_the_strategy(api, machines, sent):
+@pytest.fixture
+def agent():
+    """The local ECS simulation: the create-task job waits for its task to run."""
+    from local.ecs.agent import Agent, unpatch_moto_total_resources
+
+    try:
+        yield Agent(setup_client)
+    finally:
+        unpatch_moto_total_resources()
+
+
+def test_a_task_runs_the_fargate_variant_through_the_strategy(api, machines, sent, agent):
     environment = fargate(api, "fg")
     deploy_id = deploy(api, "job")
 
@@ -289,7 +299,7 @@ def test_a_task_runs_the_fargate_variant_through_the_strategy(api, machines, sen
     )
 
     assert response.status_code == 202, response.text
-    described = wait_for_end(execution_arn(machines[5], response.headers["X-JobID"]))
+    described = wait_for_end(execution_arn(machines[5], response.headers["X-JobID"]), agent)
     assert described["status"] == "SUCCEEDED", described.get("cause")
     [(_, params)] = [call for call in sent if call[0] == "RunTask"]
     assert params["capacityProviderStrategy"] == [{"capacityProvider": "FARGATE", "weight": 1}]

@@ -41,6 +41,15 @@ def run_task(l0, environment_id: str, deploy_id: str, name: str) -> str:
     return job["meta"]["task_id"]
 
 
+def run_task_that_cannot_start(l0, environment_id: str, deploy_id: str, name: str) -> str:
+    """The create-task job waits for the task to run: one that stops first ends the job in error with its reason."""
+    body = {"task_name": name, "environment_id": environment_id, "deploy_id": deploy_id, "container_overrides": []}
+    job = wait_for_job(l0, call(l0, "POST", "task/", json=body, expected=202).headers["X-JobID"])
+    assert job["job_status"] == 4, job
+    assert "ResourceInitializationError" in job["meta"]["error"], job
+    return job["meta"]["task_id"]
+
+
 def wait_for_task(l0, task_id: str, done) -> dict:
     deadline = time.monotonic() + TASK_DEADLINE_SECONDS
     while True:
@@ -84,7 +93,9 @@ def test_a_task_receives_its_secrets_and_no_value_leaks(l0):
         "deploy/",
         json={"deploy_name": "missing", "dockerrun": dockerrun({"name": "X", "valueFrom": missing_arn})},
     ).json()
-    failed = wait_for_task(l0, run_task(l0, environment, missing["deploy_id"], "broken"), stopped_reason)
+    failed = wait_for_task(
+        l0, run_task_that_cannot_start(l0, environment, missing["deploy_id"], "broken"), stopped_reason
+    )
     assert stopped_reason(failed).startswith(
         "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: "
         "unable to retrieve secret from asm"
@@ -97,7 +108,7 @@ def test_a_task_receives_its_secrets_and_no_value_leaks(l0):
     # A deleted secret: the deploy stays, its next task cannot start.
     assert call(l0, "DELETE", "secret/db-password", expected=204).text == ""
     assert call(l0, "GET", "secret/").json() == []
-    after = wait_for_task(l0, run_task(l0, environment, deploy["deploy_id"], "late"), stopped_reason)
+    after = wait_for_task(l0, run_task_that_cannot_start(l0, environment, deploy["deploy_id"], "late"), stopped_reason)
     assert "marked for deletion" in stopped_reason(after), after
 
     # The value is nowhere: local mode's whole output, every job and its history, every container log, every answer.

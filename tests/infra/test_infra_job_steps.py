@@ -63,7 +63,14 @@ NOT_REACHED: dict[str, set[str]] = {
     "delete-service": {"ecs:ListClusters", "ecs:ListServices", *AUTOSCALING_POLICIES},
     "rollout": set(),
     "delete-load-balancer": {"elasticloadbalancing:DescribeTags"},  # target groups of a long prefix
-    "create-task": {"iam:PassRole"},  # a deploy with a taskRoleArn
+    "create-task": {
+        "iam:PassRole",  # a deploy with a taskRoleArn
+        # A task in a Fargate environment: its deploy's Fargate variant and the environment's security group
+        # (tests/api/test_fargate.py runs one).
+        "ecs:DescribeTaskDefinition",
+        "ecs:RegisterTaskDefinition",
+        "ec2:DescribeSecurityGroups",
+    },
 }
 
 MACHINE_STEPS = {machine.slug: _steps_in(machine.definition()) for machine in registry.MACHINES.values()}

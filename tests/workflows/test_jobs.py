@@ -25,6 +25,7 @@ ENV_STEPS = [name for name in registry.STEPS if name.startswith("environment.")]
 ORDER = [
     "environment.unlink_all",
     "environment.list_dependencies",
+    "environment.delete_provider",
     "environment.delete_autoscaling_group",
     "environment.delete_launch_template",
     "environment.instances_gone",

@@ -87,6 +87,7 @@ def test_a_managed_environment_has_a_capacity_provider_as_its_default_strategy(s
     )
     assert described["NewInstancesProtectedFromScaleIn"] is True
     assert capacity.launch_arguments(environment_id) == {
+        "placementStrategy": [{"type": "binpack", "field": "memory"}],
         "capacityProviderStrategy": [{"capacityProvider": name, "weight": 1, "base": 0}],
         "placementConstraints": [{"type": "memberOf", "expression": "attribute:ecs.cpu-architecture == x86_64"}],
     }
