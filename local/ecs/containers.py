@@ -140,6 +140,8 @@ class Outcome:
 
     all_started: bool = False  # no container waits any more: the task is RUNNING
     essential_stopped: bool = False  # an essential container stopped: the task stops
+    # ...after it ran (it exited, `exit 0` at once included), not because it never started: the task ran, as on ECS
+    essential_ran: bool = False
 
 
 @dataclass
@@ -177,6 +179,7 @@ class TaskContainers:
         return Outcome(
             all_started=all(c.status != "PENDING" for c in self.containers.values()),
             essential_stopped=any(c.essential and c.status == "STOPPED" for c in self.containers.values()),
+            essential_ran=any(c.essential and c.status == "STOPPED" and c.ran for c in self.containers.values()),
         )
 
     def show(self, task_containers: list[dict], now: float) -> None:

@@ -229,7 +229,9 @@ class EcsSimulation:
         runs.show(task.containers, now)
         task.health_status = runs.health(now)
         if outcome.essential_stopped:
-            never_ran = task.last_status == "PENDING"
+            never_ran = task.last_status == "PENDING" and not outcome.essential_ran
+            if getattr(task, "started_at", None) is None and outcome.essential_ran:
+                task.started_at = _datetime(now)  # its container started, then exited in the same pass
             task._l0_failed_to_start = never_ran
             self._stop(
                 backend, task, now, ESSENTIAL_EXITED, "TaskFailedToStart" if never_ran else "EssentialContainerExited"

@@ -325,3 +325,19 @@ def test_an_exit_the_policy_does_not_restart_stops_the_task(agent, clock, instan
     assert stopped["stopCode"] == "EssentialContainerExited"
     assert containers_of(stopped)["worker"]["exitCode"] == exit_code
     assert not any("Restarting" in line for line in log_messages(f"l0/worker/{task['taskArn'].split('/')[-1]}"))
+
+
+def test_an_essential_container_that_exits_at_once_ran_and_its_task_has_started(agent, clock, instance):
+    """`exit 0` starts, then exits in the same pass: the task ran (startedAt), as on ECS; the create-task job
+    completes for it rather than reporting a task that did not start."""
+    definition = deploy(
+        containers=[{"name": "once", "image": "alpine", "memory": 32, "entryPoint": ["/bin/sh", "-c"],
+                     "command": ["exit 0"]}]
+    )  # fmt: skip
+    (task,) = run_task(definition)["tasks"]
+    sync(agent)
+
+    stopped = describe_task(task["taskArn"])
+    assert (stopped["lastStatus"], stopped["stopCode"]) == ("STOPPED", "EssentialContainerExited")
+    assert "startedAt" in stopped
+    assert containers_of(stopped)["once"]["exitCode"] == 0
