@@ -27,7 +27,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/mypy $(LINTED)
 
 # Three workers, one test file each at a time: the end-to-end suites mostly wait on local mode's clocks, so the
-# suite takes about 8 minutes instead of 17 on 2 cores. Lint first.
+# suite takes about 16 minutes on 2 cores (README.md#the-two-commands). Lint first.
 test: lint
 	$(PY) -m pytest -n 3 --dist loadfile
 
