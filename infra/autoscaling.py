@@ -18,6 +18,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from infra import service_linked_roles
 from infra.config import Config
 from infra.nag import acknowledge_wildcards
 
@@ -103,19 +104,8 @@ class AutoscalingPolicy(Construct):
                 write("AutoscaleEcsServices", WRITE_ACTIONS),
                 iam.PolicyStatement(sid="TargetTrackingAlarms", actions=list(ALARM_ACTIONS), resources=[alarms]),
                 # Application Auto Scaling acts on ECS through its service-linked role, made on the first registration.
-                iam.PolicyStatement(
-                    sid="AutoscalingServiceLinkedRole",
-                    actions=["iam:CreateServiceLinkedRole"],
-                    resources=[
-                        stack.format_arn(
-                            service="iam",
-                            region="",
-                            resource="role",
-                            resource_name=f"aws-service-role/{SERVICE_LINKED_ROLE_SERVICE}/{SERVICE_LINKED_ROLE_NAME}",
-                            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
-                        )
-                    ],
-                    conditions={"StringEquals": {"iam:AWSServiceName": SERVICE_LINKED_ROLE_SERVICE}},
+                service_linked_roles.create_statement(
+                    stack, "AutoscalingServiceLinkedRole", {SERVICE_LINKED_ROLE_SERVICE: SERVICE_LINKED_ROLE_NAME}
                 ),
             ],
         )

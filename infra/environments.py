@@ -24,6 +24,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from infra import service_linked_roles
 from infra.config import Config
 from infra.nag import acknowledge_wildcards
 
@@ -262,23 +263,13 @@ class EnvironmentsPolicy(Construct):
                 actions=["ssm:GetParameter"],
                 resources=[arn("ssm", "parameter", path, account=False) for path in AMI_PARAMETERS],
             ),
-            iam.PolicyStatement(
-                sid="ServiceLinkedRoles",
-                actions=["iam:CreateServiceLinkedRole"],
-                resources=[
-                    stack.format_arn(
-                        service="iam",
-                        region="",
-                        resource="role",
-                        resource_name=f"aws-service-role/{service}/{role}",
-                        arn_format=ArnFormat.SLASH_RESOURCE_NAME,
-                    )
-                    for service, role in (
-                        ("autoscaling.amazonaws.com", "AWSServiceRoleForAutoScaling"),
-                        ("ecs.amazonaws.com", "AWSServiceRoleForECS"),
-                    )
-                ],
-                conditions={"StringLike": {"iam:AWSServiceName": ["autoscaling.amazonaws.com", "ecs.amazonaws.com"]}},
+            service_linked_roles.create_statement(
+                stack,
+                "ServiceLinkedRoles",
+                {
+                    "autoscaling.amazonaws.com": "AWSServiceRoleForAutoScaling",
+                    "ecs.amazonaws.com": "AWSServiceRoleForECS",
+                },
             ),
         ]
         # Inline (not managed), so that the functions' roles keep no ManagedPolicyArns.

@@ -28,6 +28,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from infra import service_linked_roles
 from infra.config import Config
 from infra.nag import acknowledge_wildcards
 
@@ -180,18 +181,8 @@ class LoadBalancersPolicy(Construct):
                     resources=[arn("acm", "certificate", "*")],
                 ),
                 # The account's first load balancer creates ELB's service-linked role.
-                iam.PolicyStatement(
-                    sid="ElbServiceLinkedRole",
-                    actions=["iam:CreateServiceLinkedRole"],
-                    resources=[
-                        arn(
-                            "iam",
-                            "role",
-                            f"aws-service-role/{ELB_SERVICE}/AWSServiceRoleForElasticLoadBalancing",
-                            region=False,
-                        )
-                    ],
-                    conditions={"StringEquals": {"iam:AWSServiceName": ELB_SERVICE}},
+                service_linked_roles.create_statement(
+                    stack, "ElbServiceLinkedRole", {ELB_SERVICE: "AWSServiceRoleForElasticLoadBalancing"}
                 ),
             ],
         )
