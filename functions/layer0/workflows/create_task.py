@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from layer0 import aws, capacity, ids, scaler, settings, tasks
+from layer0 import aws, capacity, fargate, ids, scaler, settings, tasks
 from layer0.contract import JobType
 from layer0.errors import ErrorCode, Layer0Error, Retryable, aws_error_code, aws_error_message
 from layer0.models import CreateTaskRequest, Tag
@@ -97,7 +97,7 @@ def _run_task(job_id: str, request: CreateTaskRequest) -> str:
     # Through a capacity provider (Fargate's, or a managed EC2 environment's), a task that does not fit waits in
     # PROVISIONING while capacity is added: no instance need be there yet.
     managed = "capacityProviderStrategy" in placement
-    fargate = capacity.is_fargate(request.environment_id)
+    on_fargate = capacity.is_fargate(request.environment_id)
     if not _has_container_instances(cluster, managed):
         raise _no_room(request, f"RESOURCE:INSTANCES (environment '{request.environment_id}' has no instances yet)")
     ecs = aws.client("ecs")
@@ -105,9 +105,7 @@ def _run_task(job_id: str, request: CreateTaskRequest) -> str:
     try:
         # On Fargate, the deploy's Fargate variant (`POST /task` registered it; made again if it was deleted since).
         task_definition = (
-            capacity.task_definition(request.environment_id, request.deploy_id)[0]
-            if fargate
-            else ids.task_definition(request.deploy_id)
+            fargate.variant(request.deploy_id)[0] if on_fargate else ids.task_definition(request.deploy_id)
         )
         response = ecs.run_task(
             cluster=cluster,
