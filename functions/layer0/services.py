@@ -51,7 +51,6 @@ NAME_CLAIM_TYPE = "service_name"
 AUTOSCALED_TAG = "autoscaled"
 STOP_REASON = "Service deleted by User"
 
-PLACEMENT_STRATEGY = capacity.PLACEMENT_STRATEGY  # EC2 environments (layer0.capacity)
 # The circuit breaker stops a deployment whose tasks keep failing and rolls the service back to its last
 # steady deployment; the rollout job reports the failure.
 DEPLOYMENT_CONFIGURATION = {
@@ -370,11 +369,11 @@ def create(request: CreateServiceRequest) -> tuple[Service, Job]:
         "serviceName": ids.aws_name(service_id),
         "taskDefinition": task_definition_name,
         "desiredCount": 1,
-        **capacity.launch_arguments(environment_id),
         "deploymentConfiguration": DEPLOYMENT_CONFIGURATION,
         # One token for every attempt: ECS answers a retry whose first answer was lost with the service it made.
         "clientToken": str(uuid.uuid4()),
-        # The capacity provider strategy and architecture constraint (docs/architecture.md#capacity-providers).
+        # Fargate's strategy and network, or EC2's binpack, capacity provider strategy and architecture constraint
+        # (docs/architecture.md#capacity-providers).
         **capacity.launch_arguments(environment_id),
     }
     if load_balancers:
