@@ -92,11 +92,9 @@ def patch_elb_unknown_load_balancer() -> None:
     """ModifyLoadBalancerAttributes, ConfigureHealthCheck, DeleteLoadBalancerListeners and
     DescribeLoadBalancerAttributes on a name moto does not know dereference None (a 500), and
     CreateLoadBalancerListeners silently succeeds; AWS answers LoadBalancerNotFound to each."""
-    with patching.lock:
-        if "elb_unknown_load_balancer" in patching.undos:
-            return
-        backend = patching.import_module("moto.elb.models").ELBBackend
-        patching.replace_method("elb_unknown_load_balancer", backend, "get_load_balancer", _get_load_balancer_or_raise)
+    patching.install(
+        "elb_unknown_load_balancer", "moto.elb.models", "ELBBackend", "get_load_balancer", _get_load_balancer_or_raise
+    )
 
 
 def _create_load_balancer_in_region(original: Callable) -> Callable:
@@ -112,11 +110,9 @@ def patch_elb_dns_name_region() -> None:
     """A classic load balancer's DNS name is ``<name>.us-east-1.elb.amazonaws.com`` in moto whatever the region
     (``FakeLoadBalancer`` hard-codes it); AWS names the load balancer's region (``...<region>.elb.amazonaws.com``),
     and Layer0 shows the name to users (``GET /loadbalancer``'s ``url``)."""
-    with patching.lock:
-        if "elb_dns_name_region" in patching.undos:
-            return
-        backend = patching.import_module("moto.elb.models").ELBBackend
-        patching.replace_method("elb_dns_name_region", backend, "create_load_balancer", _create_load_balancer_in_region)
+    patching.install(
+        "elb_dns_name_region", "moto.elb.models", "ELBBackend", "create_load_balancer", _create_load_balancer_in_region
+    )
 
 
 def _create_load_balancer_once(original: Callable) -> Callable:
@@ -212,13 +208,13 @@ def patch_autoscaling_already_exists() -> None:
     """CreateAutoScalingGroup on the name of an existing group replaces the group in moto (its instances left
     running, in no group); AWS answers AlreadyExists. A retried create (its first answer lost) must see what AWS
     says, so that Layer0 takes the group as made, and make no second one."""
-    with patching.lock:
-        if "autoscaling_already_exists" in patching.undos:
-            return
-        backend = patching.import_module("moto.autoscaling.models").AutoScalingBackend
-        patching.replace_method(
-            "autoscaling_already_exists", backend, "create_auto_scaling_group", _create_auto_scaling_group_once
-        )
+    patching.install(
+        "autoscaling_already_exists",
+        "moto.autoscaling.models",
+        "AutoScalingBackend",
+        "create_auto_scaling_group",
+        _create_auto_scaling_group_once,
+    )
 
 
 def _delete_auto_scaling_group_forced(original: Callable) -> Callable:
@@ -236,13 +232,13 @@ def patch_autoscaling_force_delete() -> None:
     does. moto ignores ForceDelete and scales the group to 0 first, which leaves the instances protected from
     scale-in running, in no group: a managed-scaling environment (its busy instances are protected) would never
     lose them, and the delete-environment job would wait for them in vain."""
-    with patching.lock:
-        if "autoscaling_force_delete" in patching.undos:
-            return
-        backend = patching.import_module("moto.autoscaling.models").AutoScalingBackend
-        patching.replace_method(
-            "autoscaling_force_delete", backend, "delete_auto_scaling_group", _delete_auto_scaling_group_forced
-        )
+    patching.install(
+        "autoscaling_force_delete",
+        "moto.autoscaling.models",
+        "AutoScalingBackend",
+        "delete_auto_scaling_group",
+        _delete_auto_scaling_group_forced,
+    )
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -265,16 +261,13 @@ def patch_ec2_delete_unknown_launch_template() -> None:
     """DeleteLaunchTemplate of a name that does not exist answers MissingParameter ("must contain the parameter
     launch template ID or launch template name") in moto; AWS answers InvalidLaunchTemplateName.NotFoundException,
     which the environment delete step takes as done. A delete retried after its answer was lost hits this."""
-    with patching.lock:
-        if "ec2_delete_unknown_launch_template" in patching.undos:
-            return
-        backend = patching.import_module("moto.ec2.models.launch_templates").LaunchTemplateBackend
-        patching.replace_method(
-            "ec2_delete_unknown_launch_template",
-            backend,
-            "delete_launch_template",
-            _delete_launch_template_or_not_found,
-        )
+    patching.install(
+        "ec2_delete_unknown_launch_template",
+        "moto.ec2.models.launch_templates",
+        "LaunchTemplateBackend",
+        "delete_launch_template",
+        _delete_launch_template_or_not_found,
+    )
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -293,11 +286,9 @@ def patch_list_clusters_active() -> None:
     """ListClusters leaves deleted (INACTIVE) clusters out. moto lists every cluster ever made, so each deleted
     environment costs the List routes calls for good; on AWS an INACTIVE cluster drops out of ListClusters after a
     while (here at once). DescribeClusters still answers INACTIVE for it, as on AWS."""
-    with patching.lock:
-        if "list_clusters_active" in patching.undos:
-            return
-        backend = patching.import_module("moto.ecs.models").EC2ContainerServiceBackend
-        patching.replace_method("list_clusters_active", backend, "list_clusters", _list_active_clusters)
+    patching.install(
+        "list_clusters_active", "moto.ecs.models", "EC2ContainerServiceBackend", "list_clusters", _list_active_clusters
+    )
 
 
 def _list_live_services(original: Callable) -> Callable:
@@ -311,11 +302,9 @@ def _list_live_services(original: Callable) -> Callable:
 def patch_list_services_live() -> None:
     """ListServices leaves deleted (INACTIVE) services out, as ECS does; moto lists them, so each deleted service
     costs `GET /service` a DescribeServices to tell it apart."""
-    with patching.lock:
-        if "list_services_live" in patching.undos:
-            return
-        backend = patching.import_module("moto.ecs.models").EC2ContainerServiceBackend
-        patching.replace_method("list_services_live", backend, "list_services", _list_live_services)
+    patching.install(
+        "list_services_live", "moto.ecs.models", "EC2ContainerServiceBackend", "list_services", _list_live_services
+    )
 
 
 def _list_task_definition_families_by_status(original: Callable) -> Callable:

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["lock", "undos", "import_module", "replace_method", "revert", "applied"]
+__all__ = ["lock", "undos", "import_module", "replace_method", "install", "revert", "applied"]
 
 lock = threading.RLock()
 # patch name -> undo callable, for the patches currently in force.
@@ -35,6 +35,15 @@ def replace_method(name: str, cls: Any, attribute: str, replacement: Callable) -
         setattr(cls, attribute, original)
 
     undos[name] = undo
+
+
+def install(name: str, module: str, class_name: str, attribute: str, replacement: Callable) -> None:
+    """The usual patch: ``module.class_name.attribute`` replaced by ``replacement(original)`` under ``name``, once
+    (a second call while it is in force does nothing)."""
+    with lock:
+        if name in undos:
+            return
+        replace_method(name, getattr(import_module(module), class_name), attribute, replacement)
 
 
 def revert(names: Iterable[str]) -> None:
