@@ -29,6 +29,7 @@ def test_the_report_runs_the_cold_start_section_and_sums_up_its_figures():
         "bare_import_ms",
         "traced_cold_start_ratio",
         "snapstart_ratio",
+        "cpu_cold_start_ratio",
     }
     assert all(float(value) > 0 for value in section_figures.values())
     # The slowest imports are a table of real modules, the handler's own among them.
@@ -63,6 +64,7 @@ def test_cold_start_runs_fresh_processes_with_a_real_first_request():
     assert len(result.handler_import_s) == len(result.first_request_s) == len(result.bare_import_s) == 1
     assert min(result.handler_import_s + result.first_request_s + result.bare_import_s) > 0
     assert result.ratio > 0
+    assert len(result.handler_cpu_s) == len(result.bare_cpu_s) == 1 and result.cpu_ratio > 0
     # Tracing on as on AWS, and a SnapStart restore (measure() checks both answered 200 and registered the hooks).
     assert len(result.traced_runs_s) == len(result.restored_request_s) == 1
     assert result.traced_ratio > 0 and result.restored_ratio > 0
@@ -85,7 +87,10 @@ def test_importtime_lines_are_parsed_with_their_depth():
         ]
     )
     parsed = cold_start.parse_importtime(stderr, top=2)
-    assert [(item.module, item.depth, item.cumulative_us) for item in parsed] == [("handlers.api", 0, 900), ("botocore", 1, 150)]
+    assert [(item.module, item.depth, item.cumulative_us) for item in parsed] == [
+        ("handlers.api", 0, 900),
+        ("botocore", 1, 150),
+    ]
 
 
 @pytest.fixture
@@ -132,7 +137,10 @@ def test_admin_rows_count_real_calls_and_every_route_has_a_row(stack, monkeypatc
     assert by_operation["POST /secret"].calls == ["secretsmanager.CreateSecret", "secretsmanager.DescribeSecret"]
     assert by_operation["POST /secret (existing)"].operations["PutSecretValue"] == 1
     assert by_operation["GET /secret"].calls == ["secretsmanager.ListSecrets"]
-    assert by_operation["DELETE /secret/{name}"].calls == ["secretsmanager.DescribeSecret", "secretsmanager.DeleteSecret"]
+    assert by_operation["DELETE /secret/{name}"].calls == [
+        "secretsmanager.DescribeSecret",
+        "secretsmanager.DeleteSecret",
+    ]
     assert admin_calls.report(rows).splitlines()[-1].startswith(f"admin_routes={len(rows)} ")
 
     # Section (c)'s rows: the other modules' rows are named after their ORIGINAL keys (test_benchmark_calls).
