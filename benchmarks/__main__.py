@@ -211,6 +211,8 @@ BEFORE_ISSUE_13 = (
     Before("handler_import_ms", "345", "lower"),
     Before("first_request_ms", "186", "lower"),
     Before("bare_import_ms", "105", "(the reference)"),
+    Before("cpu_cold_start_ratio", "—", "≤ 2.0 (cold_start_ratio in CPU time)"),
+    Before("floor_ratio", "—", "(the stack's least: benchmarks/floor)"),
     Before("rss_growth_mb", "4.3–6.8", "≤ 2"),
     Before("cpu_ratio", "—", "≤ 1.05"),
     Before("sequential_get_p50_ms", "12 for the first 6, then 293", "p99 ≤ 2 × p50"),

@@ -11,15 +11,18 @@ points the child at it with `AWS_ENDPOINT_URL`; moto's import stays in the paren
 - bare run: the child times `import boto3, aws_lambda_powertools` and nothing else.
 - traced run: a handler run with tracing on, as on AWS (`TRACED`: the X-Ray SDK's recorder is imported and
   patches botocore).
+- floor run: a handler run of benchmarks/floor/floor_app.py instead of the API function (only that folder on its
+  path): the least an API function on the same stack (Powertools' validated resolver, pydantic, boto3) costs.
 - restored run: SnapStart as the runtime runs it (the child stands in for `snapshot_restore_py`): the import and
   the before-snapshot hook are the snapshot's; the child times the after-restore hook and the first request.
-Runs alternate (bare, handler, traced, restored, bare, ...) so that load on the machine hits them alike; the report
-gives the medians and their ratios. Then one handler run under `python -X importtime` lists the slowest imports by
-cumulative time (a package's time includes everything it imports).
+Runs alternate (bare, handler, traced, floor, restored, bare, ...) so that load on the machine hits them alike; the
+report gives the medians and their ratios. Then one handler run under `python -X importtime` lists the slowest
+imports by cumulative time (a package's time includes everything it imports).
 
 Last line: `cold_start_ratio=<float> handler_import_ms=<float> first_request_ms=<float> bare_import_ms=<float>
-traced_cold_start_ratio=<float> snapstart_ratio=<float> cpu_cold_start_ratio=<float>`; the last is the handler and
-bare runs' ratio in CPU time (`time.process_time()`), less swayed by the machine's load than wall time.
+traced_cold_start_ratio=<float> snapstart_ratio=<float> cpu_cold_start_ratio=<float> floor_ratio=<float>`;
+cpu_cold_start_ratio is the handler and bare runs' ratio in CPU time (`time.process_time()`), less swayed by the
+machine's load than wall time; floor_ratio is a floor run's (above) over the bare import.
 """
 
 from __future__ import annotations
@@ -34,10 +37,12 @@ import subprocess
 import sys
 import urllib.request
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from benchmarks import bootstrap
 
 RUNS = 5
+FLOOR = Path(__file__).resolve().parent / "floor"  # the floor app, the only thing on a floor run's path
 TOP_IMPORTS = 10
 MARKER = "COLD-START-RESULT "
 
@@ -82,8 +87,11 @@ elif sys.argv[1] == "restored":
         "status": response["statusCode"],
         "body": response.get("body"),
     }
-else:  # handler, traced
-    from handlers import api
+else:  # handler, traced, floor
+    if sys.argv[1] == "floor":
+        import floor_app as api
+    else:
+        from handlers import api
     imported = time.perf_counter()
     response = api.handler(json.loads(sys.argv[2]), Context())
     result = {
@@ -94,6 +102,7 @@ else:  # handler, traced
     }
 result["cpu_s"] = time.process_time() - cpu_started  # this process's CPU, whatever else the machine runs
 result["moto_imported"] = "moto" in sys.modules  # the AWS double must not weigh on the figures
+result["layer0_imported"] = "layer0" in sys.modules  # a floor run must not
 print("MARKER" + json.dumps(result), flush=True)
 """.replace("MARKER", MARKER)
 
@@ -117,6 +126,7 @@ class ColdStartResult:
     restored_request_s: list[float] = field(default_factory=list)  # SnapStart: after-restore hooks + first request
     handler_cpu_s: list[float] = field(default_factory=list)  # CPU time of the handler runs (import + request)
     bare_cpu_s: list[float] = field(default_factory=list)
+    floor_s: list[float] = field(default_factory=list)  # the floor app (benchmarks/floor): import + first request
     first_status: int = 0
     slowest_imports: list[ImportTime] = field(default_factory=list)
 
@@ -149,6 +159,10 @@ class ColdStartResult:
     def cpu_ratio(self) -> float:
         """The ratio in CPU time: less swayed than wall time by what else runs on the machine."""
         return statistics.median(self.handler_cpu_s) / statistics.median(self.bare_cpu_s)
+
+    @property
+    def floor_ratio(self) -> float:
+        return statistics.median(self.floor_s) / self.bare_s
 
     @property
     def restored_ratio(self) -> float:
@@ -234,9 +248,12 @@ TRACED = {
 def _child(environment: dict[str, str], mode: str, event: str, importtime: bool = False) -> tuple[dict, str]:
     if mode == "traced":
         environment = {**environment, **TRACED}
+    folder = FLOOR if mode == "floor" else bootstrap.FUNCTIONS
+    if mode == "floor":
+        environment = {**environment, "PYTHONPATH": str(FLOOR)}
     command = [sys.executable] + (["-X", "importtime"] if importtime else []) + ["-c", CHILD, mode, event]
     done = subprocess.run(
-        command, env=environment, cwd=bootstrap.FUNCTIONS, capture_output=True, text=True, timeout=300, check=False
+        command, env=environment, cwd=folder, capture_output=True, text=True, timeout=300, check=False
     )
     lines = [line for line in done.stdout.splitlines() if line.startswith(MARKER)]
     if done.returncode != 0 or not lines:
@@ -274,13 +291,17 @@ def measure(runs: int = RUNS) -> ColdStartResult:
             result.bare_cpu_s.append(bare["cpu_s"])
             result.first_request_s.append(handler["request_s"])
             traced, _ = _child(environment, "traced", event)
+            floor, _ = _child(environment, "floor", event)
             restored, _ = _child(environment, "restored", event)
-            for name, run in (("traced", traced), ("restored", restored)):
+            if floor["layer0_imported"]:
+                raise RuntimeError("the floor app imported Layer0's code: it would not be the floor")
+            for name, run in (("traced", traced), ("restored", restored), ("floor", floor)):
                 if run["status"] != 200 or run["moto_imported"]:
                     raise RuntimeError(f"the {name} run answered {run['status']}: {run['body']}")
             if restored["hooks"] != [1, 1]:
                 raise RuntimeError(f"the API function registered {restored['hooks']} SnapStart hooks, not one of each")
             result.traced_import_s.append(traced["import_s"])
+            result.floor_s.append(floor["import_s"] + floor["request_s"])
             result.traced_request_s.append(traced["request_s"])
             result.restored_request_s.append(restored["request_s"])
         _, stderr = _child(environment, "handler", event, importtime=True)
@@ -308,6 +329,7 @@ def report(result: ColdStartResult) -> str:
         ("tracing on (as on AWS): first request", result.traced_request_s),
         ("tracing on (as on AWS): handler import + first request", result.traced_runs_s),
         ("SnapStart, restored: after-restore hooks + first request", result.restored_request_s),
+        ("floor app (benchmarks/floor): import + first request", result.floor_s),
     ):
         lines.append(f"| {label} | {median_ms(values):.0f} | {min(values) * 1000:.0f} | {max(values) * 1000:.0f} |")
     lines += [
@@ -316,7 +338,8 @@ def report(result: ColdStartResult) -> str:
         f"local mode); with tracing on: {result.traced_ratio:.2f}; restored from a SnapStart snapshot (the "
         f"function's init and the before-snapshot hook ran before the snapshot; Lambda's own restore time is not "
         f"in it): {result.restored_ratio:.2f}. In CPU time (`time.process_time()` of the same runs, less swayed by the "
-        f"machine's load): {result.cpu_ratio:.2f}.",
+        f"machine's load): {result.cpu_ratio:.2f}. The floor app's (Powertools' validated resolver, pydantic, one "
+        f"DynamoDB Query, no Layer0 code): {result.floor_ratio:.2f}.",
         "",
         f"The {len(result.slowest_imports)} slowest imports of one handler run (`python -X importtime`; cumulative "
         "includes what the module imports, so nested rows overlap):",
@@ -333,7 +356,8 @@ def report(result: ColdStartResult) -> str:
         f"cold_start_ratio={result.ratio:.2f} handler_import_ms={median_ms(result.handler_import_s):.0f} "
         f"first_request_ms={median_ms(result.first_request_s):.0f} "
         f"bare_import_ms={median_ms(result.bare_import_s):.0f} traced_cold_start_ratio={result.traced_ratio:.2f} "
-        f"snapstart_ratio={result.restored_ratio:.2f} cpu_cold_start_ratio={result.cpu_ratio:.2f}",
+        f"snapstart_ratio={result.restored_ratio:.2f} cpu_cold_start_ratio={result.cpu_ratio:.2f} "
+        f"floor_ratio={result.floor_ratio:.2f}",
     ]
     return "\n".join(lines)
 

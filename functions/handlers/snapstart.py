@@ -9,6 +9,7 @@ secret. Both are plain functions, so tests call them.
 
 from __future__ import annotations
 
+import gc
 import random
 from collections.abc import Callable, Iterable
 
@@ -37,11 +38,14 @@ API_SERVICES = (
 def before_snapshot(warm_ups: Iterable[Callable[[], object]] = (), services: Iterable[str] = API_SERVICES) -> None:
     """Run `warm_ups` (what the function otherwise loads on a first request: modules it imports lazily) and create
     the clients of `services`. Creating a client makes no AWS call: the snapshot holds the loaded service models,
-    and no connection or credential."""
+    and no connection or credential. Then collect what that left as garbage and freeze the rest, as the init's
+    objects are (handlers/cold_start.py): a restored container's collections never walk the snapshot's objects."""
     for warm_up in warm_ups:
         warm_up()
     for service in services:
         aws.client(service)
+    gc.collect()
+    gc.freeze()
 
 
 def after_restore() -> None:

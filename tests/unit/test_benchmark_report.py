@@ -30,6 +30,7 @@ def test_the_report_runs_the_cold_start_section_and_sums_up_its_figures():
         "traced_cold_start_ratio",
         "snapstart_ratio",
         "cpu_cold_start_ratio",
+        "floor_ratio",
     }
     assert all(float(value) > 0 for value in section_figures.values())
     # The slowest imports are a table of real modules, the handler's own among them.
@@ -68,6 +69,8 @@ def test_cold_start_runs_fresh_processes_with_a_real_first_request():
     # Tracing on as on AWS, and a SnapStart restore (measure() checks both answered 200 and registered the hooks).
     assert len(result.traced_runs_s) == len(result.restored_request_s) == 1
     assert result.traced_ratio > 0 and result.restored_ratio > 0
+    # The floor app answered 200 without importing Layer0 (measure() checks both).
+    assert len(result.floor_s) == 1 and result.floor_ratio > 0
     modules = [item.module for item in result.slowest_imports]
     assert len(modules) == cold_start.TOP_IMPORTS
     assert "handlers.api" in modules

@@ -148,13 +148,18 @@ def test_api_services_are_the_services_the_domain_calls_but_the_authorizers():
     assert set(snapstart.API_SERVICES) == called - {"secretsmanager"}
 
 
-def test_before_snapshot_runs_the_warm_ups_and_creates_the_clients():
+def test_before_snapshot_runs_the_warm_ups_creates_the_clients_and_freezes_them():
     aws.reset()
     warmed = []
-    snapstart.before_snapshot(warm_ups=(lambda: warmed.append(1),), services=("ecs", "dynamodb"))
-    assert warmed == [1]
-    assert sorted(aws._clients) == ["dynamodb", "ecs"]
-    aws.reset()
+    try:
+        snapstart.before_snapshot(warm_ups=(lambda: warmed.append(1),), services=("ecs", "dynamodb"))
+        assert warmed == [1]
+        assert sorted(aws._clients) == ["dynamodb", "ecs"]
+        assert gc.get_freeze_count() > 0
+        assert len(gc.get_objects(generation=2)) == 0  # everything alive went to the permanent generation
+    finally:
+        gc.unfreeze()  # the rest of this test process collects as usual
+        aws.reset()
 
 
 class FakeClock:
@@ -230,27 +235,35 @@ def test_every_client_comes_from_one_session(monkeypatch):
     aws.reset()
 
 
-def test_the_api_functions_init_runs_with_the_collector_paused_and_leaves_it_on():
+def test_the_api_functions_init_runs_without_the_collector_and_freezes_what_it_made():
     found = fresh_python(
         """
 import gc, json
 collections = []
 gc.callbacks.append(lambda phase, info: phase == "start" and collections.append(info["generation"]))
 from handlers import api
-print(json.dumps({"enabled": gc.isenabled(), "collections": collections}))
+tracked = len(gc.get_objects())
+print(json.dumps({"enabled": gc.isenabled(), "collections": collections, "frozen": gc.get_freeze_count(),
+                  "tracked": tracked}))
 """,
         {"POWERTOOLS_TRACE_DISABLED": "true"},
     )
     assert found["enabled"] is True
-    # One may come before the pause (importing handlers/cold_start.py) and one when it ends; an import with the
-    # collector on makes about a hundred.
-    assert len(found["collections"]) <= 2, found["collections"]
+    # At most one before the pause (importing handlers/cold_start.py); an import with the collector on makes about a
+    # hundred, and the init's end (before the freeze) used to make one that walked everything.
+    assert len(found["collections"]) <= 1, found["collections"]
+    # The init's objects (tens of thousands) are in the permanent generation; the collector's generations hold only
+    # what was made since.
+    assert found["frozen"] > 20_000
+    assert found["tracked"] < found["frozen"] / 10
 
 
-def test_the_collector_is_on_again_when_an_import_fails():
-    from handlers.cold_start import collector_paused
+def test_a_failed_init_leaves_the_collector_on_and_freezes_nothing():
+    from handlers.cold_start import long_lived_init
 
-    with pytest.raises(ImportError), collector_paused():
+    frozen = gc.get_freeze_count()
+    with pytest.raises(ImportError), long_lived_init():
         import no_such_module  # noqa: F401
 
     assert gc.isenabled()
+    assert gc.get_freeze_count() == frozen

@@ -5,10 +5,10 @@ The handler only translates events; the routers call the domain in `layer0`.
 
 from __future__ import annotations
 
-from handlers.cold_start import collector_paused
+from handlers.cold_start import long_lived_init
 
-# The whole init runs with the garbage collector paused (handlers/cold_start.py).
-with collector_paused():
+# The whole init runs away from the garbage collector, and what it makes is frozen (handlers/cold_start.py).
+with long_lived_init():
     from aws_lambda_powertools import Logger
     from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig
     from aws_lambda_powertools.logging import correlation_paths
