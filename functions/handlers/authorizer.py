@@ -5,12 +5,16 @@ It never logs the event: the event holds the token.
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Logger
+from handlers.cold_start import long_lived_init
 
-from handlers.observability import inject_lambda_context
-from layer0 import auth
+# The init runs away from the garbage collector, and what it makes is frozen (handlers/cold_start.py).
+with long_lived_init():
+    from aws_lambda_powertools import Logger
 
-logger = Logger(service="layer0-authorizer")
+    from handlers.observability import inject_lambda_context
+    from layer0 import auth
+
+    logger = Logger(service="layer0-authorizer")
 
 
 class Unauthorized(Exception):

@@ -6,19 +6,23 @@ writing, idempotently."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+from handlers.cold_start import long_lived_init
 
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.parser import parse
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import BaseModel, ConfigDict, Field
+# The init runs away from the garbage collector, and what it makes is frozen (handlers/cold_start.py).
+with long_lived_init():
+    from datetime import datetime
+    from typing import Literal
 
-from handlers.observability import domain_logs_through, inject_lambda_context
-from layer0 import contract, ids, reconcile, scaler, services, settings, tasks
+    from aws_lambda_powertools import Logger
+    from aws_lambda_powertools.utilities.parser import parse
+    from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+    from pydantic import BaseModel, ConfigDict, Field
 
-logger = Logger(service="layer0-events")
-domain_logs_through(logger)
+    from handlers.observability import domain_logs_through, inject_lambda_context
+    from layer0 import contract, ids, reconcile, scaler, services, settings, tasks
+
+    logger = Logger(service="layer0-events")
+    domain_logs_through(logger)
 
 
 class _EcsDetail(BaseModel):

@@ -5,13 +5,17 @@ failure is logged and reported, and the others still run."""
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Logger
+from handlers.cold_start import long_lived_init
 
-from handlers.observability import domain_logs_through, inject_lambda_context
-from layer0 import environments, scaler
+# The init runs away from the garbage collector, and what it makes is frozen (handlers/cold_start.py).
+with long_lived_init():
+    from aws_lambda_powertools import Logger
 
-logger = Logger(service="layer0-scaler")
-domain_logs_through(logger)
+    from handlers.observability import domain_logs_through, inject_lambda_context
+    from layer0 import environments, scaler
+
+    logger = Logger(service="layer0-scaler")
+    domain_logs_through(logger)
 
 
 @inject_lambda_context(logger)

@@ -9,15 +9,19 @@ anything else fails the job.
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Logger
+from handlers.cold_start import long_lived_init
 
-from handlers.observability import domain_logs_through, inject_lambda_context, make_tracer
-from layer0.errors import AwsServerError, Throttled, is_aws_server_error, is_throttling
-from layer0.workflows import registry
+# The init runs away from the garbage collector, and what it makes is frozen (handlers/cold_start.py).
+with long_lived_init():
+    from aws_lambda_powertools import Logger
 
-logger = Logger(service="layer0-steps")
-tracer = make_tracer("layer0-steps")
-domain_logs_through(logger)
+    from handlers.observability import domain_logs_through, inject_lambda_context, make_tracer
+    from layer0.errors import AwsServerError, Throttled, is_aws_server_error, is_throttling
+    from layer0.workflows import registry
+
+    logger = Logger(service="layer0-steps")
+    tracer = make_tracer("layer0-steps")
+    domain_logs_through(logger)
 
 
 @inject_lambda_context(logger)

@@ -235,23 +235,24 @@ def test_every_client_comes_from_one_session(monkeypatch):
     aws.reset()
 
 
-def test_the_api_functions_init_runs_without_the_collector_and_freezes_what_it_made():
+@pytest.mark.parametrize("function", ["api", "authorizer", "steps", "scaler", "events"])
+def test_each_functions_init_runs_without_the_collector_and_freezes_what_it_made(function):
     found = fresh_python(
-        """
+        f"""
 import gc, json
 collections = []
 gc.callbacks.append(lambda phase, info: phase == "start" and collections.append(info["generation"]))
-from handlers import api
+from handlers import {function}
 tracked = len(gc.get_objects())
-print(json.dumps({"enabled": gc.isenabled(), "collections": collections, "frozen": gc.get_freeze_count(),
-                  "tracked": tracked}))
+print(json.dumps({{"enabled": gc.isenabled(), "collections": collections, "frozen": gc.get_freeze_count(),
+                  "tracked": tracked}}))
 """,
         {"POWERTOOLS_TRACE_DISABLED": "true"},
     )
     assert found["enabled"] is True
-    # At most one before the pause (importing handlers/cold_start.py); an import with the collector on makes about a
-    # hundred, and the init's end (before the freeze) used to make one that walked everything.
-    assert len(found["collections"]) <= 1, found["collections"]
+    # A few young ones, before the pause (importing handlers/cold_start.py) or after the freeze (the module's own
+    # classes); an import with the collector on makes about a hundred, ten of them older or full ones.
+    assert found["collections"].count(0) <= 3 and set(found["collections"]) <= {0}, found["collections"]
     # The init's objects (tens of thousands) are in the permanent generation; the collector's generations hold only
     # what was made since.
     assert found["frozen"] > 20_000
