@@ -22,6 +22,7 @@ An environment's type is its tag `environment_type` (`ec2` when absent: environm
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
@@ -61,27 +62,48 @@ def provider_name(environment_id: str) -> str:
     return ids.aws_name(environment_id)
 
 
-def _values(environment_id: str) -> dict[str, str]:
-    if not environment_id:
-        return {}
-    return {t.key: t.value for t in tag_store.select_by_type_and_id(ENTITY_TYPE, environment_id)}
+@dataclass(frozen=True)
+class Placement:
+    """What an environment's tags say about where its tasks run, read once (`placement`) for every question a
+    request or a step asks about it."""
+
+    environment_id: str
+    environment_type: str  # EC2 or FARGATE
+    scaling: str  # MANAGED or LAYER0
+    architecture: str  # one of ARCHITECTURES, or "" when not recorded
+    spot: bool
+
+    @property
+    def fargate(self) -> bool:
+        return self.environment_type == FARGATE
+
+    @property
+    def target_type(self) -> str:
+        """The target type of an application load balancer's target groups: Fargate tasks register by IP."""
+        return "ip" if self.fargate else "instance"
 
 
-def environment_type(environment_id: str) -> str:
-    return _values(environment_id).get(TYPE_KEY) or EC2
+def placement(environment_id: str) -> Placement:
+    """The environment's placement, from one read of its tags (none for an empty id: an EC2 environment)."""
+    values = (
+        {t.key: t.value for t in tag_store.select_by_type_and_id(ENTITY_TYPE, environment_id)} if environment_id else {}
+    )
+    return Placement(
+        environment_id=environment_id,
+        environment_type=values.get(TYPE_KEY) or EC2,
+        # An environment without the tag predates capacity providers.
+        scaling=values.get(SCALING_KEY) or LAYER0,
+        architecture=values.get(ARCHITECTURE_KEY, ""),
+        spot=values.get(SPOT_KEY) == "true",
+    )
 
 
 def is_fargate(environment_id: str) -> bool:
-    return environment_type(environment_id) == FARGATE
-
-
-def scaling(environment_id: str) -> str:
-    """`managed` or `layer0` (an environment without the tag predates capacity providers)."""
-    return _values(environment_id).get(SCALING_KEY) or LAYER0
+    return placement(environment_id).fargate
 
 
 def remember(environment_id: str, scaling_mode: str, architecture: str) -> None:
-    """The environment's tags that `launch_arguments` reads."""
+    """The environment's tags that `placement` reads."""
     for key, value in ((SCALING_KEY, scaling_mode), (ARCHITECTURE_KEY, architecture)):
         tag_store.insert(Tag(entity_type=ENTITY_TYPE, entity_id=environment_id, key=key, value=value))
 
@@ -90,44 +112,38 @@ def placement_constraint(architecture: str) -> dict:
     return {"type": "memberOf", "expression": f"attribute:ecs.cpu-architecture == {architecture}"}
 
 
-def launch_arguments(environment_id: str) -> dict:
+def launch_arguments(where: Placement) -> dict:
     """The keyword arguments of ecs.create_service and ecs.run_task that place a task of this environment: on
     Fargate its strategy and network; on EC2 binpack, the capacity provider strategy of a managed environment, and a
     constraint to the environment's architecture."""
-    values = _values(environment_id)
-    if (values.get(TYPE_KEY) or EC2) == FARGATE:
-        group = security_groups.find(security_group_name(environment_id))
+    if where.fargate:
+        group = security_groups.find(security_group_name(where.environment_id))
         if group is None:
             raise Layer0Error(
-                ErrorCode.EnvironmentDoesNotExist, f"Security group for environment '{environment_id}' does not exist"
+                ErrorCode.EnvironmentDoesNotExist,
+                f"Security group for environment '{where.environment_id}' does not exist",
             )
         return {
-            "capacityProviderStrategy": fargate.strategy(values.get(SPOT_KEY) == "true"),
+            "capacityProviderStrategy": fargate.strategy(where.spot),
             "networkConfiguration": fargate.network_configuration(group["GroupId"]),
         }
     arguments: dict = {"placementStrategy": PLACEMENT_STRATEGY}
-    if values.get(SCALING_KEY) == MANAGED:
+    if where.scaling == MANAGED:
         arguments["capacityProviderStrategy"] = [
-            {"capacityProvider": provider_name(environment_id), "weight": 1, "base": 0}
+            {"capacityProvider": provider_name(where.environment_id), "weight": 1, "base": 0}
         ]
-    architecture = values.get(ARCHITECTURE_KEY)
-    if architecture in ARCHITECTURES:
-        arguments["placementConstraints"] = [placement_constraint(architecture)]
+    if where.architecture in ARCHITECTURES:
+        arguments["placementConstraints"] = [placement_constraint(where.architecture)]
     return arguments
 
 
-def task_definition(environment_id: str, deploy_id: str) -> tuple[str, dict]:
+def task_definition(where: Placement, deploy_id: str) -> tuple[str, dict]:
     """The task definition a service or task of this deploy runs in this environment, and what it holds (its
     containers, for a load balancer's attachment): the deploy's own, or on Fargate its Fargate variant (registered
     on first use). 404 with code 23 when the deploy does not exist or was deleted."""
-    if is_fargate(environment_id):
+    if where.fargate:
         return fargate.variant(deploy_id)
     return ids.task_definition(deploy_id), deploys.active_task_definition(deploy_id)
-
-
-def target_type(environment_id: str) -> str:
-    """The target type of an application load balancer's target groups: Fargate tasks register by IP."""
-    return "ip" if is_fargate(environment_id) else "instance"
 
 
 # --- instance types -------------------------------------------------------------------------------------------------

@@ -289,7 +289,8 @@ def managed_report(environment_id: str, group: dict) -> ScalerRunInfo:
 
 def run(environment_id: str) -> ScalerRunInfo:
     """Scale one environment now (PUT /admin/scale/{id}); an environment with managed scaling is only reported."""
-    if capacity.is_fargate(environment_id):
+    where = capacity.placement(environment_id)
+    if where.fargate:
         # Fargate has no instances to scale (docs/compatibility.md#fargate-environments): nothing to do.
         return ScalerRunInfo(
             environment_id=environment_id,
@@ -300,7 +301,7 @@ def run(environment_id: str) -> ScalerRunInfo:
         )
     name = ids.aws_name(environment_id)
     group = _asg(name)
-    if capacity.scaling(environment_id) == capacity.MANAGED:
+    if where.scaling == capacity.MANAGED:
         return managed_report(environment_id, group)
     providers = providers_of(name)
     consumers = consumers_of(name)
@@ -356,7 +357,7 @@ def request_run(environment_id: str, now=time.time) -> bool:
     current = settings.get()
     if not (current.scaler_function_arn and current.scaler_schedule_role_arn):
         return False
-    if capacity.scaling(environment_id) == capacity.MANAGED:
+    if capacity.placement(environment_id).scaling == capacity.MANAGED:
         return False  # ECS sizes it: a run would change nothing
     moment = now()
     window = int(moment // DEBOUNCE_SECONDS)

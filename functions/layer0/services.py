@@ -322,16 +322,16 @@ def _create_ecs_service(params: dict, environment_id: str) -> dict:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _check_target_type(environment_id: str, load_balancer_id: str) -> None:
+def _check_target_type(where: capacity.Placement, load_balancer_id: str) -> None:
     """A Fargate task registers by IP: only with an application load balancer of a Fargate environment (its target
     groups are `ip`), never with a classic ELB; an EC2 service needs `instance` targets
     (docs/compatibility.md#fargate-environments)."""
-    wanted = capacity.target_type(environment_id)
+    wanted = where.target_type
     if lbs.target_type(load_balancer_id) != wanted:
-        where = "a Fargate environment" if wanted == "ip" else "an EC2 environment"
+        kind = "a Fargate environment" if wanted == "ip" else "an EC2 environment"
         raise Layer0Error(
             ErrorCode.InvalidJSON,
-            f"Load balancer '{load_balancer_id}' cannot front a service in {where}: "
+            f"Load balancer '{load_balancer_id}' cannot front a service in {kind}: "
             + (
                 "Fargate tasks register by IP, with an application load balancer of a Fargate environment"
                 if wanted == "ip"
@@ -345,13 +345,14 @@ def create(request: CreateServiceRequest) -> tuple[Service, Job]:
     environment_id, name, deploy_id = request.environment_id, request.service_name, request.deploy_id
     if not environments.cluster_active(environment_id):
         raise _environment_not_found(environment_id)
+    where = capacity.placement(environment_id)
     # On Fargate, the deploy's Fargate variant, registered now (layer0.fargate).
-    task_definition_name, task_definition = capacity.task_definition(environment_id, deploy_id)
+    task_definition_name, task_definition = capacity.task_definition(where, deploy_id)
     load_balancers: list[dict] = []
     if request.load_balancer_id:
         # No `role`: ECS uses its service-linked role (docs/compatibility.md#services).
         load_balancers = lbs.service_attachment(request.load_balancer_id, task_definition)
-        _check_target_type(environment_id, request.load_balancer_id)
+        _check_target_type(where, request.load_balancer_id)
 
     service_id = ids.hashed(name)
     claim = _claim_id(environment_id, name)
@@ -374,7 +375,7 @@ def create(request: CreateServiceRequest) -> tuple[Service, Job]:
         "clientToken": str(uuid.uuid4()),
         # Fargate's strategy and network, or EC2's binpack, capacity provider strategy and architecture constraint
         # (docs/architecture.md#capacity-providers).
-        **capacity.launch_arguments(environment_id),
+        **capacity.launch_arguments(where),
     }
     if load_balancers:
         params["loadBalancers"] = load_balancers
@@ -432,7 +433,7 @@ def update_deploy(service_id: str, deploy_id: str) -> tuple[Service, Job]:
     if not deploy_id:
         raise missing_parameter("deploy_id")
     environment_id, _service, values = _existing(service_id)
-    task_definition_name, _definition = capacity.task_definition(environment_id, deploy_id)
+    task_definition_name, _definition = capacity.task_definition(capacity.placement(environment_id), deploy_id)
     ecs = aws.client("ecs")
     try:
         service = ecs.update_service(

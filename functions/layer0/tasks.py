@@ -76,7 +76,7 @@ def _validate(request: CreateTaskRequest) -> None:
             raise missing_parameter(name)
     _require_environment(request.environment_id)
     # On Fargate, the deploy's Fargate variant: registered now, so that a deploy Fargate cannot run is a 400 here.
-    _name, definition = capacity.task_definition(request.environment_id, request.deploy_id)
+    _name, definition = capacity.task_definition(capacity.placement(request.environment_id), request.deploy_id)
     containers = sorted(container["name"] for container in definition.get("containerDefinitions", []))
     for override in request.container_overrides:
         if override.container_name not in containers:

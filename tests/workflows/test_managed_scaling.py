@@ -55,7 +55,7 @@ def run(environment_id: str, deploy_id: str, count: int = 1) -> list[str]:
         cluster=ids.aws_name(environment_id),
         taskDefinition=ids.task_definition(deploy_id),
         count=count,
-        **capacity.launch_arguments(environment_id),
+        **capacity.launch_arguments(capacity.placement(environment_id)),
     )
     assert answer["failures"] == []
     return [t["taskArn"] for t in answer["tasks"]]
@@ -86,7 +86,7 @@ def test_a_managed_environment_has_a_capacity_provider_as_its_default_strategy(s
         capacity.MANAGED_MAX_SIZE,
     )
     assert described["NewInstancesProtectedFromScaleIn"] is True
-    assert capacity.launch_arguments(environment_id) == {
+    assert capacity.launch_arguments(capacity.placement(environment_id)) == {
         "placementStrategy": [{"type": "binpack", "field": "memory"}],
         "capacityProviderStrategy": [{"capacityProvider": name, "weight": 1, "base": 0}],
         "placementConstraints": [{"type": "memberOf", "expression": "attribute:ecs.cpu-architecture == x86_64"}],
@@ -267,7 +267,7 @@ def test_services_that_need_the_same_host_port_get_an_instance_each(stack, agent
             serviceName=f"l0-l0-{name}",
             taskDefinition=ids.task_definition(deploy_id),
             desiredCount=1,
-            **capacity.launch_arguments(environment_id),
+            **capacity.launch_arguments(capacity.placement(environment_id)),
         )
     for _ in range(5):
         agent.sync_once()

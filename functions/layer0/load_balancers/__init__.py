@@ -86,7 +86,7 @@ def target_type(load_balancer_id: str) -> str:
     values = _values(load_balancer_id)
     if _kind(values) == CLASSIC:
         return "instance"
-    return capacity.target_type(values.get("environment_id", ""))
+    return capacity.placement(values.get("environment_id", "")).target_type
 
 
 def _claim_id(environment_id: str, name: str) -> str:

@@ -277,7 +277,7 @@ def _target_type(load_balancer_id: str) -> str:
     """`ip` in a Fargate environment, whose tasks register by IP; `instance` otherwise (the load balancer's
     `environment_id` tag, written before anything is created)."""
     tags = tag_store.select_by_type_and_id("load_balancer", load_balancer_id)
-    return capacity.target_type(next((t.value for t in tags if t.key == "environment_id"), ""))
+    return capacity.placement(next((t.value for t in tags if t.key == "environment_id"), "")).target_type
 
 
 def _create_target_group(load_balancer_id: str, port: int, health_check: HealthCheck, cross_zone: bool) -> str:

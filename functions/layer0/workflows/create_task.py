@@ -93,11 +93,11 @@ def _run_task(job_id: str, request: CreateTaskRequest) -> str:
     so that the next attempt is a new request, not the repeat of a failed one.
     """
     cluster = ids.aws_name(request.environment_id)
-    placement = capacity.launch_arguments(request.environment_id)
+    where = capacity.placement(request.environment_id)
+    placement = capacity.launch_arguments(where)
     # Through a capacity provider (Fargate's, or a managed EC2 environment's), a task that does not fit waits in
     # PROVISIONING while capacity is added: no instance need be there yet.
     managed = "capacityProviderStrategy" in placement
-    on_fargate = capacity.is_fargate(request.environment_id)
     if not _has_container_instances(cluster, managed):
         raise _no_room(request, f"RESOURCE:INSTANCES (environment '{request.environment_id}' has no instances yet)")
     ecs = aws.client("ecs")
@@ -105,7 +105,7 @@ def _run_task(job_id: str, request: CreateTaskRequest) -> str:
     try:
         # On Fargate, the deploy's Fargate variant (`POST /task` registered it; made again if it was deleted since).
         task_definition = (
-            fargate.variant(request.deploy_id)[0] if on_fargate else ids.task_definition(request.deploy_id)
+            fargate.variant(request.deploy_id)[0] if where.fargate else ids.task_definition(request.deploy_id)
         )
         response = ecs.run_task(
             cluster=cluster,
