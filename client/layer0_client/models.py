@@ -149,6 +149,7 @@ class EnvironmentSummary(Model):
     environment_id: str
     environment_name: str = ""
     operating_system: str = ""
+    environment_type: str | None = None  # None from an API without Fargate
 
 
 class ResourceConsumer(Model):

@@ -155,9 +155,14 @@ def list_all() -> list[EnvironmentSummary]:
     return [EnvironmentSummary(**fields) for fields in row_store.listed(ROW_KIND)]
 
 
-def write_row(environment_id: str, name: str, operating_system: str) -> None:
+def write_row(environment_id: str, name: str, operating_system: str, environment_type: str) -> None:
     """The environment's row in the read model, as `GET /environment` lists it."""
-    fields = {"environment_id": environment_id, "environment_name": name, "operating_system": operating_system}
+    fields = {
+        "environment_id": environment_id,
+        "environment_name": name,
+        "operating_system": operating_system,
+        "environment_type": environment_type,
+    }
     row_store.put(row_store.Row(ROW_KIND, environment_id, fields, version=row_store.now_ms()))
 
 
@@ -190,6 +195,7 @@ def observed_rows() -> list[row_store.Row]:
             "environment_id": environment_id,
             "environment_name": values.get("name", ""),
             "operating_system": values.get("os", ""),
+            "environment_type": values.get(capacity.TYPE_KEY) or capacity.EC2,
         }
         rows.append(row_store.Row(ROW_KIND, environment_id, fields, version=version))
     return rows
@@ -348,7 +354,7 @@ def _create_fargate(request: CreateEnvironmentRequest) -> Environment:
         _create_security_group(environment_id)
         tag_store.insert(Tag(entity_type=ENTITY_TYPE, entity_id=environment_id, key="name", value=name))
         tag_store.insert(Tag(entity_type=ENTITY_TYPE, entity_id=environment_id, key="os", value="linux"))
-        write_row(environment_id, name, "linux")
+        write_row(environment_id, name, "linux", capacity.FARGATE)
     except Exception:
         logger.exception("Creating environment %s failed: rolling back", environment_id)
         _roll_back(environment_id)
@@ -378,7 +384,7 @@ def create(request: CreateEnvironmentRequest) -> Environment:
         tag_store.insert(
             Tag(entity_type=ENTITY_TYPE, entity_id=environment_id, key="os", value=request.operating_system)
         )
-        write_row(environment_id, name, request.operating_system)
+        write_row(environment_id, name, request.operating_system, capacity.EC2)
     except Exception:
         logger.exception("Creating environment %s failed: rolling back", environment_id)
         _roll_back(environment_id)

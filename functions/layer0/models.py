@@ -169,6 +169,8 @@ class EnvironmentSummary(BaseModel):
     environment_id: str
     environment_name: str
     operating_system: str
+    # Addition (docs/compatibility.md#fargate-environments); a row written before it is an EC2 environment's.
+    environment_type: str = "ec2"
 
 
 # --- the scaler (docs/compatibility.md#json-fields, docs/compatibility.md#scaler)

@@ -52,7 +52,9 @@ def aws_counts() -> dict[str, int]:
             c["clusterName"].startswith(prefix) and c["status"] == "ACTIVE"
             for c in ecs.describe_clusters(clusters=ecs.list_clusters()["clusterArns"])["clusters"]
         ),
-        "security_groups": sum(g["GroupName"].startswith(prefix) for g in ec2.describe_security_groups()["SecurityGroups"]),
+        "security_groups": sum(
+            g["GroupName"].startswith(prefix) for g in ec2.describe_security_groups()["SecurityGroups"]
+        ),
         "launch_templates": sum(
             t["LaunchTemplateName"].startswith(prefix) for t in ec2.describe_launch_templates()["LaunchTemplates"]
         ),
@@ -76,7 +78,9 @@ def security_group(environment_id: str) -> dict:
 
 
 def sources(group: dict) -> set[str]:
-    return {pair["GroupId"] for p in group["IpPermissions"] if p["IpProtocol"] == "-1" for pair in p["UserIdGroupPairs"]}
+    return {
+        pair["GroupId"] for p in group["IpPermissions"] if p["IpProtocol"] == "-1" for pair in p["UserIdGroupPairs"]
+    }
 
 
 def launch_template(environment_id: str) -> dict:
@@ -89,7 +93,9 @@ def launch_template(environment_id: str) -> dict:
 
 def auto_scaling_group(environment_id: str) -> dict:
     name = f"{settings.get().aws_name_prefix}{environment_id}"
-    [group] = setup_client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]
+    [group] = setup_client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[name])[
+        "AutoScalingGroups"
+    ]
     return group
 
 
@@ -223,7 +229,11 @@ def test_an_explicit_ami_and_the_default_instance_size(api):
         ({"environment_name": "x", "operating_system": "linux", "min_cluster_count": -1}, 1, "min_cluster_count"),
         ({"environment_name": "x", "operating_system": "linux", "user_data_template": "%%%"}, 1, "user_data_template"),
         ({"environment_name": "x", "operating_system": "linux", "min_cluster_count": 101}, 1, "min_cluster_count"),
-        ({"environment_name": "x", "operating_system": "linux", "scaling": "ecs"}, 1, "Scaling 'ecs' is not recognized"),
+        (
+            {"environment_name": "x", "operating_system": "linux", "scaling": "ecs"},
+            1,
+            "Scaling 'ecs' is not recognized",
+        ),
         (
             {"environment_name": "x", "operating_system": "windows", "instance_size": "m7g.large"},
             1,
@@ -367,8 +377,18 @@ def test_get_list_and_tags(api):
     assert api.get(f"/environment/{second['environment_id']}/").json() == second
     summaries = api.get("/environment/").json()
     assert sorted(summaries, key=lambda s: s["environment_name"]) == [
-        {"environment_id": first["environment_id"], "environment_name": "test1", "operating_system": "linux"},
-        {"environment_id": second["environment_id"], "environment_name": "test2", "operating_system": "windows"},
+        {
+            "environment_id": first["environment_id"],
+            "environment_name": "test1",
+            "operating_system": "linux",
+            "environment_type": "ec2",
+        },
+        {
+            "environment_id": second["environment_id"],
+            "environment_name": "test2",
+            "operating_system": "windows",
+            "environment_type": "ec2",
+        },
     ]
     found = api.get("/tag?type=environment&fuzz=t").json()
     assert {e["entity_id"] for e in found} == {first["environment_id"], second["environment_id"]}

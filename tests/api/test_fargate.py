@@ -9,7 +9,7 @@ import json
 import boto3
 import pytest
 
-from layer0 import aws, settings
+from layer0 import aws, environments, settings
 from layer0.stores import tags as tag_store
 from layer0.workflows import registry
 from local.resources import REGION
@@ -90,6 +90,13 @@ def test_a_fargate_environment_is_a_cluster_with_the_fargate_providers_and_a_sec
     # An EC2 environment says so.
     ec2 = api.post("/environment/", json={"environment_name": "e", "operating_system": "linux"}).json()
     assert (ec2["environment_type"], ec2["spot"]) == ("ec2", False)
+    # The list says which is which.
+    listed = {summary["environment_id"]: summary["environment_type"] for summary in api.get("/environment").json()}
+    assert listed == {environment_id: "fargate", ec2["environment_id"]: "ec2"}
+    # The hourly reconcile observes the same from AWS and the tags.
+    assert {
+        row.fields["environment_id"]: row.fields["environment_type"] for row in environments.observed_rows()
+    } == listed
 
 
 def test_spot_prefers_fargate_spot_with_a_base_of_one_on_fargate(api):

@@ -14,7 +14,12 @@ from layer0.stores import rows as row_store
 ROUTES = {
     "/environment": (
         "environment",
-        lambda i: {"environment_id": f"env{i:09d}", "environment_name": f"e{i}", "operating_system": "linux"},
+        lambda i: {
+            "environment_id": f"env{i:09d}",
+            "environment_name": f"e{i}",
+            "operating_system": "linux",
+            "environment_type": "fargate" if i % 2 else "ec2",
+        },
     ),
     "/deploy": ("deploy", lambda i: {"deploy_id": f"d{i}.1", "deploy_name": f"d{i}", "version": "1"}),
     "/service": (
@@ -78,6 +83,13 @@ def test_a_list_makes_one_query_for_one_or_thirty_entities(api, path):
     assert one == thirty == ["Query"]
     answered = api.get(path).json()
     assert sorted(answered, key=str) == sorted((fields(i) for i in range(30)), key=str)
+
+
+def test_an_environment_row_written_before_environment_types_lists_as_ec2(api):
+    fields = {"environment_id": "env000000001", "environment_name": "old", "operating_system": "linux"}
+    row_store.put(row_store.Row("environment", "env000000001", fields))
+
+    assert api.get("/environment").json() == [{**fields, "environment_type": "ec2"}]
 
 
 def test_rows_never_show_in_the_tag_routes(api):
