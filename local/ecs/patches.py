@@ -31,6 +31,8 @@ from typing import Any
 
 from local import patching
 
+RESPONSES = "moto.ecs.responses"  # moto's ECS request handlers, which most of these patches replace
+
 __all__ = [
     "apply",
     "revert",
@@ -118,16 +120,13 @@ def patch_ecs_total_resources() -> None:
     its instance type; placement (``run_task``) then uses those, so a t3.medium holds twice what it does on AWS.
     Without ``totalResources`` this behaves as moto does.
     """
-    from moto.ecs.responses import EC2ContainerServiceResponse
-
-    with patching.lock:
-        if "ecs_total_resources" not in patching.undos:
-            patching.replace_method(
-                "ecs_total_resources",
-                EC2ContainerServiceResponse,
-                "register_container_instance",
-                lambda original: _register_with_total_resources,
-            )
+    patching.install(
+        "ecs_total_resources",
+        RESPONSES,
+        "EC2ContainerServiceResponse",
+        "register_container_instance",
+        lambda original: _register_with_total_resources,
+    )
 
 
 def patch_ecs_task_status() -> None:
@@ -197,11 +196,7 @@ def patch_ecs_task_start() -> None:
     definition, whose ``taskArn`` is the task definition's ARN. On AWS a task placed on an instance is PENDING
     until its agent has started its containers, and lists all of them.
     """
-    from moto.ecs.models import Task
-
-    with patching.lock:
-        if "ecs_task_start" not in patching.undos:
-            patching.replace_method("ecs_task_start", Task, "__init__", _task_init)
+    patching.install("ecs_task_start", "moto.ecs.models", "Task", "__init__", _task_init)
 
 
 def placement_failure(backend: Any, cluster: Any, requirements: dict) -> tuple[str, str]:
@@ -359,11 +354,7 @@ def patch_ecs_run_task() -> None:
     cluster.". And moto ignores ``clientToken``: a retried RunTask (a workflow step run again) starts the tasks
     again, where AWS answers a repeat with the first call's tasks.
     """
-    from moto.ecs.responses import EC2ContainerServiceResponse
-
-    with patching.lock:
-        if "ecs_run_task" not in patching.undos:
-            patching.replace_method("ecs_run_task", EC2ContainerServiceResponse, "run_task", _run_task)
+    patching.install("ecs_run_task", RESPONSES, "EC2ContainerServiceResponse", "run_task", _run_task)
 
 
 def _stop_task(original: Callable) -> Callable:
@@ -405,11 +396,7 @@ def patch_ecs_stop_task() -> None:
     longer listed). Also records what AWS shows of a stopped task: ``stoppedAt``, ``stopCode`` and the
     containers STOPPED.
     """
-    from moto.ecs.responses import EC2ContainerServiceResponse
-
-    with patching.lock:
-        if "ecs_stop_task" not in patching.undos:
-            patching.replace_method("ecs_stop_task", EC2ContainerServiceResponse, "stop_task", _stop_task)
+    patching.install("ecs_stop_task", RESPONSES, "EC2ContainerServiceResponse", "stop_task", _stop_task)
 
 
 def _list_tasks(original: Callable) -> Callable:
@@ -435,13 +422,7 @@ def patch_ecs_list_tasks_service_name() -> None:
     moto 5.2.5 ignores the filter and lists every task of the cluster. A service's tasks are those in its group
     ``service:<name>``, which is where the ECS simulation's scheduler starts them, as ECS does.
     """
-    from moto.ecs.responses import EC2ContainerServiceResponse
-
-    with patching.lock:
-        if "ecs_list_tasks_service_name" not in patching.undos:
-            patching.replace_method(
-                "ecs_list_tasks_service_name", EC2ContainerServiceResponse, "list_tasks", _list_tasks
-            )
+    patching.install("ecs_list_tasks_service_name", RESPONSES, "EC2ContainerServiceResponse", "list_tasks", _list_tasks)
 
 
 def start_deployment(service: Any, task_definition: str, reason: str | None = None) -> dict:
