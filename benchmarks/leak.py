@@ -7,10 +7,11 @@ Lambda's bill.
 
 The *aged* child answers `GET /tag?type=environment` (a DynamoDB Query through the client layer) 10,000 times after
 200 warm-up invocations; a table gives its CPU per invocation per window of 1,000. Then the aged child and a *fresh*
-twin (started with it, warmed up alike, idle since) take turns, a block of 200 invocations each per round, and
-`cpu_ratio` is the median over the rounds of the aged block's CPU per invocation over the fresh block's: CPU after
-10,000 invocations over CPU after the warm-up, measured side by side so that the machine's load weighs on both
-alike. A leak that adds CPU with every invocation shows in full; the machine's load cancels out. Last line:
+twin (started with it, warmed up alike, idle since) take turns, 100 rounds of 40 invocations each, and `cpu_ratio`
+is the median over the rounds of the aged block's CPU per invocation over the fresh block's: CPU after 10,000
+invocations over CPU after the warm-up, measured side by side so that the machine's load weighs on both alike. A
+leak that adds CPU with every invocation shows in full (benchmarks/README.md, section (a), has the figure a
+deliberate one gave); the machine's load mostly cancels out. Last line:
 `threads_delta=<int> rss_growth_mb=<float> cpu_ratio=<float>`.
 """
 
@@ -122,8 +123,12 @@ class FunctionProcess:
 
     def close(self) -> None:
         if self._process.stdin is not None:
-            self._process.stdin.close()
-        self._process.wait(timeout=30)
+            self._process.stdin.close()  # the child's loop ends with its input
+        try:
+            self._process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
 
 
 @dataclass
