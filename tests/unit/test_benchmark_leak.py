@@ -50,3 +50,20 @@ def test_cpu_ratio_is_the_median_of_the_rounds_aged_over_fresh():
     assert _result([2.0, 2.1, 6.0, 1.9, 2.0], [2.0, 2.0, 2.0, 2.0, 2.0]).cpu_ratio == pytest.approx(1.0)
     # ... while a process that got slower with age shows in every round, so in the median.
     assert _result([2.6, 2.7, 2.5, 2.6, 2.6], [2.0, 2.0, 2.0, 2.0, 2.0]).cpu_ratio == pytest.approx(1.3)
+
+
+def test_threads_and_kept_objects_of_the_function_process_are_counted(monkeypatch):
+    # A function that starts a thread and keeps a list alive per invocation (injected here, as a leak would be).
+    leaky = leak.CHILD.replace(
+        "        answer = api.handler(event, context)\n",
+        "        answer = api.handler(event, context)\n"
+        "        threading.Thread(target=int).start()\n"
+        "        hoard.append([])\n",
+        1,
+    ).replace("started, created = [], []\n", "started, created, hoard = [], [], []\n", 1)
+    assert leaky.count("hoard") == 2  # both replacements applied
+    monkeypatch.setattr(leak, "CHILD", leaky)
+    result = leak.drive(invocations=100, warmup=10, window=50, rounds=1, block=5)
+    assert result.threads_started == 100  # the aged run's, counted from `count` on (the rounds come after)
+    assert abs(result.live_objects_delta - 100) <= 5  # the 100 lists kept, give or take what else came and went
+    assert result.clients_created == 0
