@@ -43,37 +43,9 @@ class Section:
 def leak_section(quick: bool) -> str:
     from benchmarks import leak
 
-    invocations = 2_000 if quick else 10_000
-    with in_process_stack():
-        result = leak.drive(invocations)
-    lines = [
-        f"{result.invocations:,} warm invocations of the API handler (`GET /tag?type=environment`, one DynamoDB Query "
-        f"each) against moto in process, after {leak.WARMUP} warm-up invocations.",
-        "",
-        "| invocations | CPU per invocation (ms) |",
-        "|---|---|",
-    ]
-    lines += [
-        f"| {index * leak.WINDOW + 1:,}-{(index + 1) * leak.WINDOW:,} | {cpu:.3f} |"
-        for index, cpu in enumerate(result.window_cpu_ms)
-    ]
-    lines += [
-        "",
-        "| figure | value |",
-        "|---|---|",
-        f"| threads alive after minus before (threads_delta) | {result.threads_delta} |",
-        f"| threads started during the run | {result.threads_started} |",
-        f"| boto3 clients created during the run | {result.clients_created} |",
-        f"| RSS growth (MB) | {result.rss_growth_mb:.1f} |",
-        f"| CPU per invocation, last window / first window (cpu_ratio) | {result.cpu_ratio:.2f} |",
-        f"| objects alive after a full collection, outside moto | {result.live_objects_delta:+d} |",
-        f"| objects alive after a full collection, moto's own records | {result.live_moto_objects_delta:+d} |",
-        "",
-        f"threads_delta={result.threads_delta} rss_growth_mb={result.rss_growth_mb:.1f} "
-        f"cpu_ratio={result.cpu_ratio:.2f} "
-        f"clients_created={result.clients_created} threads_started={result.threads_started}",
-    ]
-    return "\n".join(lines)
+    if quick:
+        return leak.report(leak.drive(2_000, rounds=20))
+    return leak.report(leak.drive())
 
 
 def cold_start_section(quick: bool) -> str:

@@ -1,5 +1,6 @@
-"""What several benchmark modules share: moto in process with the stack's resources, stand-in job machines, the
-call counter and its tables, requests through the API handler, and the estate helpers.
+"""What several benchmark modules share: moto in process (or as a server in this process, for function processes)
+with the stack's resources, stand-in job machines, the call counter and its tables, requests through the API handler,
+and the estate helpers.
 
 This module imports no other benchmarks module. The project's modules (`layer0`, `handlers`, `local`) are imported
 inside the functions that use them, so importing it needs nothing on the path (see benchmarks.bootstrap).
@@ -60,6 +61,72 @@ def in_process_stack(aws_rate: float = 1e9):
         settings.get.cache_clear()
         aws.reset()
         yield token
+
+
+@contextlib.contextmanager
+def moto_server():
+    """Yields the environment of a function process that calls AWS at a moto server in this process (moto's
+    `ThreadedMotoServer`, configured as local mode configures it, local/embedded.py) with the stack's resources in it
+    (`AWS_ENDPOINT_URL`, credentials, the stack's settings, `PYTHONPATH` the Lambda asset). moto stays in this
+    process: a child started with this environment holds only the function, as a Lambda container does, and its
+    figures (CPU, memory, threads) are the function's alone. On exit the server is emptied and stopped."""
+    import logging
+    import urllib.request
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from local import moto_patches
+    from local.embedded import MOTO_CONFIG, MOTO_HOST, _free_port
+    from local.resources import REGION, create_stack_resources
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
+    moto_patches.apply()  # the server runs moto's code in this process: local mode's fixes apply to it
+    port = _free_port(MOTO_HOST)
+    server = ThreadedMotoServer(ip_address=MOTO_HOST, port=port, verbose=False)
+    server.start()
+    endpoint = f"http://{MOTO_HOST}:{port}"
+    try:
+        request = urllib.request.Request(
+            f"{endpoint}/moto-api/config",
+            data=json.dumps(MOTO_CONFIG).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        urllib.request.urlopen(request, timeout=10).close()
+        credentials = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}
+        stack, _token = create_stack_resources(
+            lambda service: boto3.client(
+                service,
+                region_name=REGION,
+                endpoint_url=endpoint,
+                aws_access_key_id="bench",
+                aws_secret_access_key="bench",
+            )
+        )
+        inherited = {
+            name: value
+            for name, value in os.environ.items()
+            if not name.startswith(("AWS_", "LAYER0_", "POWERTOOLS_", "PYTHON"))
+        }
+        yield {
+            **inherited,
+            **credentials,
+            **stack,
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            # As local mode runs the functions: no X-Ray daemon to send traces to.
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_SERVICE_NAME": "layer0-bench",
+            "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "functions"),
+        }
+    finally:
+        with contextlib.suppress(OSError):
+            urllib.request.urlopen(
+                urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10
+            ).close()
+        server.stop()
 
 
 @contextlib.contextmanager
