@@ -1,7 +1,8 @@
 """`python -m benchmarks.cold_start`: what a cold API function costs before it answers (issue 6, report section b).
 
 Each run is a fresh Python process, as a Lambda cold start is. The parent starts a moto server (moto's
-ThreadedMotoServer, configured as local mode configures it) with the stack's resources (local/resources.py), and
+ThreadedMotoServer, configured as local mode configures it: benchmarks/common.py `moto_server`) with the stack's
+resources (local/resources.py), and
 points the child at it with `AWS_ENDPOINT_URL`; moto's import stays in the parent. The child sees only
 `functions/` on its path, as the Lambda asset does.
 
@@ -28,18 +29,14 @@ machine's load than wall time; floor_ratio is a floor run's (above) over the bar
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import logging
-import os
 import statistics
 import subprocess
 import sys
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks import bootstrap
+from benchmarks import bootstrap, common
 
 RUNS = 5
 FLOOR = Path(__file__).resolve().parent / "floor"  # the floor app, the only thing on a floor run's path
@@ -169,65 +166,6 @@ class ColdStartResult:
         return statistics.median(self.restored_request_s) / self.bare_s
 
 
-@contextlib.contextmanager
-def moto_server():
-    """Yields the child's environment: a moto server in this process with the stack's resources in it."""
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    from local.embedded import MOTO_CONFIG, _free_port
-    from local.resources import REGION, create_stack_resources
-
-    os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
-    port = _free_port("127.0.0.1")
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        request = urllib.request.Request(
-            f"{endpoint}/moto-api/config",
-            data=json.dumps(MOTO_CONFIG).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        urllib.request.urlopen(request, timeout=10).close()
-        credentials = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}
-        stack, _token = create_stack_resources(
-            lambda service: boto3.client(
-                service,
-                region_name=REGION,
-                endpoint_url=endpoint,
-                aws_access_key_id="bench",
-                aws_secret_access_key="bench",
-            )
-        )
-        inherited = {
-            name: value
-            for name, value in os.environ.items()
-            if not name.startswith(("AWS_", "LAYER0_", "POWERTOOLS_", "PYTHON"))
-        }
-        yield {
-            **inherited,
-            **credentials,
-            **stack,
-            "AWS_ENDPOINT_URL": endpoint,
-            "AWS_REGION": REGION,
-            "AWS_DEFAULT_REGION": REGION,
-            # As local mode runs the functions: no X-Ray daemon to send traces to.
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_SERVICE_NAME": "layer0-bench",
-            "PYTHONPATH": str(bootstrap.FUNCTIONS),
-        }
-    finally:
-        # moto's backends live in this process: empty them for whatever runs next here.
-        with contextlib.suppress(OSError):
-            urllib.request.urlopen(
-                urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10
-            ).close()
-        server.stop()
-
-
 def _event() -> str:
     from local.gateway import proxy_event
 
@@ -276,7 +214,7 @@ def parse_importtime(stderr: str, top: int = TOP_IMPORTS) -> list[ImportTime]:
 def measure(runs: int = RUNS) -> ColdStartResult:
     result = ColdStartResult(runs=runs)
     event = _event()
-    with moto_server() as environment:
+    with common.moto_server() as environment:
         for _ in range(runs):
             bare, _ = _child(environment, "bare", event)
             result.bare_import_s.append(bare["import_s"])
