@@ -2,9 +2,8 @@
 
 Each run is a fresh Python process, as a Lambda cold start is. The parent starts a moto server (moto's
 ThreadedMotoServer, configured as local mode configures it: benchmarks/common.py `moto_server`) with the stack's
-resources (local/resources.py), and
-points the child at it with `AWS_ENDPOINT_URL`; moto's import stays in the parent. The child sees only
-`functions/` on its path, as the Lambda asset does.
+resources (local/resources.py), and points the child at it with `AWS_ENDPOINT_URL`; moto's import stays in the
+parent. The child sees only `functions/` on its path, as the Lambda asset does.
 
 - handler run: the child times `from handlers import api` (the API function's handler module), then one real
   request through `api.handler`: `GET /environment`, which creates the process's first boto3 clients (ECS, DynamoDB)
