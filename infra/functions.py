@@ -19,7 +19,7 @@ from layer0.workflows import asl
 FUNCTION_LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 DEFAULT_TIMEOUT = Duration.seconds(30)
 METRICS_NAMESPACE = "Layer0"
-API_ALIAS = "live"
+API_ALIAS = "live"  # the alias API Gateway invokes, of the API function and of the authorizer
 
 XRAY_REASON = (
     "Active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords do not support resource-level "
@@ -28,9 +28,9 @@ XRAY_REASON = (
 
 
 class Functions(Construct):
-    """Creates functions on demand: `add(...)`. `api` (invoked through `api_alias`) and `authorizer` are the two
-    the API needs; each job type's step function is made by the workflows (infra/workflows/construct.py,
-    `add_step_function`)."""
+    """Creates functions on demand: `add(...)`. `api` and `authorizer` (invoked through `api_alias` and
+    `authorizer_alias`) are the two the API needs; each job type's step function is made by the workflows
+    (infra/workflows/construct.py, `add_step_function`)."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: Config, environment: Mapping[str, str]) -> None:
         super().__init__(scope, construct_id)
@@ -50,6 +50,8 @@ class Functions(Construct):
         # SnapStart restores published versions only, never $LATEST: API Gateway invokes this alias of the current
         # version (docs/architecture.md#cold-start). A change to the code or the environment publishes a new one.
         self.api_alias = lambda_.Alias(self, "ApiAlias", alias_name=API_ALIAS, version=self.api.current_version)
+        # The authorizer is on the request path whenever API Gateway's cache of its answer misses: SnapStart too,
+        # and API Gateway invokes its alias likewise.
         self.authorizer = self.add(
             "Authorizer",
             name="authorizer",
@@ -57,6 +59,10 @@ class Functions(Construct):
             description="Layer0 API: checks Authorization: Basic <token> against the auth secret",
             memory_size=256,
             timeout=Duration.seconds(10),
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS,
+        )
+        self.authorizer_alias = lambda_.Alias(
+            self, "AuthorizerAlias", alias_name=API_ALIAS, version=self.authorizer.current_version
         )
 
     def add_step_function(self, construct_id: str, *, slug: str, description: str) -> lambda_.Function:

@@ -69,7 +69,7 @@ class Layer0Stack(Stack):
             "Api",
             config=config,
             handler=self.functions.api_alias,
-            authorizer_handler=self.functions.authorizer,
+            authorizer_handler=self.functions.authorizer_alias,
         )
         self._grant()
         self._outputs()

@@ -11,10 +11,14 @@ from handlers.cold_start import long_lived_init
 with long_lived_init():
     from aws_lambda_powertools import Logger
 
+    from handlers import snapstart
     from handlers.observability import inject_lambda_context
     from layer0 import auth
 
     logger = Logger(service="layer0-authorizer")
+    # On AWS it runs from a SnapStart snapshot, as the API function does (docs/architecture.md#cold-start): the
+    # snapshot holds its one client, and a restored container reads the token's secret afresh.
+    snapstart.register(services=("secretsmanager",))
 
 
 class Unauthorized(Exception):

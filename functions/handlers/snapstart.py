@@ -1,6 +1,6 @@
-"""SnapStart's runtime hooks for the API function (docs/architecture.md#cold-start).
+"""SnapStart's runtime hooks for the API function and the authorizer (docs/architecture.md#cold-start).
 
-On AWS the API function runs from a snapshot taken after its init: `before_snapshot` does, once, the work every
+On AWS both run from a snapshot taken after their init: `before_snapshot` does, once, the work every
 container would otherwise pay on its first request (every router imported, the boto3 clients created with their
 service models loaded); `after_restore` renews what a snapshot would otherwise share between containers or carry
 stale from the snapshot's host: the `random` seed, the client layer's token buckets' clocks and the cached auth
@@ -54,9 +54,9 @@ def after_restore() -> None:
     auth.forget()
 
 
-def register(*warm_ups: Callable[[], object]) -> None:
-    """Register the hooks with the Lambda runtime's `snapshot_restore_py`. The runtime ships it; elsewhere nothing
-    takes snapshots, and this does nothing."""
+def register(*warm_ups: Callable[[], object], services: Iterable[str] = API_SERVICES) -> None:
+    """Register the hooks with the Lambda runtime's `snapshot_restore_py`, the snapshot holding the clients of
+    `services`. The runtime ships it; elsewhere nothing takes snapshots, and this does nothing."""
     try:
         from snapshot_restore_py import (  # type: ignore[import-not-found]
             register_after_restore,
@@ -64,5 +64,5 @@ def register(*warm_ups: Callable[[], object]) -> None:
         )
     except ImportError:
         return
-    register_before_snapshot(before_snapshot, warm_ups)
+    register_before_snapshot(before_snapshot, warm_ups, services)
     register_after_restore(after_restore)

@@ -102,15 +102,18 @@ def granted(template: dict[str, Any], role_logical_id: str) -> set[str]:
     return {a for s in statements(template, role_logical_id) for a in as_list(s["Action"])}
 
 
-def snapstart_alias(template: dict[str, Any]) -> str:
-    """The logical id of the API function's alias: over a published version of the API function, as SnapStart
-    needs (docs/architecture.md#cold-start)."""
-    api_function_id, _ = function(template, "handlers.api.handler")
+def snapstart_alias(template: dict[str, Any], handler: str = "handlers.api.handler") -> str:
+    """The logical id of the alias of the function with this handler (the API function's by default): over a
+    published version of that function, as SnapStart needs (docs/architecture.md#cold-start)."""
+    function_id, _ = function(template, handler)
     resources = template["Resources"]
-    aliases = {k: v["Properties"] for k, v in resources.items() if v["Type"] == "AWS::Lambda::Alias"}
-    alias_id, alias = only(aliases, "Lambda alias")
-    assert references(alias["FunctionName"], api_function_id)
+    aliases = {
+        k: v["Properties"]
+        for k, v in resources.items()
+        if v["Type"] == "AWS::Lambda::Alias" and references(v["Properties"]["FunctionName"], function_id)
+    }
+    alias_id, alias = only(aliases, f"Lambda alias of {handler}")
     version_id = alias["FunctionVersion"]["Fn::GetAtt"][0]
     assert resources[version_id]["Type"] == "AWS::Lambda::Version"
-    assert references(resources[version_id]["Properties"]["FunctionName"], api_function_id)
+    assert references(resources[version_id]["Properties"]["FunctionName"], function_id)
     return alias_id

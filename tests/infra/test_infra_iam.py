@@ -167,7 +167,11 @@ def test_every_call_of_a_managed_graviton_environment_is_granted(synth, stack):
         for client in clients:
             client.meta.events.unregister("before-call", record)
 
-    assert {"ecs:CreateCapacityProvider", "ecs:PutClusterCapacityProviders", "ec2:DescribeInstanceTypeOfferings"} <= created
+    assert {
+        "ecs:CreateCapacityProvider",
+        "ecs:PutClusterCapacityProviders",
+        "ec2:DescribeInstanceTypeOfferings",
+    } <= created
     _, props = function(synth.template_json, contract.API_HANDLER)
     missing = created - granted(synth.template_json, props["Role"]["Fn::GetAtt"][0])
     assert not missing, sorted(missing)

@@ -91,7 +91,9 @@ def test_the_delete_service_steps_may_run_the_service_steps_and_nothing_else(syn
     from tests.infra.test_infra_autoscaling import AUTOSCALING_REMOVE_ACTIONS
 
     others = {
-        a for a in actions - STEP_ACTIONS - AUTOSCALING_REMOVE_ACTIONS if not a.startswith(("dynamodb:", "logs:", "xray:"))
+        a
+        for a in actions - STEP_ACTIONS - AUTOSCALING_REMOVE_ACTIONS
+        if not a.startswith(("dynamodb:", "logs:", "xray:"))
     }
     assert others == set(), others
 

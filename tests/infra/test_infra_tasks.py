@@ -132,7 +132,11 @@ def test_the_create_task_machine_is_deployed_with_its_capacity_retries(synth):
     states = definition["States"]["Body"]["Branches"][0]["States"]
     assert states["CheckTask"]["Parameters"]["Payload"]["step"] == "task.task_state"
     check = states["TaskStarted"]["Choices"][0]
-    assert (check["Variable"], check["StringEquals"], check["Next"]) == ("$.state.value.state", "running", "TaskRunning")
+    assert (check["Variable"], check["StringEquals"], check["Next"]) == (
+        "$.state.value.state",
+        "running",
+        "TaskRunning",
+    )
     checks = states["CheckTask"]["Parameters"]["Payload"]["args"]
     assert checks == {"task_arn.$": "$.task.value.task_arn", "environment_id.$": "$.task.value.environment_id"}
 

@@ -107,6 +107,23 @@ print(json.dumps({**registered, "clients": sorted(aws._clients), "openapi_models
     assert found["openapi_models"] is True  # the documents are in the snapshot too
 
 
+def test_the_authorizer_registers_the_hooks_with_its_one_client(tmp_path):
+    (tmp_path / "snapshot_restore_py.py").write_text(FAKE_RUNTIME_HOOKS)
+    code = """
+import gc, json
+import snapshot_restore_py as runtime
+from handlers import authorizer
+from layer0 import aws
+registered = {"before": [f.__name__ for f, _, _ in runtime.before], "after": [f.__name__ for f, _, _ in runtime.after]}
+for func, args, kwargs in runtime.before:
+    func(*args, **kwargs)
+print(json.dumps({**registered, "clients": sorted(aws._clients), "frozen": gc.get_freeze_count() > 0}))
+"""
+    found = fresh_python(code, {"POWERTOOLS_TRACE_DISABLED": "true"}, extra_path=tmp_path)
+    assert found == {"before": ["before_snapshot"], "after": ["after_restore"], "clients": ["secretsmanager"],
+                     "frozen": True}  # fmt: skip
+
+
 DOCUMENTS_ON_DEMAND = """
 import json, sys
 from handlers import api
