@@ -134,3 +134,59 @@ class Workflow:
         else:
             state["Next"] = next_state
         return state
+
+
+def bounded_poll(
+    subject: str,
+    *,
+    check: Callable[[str], dict],
+    decide: str,
+    done_when: dict,
+    done: str,
+    gave_up: str,
+    gave_up_error: str,
+    gave_up_cause: str,
+    limit: int,
+    seconds: int,
+    slow_after: int | None = None,
+    slow_seconds: int = 60,
+) -> dict:
+    """The states of a poll that waits, checks, counts its checks, and ends in `done` (Succeed) once `done_when` (a
+    Choice rule, without its Next) holds after a check, or in `gave_up` (Fail) after `limit` checks; the check
+    itself raises to end the job in error. `check(next_state)` builds the check's Task state.
+
+    Its entry is `Start<subject>Polls`; then `WaitFor<subject>` (`seconds`), `Check<subject>`, `Count<subject>Poll`
+    and the Choice `decide`. With `slow_after`, the Choice `<subject>PollPace` waits `slow_seconds` instead
+    (`WaitLonger`) once that many checks are done, to keep a long wait's execution history short.
+    """
+    wait, count = f"WaitFor{subject}", f"Count{subject}Poll"
+    first = f"{subject}PollPace" if slow_after is not None else wait
+    states: dict[str, dict] = {
+        f"Start{subject}Polls": {"Type": "Pass", "Result": {"count": 0}, "ResultPath": "$.polls", "Next": first},
+    }
+    if slow_after is not None:
+        states[first] = {
+            "Type": "Choice",
+            "Choices": [{"Variable": "$.polls.count", "NumericGreaterThanEquals": slow_after, "Next": "WaitLonger"}],
+            "Default": wait,
+        }
+        states["WaitLonger"] = {"Type": "Wait", "Seconds": slow_seconds, "Next": f"Check{subject}"}
+    states[wait] = {"Type": "Wait", "Seconds": seconds, "Next": f"Check{subject}"}
+    states[f"Check{subject}"] = check(count)
+    states[count] = {
+        "Type": "Pass",
+        "Parameters": {"count.$": "States.MathAdd($.polls.count, 1)"},
+        "ResultPath": "$.polls",
+        "Next": decide,
+    }
+    states[decide] = {
+        "Type": "Choice",
+        "Choices": [
+            {**done_when, "Next": done},
+            {"Variable": "$.polls.count", "NumericGreaterThanEquals": limit, "Next": gave_up},
+        ],
+        "Default": first,
+    }
+    states[done] = {"Type": "Succeed"}
+    states[gave_up] = {"Type": "Fail", "Error": gave_up_error, "Cause": gave_up_cause}
+    return states

@@ -233,48 +233,29 @@ TASK_WAIT_SECONDS = 50 * 60
 
 
 def _wait_states(poll_limit: int) -> dict:
-    return {
-        "StartTaskPolls": {"Type": "Pass", "Result": {"count": 0}, "ResultPath": "$.polls", "Next": "TaskPollPace"},
-        "TaskPollPace": {
-            "Type": "Choice",
-            "Choices": [
-                {"Variable": "$.polls.count", "NumericGreaterThanEquals": TASK_POLL_BACKOFF_AFTER, "Next": "WaitLonger"}
-            ],
-            "Default": "WaitForTask",
-        },
-        "WaitForTask": {"Type": "Wait", "Seconds": TASK_POLL_SECONDS, "Next": "CheckTask"},
-        "WaitLonger": {"Type": "Wait", "Seconds": TASK_POLL_SLOW_SECONDS, "Next": "CheckTask"},
+    return asl.bounded_poll(
+        "Task",
         # Raises TaskNotStarted (the job ends in error, with the task's stoppedReason) when it stopped unstarted.
-        "CheckTask": WORKFLOW.task(
+        check=lambda next_state: WORKFLOW.task(
             task_state,
             args={
                 "task_arn.$": "$.task.value.task_arn",
                 "environment_id.$": "$.task.value.environment_id",
             },
             result_path="$.state",
-            next_state="CountTaskPoll",
+            next_state=next_state,
         ),
-        "CountTaskPoll": {
-            "Type": "Pass",
-            "Parameters": {"count.$": "States.MathAdd($.polls.count, 1)"},
-            "ResultPath": "$.polls",
-            "Next": "TaskStarted",
-        },
-        "TaskStarted": {
-            "Type": "Choice",
-            "Choices": [
-                {"Variable": "$.state.value.state", "StringEquals": "running", "Next": "TaskRunning"},
-                {"Variable": "$.polls.count", "NumericGreaterThanEquals": poll_limit, "Next": "TaskNeverRan"},
-            ],
-            "Default": "TaskPollPace",
-        },
-        "TaskRunning": {"Type": "Succeed"},
-        "TaskNeverRan": {
-            "Type": "Fail",
-            "Error": "Layer0.TaskNotRunning",
-            "Cause": f"The task was neither running nor stopped after {poll_limit} checks",
-        },
-    }
+        decide="TaskStarted",
+        done_when={"Variable": "$.state.value.state", "StringEquals": "running"},
+        done="TaskRunning",
+        gave_up="TaskNeverRan",
+        gave_up_error="Layer0.TaskNotRunning",
+        gave_up_cause=f"The task was neither running nor stopped after {poll_limit} checks",
+        limit=poll_limit,
+        seconds=TASK_POLL_SECONDS,
+        slow_after=TASK_POLL_BACKOFF_AFTER,
+        slow_seconds=TASK_POLL_SLOW_SECONDS,
+    )
 
 
 def machine(capacity_retry_hours: float = TASK_CAPACITY_RETRY_HOURS) -> JobMachine:

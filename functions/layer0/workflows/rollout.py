@@ -117,38 +117,22 @@ def _body(poll_limit: int) -> dict:
             "ResultPath": "$.rollout_request",
             "Next": "StartRolloutPolls",
         },
-        "StartRolloutPolls": {
-            "Type": "Pass",
-            "Result": {"count": 0},
-            "ResultPath": "$.polls",
-            "Next": "WaitForRollout",
-        },
-        "WaitForRollout": {"Type": "Wait", "Seconds": ROLLOUT_POLL_SECONDS, "Next": "CheckRollout"},
         # Raises RolloutFailed (the job ends in error, with the stopped tasks' reasons) once ECS gives up.
-        "CheckRollout": WORKFLOW.task(
-            rollout_state, args=_ROLLOUT, result_path="$.rollout", next_state="CountRolloutPoll"
-        ),
-        "CountRolloutPoll": {
-            "Type": "Pass",
-            "Parameters": {"count.$": "States.MathAdd($.polls.count, 1)"},
-            "ResultPath": "$.polls",
-            "Next": "RolloutSteady",
-        },
-        "RolloutSteady": {
-            "Type": "Choice",
-            "Choices": [
-                {"Variable": "$.rollout.value.state", "StringEquals": "steady", "Next": "RolloutDone"},
-                {"Variable": "$.polls.count", "NumericGreaterThanEquals": poll_limit, "Next": "RolloutTooSlow"},
-            ],
-            "Default": "WaitForRollout",
-        },
-        "RolloutDone": {"Type": "Succeed"},
-        "RolloutTooSlow": {
-            "Type": "Fail",
-            "Error": "Layer0.RolloutNotSteady",
-            "Cause": f"The deployment was neither steady nor failed after {poll_limit} checks, "
+        **asl.bounded_poll(
+            "Rollout",
+            check=lambda next_state: WORKFLOW.task(
+                rollout_state, args=_ROLLOUT, result_path="$.rollout", next_state=next_state
+            ),
+            decide="RolloutSteady",
+            done_when={"Variable": "$.rollout.value.state", "StringEquals": "steady"},
+            done="RolloutDone",
+            gave_up="RolloutTooSlow",
+            gave_up_error="Layer0.RolloutNotSteady",
+            gave_up_cause=f"The deployment was neither steady nor failed after {poll_limit} checks, "
             f"{ROLLOUT_POLL_SECONDS} seconds apart",
-        },
+            limit=poll_limit,
+            seconds=ROLLOUT_POLL_SECONDS,
+        ),
     }
     return {"StartAt": "ParseRequest", "States": states}
 
