@@ -46,15 +46,7 @@ MARKER = "COLD-START-RESULT "
 CHILD = r"""
 import json, sys, time
 
-class Context:  # what a Python Lambda handler reads from its context (as local.gateway.LambdaContext)
-    function_name = "l0-bench-api"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-west-2:123456789012:function:l0-bench-api"
-    aws_request_id = "00000000-0000-0000-0000-000000000001"
-    log_group_name = "/aws/lambda/l0-bench-api"
-    def get_remaining_time_in_millis(self):
-        return 30000
+CONTEXT
 
 started, cpu_started = time.perf_counter(), time.process_time()
 if sys.argv[1] == "bare":
@@ -100,7 +92,7 @@ result["cpu_s"] = time.process_time() - cpu_started  # this process's CPU, whate
 result["moto_imported"] = "moto" in sys.modules  # the AWS double must not weigh on the figures
 result["layer0_imported"] = "layer0" in sys.modules  # a floor run must not
 print("MARKER" + json.dumps(result), flush=True)
-""".replace("MARKER", MARKER)
+""".replace("MARKER", MARKER).replace("CONTEXT", common.CHILD_CONTEXT)
 
 
 @dataclass

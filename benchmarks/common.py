@@ -63,6 +63,21 @@ def in_process_stack(aws_rate: float = 1e9):
         yield token
 
 
+# The Lambda context a function process's handler gets: the source of a class `Context`, for the programs those
+# processes run (benchmarks/cold_start.py, benchmarks/leak.py).
+CHILD_CONTEXT = """
+class Context:  # what a Python Lambda handler reads from its context (as local.gateway.LambdaContext)
+    function_name = "l0-bench-api"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-west-2:123456789012:function:l0-bench-api"
+    aws_request_id = "00000000-0000-0000-0000-000000000001"
+    log_group_name = "/aws/lambda/l0-bench-api"
+    def get_remaining_time_in_millis(self):
+        return 30000
+"""
+
+
 @contextlib.contextmanager
 def moto_server():
     """Yields the environment of a function process that calls AWS at a moto server in this process (moto's
@@ -70,30 +85,18 @@ def moto_server():
     (`AWS_ENDPOINT_URL`, credentials, the stack's settings, `PYTHONPATH` the Lambda asset). moto stays in this
     process: a child started with this environment holds only the function, as a Lambda container does, and its
     figures (CPU, memory, threads) are the function's alone. On exit the server is emptied and stopped."""
-    import logging
     import urllib.request
 
     import boto3
-    from moto.server import ThreadedMotoServer
 
     from local import moto_patches
-    from local.embedded import MOTO_CONFIG, MOTO_HOST, _free_port
+    from local.embedded import MOTO_HOST, start_moto_server
     from local.resources import REGION, create_stack_resources
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
     moto_patches.apply()  # the server runs moto's code in this process: local mode's fixes apply to it
-    port = _free_port(MOTO_HOST)
-    server = ThreadedMotoServer(ip_address=MOTO_HOST, port=port, verbose=False)
-    server.start()
+    server, port = start_moto_server()
     endpoint = f"http://{MOTO_HOST}:{port}"
     try:
-        request = urllib.request.Request(
-            f"{endpoint}/moto-api/config",
-            data=json.dumps(MOTO_CONFIG).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        urllib.request.urlopen(request, timeout=10).close()
         credentials = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}
         stack, _token = create_stack_resources(
             lambda service: boto3.client(

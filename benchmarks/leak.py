@@ -25,7 +25,7 @@ import sys
 from dataclasses import dataclass, field
 
 from benchmarks import bootstrap
-from benchmarks.common import moto_server
+from benchmarks.common import CHILD_CONTEXT, moto_server
 
 WARMUP = 200
 WINDOW = 1_000
@@ -38,15 +38,7 @@ CHILD = r"""
 import gc, json, sys, threading, time
 import boto3.session, psutil
 
-class Context:  # what a Python Lambda handler reads from its context (as local.gateway.LambdaContext)
-    function_name = "l0-bench-api"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-west-2:123456789012:function:l0-bench-api"
-    aws_request_id = "00000000-0000-0000-0000-000000000001"
-    log_group_name = "/aws/lambda/l0-bench-api"
-    def get_remaining_time_in_millis(self):
-        return 30000
+CONTEXT
 
 from handlers import api
 from layer0 import tags
@@ -92,7 +84,7 @@ for line in sys.stdin:
     command = json.loads(line)
     answer = {"run": lambda: run(command["n"]), "count": count, "state": state}[command["do"]]()
     print("MARKER" + json.dumps(answer), flush=True)
-""".replace("MARKER", MARKER)
+""".replace("MARKER", MARKER).replace("CONTEXT", CHILD_CONTEXT)
 
 
 class FunctionProcess:

@@ -127,18 +127,8 @@ class Layer0:
         os.environ[name] = value
 
     def _start_moto(self) -> str:
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
-        moto_port = _free_port(MOTO_HOST)
-        self._moto = ThreadedMotoServer(ip_address=MOTO_HOST, port=moto_port, verbose=False)
-        self._moto.start()
+        self._moto, moto_port = start_moto_server()
         aws_endpoint = f"http://{MOTO_HOST}:{moto_port}"
-        request = urllib.request.Request(
-            f"{aws_endpoint}/moto-api/config",
-            data=json.dumps(MOTO_CONFIG).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        urllib.request.urlopen(request, timeout=10).close()
         # moto's Step Functions interpreter calls back into moto on this port.
         self._setenv("MOTO_PORT", str(moto_port))
         self._aws_endpoint = aws_endpoint
@@ -245,3 +235,20 @@ class Layer0:
             else:
                 os.environ[name] = value
         self._saved_environment.clear()
+
+
+def start_moto_server() -> tuple[ThreadedMotoServer, int]:
+    """A moto server on a free port of MOTO_HOST, configured as local mode's (MOTO_CONFIG), and its port. Its
+    per-request access log is off."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    port = _free_port(MOTO_HOST)
+    server = ThreadedMotoServer(ip_address=MOTO_HOST, port=port, verbose=False)
+    server.start()
+    request = urllib.request.Request(
+        f"http://{MOTO_HOST}:{port}/moto-api/config",
+        data=json.dumps(MOTO_CONFIG).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    urllib.request.urlopen(request, timeout=10).close()
+    return server, port
