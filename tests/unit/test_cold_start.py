@@ -87,41 +87,31 @@ def test_in_lambda_with_tracing_on_the_tracer_is_x_ray(tmp_path):
     assert found["provider"].startswith("aws_xray_sdk")
 
 
-def test_the_api_function_registers_the_hooks_with_the_runtime(tmp_path):
+@pytest.mark.parametrize(
+    ("function", "clients"),
+    [("api", sorted(snapstart.API_SERVICES)), ("authorizer", ["secretsmanager"])],
+)
+def test_the_functions_on_snapstart_register_the_hooks_with_the_runtime(tmp_path, function, clients):
     (tmp_path / "snapshot_restore_py.py").write_text(FAKE_RUNTIME_HOOKS)
-    code = """
-import json, sys
+    code = f"""
+import gc, json, sys
 import snapshot_restore_py as runtime
-from handlers import api
+from handlers import {function}
 from layer0 import aws
-registered = {"before": [f.__name__ for f, _, _ in runtime.before], "after": [f.__name__ for f, _, _ in runtime.after]}
+registered = {{"before": [f.__name__ for f, _, _ in runtime.before], "after": [f.__name__ for f, _, _ in runtime.after]}}
 for func, args, kwargs in runtime.before:
     func(*args, **kwargs)
 models = "aws_lambda_powertools.event_handler.openapi.models" in sys.modules
-print(json.dumps({**registered, "clients": sorted(aws._clients), "openapi_models": models}))
+print(json.dumps({{**registered, "clients": sorted(aws._clients), "openapi_models": models,
+                  "frozen": gc.get_freeze_count() > 0}}))
 """
     found = fresh_python(code, {"POWERTOOLS_TRACE_DISABLED": "true"}, extra_path=tmp_path)
     assert found["before"] == ["before_snapshot"]
     assert found["after"] == ["after_restore"]
-    assert found["clients"] == sorted(snapstart.API_SERVICES)
-    assert found["openapi_models"] is True  # the documents are in the snapshot too
-
-
-def test_the_authorizer_registers_the_hooks_with_its_one_client(tmp_path):
-    (tmp_path / "snapshot_restore_py.py").write_text(FAKE_RUNTIME_HOOKS)
-    code = """
-import gc, json
-import snapshot_restore_py as runtime
-from handlers import authorizer
-from layer0 import aws
-registered = {"before": [f.__name__ for f, _, _ in runtime.before], "after": [f.__name__ for f, _, _ in runtime.after]}
-for func, args, kwargs in runtime.before:
-    func(*args, **kwargs)
-print(json.dumps({**registered, "clients": sorted(aws._clients), "frozen": gc.get_freeze_count() > 0}))
-"""
-    found = fresh_python(code, {"POWERTOOLS_TRACE_DISABLED": "true"}, extra_path=tmp_path)
-    assert found == {"before": ["before_snapshot"], "after": ["after_restore"], "clients": ["secretsmanager"],
-                     "frozen": True}  # fmt: skip
+    assert found["clients"] == clients
+    assert found["frozen"] is True
+    # The API's OpenAPI documents are in its snapshot too; the authorizer has none.
+    assert found["openapi_models"] is (function == "api")
 
 
 DOCUMENTS_ON_DEMAND = """
