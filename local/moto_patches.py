@@ -428,7 +428,9 @@ def patch_dynamodb_top_level_projection() -> None:
     """A ProjectionExpression of top-level attribute names (`#row, TimeToExist`) picks those attributes of each
     item, as DynamoDB does. moto converts every attribute of every item to plain Python and back
     (`Item.project`) whatever the expression names: a projection that makes DynamoDB's answer smaller made moto's
-    slower than the whole items. Nested paths (`a.b`, `a[0]`) still take moto's way."""
+    slower than the whole items. The values are the stored ones (a set's members in the order written, where
+    moto's round trip gives Python's set order; DynamoDB's sets have none). Nested paths (`a.b`, `a[0]`) still take
+    moto's way."""
     patching.install(
         "dynamodb_top_level_projection",
         "moto.dynamodb.models.dynamo_type",
