@@ -126,23 +126,37 @@ ROUTE_ORDER = ("GetDeploy", "ListDeploys", "GetEnvironment", "ListEnvironments",
                "ListLoadBalancers", "GetService", "ListServices", "GetTask", "ListTasks")  # fmt: skip
 
 
+def _percentile(samples: list[float], share: float) -> float:
+    """Nearest-rank percentile."""
+    if not samples:
+        return math.nan
+    ordered = sorted(samples)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
 @dataclass
 class RouteTiming:
     route: str
     seconds: list[float] = field(default_factory=list)
     errors: int = 0
     error_samples: list[str] = field(default_factory=list)
+    # The process's CPU time per request (the API, moto, the gateway and the HTTP client all run in this process):
+    # unlike the wall time, barely moved by other processes on the machine.
+    cpu_seconds: list[float] = field(default_factory=list)
+    # Time the client layer's token buckets made this route's requests sleep, in all.
+    token_wait: float = 0.0
 
     def percentile(self, share: float) -> float:
-        """Nearest-rank percentile, in seconds."""
-        if not self.seconds:
-            return math.nan
-        ordered = sorted(self.seconds)
-        return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+        """Nearest-rank percentile of the wall times, in seconds."""
+        return _percentile(self.seconds, share)
 
     @property
     def p50(self) -> float:
         return self.percentile(0.50)
+
+    @property
+    def cpu_p50(self) -> float:
+        return _percentile(self.cpu_seconds, 0.50)
 
     @property
     def p99(self) -> float:
@@ -265,15 +279,49 @@ def build(client: _Client, sizes: Case) -> dict[str, list[str]]:
     return made
 
 
+class _TokenWaits:
+    """The time the client layer's token buckets make callers sleep, summed while `counting` (the buckets return
+    it from `acquire`): whether a route waited for the pacing, or for the machine."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+
+    @contextlib.contextmanager
+    def counting(self):
+        from layer0 import aws
+
+        acquire = aws.TokenBucket.acquire
+
+        def counted(bucket: aws.TokenBucket) -> float:
+            waited = acquire(bucket)
+            self.total += waited
+            return waited
+
+        aws.TokenBucket.acquire = counted  # type: ignore[method-assign]
+        try:
+            yield self
+        finally:
+            aws.TokenBucket.acquire = acquire  # type: ignore[method-assign]
+
+
+_token_waits = _TokenWaits()
+
+
 def _timed(client: _Client, path: str, timing: RouteTiming, wanted: set[str] | None = None, key: str = "") -> None:
-    started = time.perf_counter()
+    waited, cpu, started = _token_waits.total, time.process_time(), time.perf_counter()
+
+    def record() -> None:
+        timing.seconds.append(time.perf_counter() - started)
+        timing.cpu_seconds.append(time.process_time() - cpu)
+        timing.token_wait += _token_waits.total - waited
+
     try:
         response = client.request("GET", path)
     except Exception as error:  # a dropped connection is an error of the route, not of the benchmark
-        timing.seconds.append(time.perf_counter() - started)
+        record()
         timing.error(f"GET {path}: {type(error).__name__}: {error}")
         return
-    timing.seconds.append(time.perf_counter() - started)
+    record()
     if not 200 <= response.status_code < 300:
         timing.error(f"GET {path}: {response.status_code} {response.text[:200]}")
     elif wanted:
@@ -319,7 +367,8 @@ def run_in_stack(
             setup_seconds = time.monotonic() - started
             _set_rate(aws_rate) if aws_rate is not None else _default_rate()
             started = time.monotonic()
-            routes = measure(client, made, get_requests, list_requests)
+            with _token_waits.counting():
+                routes = measure(client, made, get_requests, list_requests)
             measure_seconds = time.monotonic() - started
     finally:
         moto_patches.revert_ecs()
@@ -524,31 +573,36 @@ def report(results: list[StressResult]) -> str:
             "AWS rate while measuring: "
             f"{_rate(result.aws_rate)}; set-up {result.setup_seconds:.1f} s, measuring {result.measure_seconds:.1f} s.",
             "",
-            "| route | requests | errors | p50 ms | p99 ms |",
-            "|---|---|---|---|---|",
+            "| route | requests | errors | p50 ms | p99 ms | CPU p50 ms | token waits ms |",
+            "|---|---|---|---|---|---|---|",
         ]
         for route, timing in result.routes.items():
             lines.append(
-                f"| {route} | {len(timing.seconds)} | {timing.errors} | {_ms(timing.p50)} | {_ms(timing.p99)} |"
+                f"| {route} | {len(timing.seconds)} | {timing.errors} | {_ms(timing.p50)} | {_ms(timing.p99)} | "
+                f"{_ms(timing.cpu_p50)} | {timing.token_wait * 1000:.1f} |"
             )
         for timing in result.routes.values():
             lines += [f"- {timing.route} error: {sample}" for sample in timing.error_samples]
         lines.append("")
     figures = [f"errors={sum(r.errors for r in results)}"]
     figures += [f"{r.case}_{_key(route)}_p50_ms={_ms(t.p50)}" for r in results for route, t in r.routes.items()]
+    list_waits = sum(r.routes[route].token_wait for r in results for route in LIST_ROUTES)
+    figures.append(f"list_token_wait_ms={list_waits * 1000:.1f}")
     if len(results) >= 2:
         first, last = results[0], results[-1]
         lines += [
-            f"How much each List route slows from case {first.case} to case {last.case} (p50 / p50):",
+            f"How much each List route slows from case {first.case} to case {last.case} (p50 / p50; the CPU ratio "
+            "is the same for the process's CPU time per request, which other processes on the machine barely move):",
             "",
-            f"| route | {first.case} p50 ms | {last.case} p50 ms | ratio |",
-            "|---|---|---|---|",
+            f"| route | {first.case} p50 ms | {last.case} p50 ms | ratio | CPU ratio |",
+            "|---|---|---|---|---|",
         ]
         for route in LIST_ROUTES:
-            low, high = first.routes[route].p50, last.routes[route].p50
-            ratio = high / low if low and not math.isnan(low) and not math.isnan(high) else math.nan
-            lines.append(f"| {route} | {_ms(low)} | {_ms(high)} | {ratio:.2f} |")
+            low, high = first.routes[route], last.routes[route]
+            ratio, cpu_ratio = _ratio(high.p50, low.p50), _ratio(high.cpu_p50, low.cpu_p50)
+            lines.append(f"| {route} | {_ms(low.p50)} | {_ms(high.p50)} | {ratio:.2f} | {cpu_ratio:.2f} |")
             figures.append(f"{_key(route)}_ratio={ratio:.2f}")
+            figures.append(f"{_key(route)}_cpu_ratio={cpu_ratio:.2f}")
         lines.append("")
     lines.append(" ".join(figures))
     return "\n".join(lines)
