@@ -297,7 +297,7 @@ class _TokenWaits:
             self.total += waited
             return waited
 
-        aws.TokenBucket.acquire = counted  # type: ignore[method-assign]
+        aws.TokenBucket.acquire = counted  # type: ignore[method-assign,assignment]
         try:
             yield self
         finally:
