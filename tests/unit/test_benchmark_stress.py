@@ -80,6 +80,27 @@ def _assert_report(result):
     assert figures["list_token_wait_ms"] == "0.0"
 
 
+def test_paired_cases_are_served_by_processes_of_their_own_and_measured_in_turn():
+    """Two cases, each built in a child process with its own moto; their requests alternate. Each List answers
+    its own case's entities (a miss counts as an error), so the two estates stayed apart."""
+    one = stress.Case(environments=1, load_balancers=1, deploys=1, deploy_families=1, services=1, tasks=1)
+    two = stress.Case(environments=1, load_balancers=2, deploys=2, deploy_families=1, services=2, tasks=2)
+    results = stress.run_paired([one, two], requests_per_route=2)
+
+    assert [result.sizes for result in results] == [one, two]
+    for result in results:
+        assert result.errors == 0, {route: timing.error_samples for route, timing in result.routes.items()}
+        assert list(result.routes) == list(stress.ROUTE_ORDER)
+        for route, timing in result.routes.items():
+            assert len(timing.seconds) == len(timing.cpu_seconds) == 2, route
+            assert timing.cpu_p50 > 0 and timing.token_wait == 0, route
+    figures = dict(item.split("=") for item in stress.report(results).splitlines()[-1].split())
+    assert figures["errors"] == "0" and figures["list_token_wait_ms"] == "0.0"
+    assert {
+        f"list_{kind}_cpu_ratio" for kind in ("deploys", "environments", "load_balancers", "services", "tasks")
+    } <= set(figures)
+
+
 def test_the_time_token_buckets_make_callers_sleep_is_counted_while_counting():
     from layer0.aws import TokenBucket
 
