@@ -36,7 +36,8 @@ For each case an estate is built over HTTP, then every Get and List route docs/c
 
 Cases (docs/compatibility.md#stress-scenarios): min, med and max; `python -m benchmarks.stress` runs min and max,
 `--quick` fewer requests.
-The report ends with `key=value` figures: errors, and per List route the max/min ratio of p50.
+The report ends with `key=value` figures: errors, the List routes' token waits, and per List route the max/min ratio of
+the wall-time p50 and of the CPU p50.
 """
 
 from __future__ import annotations
@@ -149,7 +150,7 @@ class RouteTiming:
     errors: int = 0
     error_samples: list[str] = field(default_factory=list)
     # The process's CPU time per request (the API, moto, the gateway and the HTTP client all run in this process):
-    # unlike the wall time, barely moved by other processes on the machine.
+    # less moved than the wall time by other processes on the machine.
     cpu_seconds: list[float] = field(default_factory=list)
     # Time the client layer's token buckets made this route's requests sleep, in all.
     token_wait: float = 0.0
@@ -732,7 +733,7 @@ def report(results: list[StressResult]) -> str:
         first, last = results[0], results[-1]
         lines += [
             f"How much each List route slows from case {first.case} to case {last.case} (p50 / p50; the CPU ratio "
-            "is the same for the process's CPU time per request, which other processes on the machine barely move):",
+            "is the same for the process's CPU time per request, which other processes on the machine move less):",
             "",
             f"| route | {first.case} p50 ms | {last.case} p50 ms | ratio | CPU ratio |",
             "|---|---|---|---|---|",
