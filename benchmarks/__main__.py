@@ -120,9 +120,9 @@ def stress_section(quick: bool) -> str:
     if quick:
         # Few requests, and a small second case instead of the max (building the max estate takes minutes).
         small = stress.Case(environments=2, load_balancers=2, deploys=4, deploy_families=2, services=2, tasks=4)
-        results = [stress.run("min", 10), stress.run(small, 10)]
+        results = stress.run_paired(["min", small], 10)
     else:
-        results = [stress.run("min"), stress.run("max")]
+        results = stress.run_paired(["min", "max"])
     return stress.report(results)
 
 

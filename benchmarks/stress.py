@@ -20,7 +20,14 @@ For each case an estate is built over HTTP, then every Get and List route docs/c
   client's delayed ACK, a cost of the local HTTP server only, which no deployed API Gateway has.
 - Timing: each route gets one untimed warm-up request (the lazy clients), then N sequential requests; Get routes
   walk round-robin over the case's entities. An error is any non-2xx answer, or a List answer that misses one of
-  the case's entities. p50 and p99 are nearest-rank percentiles of the wall time of one HTTP request.
+  the case's entities. p50 and p99 are nearest-rank percentiles of the wall time of one HTTP request; the CPU p50 is
+  that of the CPU time the API's process spent on one request, and the token waits are the time the client layer's
+  buckets made the route's requests sleep.
+- Paired cases (`run_paired`, what the command line and the report run): every case is built at once, each in a
+  process of its own (its own moto, gateway and client layer), then each route's requests alternate between the
+  cases (min, max, max, min, ...). A ratio between two cases then compares requests of the same seconds: on a
+  shared machine the load changes from one second to the next, and cases measured one after the other (`run`) met
+  different loads. Nothing is dropped or smoothed: every timed request counts, as before.
 - The client layer's rate limit (each service's own, sized from its AWS quota: docs/operations.md#pacing) is lifted
   for set-up AND measurement by default: the figures are then the cost of our code, botocore, moto and the gateway,
   not of the token bucket (the limiter's own accuracy is figure 1(e)). `--aws-rate default` measures with the
@@ -29,7 +36,8 @@ For each case an estate is built over HTTP, then every Get and List route docs/c
 
 Cases (docs/compatibility.md#stress-scenarios): min, med and max; `python -m benchmarks.stress` runs min and max,
 `--quick` fewer requests.
-The report ends with `key=value` figures: errors, and per List route the max/min ratio of p50.
+The report ends with `key=value` figures: errors, the List routes' token waits, and per List route the max/min ratio of
+the wall-time p50 and of the CPU p50.
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ import math
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from benchmarks import bootstrap
@@ -126,23 +135,37 @@ ROUTE_ORDER = ("GetDeploy", "ListDeploys", "GetEnvironment", "ListEnvironments",
                "ListLoadBalancers", "GetService", "ListServices", "GetTask", "ListTasks")  # fmt: skip
 
 
+def _percentile(samples: list[float], share: float) -> float:
+    """Nearest-rank percentile."""
+    if not samples:
+        return math.nan
+    ordered = sorted(samples)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
 @dataclass
 class RouteTiming:
     route: str
     seconds: list[float] = field(default_factory=list)
     errors: int = 0
     error_samples: list[str] = field(default_factory=list)
+    # The process's CPU time per request (the API, moto, the gateway and the HTTP client all run in this process):
+    # less moved than the wall time by other processes on the machine.
+    cpu_seconds: list[float] = field(default_factory=list)
+    # Time the client layer's token buckets made this route's requests sleep, in all.
+    token_wait: float = 0.0
 
     def percentile(self, share: float) -> float:
-        """Nearest-rank percentile, in seconds."""
-        if not self.seconds:
-            return math.nan
-        ordered = sorted(self.seconds)
-        return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+        """Nearest-rank percentile of the wall times, in seconds."""
+        return _percentile(self.seconds, share)
 
     @property
     def p50(self) -> float:
         return self.percentile(0.50)
+
+    @property
+    def cpu_p50(self) -> float:
+        return _percentile(self.cpu_seconds, 0.50)
 
     @property
     def p99(self) -> float:
@@ -265,15 +288,68 @@ def build(client: _Client, sizes: Case) -> dict[str, list[str]]:
     return made
 
 
-def _timed(client: _Client, path: str, timing: RouteTiming, wanted: set[str] | None = None, key: str = "") -> None:
+class _TokenWaits:
+    """The time the client layer's token buckets make callers sleep, summed while `counting` (the buckets return
+    it from `acquire`): whether a route waited for the pacing, or for the machine."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+
+    @contextlib.contextmanager
+    def counting(self):
+        from layer0 import aws
+
+        acquire = aws.TokenBucket.acquire
+
+        def counted(bucket: aws.TokenBucket) -> float:
+            waited = acquire(bucket)
+            self.total += waited
+            return waited
+
+        aws.TokenBucket.acquire = counted  # type: ignore[method-assign,assignment]
+        try:
+            yield self
+        finally:
+            aws.TokenBucket.acquire = acquire  # type: ignore[method-assign]
+
+
+_token_waits = _TokenWaits()
+
+
+def _local_stats() -> tuple[float, float]:
+    """(token waits so far, CPU time) of this process, where the API serves the requests."""
+    return _token_waits.total, time.process_time()
+
+
+def _timed(
+    client: _Client,
+    path: str,
+    timing: RouteTiming,
+    wanted: set[str] | None = None,
+    key: str = "",
+    stats: Callable[[], tuple[float, float]] = _local_stats,
+) -> None:
+    """One timed request. `stats` reads (token waits so far, CPU time) of the process that serves the API, before
+    and after the request, outside the timed span."""
+    waited, cpu = stats()
     started = time.perf_counter()
+    ended = math.nan
+
+    def record() -> None:
+        timing.seconds.append(ended - started)
+        waited_after, cpu_after = stats()
+        timing.cpu_seconds.append(cpu_after - cpu)
+        timing.token_wait += waited_after - waited
+
     try:
         response = client.request("GET", path)
     except Exception as error:  # a dropped connection is an error of the route, not of the benchmark
-        timing.seconds.append(time.perf_counter() - started)
+        ended = time.perf_counter()
+        record()
         timing.error(f"GET {path}: {type(error).__name__}: {error}")
         return
-    timing.seconds.append(time.perf_counter() - started)
+    ended = time.perf_counter()
+    record()
     if not 200 <= response.status_code < 300:
         timing.error(f"GET {path}: {response.status_code} {response.text[:200]}")
     elif wanted:
@@ -319,7 +395,8 @@ def run_in_stack(
             setup_seconds = time.monotonic() - started
             _set_rate(aws_rate) if aws_rate is not None else _default_rate()
             started = time.monotonic()
-            routes = measure(client, made, get_requests, list_requests)
+            with _token_waits.counting():
+                routes = measure(client, made, get_requests, list_requests)
             measure_seconds = time.monotonic() - started
     finally:
         moto_patches.revert_ecs()
@@ -350,6 +427,123 @@ def run(case: str | Case, requests_per_route: int | None = None, aws_rate: float
             os.environ["LAYER0_AWS_RATE"] = before
         settings.get.cache_clear()
         aws.reset()
+
+
+# --- paired: the cases served side by side, their requests alternated -------------------------------------------
+
+
+def _serve_case(sizes: Case, aws_rate: float | None, conn) -> None:
+    """A child process's work: one case's estate on its own in-process stack, behind its own gateway; tells the
+    parent where, then answers its requests for (token waits so far, CPU time) until told to stop."""
+    import traceback
+
+    bootstrap.paths()
+    from local import moto_patches
+
+    try:
+        with in_process_stack() as token:
+            moto_patches.apply()
+            with _quiet_gateway(), _gateway(token) as client, stand_in_job_machines():
+                _set_rate(LIFTED_RATE)
+                started = time.monotonic()
+                made = build(client, sizes)
+                setup_seconds = time.monotonic() - started
+                _set_rate(aws_rate) if aws_rate is not None else _default_rate()
+                gc.collect()  # the set-up's garbage, not in a timed request
+                with _token_waits.counting():
+                    conn.send(("ready", client.url, token, made, setup_seconds))
+                    while conn.recv() == "stats":
+                        conn.send(_local_stats())
+    except BaseException:
+        conn.send(("failed", traceback.format_exc()))
+        raise
+
+
+class _CaseServer:
+    """One case served by a child process (`_serve_case`), for `run_paired`."""
+
+    def __init__(self, name: str, sizes: Case, aws_rate: float | None):
+        import multiprocessing
+
+        self.name, self.sizes = name, sizes
+        # spawn: a fresh interpreter, with its own moto and its own client layer; the parent's path is passed on.
+        context = multiprocessing.get_context("spawn")
+        self.conn, child_conn = context.Pipe()
+        self.process = context.Process(target=_serve_case, args=(sizes, aws_rate, child_conn), daemon=True)
+
+    def __enter__(self) -> _CaseServer:
+        self.process.start()
+        answer = self.conn.recv()
+        if answer[0] != "ready":
+            raise RuntimeError(f"case {self.name}: the child failed to build its estate:\n{answer[1]}")
+        _, url, token, self.made, self.setup_seconds = answer
+        self.client = _Client(url, token)
+        return self
+
+    def stats(self) -> tuple[float, float]:
+        self.conn.send("stats")
+        return self.conn.recv()
+
+    def __exit__(self, *_exc) -> None:
+        with contextlib.suppress(OSError):
+            self.conn.send("stop")
+        self.process.join(timeout=30)
+        if self.process.is_alive():
+            self.process.kill()
+
+
+def measure_paired(servers: list[_CaseServer], get_requests: int, list_requests: int) -> list[dict[str, RouteTiming]]:
+    """`measure` for several cases at once: each route's requests go to the cases in turn (case A, case B, case A,
+    ...; the first case alternates), so every case meets the machine's load of the same seconds."""
+    routes: list[dict[str, RouteTiming]] = [{} for _ in servers]
+    for route in ROUTE_ORDER:
+        timings = [per_case.setdefault(route, RouteTiming(route)) for per_case in routes]
+        if route in GET_ROUTES:
+            template, kind = GET_ROUTES[route]
+            count, paths = get_requests, [[template.format(id=i) for i in server.made[kind]] for server in servers]
+            wanted: list[set[str] | None] = [None] * len(servers)
+            key = ""
+        else:
+            path, kind, key = LIST_ROUTES[route]
+            count, paths = list_requests, [[path] for _ in servers]
+            wanted = [set(server.made[kind]) for server in servers]
+        for server, server_paths in zip(servers, paths, strict=True):
+            if server_paths:
+                server.client.request("GET", server_paths[0])  # warm-up, untimed
+        for n in range(count):
+            order = list(range(len(servers)))
+            if n % 2:
+                order.reverse()
+            for index in order:
+                server, server_paths = servers[index], paths[index]
+                if server_paths:
+                    _timed(server.client, server_paths[n % len(server_paths)], timings[index], wanted[index], key,
+                           server.stats)  # fmt: skip
+    return routes
+
+
+def run_paired(
+    cases: list[str | Case], requests_per_route: int | None = None, aws_rate: float | None = LIFTED_RATE
+) -> list[StressResult]:
+    """Every case built at once, each in a process of its own (its own moto, gateway and client layer, as `run`
+    builds one), then `measure_paired`: the cases' requests alternate, so a ratio between two cases compares
+    requests made in the same seconds, whatever else the machine runs meanwhile."""
+    get_requests = GET_REQUESTS if requests_per_route is None else requests_per_route
+    list_requests = LIST_REQUESTS if requests_per_route is None else requests_per_route
+    named = [(case, CASES[case]) if isinstance(case, str) else ("custom", case) for case in cases]
+    servers = [_CaseServer(name, sizes, aws_rate) for name, sizes in named]
+    with contextlib.ExitStack() as stack:
+        # Started last case first: of two processes serving the same case, the one started first answered 5-10%
+        # slower (benchmarks/README.md, (d)); so the bias can only raise a ratio of a later case over an earlier one.
+        for server in reversed(servers):
+            stack.enter_context(server)
+        started = time.monotonic()
+        routes = measure_paired(servers, get_requests, list_requests)
+        measure_seconds = time.monotonic() - started
+    return [
+        StressResult(server.name, server.sizes, timings, aws_rate, server.setup_seconds, measure_seconds)
+        for server, timings in zip(servers, routes, strict=True)
+    ]
 
 
 # --- pacing: what one user feels at the default rate, and local mode after a long history (issue 13) --------------
@@ -524,31 +718,36 @@ def report(results: list[StressResult]) -> str:
             "AWS rate while measuring: "
             f"{_rate(result.aws_rate)}; set-up {result.setup_seconds:.1f} s, measuring {result.measure_seconds:.1f} s.",
             "",
-            "| route | requests | errors | p50 ms | p99 ms |",
-            "|---|---|---|---|---|",
+            "| route | requests | errors | p50 ms | p99 ms | CPU p50 ms | token waits ms |",
+            "|---|---|---|---|---|---|---|",
         ]
         for route, timing in result.routes.items():
             lines.append(
-                f"| {route} | {len(timing.seconds)} | {timing.errors} | {_ms(timing.p50)} | {_ms(timing.p99)} |"
+                f"| {route} | {len(timing.seconds)} | {timing.errors} | {_ms(timing.p50)} | {_ms(timing.p99)} | "
+                f"{_ms(timing.cpu_p50)} | {timing.token_wait * 1000:.1f} |"
             )
         for timing in result.routes.values():
             lines += [f"- {timing.route} error: {sample}" for sample in timing.error_samples]
         lines.append("")
     figures = [f"errors={sum(r.errors for r in results)}"]
     figures += [f"{r.case}_{_key(route)}_p50_ms={_ms(t.p50)}" for r in results for route, t in r.routes.items()]
+    list_waits = sum(r.routes[route].token_wait for r in results for route in LIST_ROUTES)
+    figures.append(f"list_token_wait_ms={list_waits * 1000:.1f}")
     if len(results) >= 2:
         first, last = results[0], results[-1]
         lines += [
-            f"How much each List route slows from case {first.case} to case {last.case} (p50 / p50):",
+            f"How much each List route slows from case {first.case} to case {last.case} (p50 / p50; the CPU ratio "
+            "is the same for the process's CPU time per request, which other processes on the machine move less):",
             "",
-            f"| route | {first.case} p50 ms | {last.case} p50 ms | ratio |",
-            "|---|---|---|---|",
+            f"| route | {first.case} p50 ms | {last.case} p50 ms | ratio | CPU ratio |",
+            "|---|---|---|---|---|",
         ]
         for route in LIST_ROUTES:
-            low, high = first.routes[route].p50, last.routes[route].p50
-            ratio = high / low if low and not math.isnan(low) and not math.isnan(high) else math.nan
-            lines.append(f"| {route} | {_ms(low)} | {_ms(high)} | {ratio:.2f} |")
+            low, high = first.routes[route], last.routes[route]
+            ratio, cpu_ratio = _ratio(high.p50, low.p50), _ratio(high.cpu_p50, low.cpu_p50)
+            lines.append(f"| {route} | {_ms(low.p50)} | {_ms(high.p50)} | {ratio:.2f} | {cpu_ratio:.2f} |")
             figures.append(f"{_key(route)}_ratio={ratio:.2f}")
+            figures.append(f"{_key(route)}_cpu_ratio={cpu_ratio:.2f}")
         lines.append("")
     lines.append(" ".join(figures))
     return "\n".join(lines)
@@ -568,7 +767,7 @@ def main(argv: list[str] | None = None) -> int:
                              "service's own (default: lifted)")  # fmt: skip
     args = parser.parse_args(argv)
     started = time.monotonic()
-    results = [run(case, 10 if args.quick else None, args.aws_rate) for case in args.cases]
+    results = run_paired(args.cases, 10 if args.quick else None, args.aws_rate)
     print(report(results))
     print(f"\nstress wall time {time.monotonic() - started:.1f} s")
     return 1 if any(r.errors for r in results) else 0

@@ -27,6 +27,7 @@ Permanent patches (local mode and tests), applied by :func:`apply`, idempotently
   - :func:`patch_list_services_live`     ListServices leaves deleted (INACTIVE) services out
   - :func:`patch_list_task_definition_families_status` ListTaskDefinitionFamilies honours ``status``
   - :func:`patch_dynamodb_query_one_partition` a Query reads its partition, not every item of the table
+  - :func:`patch_dynamodb_top_level_projection` a projection of top-level names picks them, without a round trip
 
 ECS patches (local/ecs/patches.py), applied by :func:`apply_ecs` (with the ECS simulation: an
 :class:`local.ecs.agent.Agent` applies them when created) and undone by :func:`revert_ecs`:
@@ -41,6 +42,7 @@ undone by ``restore_real_waits`` or by using its return value as a context manag
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -68,6 +70,7 @@ __all__ = [
     "patch_list_services_live",
     "patch_list_task_definition_families_status",
     "patch_dynamodb_query_one_partition",
+    "patch_dynamodb_top_level_projection",
 ]
 
 
@@ -374,8 +377,11 @@ def _all_items_of_the_queried_partition(original: Callable) -> Callable:
         partition = self.items.get(hash_key)  # .get: `items` is a defaultdict, a lookup must not add a partition
         if partition is None:
             return []
-        items = list(partition.values()) if self.range_key_attr else [partition]
-        return sorted(items, key=lambda item: (item.hash_key, item.range_key) if item.range_key else item.hash_key)
+        if not self.range_key_attr:
+            return [partition]
+        # In range-key order, as DynamoDB keeps a partition: the Query's own sort (by `DynamoType`s, which convert
+        # their value at every comparison) then finds them in order. The order is moto's: its keys' `cast_value`.
+        return sorted(partition.values(), key=lambda item: item.range_key.cast_value)
 
     return all_items
 
@@ -398,6 +404,40 @@ def patch_dynamodb_query_one_partition() -> None:
                 setattr(Table, name, method)
 
         patching.undos["dynamodb_query_one_partition"] = undo
+
+
+def _top_level_projection(original: Callable) -> Callable:
+    def project(self: Any, projection_expressions: list[list[str]]) -> Any:
+        if any(len(path) != 1 or "[" in path[0] for path in projection_expressions):
+            return original(self, projection_expressions)  # nested paths and list elements: moto's own walk
+        from moto.dynamodb.models.dynamo_type import Item, LimitedSizeDict
+
+        projected: Any = Item.__new__(Item)
+        projected.hash_key, projected.range_key = self.hash_key, self.range_key  # as moto's: shared
+        # A part of an item that passed the size check on write: moto's own copy skips the check the same way.
+        projected.attrs = LimitedSizeDict.__new__(LimitedSizeDict)
+        for (name,) in projection_expressions:
+            if name in self.attrs:  # GetItem projects the stored item itself: its values are copied
+                dict.__setitem__(projected.attrs, name, copy.deepcopy(self.attrs[name]))
+        return projected
+
+    return project
+
+
+def patch_dynamodb_top_level_projection() -> None:
+    """A ProjectionExpression of top-level attribute names (`#row, TimeToExist`) picks those attributes of each
+    item, as DynamoDB does. moto converts every attribute of every item to plain Python and back
+    (`Item.project`) whatever the expression names: a projection that makes DynamoDB's answer smaller made moto's
+    slower than the whole items. The values are the stored ones (a set's members in the order written, where
+    moto's round trip gives Python's set order; DynamoDB's sets have none). Nested paths (`a.b`, `a[0]`) still take
+    moto's way."""
+    patching.install(
+        "dynamodb_top_level_projection",
+        "moto.dynamodb.models.dynamo_type",
+        "Item",
+        "project",
+        _top_level_projection,
+    )
 
 
 # DynamoDB's answers that are items: their JSON on the wire is the items' own DynamoDB JSON.
@@ -452,6 +492,7 @@ _PERMANENT: dict[str, Callable[[], None]] = {
     "list_task_definition_families_status": patch_list_task_definition_families_status,
     "dynamodb_query_one_partition": patch_dynamodb_query_one_partition,
     "dynamodb_item_answers_as_json": patch_dynamodb_item_answers_as_json,
+    "dynamodb_top_level_projection": patch_dynamodb_top_level_projection,
 }
 _ECS: dict[str, Callable[[], None]] = ecs_patches.PATCHES
 

@@ -92,6 +92,33 @@ def test_an_environment_row_written_before_environment_types_lists_as_ec2(api):
     assert api.get("/environment").json() == [{**fields, "environment_type": "ec2"}]
 
 
+@pytest.mark.parametrize("path", sorted(ROUTES))
+def test_a_list_reads_only_the_rows_answer_and_expiry_not_their_keys(api, path):
+    kind, fields = ROUTES[path]
+    row_store.put(row_store.Row(kind, "id-1", fields(1), version=7, expires_at=int(time.time()) + 3600))
+    asked: list[dict] = []
+
+    def record(params, **_kwargs):
+        asked.append(params)
+
+    dynamodb = aws.client("dynamodb")
+    dynamodb.meta.events.register("before-parameter-build.dynamodb.Query", record)
+    try:
+        answer = api.get(path)
+    finally:
+        dynamodb.meta.events.unregister("before-parameter-build.dynamodb.Query", record)
+
+    assert answer.status_code == 200
+    assert answer.json() == [fields(1)]
+    [query] = asked
+    names = query.get("ExpressionAttributeNames", {})
+    projected = {names.get(name.strip(), name.strip()) for name in query["ProjectionExpression"].split(",")}
+    assert projected == {"Row", "TimeToExist"}
+    # The reconcile and the events function still read whole rows, versions included.
+    [row] = row_store.select(kind)
+    assert (row.entity_id, row.version) == ("id-1", 7)
+
+
 def test_rows_never_show_in_the_tag_routes(api):
     row_store.put(row_store.Row("service", "svc000000001", ROUTES["/service"][1](1)))
 

@@ -36,6 +36,8 @@ def test_a_tiny_case_builds_its_estate_and_every_route_answers_without_error(sta
         assert timing.errors == 0, (route, timing.error_samples)
         assert len(timing.seconds) == 3, route
         assert 0 < timing.p50 <= timing.p99, route
+        assert len(timing.cpu_seconds) == 3 and timing.cpu_p50 > 0, route
+        assert timing.token_wait == 0, route  # measured at the lifted rate: no bucket makes anyone wait
     assert result.errors == 0
     _assert_estate()
     _assert_report(result)
@@ -74,6 +76,42 @@ def _assert_report(result):
         assert f"| {route} | 3 | 0 |" in text
     for key in ("list_deploys", "list_environments", "list_load_balancers", "list_services", "list_tasks"):
         assert figures[f"{key}_ratio"] == "1.00"  # the same result twice
+        assert figures[f"{key}_cpu_ratio"] == "1.00"
+    assert figures["list_token_wait_ms"] == "0.0"
+
+
+def test_paired_cases_are_served_by_processes_of_their_own_and_measured_in_turn():
+    """Two cases, each built in a child process with its own moto; their requests alternate. Each List answers
+    its own case's entities (a miss counts as an error), so the two estates stayed apart."""
+    one = stress.Case(environments=1, load_balancers=1, deploys=1, deploy_families=1, services=1, tasks=1)
+    two = stress.Case(environments=1, load_balancers=2, deploys=2, deploy_families=1, services=2, tasks=2)
+    results = stress.run_paired([one, two], requests_per_route=2)
+
+    assert [result.sizes for result in results] == [one, two]
+    for result in results:
+        assert result.errors == 0, {route: timing.error_samples for route, timing in result.routes.items()}
+        assert list(result.routes) == list(stress.ROUTE_ORDER)
+        for route, timing in result.routes.items():
+            assert len(timing.seconds) == len(timing.cpu_seconds) == 2, route
+            assert timing.cpu_p50 > 0 and timing.token_wait == 0, route
+    figures = dict(item.split("=") for item in stress.report(results).splitlines()[-1].split())
+    assert figures["errors"] == "0" and figures["list_token_wait_ms"] == "0.0"
+    assert {
+        f"list_{kind}_cpu_ratio" for kind in ("deploys", "environments", "load_balancers", "services", "tasks")
+    } <= set(figures)
+
+
+def test_the_time_token_buckets_make_callers_sleep_is_counted_while_counting():
+    from layer0.aws import TokenBucket
+
+    bucket = TokenBucket(rate=200, burst=1)
+    waits = stress._TokenWaits()
+    with waits.counting():
+        slept = [bucket.acquire() for _ in range(3)]  # the first takes the burst, the others wait for the refill
+    assert slept[0] == 0 and waits.total == sum(slept) > 0
+    counted = waits.total
+    bucket.acquire()
+    assert waits.total == counted  # no longer counting: TokenBucket.acquire is its own again
 
 
 def test_the_pacing_section_measures_at_the_default_rate_and_leaves_no_history_listed(stack):

@@ -1042,3 +1042,104 @@ def test_item_answers_written_as_json_are_those_of_motos_serializer(big_table):
         assert _item_answers(big_table) == patched
     assert patched[0]["Item"] == EVERY_KIND
     assert patched[3]["LastEvaluatedKey"] == {"p": {"S": "small"}, "s": {"S": "0000"}}
+
+
+def _sets_sorted(value):
+    """DynamoDB's sets have no order (moto's own projection answers them in Python's set order): sorted here."""
+    if isinstance(value, dict):
+        return {key: sorted(v) if key in ("SS", "NS", "BS") else _sets_sorted(v) for key, v in value.items()}
+    if isinstance(value, list):
+        return [_sets_sorted(v) for v in value]
+    return value
+
+
+def _projected_answers(dynamodb) -> list[dict]:
+    """Query, GetItem and Scan answers projected on top-level names, one of them missing from some items."""
+    names = {"#n": "n", "#m": "m", "#gone": "gone"}
+    small = {":p": {"S": "small"}}
+    answers = [
+        dynamodb.query(TableName="t", KeyConditionExpression="p = :p", ExpressionAttributeValues=small,
+                       ProjectionExpression="s, #n, #m, #gone", ExpressionAttributeNames=names),
+        dynamodb.get_item(TableName="t", Key={"p": {"S": "small"}, "s": {"S": "9999"}},
+                          ProjectionExpression="bs, ss, #m", ExpressionAttributeNames={"#m": "m"}),
+        dynamodb.scan(TableName="t", Limit=3, ProjectionExpression="p, s"),
+        # A nested path takes moto's own way: the patch must not change it either.
+        dynamodb.get_item(TableName="t", Key={"p": {"S": "small"}, "s": {"S": "9999"}},
+                          ProjectionExpression="#m.inner", ExpressionAttributeNames={"#m": "m"}),
+    ]  # fmt: skip
+    for answer in answers:
+        answer.pop("ResponseMetadata")
+    return _sets_sorted(answers)
+
+
+def test_a_projection_of_top_level_names_answers_as_motos_own(big_table):
+    big_table.put_item(TableName="t", Item=EVERY_KIND)
+    moto_patches.apply()
+    patched = _projected_answers(big_table)
+    with moto_patches.unpatched("dynamodb_top_level_projection"):
+        assert _projected_answers(big_table) == patched
+    assert patched[0]["Items"][-1] == {key: EVERY_KIND[key] for key in ("s", "n", "m")}
+    assert patched[0]["Items"][0] == {"s": {"S": "0000"}}
+    assert patched[1]["Item"] == {key: EVERY_KIND[key] for key in ("bs", "ss", "m")}
+    assert patched[3]["Item"] == {"m": {"M": {"inner": EVERY_KIND["m"]["M"]["inner"]}}}
+
+
+def _plain_python_conversions(dynamodb, monkeypatch) -> int:
+    """How many items moto turned into plain Python for one projected Query of two items."""
+    from moto.dynamodb.models.dynamo_type import Item
+
+    converted = []
+    to_regular_json = Item.to_regular_json
+
+    def counting(self):
+        converted.append(self)
+        return to_regular_json(self)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Item, "to_regular_json", counting)
+        answer = dynamodb.query(TableName="t", KeyConditionExpression="p = :p", ProjectionExpression="s",
+                                ExpressionAttributeValues={":p": {"S": "small"}})  # fmt: skip
+    assert answer["Items"] == [{"s": {"S": "0000"}}, {"s": {"S": "0001"}}]
+    return len(converted)
+
+
+def test_a_projection_of_top_level_names_picks_them_without_converting_the_items(big_table, monkeypatch):
+    moto_patches.apply()
+    assert _plain_python_conversions(big_table, monkeypatch) == 0
+
+
+def test_moto_still_converts_every_item_for_a_projection_without_the_patch(big_table, monkeypatch):
+    moto_patches.apply()
+    with moto_patches.unpatched("dynamodb_top_level_projection"):
+        assert _plain_python_conversions(big_table, monkeypatch) == 2
+
+
+@pytest.mark.parametrize("forward", [True, False])
+def test_a_query_answers_its_partition_in_range_key_order_as_moto_does(forward):
+    """Number range keys written out of order: the patched Query (its partition pre-sorted) answers in DynamoDB's
+    order, numeric, as moto's own walk of the table does."""
+    with mock_aws():
+        dynamodb = setup_client("dynamodb")
+        dynamodb.create_table(
+            TableName="n",
+            KeySchema=[{"AttributeName": "p", "KeyType": "HASH"}, {"AttributeName": "r", "KeyType": "RANGE"}],
+            AttributeDefinitions=[
+                {"AttributeName": "p", "AttributeType": "S"},
+                {"AttributeName": "r", "AttributeType": "N"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )  # fmt: skip
+        for number in ("10", "-2.5", "9", "100", "0"):
+            dynamodb.put_item(TableName="n", Item={"p": {"S": "a"}, "r": {"N": number}})
+            dynamodb.put_item(TableName="n", Item={"p": {"S": "b"}, "r": {"N": number}})
+
+        def keys() -> list[str]:
+            answer = dynamodb.query(TableName="n", KeyConditionExpression="p = :p", ScanIndexForward=forward,
+                                    ExpressionAttributeValues={":p": {"S": "a"}})  # fmt: skip
+            return [item["r"]["N"] for item in answer["Items"]]
+
+        moto_patches.apply()
+        patched = keys()
+        with moto_patches.unpatched("dynamodb_query_one_partition"):
+            assert keys() == patched
+    assert patched == (["-2.5", "0", "9", "10", "100"] if forward else ["100", "10", "9", "0", "-2.5"])

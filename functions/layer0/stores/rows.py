@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from layer0 import aws, settings
@@ -106,10 +107,8 @@ def delete_if_older(kind: str, entity_id: str, version: int) -> bool:
     return True
 
 
-def select(kind: str) -> list[Row]:
-    """Every row of the kind: one Query (more only for DynamoDB's 1 MB pages). Expired rows that DynamoDB has not
-    removed yet (it takes up to a few days) are left out."""
-    now = int(time.time())
+def _query(kind: str, **parameters) -> Iterator[dict]:
+    """The items of the kind's partition: one Query (more only for DynamoDB's 1 MB pages)."""
     pages = (
         aws.client("dynamodb")
         .get_paginator("query")
@@ -118,16 +117,32 @@ def select(kind: str) -> list[Row]:
             KeyConditionExpression="EntityType = :t",
             ExpressionAttributeValues={":t": {"S": entity_type(kind)}},
             ConsistentRead=True,
+            **parameters,
         )
     )
-    rows = [_row(kind, item) for page in pages for item in page["Items"] if "Row" in item]
-    return [row for row in rows if row.expires_at is None or row.expires_at > now]
+    return (item for page in pages for item in page["Items"] if "Row" in item)
+
+
+def _unexpired(item: dict, now: int) -> bool:
+    expires = item.get("TimeToExist", {}).get("N")
+    return not expires or int(expires) > now
+
+
+def select(kind: str) -> list[Row]:
+    """Every row of the kind, keys and versions included (for the reconcile and the task events): one Query.
+    Expired rows that DynamoDB has not removed yet (it takes up to a few days) are left out."""
+    now = int(time.time())
+    return [_row(kind, item) for item in _query(kind) if _unexpired(item, now)]
 
 
 def listed(kind: str) -> list[dict]:
-    """The fields of every unexpired row of the kind, for its List route: `select`'s one Query.
+    """The fields of every unexpired row of the kind, for its List route: `select`'s one Query, reading only what
+    the answer needs (docs/architecture.md#the-read-model).
 
-    Expired rows are left out here rather than by a FilterExpression, and every attribute is read rather than a
-    ProjectionExpression's: in local mode moto's expressions cost more per item than the whole answer, and on AWS a
-    row is a few hundred bytes either way (docs/architecture.md#the-read-model)."""
-    return [row.fields for row in select(kind)]
+    The Query's ProjectionExpression asks for `Row` and `TimeToExist` only: the key, the entity id (a task's ARN)
+    and `Version` would more than double the attributes each row costs to send and parse, for nothing the List
+    answers. Expired rows are left out here rather than by a FilterExpression, which DynamoDB applies after reading
+    anyway."""
+    now = int(time.time())
+    items = _query(kind, ProjectionExpression="#row, TimeToExist", ExpressionAttributeNames={"#row": "Row"})
+    return [json.loads(item["Row"]["S"]) for item in items if _unexpired(item, now)]
