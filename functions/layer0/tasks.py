@@ -167,16 +167,18 @@ def write_row(task_id: str, name: str, environment_id: str, deploy_id: str, arn:
         "environment_name": _environment_name(environment_id),
         "deploy_id": deploy_id,
     }
-    # An event that lands between the read and the write has a newer version and wins the conditional put: read
-    # again and add the identity to what it wrote (a task in a managed environment changes state several times in
-    # its first seconds: PROVISIONING, PENDING, RUNNING).
+    # An event that lands between the read and the write changes the row, and the write (conditional on the row as
+    # read) fails: read again and add the identity to what it wrote (a task in a managed environment changes state
+    # several times in its first seconds: PROVISIONING, PENDING, RUNNING).
     for _attempt in range(WRITE_ROW_ATTEMPTS):
         existing = row_store.get(ROW_KIND, arn)
         if existing is None:
             fields, version, expires_at = state_fields({"taskArn": arn, "lastStatus": "PENDING"})
         else:
             fields, version, expires_at = existing.fields, existing.version, existing.expires_at
-        if row_store.put(row_store.Row(ROW_KIND, arn, {**fields, **identity}, version, expires_at)):
+        if row_store.put_if_unchanged(
+            row_store.Row(ROW_KIND, arn, {**fields, **identity}, version, expires_at), existing
+        ):
             return
     raise RuntimeError(f"Task {task_id}: its row kept changing while its identity was written")
 
@@ -187,13 +189,19 @@ def apply_state(task: dict) -> bool:
     by `l0-<prefix>-`) have rows; one whose job has not written its row yet gets the state alone, unlisted until
     the job adds its id and name. True if written."""
     arn = task.get("taskArn", "")
-    row = row_store.get(ROW_KIND, arn)
-    if row is None and task.get("startedBy") != settings.get().aws_name_prefix:
-        return False
-    if row is not None and int(task.get("version") or 0) < row.version:
-        return False
     fields, version, expires_at = state_fields(task)
-    return row_store.put(row_store.Row(ROW_KIND, arn, {**(row.fields if row else {}), **fields}, version, expires_at))
+    # The write is conditional on the row as read: the job's identity (`write_row`) or another event landing in
+    # between is merged on the next attempt, never overwritten.
+    for _attempt in range(WRITE_ROW_ATTEMPTS):
+        row = row_store.get(ROW_KIND, arn)
+        if row is None and task.get("startedBy") != settings.get().aws_name_prefix:
+            return False
+        if row is not None and version < row.version:
+            return False
+        merged = row_store.Row(ROW_KIND, arn, {**(row.fields if row else {}), **fields}, version, expires_at)
+        if row_store.put_if_unchanged(merged, row):
+            return True
+    raise RuntimeError(f"Task {arn}: its row kept changing while its state was written")
 
 
 FORGOTTEN_REASON = "ECS no longer knows this task"

@@ -170,3 +170,29 @@ def test_the_job_writes_the_tasks_identity_even_when_an_event_lands_between_its_
 
     row = row_store.get("task", arn)
     assert (row.fields["task_id"], row.fields["last_status"], row.version) == ("racy12345678", "RUNNING", 5)
+
+
+def test_an_event_keeps_the_tasks_identity_when_the_job_writes_it_between_the_events_read_and_write(
+    stack, monkeypatch
+):
+    """Three copies of a task started at once (`l0 task create --copies 3`): an event read the row before the job
+    wrote the task's identity, and wrote after it. The event's write must not drop the identity, or the task is
+    unlisted until the hourly reconcile."""
+    arn = "arn:aws:ecs:us-west-2:123456789012:task/l0-l0-envid/def"
+    real_get = row_store.get
+    landed = []
+
+    def get_then_job(kind, entity_id):
+        found = real_get(kind, entity_id)
+        if not landed:
+            landed.append(True)
+            tasks.write_row("racy23456789", "racy", "envid", "alpine.1", arn)
+        return found
+
+    monkeypatch.setattr(row_store, "get", get_then_job)
+    assert tasks.apply_state({"taskArn": arn, "lastStatus": "RUNNING", "version": 3, "startedBy": "l0-l0-"})
+    monkeypatch.undo()
+
+    row = row_store.get("task", arn)
+    assert (row.fields["task_id"], row.fields["last_status"], row.version) == ("racy23456789", "RUNNING", 3)
+    assert [summary.task_id for summary in tasks.list_all()] == ["racy23456789"]

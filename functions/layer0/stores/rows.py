@@ -58,10 +58,7 @@ def _row(kind: str, item: dict) -> Row:
     )
 
 
-def put(row: Row) -> bool:
-    """Write the row unless the stored one is newer (a higher `Version`); True if written. Equal versions write:
-    a retried write, or a duplicate event, writes the same row again."""
-    dynamodb = aws.client("dynamodb")
+def _item(row: Row) -> dict:
     item = {
         **_key(row.kind, row.entity_id),
         "Row": {"S": json.dumps(row.fields, sort_keys=True)},
@@ -69,16 +66,43 @@ def put(row: Row) -> bool:
     }
     if row.expires_at is not None:
         item["TimeToExist"] = {"N": str(row.expires_at)}
+    return item
+
+
+def _put_when(row: Row, **condition) -> bool:
+    dynamodb = aws.client("dynamodb")
     try:
-        dynamodb.put_item(
-            TableName=_table(),
-            Item=item,
-            ConditionExpression="attribute_not_exists(Version) OR Version <= :v",
-            ExpressionAttributeValues={":v": {"N": str(row.version)}},
-        )
+        dynamodb.put_item(TableName=_table(), Item=_item(row), **condition)
     except dynamodb.exceptions.ConditionalCheckFailedException:
         return False
     return True
+
+
+def put(row: Row) -> bool:
+    """Write the row unless the stored one is newer (a higher `Version`); True if written. Equal versions write:
+    a retried write, or a duplicate event, writes the same row again."""
+    return _put_when(
+        row,
+        ConditionExpression="attribute_not_exists(Version) OR Version <= :v",
+        ExpressionAttributeValues={":v": {"N": str(row.version)}},
+    )
+
+
+def put_if_unchanged(row: Row, read: Row | None) -> bool:
+    """Write the row only if the stored one is still `read` (the row as this writer read it; None: there was none),
+    version and fields alike; True if written. A read-merge-write then never drops what another writer put in
+    between: on False, read again and merge again."""
+    if read is None:
+        return _put_when(row, ConditionExpression="attribute_not_exists(Version)")
+    return _put_when(
+        row,
+        ConditionExpression="Version = :version AND #row = :row",
+        ExpressionAttributeNames={"#row": "Row"},
+        ExpressionAttributeValues={
+            ":version": {"N": str(read.version)},
+            ":row": {"S": json.dumps(read.fields, sort_keys=True)},
+        },
+    )
 
 
 def get(kind: str, entity_id: str) -> Row | None:
