@@ -50,6 +50,12 @@ FUZZ_SETTINGS = settings(
 )
 
 
+# A hang guard, not a timing check. `GET /service/{id}/logs` lists up to 1,000 of the log group's streams at
+# CloudWatch Logs' paced rate (docs/operations.md#pacing), and by then this module's tasks have made many: on the
+# loaded 2-core machine of the full suite one such request took over 60 s, and local mode's API function, which
+# answers one request at a time as a Lambda container does, kept the next requests waiting behind it.
+REQUEST_TIMEOUT = 180
+
 # Local mode's address space is capped: a request that makes it grow without bound (it happened: a billion pending
 # copies) fails the suite instead of the machine.
 LOCAL_MODE_MEMORY_BYTES = 4 * 1024**3
@@ -178,7 +184,7 @@ def test_route(route, openapi, l0, seeded):
     def fuzz(case, use_seeded: bool, fargate: bool) -> None:
         if use_seeded:
             use_seeded_ids(case, seeded, fargate)
-        case.call_and_validate(headers=dict(l0.headers), checks=CHECKS, timeout=60)
+        case.call_and_validate(headers=dict(l0.headers), checks=CHECKS, timeout=REQUEST_TIMEOUT)
 
     try:
         fuzz()
