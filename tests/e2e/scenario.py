@@ -4,10 +4,13 @@ CLI's habits
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import boto3
 import requests
 
 from tests.e2e.test_local_mode import LocalMode, free_port
@@ -16,9 +19,10 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"  # the original Laye
 JOB_DEADLINE_SECONDS = 180
 
 
-def session() -> Iterator[requests.Session]:
-    """A requests session on a fresh `python -m local`, stopped afterwards (use as a module-scoped fixture)."""
-    local = LocalMode(free_port())
+def session(*options: str) -> Iterator[requests.Session]:
+    """A requests session on a fresh `python -m local` (with these command-line options), stopped afterwards (use as a
+    module-scoped fixture)."""
+    local = LocalMode(free_port(), *options)
     l0 = requests.Session()
     l0.headers["Authorization"] = f"Basic {local.token}"
     l0.base = local.endpoint
@@ -27,6 +31,17 @@ def session() -> Iterator[requests.Session]:
         yield l0
     finally:
         local.stop()
+
+
+def embedded_aws(l0) -> Callable[[str], Any]:
+    """boto3 clients on local mode's embedded AWS (without faults: those are in Layer0's client layer), from the
+    endpoint line it prints at start."""
+    match = re.search(r"^Embedded AWS \(moto\): (\S+) region (\S+)$", l0.local.output, re.MULTILINE)
+    assert match, l0.local.output
+    endpoint, region = match.groups()
+    return lambda service: boto3.client(
+        service, endpoint_url=endpoint, region_name=region, aws_access_key_id="local", aws_secret_access_key="local"
+    )
 
 
 def call(l0, method: str, path: str, expected: int = 200, **kwargs) -> requests.Response:

@@ -5,13 +5,11 @@ scheduler follows, and the debounced scaler gives the environment the instances 
 
 from __future__ import annotations
 
-import re
 import time
 
-import boto3
 import pytest
 
-from tests.e2e.scenario import call, create_environment, session, wait_for_job
+from tests.e2e.scenario import call, create_environment, embedded_aws, session, wait_for_job
 from tests.e2e.test_workload_scenarios import create_deploy, create_service, wait_for_deployment
 
 DEADLINE_SECONDS = 180
@@ -24,13 +22,7 @@ def l0():
 
 @pytest.fixture(scope="module")
 def aws(l0):
-    """boto3 clients on local mode's embedded AWS, from the endpoint line it prints."""
-    match = re.search(r"^Embedded AWS \(moto\): (\S+) region (\S+)$", l0.local.output, re.MULTILINE)
-    assert match, l0.local.output
-    endpoint, region = match.groups()
-    return lambda service: boto3.client(
-        service, endpoint_url=endpoint, region_name=region, aws_access_key_id="local", aws_secret_access_key="local"
-    )
+    return embedded_aws(l0)
 
 
 def wait_until(check, what: str):

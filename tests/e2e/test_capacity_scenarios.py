@@ -8,10 +8,8 @@ from __future__ import annotations
 import time
 
 import pytest
-import requests
 
-from tests.e2e.scenario import call, create_environment, wait_for_job
-from tests.e2e.test_local_mode import LocalMode, free_port
+from tests.e2e.scenario import call, create_environment, session, wait_for_job
 from tests.e2e.test_workload_scenarios import create_deploy, wait_for_deployment
 
 SCALE_IN_AFTER_SECONDS = 3  # the simulated capacity provider's idle time before scale-in (--scale-in-after)
@@ -20,15 +18,7 @@ DEADLINE_SECONDS = 180
 
 @pytest.fixture(scope="module")
 def l0():
-    local = LocalMode(free_port(), "--scale-in-after", str(SCALE_IN_AFTER_SECONDS))
-    session = requests.Session()
-    session.headers["Authorization"] = f"Basic {local.token}"
-    session.base = local.endpoint
-    session.local = local
-    try:
-        yield session
-    finally:
-        local.stop()
+    yield from session("--scale-in-after", str(SCALE_IN_AFTER_SECONDS))
 
 
 def sizes(l0, environment_id: str) -> tuple[int, int]:

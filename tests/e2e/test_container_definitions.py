@@ -10,10 +10,9 @@ import base64
 import json
 import time
 
-import boto3
 import pytest
 
-from tests.e2e.scenario import call, create_environment, session, wait_for_job
+from tests.e2e.scenario import call, create_environment, embedded_aws, session, wait_for_job
 
 DEADLINE_SECONDS = 180
 INIT = {"name": "init", "image": "busybox", "memory": 32, "essential": False, "command": ["sleep", "1"]}
@@ -44,14 +43,6 @@ SICK = {
 @pytest.fixture(scope="module")
 def l0():
     yield from session()
-
-
-def embedded_aws(l0, service: str):
-    """A client of local mode's embedded AWS, which it prints at start."""
-    line = next(line for line in l0.local.output.splitlines() if line.startswith("Embedded AWS (moto): "))
-    endpoint, _, region = line.removeprefix("Embedded AWS (moto): ").partition(" region ")
-    return boto3.client(service, endpoint_url=endpoint, region_name=region.strip(), aws_access_key_id="local",
-                        aws_secret_access_key="local")  # fmt: skip
 
 
 def create_deploy(l0, name: str, *containers: dict) -> str:
@@ -85,7 +76,7 @@ def test_dependencies_health_checks_and_restarts_in_local_mode(l0):
     job = wait_for_job(l0, task_job)
     assert job["job_status"] == 3, job
     task_id = job["meta"]["task_id"]
-    ecs = embedded_aws(l0, "ecs")
+    ecs = embedded_aws(l0)("ecs")
     cluster = f"l0-l0-{environment}"
 
     # dependsOn: app starts only after init exited 0 and db's health check passed; the task runs from then on.
@@ -104,7 +95,7 @@ def test_dependencies_health_checks_and_restarts_in_local_mode(l0):
     assert lines["app"][-1] == "Started after its dependencies: init SUCCESS, db HEALTHY"
     group, task_arn_id = "l0-l0", copy["task_copy_id"].split("/")[-1]
     started = {
-        name: embedded_aws(l0, "logs").get_log_events(
+        name: embedded_aws(l0)("logs").get_log_events(
             logGroupName=group, logStreamName=f"l0/{name}/{task_arn_id}", startFromHead=True
         )["events"][0]["timestamp"]
         for name in ("init", "db", "app")

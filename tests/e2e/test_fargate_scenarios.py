@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import time
 
-import boto3
 import pytest
 
-from tests.e2e.scenario import call, session, wait_for_job
+from tests.e2e.scenario import call, embedded_aws, session, wait_for_job
 from tests.e2e.test_workload_scenarios import wait_for_deployment
 
 PREFIX = "l0-l0-"
@@ -35,16 +33,7 @@ def l0():
 
 @pytest.fixture(scope="module")
 def aws(l0):
-    match = re.search(r"^Embedded AWS \(moto\): (\S+) region (\S+)$", l0.local.output, re.MULTILINE)
-    assert match, l0.local.output
-    endpoint, region = match.groups()
-
-    def client(service: str):
-        return boto3.client(
-            service, endpoint_url=endpoint, region_name=region, aws_access_key_id="local", aws_secret_access_key="local"
-        )
-
-    return client
+    return embedded_aws(l0)
 
 
 def deploy(l0, name: str, container: dict) -> str:

@@ -28,11 +28,10 @@ import re
 import time
 from collections import Counter
 
-import boto3
 import pytest
 import requests
 
-from tests.e2e.scenario import FIXTURES, resolve, resolve_all, resolve_deploy, wait_for_job
+from tests.e2e.scenario import FIXTURES, embedded_aws, resolve, resolve_all, resolve_deploy, wait_for_job
 from tests.e2e.scenario import call as expect
 from tests.e2e.test_load_balancer_scenarios import CLI_HEALTH_CHECK, listeners, port
 from tests.e2e.test_local_mode import LocalMode, free_port
@@ -129,13 +128,7 @@ def l0():
 
 @pytest.fixture(scope="module")
 def aws(l0):
-    """boto3 clients on local mode's embedded AWS, without faults (the faults are in Layer0's client layer)."""
-    match = re.search(r"^Embedded AWS \(moto\): (\S+) region (\S+)$", l0.local.output, re.MULTILINE)
-    assert match, l0.local.output
-    endpoint, region = match.groups()
-    return lambda service: boto3.client(
-        service, endpoint_url=endpoint, region_name=region, aws_access_key_id="local", aws_secret_access_key="local"
-    )
+    return embedded_aws(l0)
 
 
 @pytest.fixture(scope="module")

@@ -11,12 +11,20 @@ checked here too: the listeners, the public group's open ports, the health check
 from __future__ import annotations
 
 import base64
-import re
 
-import boto3
 import pytest
 
-from tests.e2e.scenario import FIXTURES, call, create_environment, resolve, resolve_all, resolve_deploy, session, wait_for_job
+from tests.e2e.scenario import (
+    FIXTURES,
+    call,
+    create_environment,
+    embedded_aws,
+    resolve,
+    resolve_all,
+    resolve_deploy,
+    session,
+    wait_for_job,
+)
 
 PREFIX = "l0-l0-"  # local mode's default prefix `l0`
 API_CERTIFICATE = f"{PREFIX}api"  # the name l0-setup gives the API's self-signed certificate
@@ -34,17 +42,7 @@ def l0():
 
 @pytest.fixture(scope="module")
 def aws(l0):
-    """boto3 clients on local mode's embedded AWS, from the endpoint line it prints."""
-    match = re.search(r"^Embedded AWS \(moto\): (\S+) region (\S+)$", l0.local.output, re.MULTILINE)
-    assert match, l0.local.output
-    endpoint, region = match.groups()
-
-    def client(service: str):
-        return boto3.client(
-            service, endpoint_url=endpoint, region_name=region, aws_access_key_id="local", aws_secret_access_key="local"
-        )
-
-    return client
+    return embedded_aws(l0)
 
 
 @pytest.fixture(scope="module")
