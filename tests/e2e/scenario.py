@@ -44,6 +44,16 @@ def embedded_aws(l0) -> Callable[[str], Any]:
     )
 
 
+def eventually(check, what: str, seconds: float = JOB_DEADLINE_SECONDS, interval: float = 1.0):
+    """Poll `check()` until it is truthy, and return that (local mode's ECS simulation works in passes, about one a
+    second); fail naming `what` after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not (found := check()):
+        assert time.monotonic() < deadline, f"never: {what}"
+        time.sleep(interval)
+    return found
+
+
 def call(l0, method: str, path: str, expected: int = 200, **kwargs) -> requests.Response:
     response = l0.request(method, l0.base + path, timeout=60, **kwargs)
     assert response.status_code == expected, f"{method} {path}: {response.status_code} {response.text}"

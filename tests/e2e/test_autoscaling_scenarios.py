@@ -5,14 +5,10 @@ scheduler follows, and the debounced scaler gives the environment the instances 
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
-from tests.e2e.scenario import call, create_environment, embedded_aws, session, wait_for_job
+from tests.e2e.scenario import call, create_environment, embedded_aws, eventually, session, wait_for_job
 from tests.e2e.test_workload_scenarios import create_deploy, create_service, wait_for_deployment
-
-DEADLINE_SECONDS = 180
 
 
 @pytest.fixture(scope="module")
@@ -24,15 +20,6 @@ def l0():
 def aws(l0):
     return embedded_aws(l0)
 
-
-def wait_until(check, what: str):
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while True:
-        found = check()
-        if found:
-            return found
-        assert time.monotonic() < deadline, f"never: {what}"
-        time.sleep(1)
 
 
 def high_alarm(aws, service_id: str) -> str:
@@ -59,7 +46,7 @@ def test_an_alarm_scales_the_service_out_and_the_environment_gains_instances(l0,
     # CPU above the target for long enough: CloudWatch sets the policy's high alarm.
     aws("cloudwatch").set_alarm_state(AlarmName=high_alarm(aws, service_id), StateValue="ALARM", StateReason="load")
 
-    wait_until(lambda: call(l0, "GET", f"service/{service_id}").json()["desired_count"] == 3, "desired count 3")
+    eventually(lambda: call(l0, "GET", f"service/{service_id}").json()["desired_count"] == 3, "desired count 3")
     steady = wait_for_deployment(l0, service_id)
     assert (steady["desired_count"], steady["running_count"]) == (3, 3)
     assert call(l0, "GET", f"environment/{environment_id}").json()["cluster_count"] == 3

@@ -9,11 +9,10 @@ import time
 
 import pytest
 
-from tests.e2e.scenario import call, create_environment, session, wait_for_job
+from tests.e2e.scenario import call, create_environment, eventually, session, wait_for_job
 from tests.e2e.test_workload_scenarios import create_deploy, wait_for_deployment
 
 SCALE_IN_AFTER_SECONDS = 3  # the simulated capacity provider's idle time before scale-in (--scale-in-after)
-DEADLINE_SECONDS = 180
 
 
 @pytest.fixture(scope="module")
@@ -26,15 +25,6 @@ def sizes(l0, environment_id: str) -> tuple[int, int]:
     info = call(l0, "PUT", f"admin/scale/{environment_id}", json="").json()
     return info["scale_before_run"], info["desired_scale_after_run"]
 
-
-def until(check, what: str):
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while True:
-        found = check()
-        if found:
-            return found
-        assert time.monotonic() < deadline, f"never: {what}"
-        time.sleep(1)
 
 
 def run_task(l0, environment_id: str, deploy_id: str, name: str) -> dict:
@@ -69,12 +59,12 @@ def test_a_managed_environment_grows_from_zero_and_scales_in_only_idle_instances
     alpine = create_deploy(l0, "alpine", "Task.Dockerrun.aws.json", memory=2000)["deploy_id"]
     job = run_task(l0, environment_id, alpine, "once")
     assert (job["job_status"], job["job_type"]) == (3, 5), job
-    [log] = until(lambda: call(l0, "GET", f"task/{job['meta']['task_id']}/logs").json(), "the task's log")
+    [log] = eventually(lambda: call(l0, "GET", f"task/{job['meta']['task_id']}/logs").json(), "the task's log")
     assert log["name"] == "alpine" and log["lines"]
 
     # The task ends (sleep 10) and one service copy goes: two instances are idle, and go; the busy one stays.
     call(l0, "PUT", f"service/{service_id}/scale", json={"desired_count": 1})
-    until(lambda: sizes(l0, environment_id) == (1, 1), "scale-in to the one busy instance")
+    eventually(lambda: sizes(l0, environment_id) == (1, 1), "scale-in to the one busy instance")
     time.sleep(2 * SCALE_IN_AFTER_SECONDS)
     assert sizes(l0, environment_id) == (1, 1)
     service = call(l0, "GET", f"service/{service_id}").json()
@@ -97,7 +87,7 @@ def test_an_arm64_environment_runs_a_task(l0):
     job = run_task(l0, environment_id, deploy, "arm")
 
     assert (job["job_status"], job["job_type"]) == (3, 5), job
-    [log] = until(lambda: call(l0, "GET", f"task/{job['meta']['task_id']}/logs").json(), "the task's log")
+    [log] = eventually(lambda: call(l0, "GET", f"task/{job['meta']['task_id']}/logs").json(), "the task's log")
     assert log["lines"]
     assert call(l0, "GET", f"environment/{environment_id}").json()["architecture"] == "arm64"
     windows = {"environment_name": "winarm", "operating_system": "windows", "instance_size": "t4g.medium"}

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 
 import pytest
 
-from tests.e2e.scenario import call, create_environment, embedded_aws, session, wait_for_job
+from tests.e2e.scenario import call, create_environment, embedded_aws, eventually, session, wait_for_job
 
-DEADLINE_SECONDS = 180
 INIT = {"name": "init", "image": "busybox", "memory": 32, "essential": False, "command": ["sleep", "1"]}
 DB = {
     "name": "db",
@@ -50,15 +48,6 @@ def create_deploy(l0, name: str, *containers: dict) -> str:
     return call(l0, "POST", "deploy/", json={"deploy_name": name, "dockerrun": dockerrun}).json()["deploy_id"]
 
 
-def until(condition, what: str):
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while True:
-        found = condition()
-        if found:
-            return found
-        assert time.monotonic() < deadline, f"never: {what}"
-        time.sleep(1)
-
 
 def logs(l0, task_id: str) -> dict[str, list[str]]:
     return {log["name"]: log["lines"] for log in call(l0, "GET", f"task/{task_id}/logs").json()}
@@ -85,7 +74,7 @@ def test_dependencies_health_checks_and_restarts_in_local_mode(l0):
         statuses = {d["container_name"]: d["last_status"] for d in copy["details"]}
         return copy if statuses.get("app") == "RUNNING" else None
 
-    copy = until(running, "the app container runs")
+    copy = eventually(running, "the app container runs")
     assert {d["container_name"]: (d["last_status"], d["exit_code"]) for d in copy["details"]}["init"] == ("STOPPED", 0)
     [described] = ecs.describe_tasks(cluster=cluster, tasks=[copy["task_copy_id"]])["tasks"]
     assert described["lastStatus"] == "RUNNING"
@@ -109,12 +98,12 @@ def test_dependencies_health_checks_and_restarts_in_local_mode(l0):
         stopped = ecs.describe_tasks(cluster=cluster, tasks=arns)["tasks"] if arns else []
         return [t for t in stopped if t["stoppedReason"] == "Task failed container health checks"]
 
-    [unhealthy, *_] = until(replaced, "an unhealthy service task is replaced")
+    [unhealthy, *_] = eventually(replaced, "an unhealthy service task is replaced")
     assert {c["name"]: c["healthStatus"] for c in unhealthy["containers"]} == {"web": "UNHEALTHY"}
     assert unhealthy["group"] == f"service:l0-l0-{service.json()['service_id']}"
 
     # restartPolicy: app exits 1 after 60 s and is restarted in place; the task keeps running.
-    until(lambda: "Restarting in place (restart policy; restart 1)" in logs(l0, task_id)["app"], "the app restarts")
+    eventually(lambda: "Restarting in place (restart policy; restart 1)" in logs(l0, task_id)["app"], "the app restarts")
     assert logs(l0, task_id)["app"][-2:] == [
         "Slept 60 s; exiting with code 1",
         "Restarting in place (restart policy; restart 1)",

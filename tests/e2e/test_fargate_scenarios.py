@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 
 import pytest
 
+from tests.e2e import scenario
 from tests.e2e.scenario import call, embedded_aws, session, wait_for_job
 from tests.e2e.test_workload_scenarios import wait_for_deployment
 
@@ -43,11 +43,7 @@ def deploy(l0, name: str, container: dict) -> str:
 
 def eventually(check, what: str):
     """Poll `check()` until it is truthy (the agent simulation works in passes, about one a second)."""
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while not (found := check()):
-        assert time.monotonic() < deadline, f"never: {what}"
-        time.sleep(0.5)
-    return found
+    return scenario.eventually(check, what, seconds=DEADLINE_SECONDS, interval=0.5)
 
 
 def task_interfaces(aws, group_id: str) -> list[dict]:
