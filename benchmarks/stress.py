@@ -384,6 +384,19 @@ def run_in_stack(
     token: str, case: str, sizes: Case, get_requests: int, list_requests: int, aws_rate: float | None = LIFTED_RATE
 ) -> StressResult:
     """One case against the stack that is up (moto active, settings set): build over HTTP, then time the routes."""
+    with _estate(token, sizes, aws_rate) as (client, made, setup_seconds):
+        started = time.monotonic()
+        with _token_waits.counting():
+            routes = measure(client, made, get_requests, list_requests)
+        measure_seconds = time.monotonic() - started
+    return StressResult(case, sizes, routes, aws_rate, setup_seconds, measure_seconds)
+
+
+@contextlib.contextmanager
+def _estate(token: str, sizes: Case, aws_rate: float | None):
+    """The case's estate, built over HTTP at the lifted rate behind the local gateway (stand-in job machines, local
+    mode's moto patches); yields (the gateway's client, what was made, the set-up's seconds) with the client
+    layer's rate set for measuring."""
     from local import moto_patches
 
     moto_patches.apply()  # local mode runs with them (RunTask placement, task states)
@@ -394,13 +407,9 @@ def run_in_stack(
             made = build(client, sizes)
             setup_seconds = time.monotonic() - started
             _set_rate(aws_rate) if aws_rate is not None else _default_rate()
-            started = time.monotonic()
-            with _token_waits.counting():
-                routes = measure(client, made, get_requests, list_requests)
-            measure_seconds = time.monotonic() - started
+            yield client, made, setup_seconds
     finally:
         moto_patches.revert_ecs()
-    return StressResult(case, sizes, routes, aws_rate, setup_seconds, measure_seconds)
 
 
 def run(case: str | Case, requests_per_route: int | None = None, aws_rate: float | None = LIFTED_RATE) -> StressResult:
@@ -438,22 +447,13 @@ def _serve_case(sizes: Case, aws_rate: float | None, conn) -> None:
     import traceback
 
     bootstrap.paths()
-    from local import moto_patches
-
     try:
-        with in_process_stack() as token:
-            moto_patches.apply()
-            with _quiet_gateway(), _gateway(token) as client, stand_in_job_machines():
-                _set_rate(LIFTED_RATE)
-                started = time.monotonic()
-                made = build(client, sizes)
-                setup_seconds = time.monotonic() - started
-                _set_rate(aws_rate) if aws_rate is not None else _default_rate()
-                gc.collect()  # the set-up's garbage, not in a timed request
-                with _token_waits.counting():
-                    conn.send(("ready", client.url, token, made, setup_seconds))
-                    while conn.recv() == "stats":
-                        conn.send(_local_stats())
+        with in_process_stack() as token, _estate(token, sizes, aws_rate) as (client, made, setup_seconds):
+            gc.collect()  # the set-up's garbage, not in a timed request
+            with _token_waits.counting():
+                conn.send(("ready", client.url, token, made, setup_seconds))
+                while conn.recv() == "stats":
+                    conn.send(_local_stats())
     except BaseException:
         conn.send(("failed", traceback.format_exc()))
         raise
