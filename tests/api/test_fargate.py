@@ -6,30 +6,20 @@ from __future__ import annotations
 import base64
 import json
 
-import boto3
 import pytest
 
 from layer0 import aws, environments, settings
 from layer0.stores import tags as tag_store
-from layer0.workflows import registry
-from local.resources import REGION
 from tests.api.test_environments import NOTHING, aws_counts, security_group, sources
+from tests.api.test_services import machines  # noqa: F401 - a fixture
 from tests.conftest import setup_client
-from tests.workflows.helpers import execution_arn, job_machines, wait_for_end
+from tests.workflows.helpers import execution_arn, wait_for_end
+from tests.workflows.test_create_task import agent  # noqa: F401 - a fixture
 
 CONTAINER = {"name": "web", "image": "nginx:latest", "essential": True, "memory": 128,
              "portMappings": [{"hostPort": 8080, "containerPort": 80}]}  # fmt: skip
 
 
-@pytest.fixture
-def machines(stack, monkeypatch):
-    monkeypatch.setitem(registry.STEPS, "service.rollout_state", lambda **args: {"state": "steady"})
-    with job_machines(monkeypatch) as (arns, _waits):
-        yield arns
-        sfn = boto3.client("stepfunctions", region_name=REGION)
-        for arn in arns.values():
-            for execution in sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]:
-                wait_for_end(execution["executionArn"])
 
 
 @pytest.fixture
@@ -286,15 +276,6 @@ def test_a_deploy_fargate_cannot_run_is_400_code_1(api, machines):
     assert "links" in response.json()["message"]
 
 
-@pytest.fixture
-def agent():
-    """The local ECS simulation: the create-task job waits for its task to run."""
-    from local.ecs.agent import Agent, unpatch_moto_total_resources
-
-    try:
-        yield Agent(setup_client)
-    finally:
-        unpatch_moto_total_resources()
 
 
 def test_a_task_runs_the_fargate_variant_through_the_strategy(api, machines, sent, agent):

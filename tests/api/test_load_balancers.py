@@ -15,16 +15,15 @@ import threading
 import urllib.parse
 from pathlib import Path
 
-import boto3
 import pytest
 
 from layer0 import settings
-from layer0.workflows import registry
 from layer0.stores import tags as tag_store
 from local.certificates import self_signed
 from local.resources import REGION
+from tests.api.test_services import machines  # noqa: F401 - a fixture
 from tests.conftest import setup_client
-from tests.workflows.helpers import execution_arn, job_machines, wait_for_end
+from tests.workflows.helpers import execution_arn, wait_for_end
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"  # the original Layer0's smoke-test fixtures
 TYPES = ("classic", "application")
@@ -215,17 +214,6 @@ def environment(api) -> str:
     return create_environment(api, "test")
 
 
-@pytest.fixture
-def machines(stack, monkeypatch):
-    """The job machines in moto (job type -> state machine ARN); a service's rollout answers "steady" at once,
-    as moto's ECS never moves a deployment."""
-    monkeypatch.setitem(registry.STEPS, "service.rollout_state", lambda **args: {"state": "steady"})
-    with job_machines(monkeypatch) as (arns, _waits):
-        yield arns
-        sfn = boto3.client("stepfunctions", region_name=REGION)
-        for arn in arns.values():
-            for execution in sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]:
-                wait_for_end(execution["executionArn"])
 
 
 def record_calls(*services: str):

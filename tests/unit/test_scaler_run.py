@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
-
 from handlers import scaler as scaler_function
 from layer0 import environments, scaler
 from layer0.models import CreateEnvironmentRequest
 from layer0.scaler import Consumer
 from tests.conftest import setup_client
+from tests.workflows.test_create_task import agent  # noqa: F401 - a fixture
 
 
 def create(name: str, count: int = 0, scaling: str = "layer0") -> str:
@@ -122,15 +121,6 @@ def test_request_run_does_nothing_where_no_scheduler_is_configured(stack):
 # --- providers and consumers read from ECS ---------------------------------------------------------------------------
 
 
-@pytest.fixture
-def agent():
-    """The local ECS agent simulation; it patches moto's RegisterContainerInstance, undone afterwards."""
-    from local.ecs.agent import Agent, unpatch_moto_total_resources
-
-    try:
-        yield Agent(setup_client)
-    finally:
-        unpatch_moto_total_resources()
 
 
 def test_providers_from_container_instances_and_consumers_from_missing_service_copies(stack, agent, monkeypatch):
